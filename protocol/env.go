@@ -1,0 +1,115 @@
+// Package protocol holds stateflush's protocols as deterministic, event-driven state machines: a
+// partitioned, replicated key-value store whose new bucket replicas are created by the state flush
+// operation (with blocking and naive baselines and named mutants), and Chandy–Lamport snapshots.
+//
+// Protocol code does no I/O and reads no clock. A Node is driven through three calls (Start, Receive,
+// Fire) and acts only through the Env it is handed: it sends messages, sets and cancels timers, reads
+// virtual time, draws random choices and emits trace events. The simulator in package sim implements
+// Env; a real transport could implement it too, so the same code runs outside the simulator.
+//
+// Determinism rules for this package and its subpackages: no wall clock, no goroutines or channels, no
+// global randomness, and no map iteration order that reaches a message, a decision or an output
+// (iterate sorted keys).
+package protocol
+
+import "fmt"
+
+// NodeID names a process in a cluster: servers and clients alike. IDs are dense, starting at 0.
+type NodeID int32
+
+// External is the sender of messages injected from outside the cluster (an operator's rebalance
+// request, a test script, the CLI). It is never a real node.
+const External NodeID = -1
+
+// Time is a point in virtual time, in microseconds since the start of a run.
+type Time int64
+
+// Duration is a span of virtual time in microseconds.
+type Duration int64
+
+// Virtual-time units, so that code reads 5*protocol.Millisecond rather than 5000.
+const (
+	Microsecond Duration = 1
+	Millisecond          = 1000 * Microsecond
+	Second               = 1000 * Millisecond
+)
+
+// String formats a time as seconds with microsecond precision, e.g. "1.250000s".
+func (t Time) String() string { return fmt.Sprintf("%d.%06ds", int64(t)/1e6, int64(t)%1e6) }
+
+// TimerID identifies one armed timer of one node. IDs are unique within a run.
+type TimerID uint64
+
+// TimerTag says what a timer is for. Kind is the protocol's own enumeration; Arg carries one value
+// (a sequence number, a bucket, a generation). It is a value type so arming a timer never allocates.
+type TimerTag struct {
+	Kind int32
+	Arg  int64
+}
+
+// Message is anything a node sends. Type names the message kind in traces ("put", "state-marker").
+// Messages are treated as immutable once sent: the network may deliver the same value twice
+// (duplication), so receivers must not mutate what they receive.
+type Message interface {
+	Type() string
+}
+
+// Rand is the single source of random choices a node may use. Implementations are a seeded PRNG or a
+// property-based testing engine (rapid), so that shrinking a failing run shrinks its choices.
+// Encode choices so that 0 is the boring one: the default, no fault, the minimum delay.
+type Rand interface {
+	// Intn returns a value in [0, n). n must be positive.
+	Intn(n int) int
+	// Float64 returns a value in [0, 1).
+	Float64() float64
+}
+
+// Attr is one key-value pair of a trace event. Values are strings so that a trace reads back from
+// JSON exactly as it was written.
+type Attr struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+// A makes an Attr, formatting the value with fmt's %v verb.
+func A(key string, value any) Attr {
+	switch v := value.(type) {
+	case string:
+		return Attr{Key: key, Value: v}
+	default:
+		return Attr{Key: key, Value: fmt.Sprint(v)}
+	}
+}
+
+// Env is everything a node may do to the world. It is valid only during the call it was passed to.
+type Env interface {
+	// Self is the ID of the node being driven.
+	Self() NodeID
+	// Incarnation counts the node's restarts: 0 for the first start, 1 after the first restart, ...
+	Incarnation() uint32
+	// Now is the current virtual time.
+	Now() Time
+	// Send puts a message on the directed channel from Self to the given node. The network decides
+	// when (and whether) it arrives; by default each channel is FIFO.
+	Send(to NodeID, m Message)
+	// SetTimer arms a timer that fires after the given delay unless cancelled first.
+	SetTimer(after Duration, tag TimerTag) TimerID
+	// CancelTimer disarms a timer. Cancelling a timer that already fired or was cancelled is a no-op.
+	CancelTimer(id TimerID)
+	// Rand is the node's random source.
+	Rand() Rand
+	// Emit records a protocol event in the trace (a phase change, a client operation's completion).
+	Emit(name string, attrs ...Attr)
+}
+
+// Node is an event-driven state machine. The driver calls Start once per incarnation, then Receive
+// and Fire, one call at a time, never concurrently. A crash discards the Node value (volatile state is
+// lost); a restart builds a fresh Node.
+type Node interface {
+	// Start runs when the incarnation begins.
+	Start(env Env)
+	// Receive handles one message delivered on the channel from the given node (or External).
+	Receive(env Env, from NodeID, m Message)
+	// Fire handles a timer armed by this incarnation.
+	Fire(env Env, id TimerID, tag TimerTag)
+}
