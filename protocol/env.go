@@ -42,9 +42,12 @@ type TimerID uint64
 
 // TimerTag says what a timer is for. Kind is the protocol's own enumeration; Arg carries one value
 // (a sequence number, a bucket, a generation). It is a value type so arming a timer never allocates.
+// A Background timer (a heartbeat, a periodic probe) does not keep a run from being quiescent: a run
+// is quiescent when no message is in flight and only background timers are armed.
 type TimerTag struct {
-	Kind int32
-	Arg  int64
+	Kind       int32
+	Arg        int64
+	Background bool
 }
 
 // Message is anything a node sends. Type names the message kind in traces ("put", "state-marker").

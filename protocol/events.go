@@ -55,3 +55,22 @@ const (
 	EventDataLost           = "data-lost"           // no initialized copy of a bucket is left
 	EventWriteBlocked       = "write-blocked"       // blocking baseline: a write waits for the copy
 )
+
+// Chandy–Lamport snapshot events. The consistent-cut checker reads them from the trace:
+//
+//	snapshot-local    attrs snapshot (id), state (the recorded local state, protocol-specific text).
+//	                  The record's Seq is the member's cut point: every record of that member with a
+//	                  smaller Seq is inside the cut.
+//	snapshot-channel  attrs snapshot, from. The message whose delivery caused this record (its Cause)
+//	                  is recorded as in flight on the channel from -> this member.
+//	snapshot-marker   attrs snapshot, from. The marker on the channel from -> this member arrived; the
+//	                  channel's recording is closed.
+//	snapshot-complete attrs snapshot, members; emitted by the initiator when the result is gathered.
+//	snapshot-aborted  attrs snapshot, reason.
+const (
+	EventSnapshotLocal    = "snapshot-local"
+	EventSnapshotChannel  = "snapshot-channel"
+	EventSnapshotMarker   = "snapshot-marker"
+	EventSnapshotComplete = "snapshot-complete"
+	EventSnapshotAborted  = "snapshot-aborted"
+)
