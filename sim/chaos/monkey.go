@@ -1,0 +1,225 @@
+// Package chaos is stateflush's chaos monkey: it kills server processes of a simulated cluster (never
+// clients) at random times, favouring members that have lived longest, honouring blind spots, and
+// labelling every kill in the trace so that monitoring can tell the monkey's work from a real failure.
+//
+// The monkey is driven entirely by the simulator's virtual clock and by the simulator's "chaos-monkey"
+// random stream, so a run with a monkey is as reproducible as one without.
+//
+// Use:
+//
+//	m, err := chaos.New(chaos.Config{MeanTimeBetweenKills: 2 * protocol.Second, ...}, s, world)
+//	m.Arm()      // schedules the first kill
+//	s.RunUntil(end)
+//	m.Kills()    // what it did
+//
+// A Monitor reads a trace afterwards (or a live record stream) and raises an alarm for every member
+// lost without the monkey's label.
+package chaos
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/sim"
+)
+
+// Label is the "by" value the monkey attaches to its crash records. Monitoring recognises it.
+const Label = "chaos-monkey"
+
+// Config says how the monkey behaves. Durations are virtual time.
+type Config struct {
+	// MeanTimeBetweenKills is the mean of the exponential gap between kills. Required > 0.
+	MeanTimeBetweenKills protocol.Duration
+	// MinGapBetweenKills is the least gap between two kills (a kill never follows sooner).
+	MinGapBetweenKills protocol.Duration
+	// BlindSpots are member names ("s0") or role names ("coordinator", "primary") that are never killed.
+	BlindSpots []string
+	// RestartAfter, when > 0, restarts a killed member after this delay as a new, empty incarnation.
+	RestartAfter protocol.Duration
+	// Start and Stop bound the window in which kills happen. Stop 0 means no end.
+	Start, Stop protocol.Time
+	// AllowBeyondRedundancy lets the monkey kill members even when that may lose every copy of some
+	// data. Off by default: then a victim is chosen only among members the World says are safe to kill.
+	AllowBeyondRedundancy bool
+}
+
+// World is what the monkey asks of the system under test beyond the simulator.
+type World interface {
+	// Roles names the roles a member currently holds ("coordinator", "primary"), for blind spots.
+	Roles(id protocol.NodeID) []string
+	// SafeToKill says whether killing the member now keeps every piece of data within its configured
+	// redundancy (at least one live, complete copy of every bucket remains).
+	SafeToKill(id protocol.NodeID) bool
+}
+
+// Kill is one kill the monkey made.
+type Kill struct {
+	At        protocol.Time
+	Victim    protocol.NodeID
+	Name      string
+	AgeUS     int64 // how long the victim's incarnation had lived
+	Restarted bool  // whether a restart was scheduled
+}
+
+// Monkey kills server members on a schedule. Build it with New, then Arm it.
+type Monkey struct {
+	cfg   Config
+	sim   *sim.Sim
+	world World
+	rand  protocol.Rand
+	kills []Kill
+	// skipped counts kill attempts that found no eligible victim (everyone blind or unsafe).
+	skipped int
+}
+
+// Validate reports the first invalid field, naming it and its value.
+func (c Config) Validate() error {
+	switch {
+	case c.MeanTimeBetweenKills <= 0:
+		return fmt.Errorf("chaos: MeanTimeBetweenKills must be > 0, got %d µs", c.MeanTimeBetweenKills)
+	case c.MinGapBetweenKills < 0:
+		return fmt.Errorf("chaos: MinGapBetweenKills must be >= 0, got %d µs", c.MinGapBetweenKills)
+	case c.RestartAfter < 0:
+		return fmt.Errorf("chaos: RestartAfter must be >= 0, got %d µs", c.RestartAfter)
+	case c.Start < 0:
+		return fmt.Errorf("chaos: Start must be >= 0, got %d µs", c.Start)
+	case c.Stop != 0 && c.Stop < c.Start:
+		return fmt.Errorf("chaos: Stop (%d µs) is before Start (%d µs)", c.Stop, c.Start)
+	}
+	return nil
+}
+
+// ErrNoWorld is returned when the monkey is built without a World to ask about roles and safety.
+var ErrNoWorld = errors.New("chaos: a World is required (roles and kill safety)")
+
+// New builds a monkey for the given simulator. Blind spots naming members are checked against the
+// simulator's node names; an unknown name that is not a role is an error.
+func New(cfg Config, s *sim.Sim, world World, knownRoles []string) (*Monkey, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if world == nil {
+		return nil, ErrNoWorld
+	}
+	for _, spot := range cfg.BlindSpots {
+		if _, ok := s.NodeByName(spot); ok || slices.Contains(knownRoles, spot) {
+			continue
+		}
+		return nil, fmt.Errorf("chaos: blind spot %q names no member and no role (roles: %v)", spot, knownRoles)
+	}
+	return &Monkey{cfg: cfg, sim: s, world: world, rand: s.Stream(Label)}, nil
+}
+
+// Arm schedules the first kill. Each kill schedules the next.
+func (m *Monkey) Arm() {
+	m.scheduleNext(max(m.cfg.Start, m.sim.Now()))
+}
+
+// Kills returns the kills made so far, in order.
+func (m *Monkey) Kills() []Kill { return slices.Clone(m.kills) }
+
+// Skipped counts kill attempts that found no eligible victim.
+func (m *Monkey) Skipped() int { return m.skipped }
+
+func (m *Monkey) scheduleNext(from protocol.Time) {
+	gap := protocol.Duration(sampleExponential(m.rand, float64(m.cfg.MeanTimeBetweenKills)))
+	gap = max(gap, m.cfg.MinGapBetweenKills)
+	at := from + protocol.Time(gap)
+	if m.cfg.Stop != 0 && at > m.cfg.Stop {
+		return
+	}
+	m.sim.At(at, "chaos-monkey kill", m.killOne)
+}
+
+// sampleExponential draws from an exponential distribution with the given mean by inversion. It maps
+// the draw u=0, where shrinking pushes, to the longest gap (no further kill), because the boring
+// choice for a chaos monkey is to do nothing.
+func sampleExponential(r protocol.Rand, mean float64) float64 {
+	u := r.Float64()
+	if u == 0 {
+		return maxGapUS
+	}
+	return min(-mean*math.Log(u), maxGapUS)
+}
+
+// maxGapUS caps a gap (about 31 years of virtual time) so that it converts to an integer safely.
+const maxGapUS = 1e15
+
+// killOne picks a victim by age-weighted draw among eligible members and kills it.
+func (m *Monkey) killOne() {
+	now := m.sim.Now()
+	defer m.scheduleNext(now)
+	candidates, weights := m.eligible(now)
+	if len(candidates) == 0 {
+		m.skipped++
+		return
+	}
+	victim := candidates[pickWeighted(m.rand, weights)]
+	age := int64(now - m.sim.StartedAt(victim))
+	if err := m.sim.Crash(victim, Label); err != nil {
+		panic(fmt.Sprintf("chaos: crashing eligible live member %d failed: %v", victim, err))
+	}
+	k := Kill{At: now, Victim: victim, Name: m.sim.Spec(victim).Name, AgeUS: age}
+	if m.cfg.RestartAfter > 0 {
+		k.Restarted = true
+		m.sim.At(now+protocol.Time(m.cfg.RestartAfter), "chaos-monkey restart", func() {
+			if !m.sim.Alive(victim) {
+				if err := m.sim.Restart(victim); err != nil {
+					panic(fmt.Sprintf("chaos: restarting member %d failed: %v", victim, err))
+				}
+			}
+		})
+	}
+	m.kills = append(m.kills, k)
+}
+
+// eligible lists, in id order, the live server members the monkey may kill now, each weighted by the
+// age of its current incarnation (plus one, so a member started this instant can still be chosen).
+func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
+	var ids []protocol.NodeID
+	var weights []int64
+	for i := 0; i < m.sim.NumNodes(); i++ {
+		id := protocol.NodeID(i)
+		spec := m.sim.Spec(id)
+		if spec.Client || !m.sim.Alive(id) || m.blind(id, spec.Name) {
+			continue
+		}
+		if !m.cfg.AllowBeyondRedundancy && !m.world.SafeToKill(id) {
+			continue
+		}
+		ids = append(ids, id)
+		weights = append(weights, int64(now-m.sim.StartedAt(id))+1)
+	}
+	return ids, weights
+}
+
+func (m *Monkey) blind(id protocol.NodeID, name string) bool {
+	if slices.Contains(m.cfg.BlindSpots, name) {
+		return true
+	}
+	for _, role := range m.world.Roles(id) {
+		if slices.Contains(m.cfg.BlindSpots, role) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickWeighted returns index i with probability weights[i]/sum(weights). Weights are positive.
+func pickWeighted(r protocol.Rand, weights []int64) int {
+	var total int64
+	for _, w := range weights {
+		total += w
+	}
+	x := int64(r.Intn(int(total)))
+	for i, w := range weights {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(weights) - 1
+}
