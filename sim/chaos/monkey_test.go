@@ -1,0 +1,263 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/trace"
+)
+
+// idleNode does nothing; the monkey's behaviour does not depend on what the members run.
+type idleNode struct{}
+
+func (idleNode) Start(protocol.Env)                                      {}
+func (idleNode) Receive(protocol.Env, protocol.NodeID, protocol.Message) {}
+func (idleNode) Fire(protocol.Env, protocol.TimerID, protocol.TimerTag)  {}
+
+// staticWorld gives fixed roles and a fixed set of members that are unsafe to kill.
+type staticWorld struct {
+	roles  map[protocol.NodeID][]string
+	unsafe map[protocol.NodeID]bool
+}
+
+func (w staticWorld) Roles(id protocol.NodeID) []string  { return w.roles[id] }
+func (w staticWorld) SafeToKill(id protocol.NodeID) bool { return !w.unsafe[id] }
+func everyoneSafe() staticWorld                          { return staticWorld{} }
+func newCluster(t *testing.T, seed uint64, servers, clients int) *sim.Sim {
+	t.Helper()
+	var nodes []sim.NodeSpec
+	factory := func(protocol.NodeID, uint32) protocol.Node { return idleNode{} }
+	for i := 0; i < servers; i++ {
+		nodes = append(nodes, sim.NodeSpec{Name: "s" + itoa(i), New: factory})
+	}
+	for i := 0; i < clients; i++ {
+		nodes = append(nodes, sim.NodeSpec{Name: "c" + itoa(i), New: factory, Client: true})
+	}
+	s, err := sim.New(sim.Config{
+		Seed: seed, Nodes: nodes,
+		Network:    sim.Network{Default: sim.Link{Latency: sim.Latency{Kind: sim.Constant, Mean: protocol.Millisecond}}},
+		TimeBudget: 1000 * protocol.Second, StepBudget: 1 << 30,
+	})
+	if err != nil {
+		t.Fatalf("building the cluster: %v", err)
+	}
+	return s
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+func TestMonkeyKillsOnlyServersAndRestartsThem(t *testing.T) {
+	s := newCluster(t, 7, 4, 3)
+	m, err := New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: 500 * protocol.Millisecond,
+		Stop: protocol.Time(200 * protocol.Second)}, s, everyoneSafe(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(201 * protocol.Second))
+	kills := m.Kills()
+	if len(kills) < 100 {
+		t.Fatalf("expected about 200 kills in 200 s at one per second, got %d", len(kills))
+	}
+	for _, k := range kills {
+		if s.Spec(k.Victim).Client {
+			t.Fatalf("the monkey killed client %s at %v", k.Name, k.At)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		if !s.Alive(protocol.NodeID(i)) {
+			t.Errorf("s%d still down after its restart delay", i)
+		}
+	}
+}
+
+func TestMonkeyFavoursOlderMembers(t *testing.T) {
+	youngChosen, oldChosen := 0, 0
+	for seed := uint64(1); seed <= 300; seed++ {
+		s := newCluster(t, seed, 4, 1)
+		// s0 is restarted just before the monkey starts, so its incarnation is 100 times younger.
+		s.At(protocol.Time(1*protocol.Second), "test crash", func() { _ = s.Crash(0, "test") })
+		s.At(protocol.Time(9900*protocol.Millisecond), "test restart", func() { _ = s.Restart(0) })
+		m, err := New(Config{MeanTimeBetweenKills: protocol.Millisecond, MinGapBetweenKills: 0,
+			Start: protocol.Time(10 * protocol.Second), Stop: protocol.Time(11 * protocol.Second)}, s, everyoneSafe(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Arm()
+		s.RunUntil(protocol.Time(11 * protocol.Second))
+		kills := m.Kills()
+		if len(kills) == 0 {
+			continue
+		}
+		if kills[0].Victim == 0 {
+			youngChosen++
+		} else {
+			oldChosen++
+		}
+	}
+	// Age-weighted: the young member has weight ~0.1 s against 3 × 10 s, so about 0.3% of first kills.
+	if oldChosen < 250 || youngChosen > 10 {
+		t.Fatalf("first kill hit the young member %d times and old ones %d times; age weighting is off", youngChosen, oldChosen)
+	}
+}
+
+func TestMonkeyHonoursBlindSpotsAndSafety(t *testing.T) {
+	world := staticWorld{
+		roles:  map[protocol.NodeID][]string{1: {"coordinator"}},
+		unsafe: map[protocol.NodeID]bool{2: true},
+	}
+	s := newCluster(t, 3, 5, 1)
+	m, err := New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: 100 * protocol.Millisecond,
+		BlindSpots: []string{"s0", "coordinator"}, Stop: protocol.Time(100 * protocol.Second)},
+		s, world, []string{"coordinator", "primary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(100 * protocol.Second))
+	victims := map[protocol.NodeID]int{}
+	for _, k := range m.Kills() {
+		victims[k.Victim]++
+	}
+	for _, never := range []protocol.NodeID{0, 1, 2} {
+		if victims[never] > 0 {
+			t.Errorf("member s%d was killed %d times although blind (s0 by name, s1 by role) or unsafe (s2)", never, victims[never])
+		}
+	}
+	if victims[3] == 0 || victims[4] == 0 {
+		t.Errorf("eligible members were never killed: %v", victims)
+	}
+
+	// With AllowBeyondRedundancy, safety no longer protects s2.
+	s = newCluster(t, 3, 5, 1)
+	m, err = New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: 100 * protocol.Millisecond,
+		AllowBeyondRedundancy: true, Stop: protocol.Time(100 * protocol.Second)}, s, world, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(100 * protocol.Second))
+	hit := false
+	for _, k := range m.Kills() {
+		hit = hit || k.Victim == 2
+	}
+	if !hit {
+		t.Error("with AllowBeyondRedundancy the unsafe member s2 should be killable")
+	}
+}
+
+func TestMonkeyKeepsMinimumGap(t *testing.T) {
+	s := newCluster(t, 11, 5, 0)
+	gap := 2 * protocol.Second
+	m, err := New(Config{MeanTimeBetweenKills: 100 * protocol.Millisecond, MinGapBetweenKills: gap,
+		RestartAfter: protocol.Second, Stop: protocol.Time(60 * protocol.Second)}, s, everyoneSafe(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(60 * protocol.Second))
+	kills := m.Kills()
+	if len(kills) < 20 {
+		t.Fatalf("expected close to 30 kills, got %d", len(kills))
+	}
+	for i := 1; i < len(kills); i++ {
+		if d := protocol.Duration(kills[i].At - kills[i-1].At); d < gap {
+			t.Fatalf("kills %d and %d are %d µs apart, below the minimum gap %d µs", i-1, i, d, gap)
+		}
+	}
+}
+
+func TestMonitorRecognisesTheMonkeyAndAlarmsOnRealLosses(t *testing.T) {
+	s := newCluster(t, 5, 4, 1)
+	m, err := New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: protocol.Second,
+		Stop: protocol.Time(20 * protocol.Second)}, s, everyoneSafe(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(30 * protocol.Second))
+	mon := NewMonitor(protocol.EventViewChange)
+	records := s.Trace()
+	for i := range records {
+		mon.Observe(&records[i])
+	}
+	if len(mon.Alarms()) != 0 {
+		t.Fatalf("monitoring alarmed on the monkey's own kills: %v", mon.Alarms())
+	}
+	if mon.MonkeyKills() != len(m.Kills()) || mon.MonkeyKills() == 0 {
+		t.Fatalf("monitor recognised %d monkey kills, the monkey made %d", mon.MonkeyKills(), len(m.Kills()))
+	}
+
+	// A crash without the label is a real loss.
+	victim := protocol.NodeID(0)
+	if !s.Alive(victim) {
+		victim = 1
+	}
+	if err := s.Crash(victim, ""); err != nil {
+		t.Fatal(err)
+	}
+	records = s.Trace()
+	mon.Observe(&records[len(records)-1])
+	alarms := mon.Alarms()
+	if len(alarms) != 1 || alarms[0].Node != int32(victim) || !strings.Contains(alarms[0].String(), "unexpectedly") {
+		t.Fatalf("an unlabelled crash must raise exactly one alarm for member %d, got %v", victim, alarms)
+	}
+
+	// A member that the membership layer removes from the view without the monkey's label is lost too,
+	// and every member reporting the same departure raises no second alarm.
+	for reporter := int32(1); reporter <= 3; reporter++ {
+		mon.Observe(&trace.Record{Seq: 1000 + uint64(reporter), Kind: trace.KindEvent, Node: reporter,
+			Name: protocol.EventViewChange, Attrs: []trace.Attr{{Key: "removed", Value: "3"}}})
+	}
+	if got := mon.Alarms(); len(got) != 2 || got[1].Node != 3 {
+		t.Fatalf("a silent departure must raise one alarm for member 3, got %v", got)
+	}
+}
+
+func TestMonkeyIsDeterministic(t *testing.T) {
+	run := func() []Kill {
+		s := newCluster(t, 99, 5, 2)
+		m, err := New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: protocol.Second,
+			Stop: protocol.Time(50 * protocol.Second)}, s, everyoneSafe(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Arm()
+		s.RunUntil(protocol.Time(50 * protocol.Second))
+		return m.Kills()
+	}
+	a, b := run(), run()
+	if len(a) != len(b) {
+		t.Fatalf("same seed, %d kills then %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("same seed, kill %d differs: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+}
+
+func TestMonkeyRejectsBadConfig(t *testing.T) {
+	s := newCluster(t, 1, 3, 1)
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "MeanTimeBetweenKills"},
+		{Config{MeanTimeBetweenKills: 1, MinGapBetweenKills: -1}, "MinGapBetweenKills"},
+		{Config{MeanTimeBetweenKills: 1, RestartAfter: -5}, "RestartAfter"},
+		{Config{MeanTimeBetweenKills: 1, Start: 10, Stop: 5}, "Stop"},
+		{Config{MeanTimeBetweenKills: 1, BlindSpots: []string{"nobody"}}, `"nobody"`},
+	}
+	for _, c := range cases {
+		_, err := New(c.cfg, s, everyoneSafe(), []string{"coordinator"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %+v: want an error naming %s, got %v", c.cfg, c.want, err)
+		}
+	}
+	if _, err := New(Config{MeanTimeBetweenKills: 1}, s, nil, nil); err != ErrNoWorld {
+		t.Errorf("a nil World must be rejected with ErrNoWorld, got %v", err)
+	}
+}
