@@ -293,6 +293,11 @@ func (cfg *Config) validate() error {
 	if len(cfg.Nodes) > math.MaxInt32 {
 		return invalid("Config.Nodes", fmt.Sprintf("%d nodes", len(cfg.Nodes)), "more nodes than NodeID can number")
 	}
+	if cfg.Network.Hops != nil {
+		if err := cfg.Network.Hops.validate("Config.Network.Hops"); err != nil {
+			return err
+		}
+	}
 	names := make(map[string]int, len(cfg.Nodes))
 	for i, spec := range cfg.Nodes {
 		param := fmt.Sprintf("Config.Nodes[%d]", i)
@@ -321,11 +326,6 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.Trace != TraceFull && cfg.Trace != TraceHashOnly {
 		return invalid("Config.Trace", int(cfg.Trace), "unknown trace mode")
-	}
-	if cfg.Network.Hops != nil {
-		if err := cfg.Network.Hops.validate("Config.Network.Hops"); err != nil {
-			return err
-		}
 	}
 	if err := cfg.Network.Default.validate("Config.Network.Default"); err != nil {
 		return err

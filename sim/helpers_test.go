@@ -81,9 +81,15 @@ func recordsOf(records []trace.Record, kind trace.Kind, name string) []trace.Rec
 	return out
 }
 
+// fataler is what testing.TB and *rapid.T have in common for reporting a failure.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // checkConservation checks that at quiescence every message sent (and every duplicate) was either
 // delivered or dropped.
-func checkConservation(t testing.TB, label string, st sim.Stats) {
+func checkConservation(t fataler, label string, st sim.Stats) {
 	t.Helper()
 	if st.Sent+st.Duplicated != st.Delivered+st.Dropped() {
 		t.Fatalf("%s: sent %d + duplicated %d != delivered %d + dropped %d (%+v)",

@@ -1,0 +1,76 @@
+package sim_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/sim"
+)
+
+// pingPongNode answers every ping with a pong and every pong with a ping to a random peer, so a
+// fixed number of messages circulate forever. Messages are preallocated and reused: the benchmark
+// measures the simulator, not the protocol's allocations.
+type pingPongNode struct{ peers int }
+
+type pingMsg struct{}
+
+func (pingMsg) Type() string { return "ping" }
+
+type pongMsg struct{}
+
+func (pongMsg) Type() string { return "pong" }
+
+var (
+	thePing protocol.Message = pingMsg{}
+	thePong protocol.Message = pongMsg{}
+)
+
+func (p *pingPongNode) Start(env protocol.Env) { p.pingSomeone(env) }
+
+func (p *pingPongNode) pingSomeone(env protocol.Env) {
+	to := protocol.NodeID(env.Rand().Intn(p.peers - 1))
+	if to >= env.Self() {
+		to++
+	}
+	env.Send(to, thePing)
+}
+
+func (p *pingPongNode) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
+	if m == thePing {
+		env.Send(from, thePong)
+		return
+	}
+	p.pingSomeone(env)
+}
+
+func (p *pingPongNode) Fire(protocol.Env, protocol.TimerID, protocol.TimerTag) {}
+
+// BenchmarkPingPong8 measures the simulator's hot path: eight nodes ping-ponging over a network with
+// uniformly random latency, in HashOnly mode. One op is one delivered message (one event).
+func BenchmarkPingPong8(b *testing.B) {
+	const nodes = 8
+	cfg := sim.Config{
+		Seed:       1,
+		Network:    sim.Network{Default: sim.Link{Latency: sim.Latency{Kind: sim.Uniform, Min: 100, Max: 1000}}},
+		TimeBudget: protocol.Duration(1) << 62,
+		StepBudget: int64(b.N),
+		Trace:      sim.TraceHashOnly,
+	}
+	for i := 0; i < nodes; i++ {
+		cfg.Nodes = append(cfg.Nodes, sim.NodeSpec{Name: fmt.Sprintf("n%d", i),
+			New: func(protocol.NodeID, uint32) protocol.Node { return &pingPongNode{peers: nodes} }})
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res := s.Run()
+	b.StopTimer()
+	if res.End != sim.EndStepBudget || res.Stats.Delivered != int64(b.N) {
+		b.Fatalf("run ended with %s after %d deliveries, want step-budget after %d", res.End, res.Stats.Delivered, b.N)
+	}
+	b.ReportMetric(float64(res.Stats.Delivered)/b.Elapsed().Seconds(), "msgs/s")
+}
