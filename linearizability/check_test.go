@@ -1,0 +1,234 @@
+package linearizability
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+const testBudget = 10 * time.Second
+
+func TestCheckHistoryVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    History
+		want Result
+	}{
+		// get, put
+		{"sequential put then get", history(putOp(1, "k", "v", 0, 10), getOp(2, "k", "v", 20, 30)), Ok},
+		{"get of a key never written is absent", history(getAbsentOp(1, "k", 0, 10)), Ok},
+		{"read of a value never written", history(putOp(1, "k", "v1", 0, 10), getOp(2, "k", "v9", 20, 30)), Illegal},
+		{"get finds a key never written", history(getOp(1, "k", "", 0, 10)), Illegal},
+		{"concurrent get may see the old value", history(putOp(1, "k", "v1", 0, 10), putOp(1, "k", "v2", 20, 50), getOp(2, "k", "v1", 30, 40)), Ok},
+		{"concurrent get may see the new value", history(putOp(1, "k", "v1", 0, 10), putOp(1, "k", "v2", 20, 50), getOp(2, "k", "v2", 30, 40)), Ok},
+		{"touching intervals are concurrent", history(putOp(1, "k", "v", 10, 20), getAbsentOp(2, "k", 20, 30)), Ok},
+		{"stale read after a later put completed", history(putOp(1, "k", "v1", 0, 10), putOp(1, "k", "v2", 20, 30), getOp(2, "k", "v1", 40, 50)), Illegal},
+		{"new value then old value", history(putOp(1, "k", "v1", 0, 10), putOp(1, "k", "v2", 20, 100), getOp(2, "k", "v2", 30, 40), getOp(3, "k", "v1", 50, 60)), Illegal},
+		{"stale read after failover: the new primary lost an acknowledged put",
+			history(putOp(1, "k", "v1", 0, 10), putOp(1, "k", "v2", 20, 30), getOp(2, "k", "v2", 40, 50), getOp(2, "k", "v1", 1000, 1010)), Illegal},
+		// delete
+		{"delete then absent", history(putOp(1, "k", "v", 0, 10), deleteOp(1, "k", 20, 30), getAbsentOp(2, "k", 40, 50)), Ok},
+		{"resurrected after delete", history(putOp(1, "k", "v", 0, 10), deleteOp(1, "k", 20, 30), getOp(2, "k", "v", 40, 50)), Illegal},
+		{"absent before the put returned", history(putOp(1, "k", "v", 0, 100), getAbsentOp(2, "k", 10, 20), getOp(3, "k", "v", 30, 40)), Ok},
+		// append
+		{"appends in order", history(appendOp(1, "k", "a", 0, 10), appendOp(1, "k", "b", 20, 30), getOp(2, "k", "ab", 40, 50)), Ok},
+		{"appends out of order", history(appendOp(1, "k", "a", 0, 10), appendOp(1, "k", "b", 20, 30), getOp(2, "k", "ba", 40, 50)), Illegal},
+		{"concurrent appends either order", history(appendOp(1, "k", "a", 0, 30), appendOp(2, "k", "b", 0, 30), getOp(3, "k", "ba", 40, 50)), Ok},
+		{"append applied twice", history(appendOp(1, "k", "x", 0, 10), getOp(2, "k", "xx", 20, 30)), Illegal},
+		{"append after put", history(putOp(1, "k", "p", 0, 10), appendOp(1, "k", "x", 20, 30), getOp(2, "k", "px", 40, 50)), Ok},
+		{"append lost", history(putOp(1, "k", "p", 0, 10), appendOp(1, "k", "x", 20, 30), getOp(2, "k", "p", 40, 50)), Illegal},
+		// unknown outcomes
+		{"unknown put seen later", history(unknown(putOp(1, "k", "v", 0, 0)), getOp(2, "k", "v", 1000, 1010)), Ok},
+		{"unknown put never seen", history(unknown(putOp(1, "k", "v", 0, 0)), getAbsentOp(2, "k", 1000, 1010)), Ok},
+		{"unknown put seen, then unseen", history(unknown(putOp(1, "k", "v", 0, 0)), getOp(2, "k", "v", 100, 110), getAbsentOp(2, "k", 200, 210)), Illegal},
+		{"unknown put takes effect late, after a later put", history(unknown(putOp(1, "k", "v1", 0, 0)), putOp(2, "k", "v2", 100, 110), getOp(3, "k", "v1", 200, 210)), Ok},
+		{"unknown put cannot act before its invocation", history(getOp(2, "k", "v", 0, 10), unknown(putOp(1, "k", "v", 20, 0))), Illegal},
+		{"unknown append seen once", history(unknown(appendOp(1, "k", "x", 0, 0)), getOp(2, "k", "x", 100, 110)), Ok},
+		{"unknown append applied twice", history(unknown(appendOp(1, "k", "x", 0, 0)), getOp(2, "k", "xx", 100, 110)), Illegal},
+		{"unknown delete", history(putOp(1, "k", "v", 0, 10), unknown(deleteOp(1, "k", 20, 0)), getOp(2, "k", "v", 30, 40), getAbsentOp(2, "k", 50, 60)), Ok},
+		{"unknown get is left out", history(putOp(1, "k", "v", 0, 10), unknown(getOp(2, "k", "", 20, 30))), Ok},
+		// failed operations had no effect
+		{"failed put is never seen", history(failed(putOp(1, "k", "v", 0, 10)), getOp(2, "k", "v", 20, 30)), Illegal},
+		{"failed put left out", history(failed(putOp(1, "k", "v", 0, 10)), getAbsentOp(2, "k", 20, 30)), Ok},
+		{"failed append left out", history(appendOp(1, "k", "a", 0, 10), failed(appendOp(1, "k", "b", 20, 30)), getOp(2, "k", "a", 40, 50)), Ok},
+		{"failed get left out", history(putOp(1, "k", "v", 0, 10), failed(getOp(2, "k", "", 20, 30))), Ok},
+		// snapshots: the whole-store model
+		{"snapshot sees both puts", history(putOp(1, "a", "1", 0, 10), putOp(1, "b", "2", 20, 30), snapshotOp(2, map[string]string{"a": "1", "b": "2"}, 40, 50)), Ok},
+		{"snapshot misses a completed put", history(putOp(1, "a", "1", 0, 10), putOp(1, "b", "2", 20, 30), snapshotOp(2, map[string]string{"a": "1"}, 40, 50)), Illegal},
+		{"snapshot concurrent with a put", history(putOp(1, "a", "1", 0, 10), putOp(1, "b", "2", 20, 60), snapshotOp(2, map[string]string{"a": "1"}, 30, 40)), Ok},
+		// Per key, each value is possible; together they are not: b=2 was written after a=1.
+		{"snapshot sees a later write but not an earlier one",
+			history(putOp(1, "a", "1", 0, 100), putOp(1, "b", "2", 110, 200), snapshotOp(2, map[string]string{"b": "2"}, 50, 250)), Illegal},
+		{"empty snapshot of an empty store", history(snapshotOp(2, map[string]string{}, 0, 10), putOp(1, "a", "1", 20, 30)), Ok},
+		{"snapshot with a deleted key", history(putOp(1, "a", "1", 0, 10), deleteOp(1, "a", 20, 30), snapshotOp(2, map[string]string{"a": "1"}, 40, 50)), Illegal},
+		{"unknown snapshot is left out", history(putOp(1, "a", "1", 0, 10), unknown(snapshotOp(2, nil, 20, 0))), Ok},
+		{"snapshot history checks gets too", history(snapshotOp(2, map[string]string{}, 0, 10), putOp(1, "a", "1", 20, 30), getOp(3, "a", "9", 40, 50)), Illegal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := CheckHistory(tc.h, testBudget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Result != tc.want {
+				t.Fatalf("got %v, want %s\nhistory:\n%s", v, tc.want, describeHistory(tc.h))
+			}
+		})
+	}
+}
+
+func describeHistory(h History) string {
+	var b strings.Builder
+	for i := range h {
+		fmt.Fprintf(&b, "  %s\n", h[i].String())
+	}
+	return b.String()
+}
+
+func TestCheckHistoryNamesIllegalKeys(t *testing.T) {
+	h := history(
+		putOp(1, "a", "1", 0, 10), getOp(2, "a", "1", 20, 30),
+		putOp(1, "b", "1", 0, 10), getOp(2, "b", "never", 20, 30),
+		putOp(1, "c", "1", 0, 10), getOp(2, "c", "1", 20, 30),
+		appendOp(1, "d", "x", 0, 10), getOp(2, "d", "xx", 20, 30),
+	)
+	v, err := CheckHistory(h, testBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || !slices.Equal(v.IllegalKeys, []string{"b", "d"}) || v.Model != ModelRegister || v.Partitions != 4 {
+		t.Fatalf("got %v, want illegal keys b and d among 4 partitions", v)
+	}
+	if !strings.Contains(v.String(), `"b", "d"`) {
+		t.Errorf("String() does not name the keys: %s", v)
+	}
+}
+
+func TestCheckHistoryCountsSkippedOperations(t *testing.T) {
+	h := history(putOp(1, "k", "v", 0, 10), failed(putOp(1, "k", "w", 20, 30)), unknown(getOp(2, "k", "", 0, 0)), unknown(putOp(3, "k", "x", 5, 0)))
+	v, err := CheckHistory(h, testBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Operations != 2 || v.Skipped != 2 {
+		t.Fatalf("got %d checked and %d skipped, want 2 and 2", v.Operations, v.Skipped)
+	}
+}
+
+// pathologicalHistory is a history porcupine cannot decide quickly: n concurrent appends of
+// distinct text make n! distinct states, and a concurrent read of text nobody appended forces
+// the search through all of them.
+func pathologicalHistory(n int) History {
+	var ops []Operation
+	for i := range n {
+		ops = append(ops, appendOp(int32(i), "k", fmt.Sprintf("<%d>", i), 0, 1000))
+	}
+	ops = append(ops, getOp(int32(n), "k", "never appended", 0, 1000))
+	return history(ops...)
+}
+
+func TestCheckHistoryTimeoutIsUnknownNeverOk(t *testing.T) {
+	h := pathologicalHistory(16)
+	v, err := CheckHistory(h, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Unknown || !slices.Equal(v.UnknownKeys, []string{"k"}) {
+		t.Fatalf("got %v, want unknown for key k", v)
+	}
+	// An undecided partition next to an illegal one: the verdict is Illegal.
+	h = append(h, history(putOp(99, "other", "1", 0, 10), getOp(98, "other", "2", 20, 30))...)
+	h[len(h)-2].Seq, h[len(h)-1].Seq = 1, 1
+	v, err = CheckHistory(h, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || !slices.Equal(v.IllegalKeys, []string{"other"}) || !slices.Equal(v.UnknownKeys, []string{"k"}) {
+		t.Fatalf("got %v, want illegal key other and unknown key k", v)
+	}
+}
+
+func TestCheckHistoryRejectsBadInput(t *testing.T) {
+	if _, err := CheckHistory(history(), 0); !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), "budget") {
+		t.Errorf("zero budget: got %v, want ErrInvalidParameter naming the budget", err)
+	}
+	bad := history(putOp(1, "k", "v", 10, 5))
+	if _, err := CheckHistory(bad, testBudget); !errors.Is(err, ErrMalformedHistory) {
+		t.Errorf("return before call: got %v, want ErrMalformedHistory", err)
+	}
+}
+
+func TestGeneratedHistoriesAreLinearizable(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		shape := historyShape{
+			operations:     rapid.IntRange(1, 300).Draw(t, "operations"),
+			keys:           rapid.IntRange(1, 8).Draw(t, "keys"),
+			clients:        rapid.IntRange(1, 8).Draw(t, "clients"),
+			unknownPercent: rapid.IntRange(0, 20).Draw(t, "unknownPercent"),
+			snapshots:      rapid.Bool().Draw(t, "snapshots"),
+			seed:           rapid.Uint64().Draw(t, "seed"),
+		}
+		h := generateHistory(shape)
+		v, err := CheckHistory(h, testBudget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Result != Ok {
+			t.Fatalf("generated linearizable history: got %v", v)
+		}
+	})
+}
+
+// A read that returns a value never written is always caught, wherever it is.
+func TestReadOfUnwrittenValueIsIllegal(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := generateHistory(historyShape{
+			operations: rapid.IntRange(2, 200).Draw(t, "operations"),
+			keys:       rapid.IntRange(1, 4).Draw(t, "keys"),
+			clients:    rapid.IntRange(1, 6).Draw(t, "clients"),
+			seed:       rapid.Uint64().Draw(t, "seed"),
+		})
+		var gets []int
+		for i := range h {
+			if h[i].Kind == OpGet && h[i].Status == StatusOK {
+				gets = append(gets, i)
+			}
+		}
+		if len(gets) == 0 {
+			t.Skip("no successful get to corrupt")
+		}
+		i := gets[rapid.IntRange(0, len(gets)-1).Draw(t, "get")]
+		h[i].Found, h[i].Output = true, "never written"
+		v, err := CheckHistory(h, testBudget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Result != Illegal || !slices.Equal(v.IllegalKeys, []string{h[i].Key}) {
+			t.Fatalf("corrupted get %s: got %v, want illegal key %q", h[i].String(), v, h[i].Key)
+		}
+	})
+}
+
+func TestSummaryCountsUnknownSeparately(t *testing.T) {
+	var s Summary
+	s.Add(Verdict{Result: Ok, Operations: 10})
+	s.Add(Verdict{Result: Illegal, Operations: 5})
+	s.Add(Verdict{Result: Unknown, Operations: 7})
+	s.Add(Verdict{Result: Ok, Operations: 1})
+	var total Summary
+	total.Merge(s)
+	total.Merge(s)
+	if s.Checks != 4 || s.Ok != 2 || s.Illegal != 1 || s.Unknown != 1 || s.Operations != 23 {
+		t.Fatalf("got %+v", s)
+	}
+	if total.Checks != 8 || total.Unknown != 2 {
+		t.Fatalf("merged: got %+v", total)
+	}
+	if !strings.Contains(s.String(), "1 unknown") {
+		t.Errorf("String() = %q", s.String())
+	}
+}

@@ -1,0 +1,2 @@
+// Package linearizability turns what a simulator run recorded into verdicts.
+package linearizability

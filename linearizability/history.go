@@ -1,0 +1,220 @@
+package linearizability
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// OpKind names a client operation. The values are the protocol's "op" attribute values.
+type OpKind string
+
+// The client operations of the key-value store.
+const (
+	OpGet      OpKind = protocol.OpGet
+	OpPut      OpKind = protocol.OpPut
+	OpDelete   OpKind = protocol.OpDelete
+	OpAppend   OpKind = protocol.OpAppend
+	OpSnapshot OpKind = protocol.OpSnapshot
+)
+
+// Status is how a client operation ended. The values are the protocol's "status" attribute values.
+type Status string
+
+// Operation outcomes; see protocol.StatusOK and its siblings for their exact meaning.
+const (
+	StatusOK      Status = protocol.StatusOK
+	StatusFail    Status = protocol.StatusFail
+	StatusUnknown Status = protocol.StatusUnknown
+)
+
+// InfiniteTimeUS is the return time of an operation whose outcome is unknown: it may take effect at
+// any point after its invocation, so for the checker it never returns. Porcupine compares times as
+// int64, so the largest int64 sorts after every real return.
+const InfiniteTimeUS int64 = math.MaxInt64
+
+// Sentinel errors for malformed input. Every error this package returns for bad input wraps one of
+// them and names the offending record, operation or parameter.
+var (
+	// ErrMalformedTrace: a trace record is missing an attribute, has an unparsable one, or
+	// contradicts an earlier record.
+	ErrMalformedTrace = errors.New("malformed trace")
+	// ErrMalformedHistory: an operation is inconsistent (unknown kind or status, return before call,
+	// output on an operation that has none).
+	ErrMalformedHistory = errors.New("malformed history")
+	// ErrInvalidParameter: a parameter of a check or report is out of range.
+	ErrInvalidParameter = errors.New("invalid parameter")
+)
+
+// Operation is one client operation of a history: what was asked, what came back, and when.
+//
+// Times are virtual microseconds. An operation whose outcome is unknown (the client gave up, or the
+// run ended first) has ReturnUS == InfiniteTimeUS. InvokeSeq and ReturnSeq are the trace positions
+// of its op-invoke and op-return records (0 when there was none), so reports can point into the
+// trace.
+type Operation struct {
+	Client int32  `json:"client"`
+	Seq    uint64 `json:"seq"`
+	Kind   OpKind `json:"op"`
+	Key    string `json:"key,omitempty"`
+	// Value is the input of a put or an append.
+	Value  string `json:"value,omitempty"`
+	Status Status `json:"status"`
+	// Found and Output are what a successful get returned.
+	Found  bool   `json:"found,omitempty"`
+	Output string `json:"output,omitempty"`
+	// Snapshot is what a successful snapshot returned: every live key's value.
+	Snapshot  map[string]string `json:"snapshot,omitempty"`
+	CallUS    int64             `json:"call_us"`
+	ReturnUS  int64             `json:"return_us"`
+	InvokeSeq uint64            `json:"invoke_seq,omitempty"`
+	ReturnSeq uint64            `json:"return_seq,omitempty"`
+}
+
+// History is every client operation of a run in invocation order, failed and unknown ones included:
+// the checker itself decides which operations constrain the result (see CheckHistory).
+type History []Operation
+
+// IsWrite reports whether the operation kind can change the store.
+func (k OpKind) IsWrite() bool { return k == OpPut || k == OpDelete || k == OpAppend }
+
+func (k OpKind) valid() bool {
+	switch k {
+	case OpGet, OpPut, OpDelete, OpAppend, OpSnapshot:
+		return true
+	}
+	return false
+}
+
+func (s Status) valid() bool { return s == StatusOK || s == StatusFail || s == StatusUnknown }
+
+// Acknowledged reports whether the client learned that the operation took effect.
+func (op *Operation) Acknowledged() bool { return op.Status == StatusOK }
+
+// OutcomeUnknown reports whether the operation may or may not have taken effect.
+func (op *Operation) OutcomeUnknown() bool { return op.Status == StatusUnknown }
+
+// String describes the operation in one line, e.g. `client 7 #3 get("k") -> "v" [ok] 1.2ms..1.5ms`.
+func (op *Operation) String() string {
+	end := "∞"
+	if op.ReturnUS != InfiniteTimeUS {
+		end = fmt.Sprint(op.ReturnUS)
+	}
+	return fmt.Sprintf("client %d #%d %s [%s] %dµs..%sµs", op.Client, op.Seq, describeCall(op), op.Status, op.CallUS, end)
+}
+
+// describeCall renders the operation and, when it returned successfully, its output.
+func describeCall(op *Operation) string {
+	var s string
+	switch op.Kind {
+	case OpGet:
+		s = fmt.Sprintf("get(%q)", op.Key)
+		if op.Status == StatusOK {
+			s += " -> " + describePresence(op.Found, op.Output)
+		}
+	case OpPut:
+		s = fmt.Sprintf("put(%q, %q)", op.Key, op.Value)
+	case OpDelete:
+		s = fmt.Sprintf("delete(%q)", op.Key)
+	case OpAppend:
+		s = fmt.Sprintf("append(%q, %q)", op.Key, op.Value)
+	case OpSnapshot:
+		s = "snapshot()"
+		if op.Status == StatusOK {
+			s += " -> " + describePairs(sortedPairs(op.Snapshot))
+		}
+	default:
+		s = fmt.Sprintf("%s(%q)", op.Kind, op.Key)
+	}
+	return s
+}
+
+func describePresence(found bool, value string) string {
+	if !found {
+		return "absent"
+	}
+	return fmt.Sprintf("%q", value)
+}
+
+// Validate checks that every operation is well formed: a known kind and status, a key where the
+// kind needs one, a return no earlier than the call, an infinite return exactly for unknown
+// outcomes, outputs only where the kind has them, and unique (client, seq) pairs.
+func (h History) Validate() error {
+	type clientSeq struct {
+		client int32
+		seq    uint64
+	}
+	seen := make(map[clientSeq]bool, len(h))
+	for i := range h {
+		op := &h[i]
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%w: operation %d (client %d seq %d): %s", ErrMalformedHistory, i, op.Client, op.Seq, fmt.Sprintf(format, args...))
+		}
+		if !op.Kind.valid() {
+			return bad("unknown op %q", op.Kind)
+		}
+		if !op.Status.valid() {
+			return bad("unknown status %q", op.Status)
+		}
+		if op.Kind != OpSnapshot && op.Key == "" {
+			return bad("%s without a key", op.Kind)
+		}
+		if op.Kind == OpSnapshot && op.Key != "" {
+			return bad("snapshot with key %q", op.Key)
+		}
+		if op.Value != "" && op.Kind != OpPut && op.Kind != OpAppend {
+			return bad("%s with input value %q", op.Kind, op.Value)
+		}
+		if (op.Found || op.Output != "") && (op.Kind != OpGet || op.Status != StatusOK) {
+			return bad("output %q on a %s with status %s", op.Output, op.Kind, op.Status)
+		}
+		if op.Output != "" && !op.Found {
+			return bad("get output %q but found is false", op.Output)
+		}
+		if op.Snapshot != nil && (op.Kind != OpSnapshot || op.Status != StatusOK) {
+			return bad("snapshot output on a %s with status %s", op.Kind, op.Status)
+		}
+		if op.CallUS < 0 {
+			return bad("call time %dµs is negative", op.CallUS)
+		}
+		if op.Status == StatusUnknown && op.ReturnUS != InfiniteTimeUS {
+			return bad("unknown outcome with finite return time %dµs (want InfiniteTimeUS)", op.ReturnUS)
+		}
+		if op.Status != StatusUnknown && (op.ReturnUS == InfiniteTimeUS || op.ReturnUS < op.CallUS) {
+			return bad("return time %dµs is not in [call %dµs, ∞)", op.ReturnUS, op.CallUS)
+		}
+		k := clientSeq{op.Client, op.Seq}
+		if seen[k] {
+			return bad("duplicate (client, seq)")
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// HasSnapshots reports whether any snapshot returned successfully, which forces the whole-store
+// model (a snapshot reads every key at once, so the history cannot be split by key).
+func (h History) HasSnapshots() bool {
+	for i := range h {
+		if h[i].Kind == OpSnapshot && h[i].Status == StatusOK {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys returns the distinct keys the history touches, sorted.
+func (h History) Keys() []string {
+	seen := make(map[string]bool)
+	var keys []string
+	for i := range h {
+		if k := h[i].Key; k != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	sortStrings(keys)
+	return keys
+}

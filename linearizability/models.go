@@ -1,0 +1,311 @@
+package linearizability
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// The porcupine models. Both are pure: Step never mutates the state it is given.
+//
+// Inputs and outputs are modelInput and modelOutput values built by porcupineOperations; states are
+// registerState (one key) or storeState (every key).
+
+// modelInput is what an operation asked for. Client and seq ride along only for descriptions.
+// Operations carry *modelInput (and *modelOutput), so that boxing them in interfaces allocates
+// nothing.
+type modelInput struct {
+	kind   OpKind
+	key    string
+	value  string
+	client int32
+	seq    uint64
+	// unknown marks an operation whose outcome is unknown: its output is unconstrained.
+	unknown bool
+	// afterPut is the register state a put leaves, built once so that stepping a put allocates
+	// nothing however often the search retries it.
+	afterPut registerState
+}
+
+// modelOutput is what an operation returned: found/value for a get, the sorted pairs for a snapshot.
+type modelOutput struct {
+	found    bool
+	value    string
+	snapshot []keyValue
+}
+
+// registerState is one key's state: absent, or present with a value. The model passes
+// *registerState and never mutates one after creating it.
+type registerState struct {
+	present bool
+	value   string
+}
+
+var absentRegister = &registerState{}
+
+// keyValue is one live key of the whole store.
+type keyValue struct {
+	key, value string
+}
+
+// storeState is every live key's value, sorted by key. It is never mutated once built.
+type storeState []keyValue
+
+// RegisterModel is the per-key model: a register that is absent or holds a string, with get, put,
+// delete and append (append to an absent key creates it with the appended text). It partitions a
+// history by key, so each key is checked on its own. Operations must come from
+// porcupineOperations.
+var RegisterModel = porcupine.Model{
+	Partition: partitionByKey,
+	Init:      func() any { return absentRegister },
+	Step: func(state, input, output any) (bool, any) {
+		s := state.(*registerState)
+		in := input.(*modelInput)
+		switch in.kind {
+		case OpGet:
+			if in.unknown {
+				return true, state
+			}
+			out := output.(*modelOutput)
+			return out.found == s.present && (!s.present || out.value == s.value), state
+		case OpPut:
+			return true, &in.afterPut
+		case OpDelete:
+			return true, absentRegister
+		case OpAppend:
+			return true, &registerState{present: true, value: s.value + in.value}
+		}
+		panic(fmt.Sprintf("register model: operation kind %q reached Step (porcupineOperations admits only get/put/delete/append)", in.kind))
+	},
+	Equal: func(a, b any) bool { return *a.(*registerState) == *b.(*registerState) },
+	Hash: func(state any) uint64 {
+		s := state.(*registerState)
+		if !s.present {
+			return 0
+		}
+		return hashString(fnvOffset, s.value) | 1
+	},
+	DescribeOperation:         describeModelOperation,
+	DescribeState:             func(state any) string { s := state.(*registerState); return describePresence(s.present, s.value) },
+	DescribeOperationMetadata: describeMetadata,
+}
+
+// StoreModel is the whole-store model, for histories with snapshots: the state is every live key's
+// value, and a snapshot must return exactly that. It cannot be partitioned, so its cost grows with
+// the whole history; use it for the smaller histories that contain snapshots.
+var StoreModel = porcupine.Model{
+	Init: func() any { return storeState(nil) },
+	Step: func(state, input, output any) (bool, any) {
+		s := state.(storeState)
+		in := input.(*modelInput)
+		switch in.kind {
+		case OpGet:
+			if in.unknown {
+				return true, s
+			}
+			out := output.(*modelOutput)
+			value, present := s.get(in.key)
+			return out.found == present && (!present || out.value == value), s
+		case OpSnapshot:
+			if in.unknown {
+				return true, s
+			}
+			return equalPairs(output.(*modelOutput).snapshot, s), s
+		case OpPut:
+			return true, s.with(in.key, in.value)
+		case OpDelete:
+			return true, s.without(in.key)
+		case OpAppend:
+			value, _ := s.get(in.key)
+			return true, s.with(in.key, value+in.value)
+		}
+		panic(fmt.Sprintf("store model: operation kind %q reached Step (porcupineOperations admits only known kinds)", in.kind))
+	},
+	Equal: func(a, b any) bool { return equalPairs(a.(storeState), b.(storeState)) },
+	Hash: func(state any) uint64 {
+		h := fnvOffset
+		for _, kv := range state.(storeState) {
+			h = hashString(hashString(h, kv.key), kv.value)
+		}
+		return h
+	},
+	DescribeOperation:         describeModelOperation,
+	DescribeState:             func(state any) string { return describePairs(state.(storeState)) },
+	DescribeOperationMetadata: describeMetadata,
+}
+
+func (s storeState) find(key string) (int, bool) {
+	i := sort.Search(len(s), func(i int) bool { return s[i].key >= key })
+	return i, i < len(s) && s[i].key == key
+}
+
+func (s storeState) get(key string) (string, bool) {
+	if i, ok := s.find(key); ok {
+		return s[i].value, true
+	}
+	return "", false
+}
+
+func (s storeState) with(key, value string) storeState {
+	i, ok := s.find(key)
+	if ok {
+		next := make(storeState, len(s))
+		copy(next, s)
+		next[i].value = value
+		return next
+	}
+	next := make(storeState, 0, len(s)+1)
+	next = append(next, s[:i]...)
+	next = append(next, keyValue{key, value})
+	return append(next, s[i:]...)
+}
+
+func (s storeState) without(key string) storeState {
+	i, ok := s.find(key)
+	if !ok {
+		return s
+	}
+	next := make(storeState, 0, len(s)-1)
+	next = append(next, s[:i]...)
+	return append(next, s[i+1:]...)
+}
+
+func equalPairs(a, b []keyValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedPairs(m map[string]string) []keyValue {
+	pairs := make([]keyValue, 0, len(m))
+	for k, v := range m {
+		pairs = append(pairs, keyValue{k, v})
+	}
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i].key < pairs[j].key })
+	return pairs
+}
+
+func describePairs(pairs []keyValue) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, kv := range pairs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q: %q", kv.key, kv.value)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func describeModelOperation(input, output any) string {
+	in := input.(*modelInput)
+	op := Operation{Kind: in.kind, Key: in.key, Value: in.value, Status: StatusOK}
+	if in.unknown {
+		op.Status = StatusUnknown
+	} else if out, ok := output.(*modelOutput); ok && out != nil {
+		op.Found, op.Output = out.found, out.value
+		if in.kind == OpSnapshot {
+			op.Snapshot = make(map[string]string, len(out.snapshot))
+			for _, kv := range out.snapshot {
+				op.Snapshot[kv.key] = kv.value
+			}
+		}
+	}
+	s := describeCall(&op)
+	if in.unknown {
+		s += " (outcome unknown)"
+	}
+	return s
+}
+
+// operationMetadata is shown in the visualization's tooltip: who issued the operation and where it
+// is in the trace.
+type operationMetadata struct {
+	client               int32
+	seq                  uint64
+	invokeSeq, returnSeq uint64
+}
+
+func describeMetadata(info any) string {
+	m, ok := info.(*operationMetadata)
+	if !ok || m == nil {
+		return ""
+	}
+	s := fmt.Sprintf("client %d, op #%d", m.client, m.seq)
+	if m.invokeSeq != 0 {
+		s += fmt.Sprintf(", trace seq %d", m.invokeSeq)
+		if m.returnSeq != 0 {
+			s += fmt.Sprintf("..%d", m.returnSeq)
+		}
+	}
+	return s
+}
+
+// partitionByKey splits a history into one partition per key, in key order so that partition
+// indices are deterministic. All partitions share one backing array, sized in a first pass.
+func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
+	index := make(map[string]int)
+	var keys []string
+	var counts []int
+	keyIndex := make([]int, len(history))
+	for i, op := range history {
+		key := op.Input.(*modelInput).key
+		k, ok := index[key]
+		if !ok {
+			k = len(keys)
+			index[key] = k
+			keys = append(keys, key)
+			counts = append(counts, 0)
+		}
+		keyIndex[i] = k
+		counts[k]++
+	}
+	order := make([]int, len(keys)) // order[rank] = key index, ranked by key
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	offsets := make([]int, len(keys)) // by key index: where its partition starts
+	offset := 0
+	for _, k := range order {
+		offsets[k] = offset
+		offset += counts[k]
+	}
+	backing := make([]porcupine.Operation, len(history))
+	next := append([]int(nil), offsets...)
+	for i, op := range history {
+		k := keyIndex[i]
+		backing[next[k]] = op
+		next[k]++
+	}
+	partitions := make([][]porcupine.Operation, len(order))
+	for rank, k := range order {
+		partitions[rank] = backing[offsets[k] : offsets[k]+counts[k] : offsets[k]+counts[k]]
+	}
+	return partitions
+}
+
+const fnvOffset uint64 = 14695981039346656037
+
+// hashString continues an FNV-1a hash (hash/fnv's constants, inlined so that a step allocates no
+// hasher) over s, then over a separator so that ("ab","c") and
+// ("a","bc") differ.
+func hashString(h uint64, s string) uint64 {
+	const prime = 1099511628211
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime
+	}
+	h ^= 0xff
+	h *= prime
+	return h
+}
