@@ -5,6 +5,13 @@
 //
 // Package trace imports nothing of the simulator, so that checkers (package linearizability) and tools
 // can read traces without depending on the simulator's internals.
+//
+// Files: Write encodes a trace as JSON Lines (a header line with the format version and a free-form
+// description of the run, then one Record per line); Read decodes it, rejecting malformed, truncated
+// or wrong-version input with a *LineError that names the line. Hashing: Hash(records) is the trace
+// hash, and a Hasher computes the same value incrementally, as the simulator does while it runs (see
+// Hasher for the canonical encoding). A trace read back from a file has the hash of the run that
+// wrote it, so a file can be checked against a replay of the seed in its header.
 package trace
 
 // Kind classifies a record.
