@@ -74,3 +74,58 @@ func BenchmarkPingPong8(b *testing.B) {
 	}
 	b.ReportMetric(float64(res.Stats.Delivered)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// timerNode exercises the timer and event paths: on each tick it re-arms its tick, re-arms (cancels
+// and sets) a watchdog, emits an event and pings a random peer.
+type timerNode struct {
+	peers    int
+	watchdog protocol.TimerID
+}
+
+var tickAttrs = []protocol.Attr{{Key: "phase", Value: "steady"}}
+
+func (n *timerNode) Start(env protocol.Env) {
+	env.SetTimer(protocol.Duration(env.Rand().Intn(1000)), protocol.TimerTag{Kind: 1})
+}
+
+func (n *timerNode) Receive(protocol.Env, protocol.NodeID, protocol.Message) {}
+
+func (n *timerNode) Fire(env protocol.Env, _ protocol.TimerID, tag protocol.TimerTag) {
+	if tag.Kind != 1 {
+		return
+	}
+	env.SetTimer(protocol.Duration(100+env.Rand().Intn(900)), tag)
+	env.CancelTimer(n.watchdog)
+	n.watchdog = env.SetTimer(10*protocol.Millisecond, protocol.TimerTag{Kind: 2})
+	env.Emit("tick", tickAttrs...)
+	env.Send(protocol.NodeID(env.Rand().Intn(n.peers)), thePing)
+}
+
+// BenchmarkTimers8 measures the timer, cancellation and event paths in HashOnly mode. One op is one
+// event (a timer firing or a delivery).
+func BenchmarkTimers8(b *testing.B) {
+	const nodes = 8
+	cfg := sim.Config{
+		Seed:       1,
+		Network:    sim.Network{Default: sim.Link{Latency: sim.Latency{Kind: sim.Exponential, Min: 100, Mean: 500, Max: 10_000}}},
+		TimeBudget: protocol.Duration(1) << 62,
+		StepBudget: int64(b.N),
+		Trace:      sim.TraceHashOnly,
+	}
+	for i := 0; i < nodes; i++ {
+		cfg.Nodes = append(cfg.Nodes, sim.NodeSpec{Name: fmt.Sprintf("n%d", i),
+			New: func(protocol.NodeID, uint32) protocol.Node { return &timerNode{peers: nodes} }})
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res := s.Run()
+	b.StopTimer()
+	if res.End != sim.EndStepBudget {
+		b.Fatalf("run ended with %s, want step-budget", res.End)
+	}
+	b.ReportMetric(float64(res.Steps)/b.Elapsed().Seconds(), "events/s")
+}
