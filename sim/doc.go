@@ -62,6 +62,7 @@
 //
 // Every fault is a method that acts now, and is scheduled by wrapping it in an action:
 //
+//	const ms = protocol.Time(protocol.Millisecond)
 //	s.At(2*ms, "partition", func() { _ = s.Partition([]protocol.NodeID{0}, []protocol.NodeID{1, 2}) })
 //	s.At(5*ms, "heal", func() { _ = s.Heal() })
 //	s.At(3*ms, "crash", func() { _ = s.Crash(1, "chaos-monkey") })

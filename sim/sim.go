@@ -137,6 +137,7 @@ type Sim struct {
 
 	now      protocol.Time
 	started  bool
+	running  bool      // inside Run or RunUntil: they must not be called from an action
 	finalEnd EndReason // set once a budget ends the run
 
 	inFlight         int64 // delivery events queued
@@ -269,6 +270,11 @@ func (s *Sim) Run() Result { return s.run(0, false) }
 func (s *Sim) RunUntil(t protocol.Time) Result { return s.run(t, true) }
 
 func (s *Sim) run(until protocol.Time, bounded bool) Result {
+	if s.running {
+		panic("sim: Run or RunUntil called from inside a scheduled action; actions run as part of the current run")
+	}
+	s.running = true
+	defer func() { s.running = false }()
 	if s.finalEnd != "" {
 		return s.result(s.finalEnd)
 	}
