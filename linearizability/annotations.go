@@ -16,7 +16,8 @@ import (
 const (
 	tagFaults  = "faults"  // crashes and restarts
 	tagNetwork = "network" // partitions, heals, link changes
-	tagViews   = "views"   // view changes and primary changes
+	tagViews   = "views"   // view changes
+	tagPrimary = "primary" // primary changes and data loss, per bucket
 	tagFlush   = "flush "  // prefix of one row per new replica: "flush n3"
 )
 
@@ -67,11 +68,12 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 		openPartitions = nil
 	}
 
-	// Views: one annotation per view number, from its first installation to its last.
+	// Views: one annotation per view number, from its first installation until the next view's
+	// first installation (or the end of the trace).
 	type viewSpan struct {
-		startUS, endUS int64
-		members        string
-		installs       int
+		startUS, lastInstallUS int64
+		members                string
+		installs               int
 	}
 	views := map[string]*viewSpan{}
 	var viewOrder []string
@@ -147,13 +149,13 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 					views[view] = span
 					viewOrder = append(viewOrder, view)
 				}
-				span.endUS = r.TimeUS
+				span.lastInstallUS = r.TimeUS
 				span.installs++
 				span.members, _ = r.Get("members")
 			case protocol.EventPrimaryChange:
 				bucket, _ := r.Get("bucket")
 				primary, _ := r.Get("primary")
-				add(porcupine.Annotation{Tag: tagViews, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary n%s", bucket, primary),
+				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary n%s", bucket, primary),
 					Details: fmt.Sprintf("trace seq %d at %s: %s", r.Seq, node(r.Node), describeAttrs(r)), BackgroundColor: colorView})
 			case protocol.EventAnnounceSent:
 				_, p := phaseOf(r)
@@ -194,16 +196,21 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 				p.copyUS, p.chunks = -1, 0
 			case protocol.EventDataLost:
 				bucket, _ := r.Get("bucket")
-				add(porcupine.Annotation{Tag: tagViews, Start: r.TimeUS, Description: "b" + bucket + " DATA LOST",
+				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: "b" + bucket + " DATA LOST",
 					Details: fmt.Sprintf("trace seq %d at %s: %s", r.Seq, node(r.Node), describeAttrs(r)), BackgroundColor: colorLoss})
 			}
 		}
 	}
 	closePartitions(endUS, " (not healed before the end)")
-	for _, view := range viewOrder {
+	for i, view := range viewOrder {
 		span := views[view]
-		add(porcupine.Annotation{Tag: tagViews, Start: span.startUS, End: span.endUS, Description: "view " + view,
-			Details: fmt.Sprintf("members %s; installed by %d members", span.members, span.installs), BackgroundColor: colorView})
+		until := endUS
+		if i+1 < len(viewOrder) {
+			until = views[viewOrder[i+1]].startUS
+		}
+		add(porcupine.Annotation{Tag: tagViews, Start: span.startUS, End: until, Description: "view " + view,
+			Details:         fmt.Sprintf("members %s; installed by %d members, the last at %dµs", span.members, span.installs, span.lastInstallUS),
+			BackgroundColor: colorView})
 	}
 	for _, key := range phaseOrder {
 		p := phases[key]

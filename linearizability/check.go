@@ -92,7 +92,7 @@ func CheckHistory(h History, budget time.Duration) (Verdict, error) {
 		return Verdict{}, err
 	}
 	start := time.Now()
-	ops := porcupineOperations(h)
+	ops := PorcupineOperations(h)
 	verdict := Verdict{Operations: len(ops), Skipped: len(h) - len(ops), Budget: budget}
 	if h.HasSnapshots() {
 		verdict.Model = ModelStore
@@ -185,9 +185,11 @@ func fromPorcupine(r porcupine.CheckResult) Result {
 	}
 }
 
-// porcupineOperations turns the operations that constrain linearizability into porcupine
-// operations (see CheckHistory for which ones). This is the only place that decides it.
-func porcupineOperations(h History) []porcupine.Operation {
+// PorcupineOperations turns the operations that constrain linearizability into porcupine
+// operations for RegisterModel and StoreModel (see CheckHistory for which ones; this is the only
+// place that decides it). Use it to run porcupine directly, e.g. CheckOperationsVerbose and
+// Visualize for a custom page. The history must be valid (History.Validate).
+func PorcupineOperations(h History) []porcupine.Operation {
 	kept := 0
 	for i := range h {
 		if constrains(&h[i]) {

@@ -1,2 +1,89 @@
-// Package linearizability turns what a simulator run recorded into verdicts.
+// Package linearizability turns what a simulator run recorded into verdicts a researcher can trust
+// and reports a person can open. It reads traces (package sim/trace, with the event names of
+// protocol/events.go) and client histories; it knows nothing of the simulator's internals.
+//
+// # From a trace to a verdict to a report
+//
+//	records := ...                                   // []trace.Record of one run, in Seq order
+//	h, err := linearizability.HistoryFromTrace(records)
+//	verdict, err := linearizability.CheckHistory(h, 10*time.Second)
+//
+//	var violations []linearizability.Violation
+//	for _, id := range linearizability.CompletedSnapshots(records) {
+//		cut, err := linearizability.CheckCut(records, id, nil) // nil: markers are "snapshot-marker" messages
+//		violations = append(violations, cut.Violations...)
+//	}
+//	holdings := ...                                  // the store's final state, converted by the caller
+//	v1, err := linearizability.CheckConvergence(holdings, records)
+//	v2, err := linearizability.CheckAcknowledgedWrites(h, holdings, bucketOf, records)
+//	v3, err := linearizability.CheckRedundancy(holdings, linearizability.RedundancyTarget{
+//		BucketCount: 16, CopiesWanted: 2, LiveMembers: live}, records)
+//
+//	if verdict.Result != linearizability.Ok || len(violations) > 0 {
+//		err = linearizability.WriteReport(dir, linearizability.ReportInput{
+//			Description: "...", ReplayCommand: "...", Records: records, History: h,
+//			Verdicts: []linearizability.Verdict{verdict}, Violations: violations})
+//	}
+//
+// Errors are for input that cannot be read (ErrMalformedTrace, ErrMalformedHistory,
+// ErrInvalidParameter, ErrUnsupportedVersion, ErrSnapshotNotFound, each naming the record,
+// operation or parameter); what the checks find is reported as a Verdict or as Violations.
+//
+// # Histories
+//
+// A History holds every client operation of a run (get, put, delete, append, snapshot) with its
+// input, output, status (ok, fail, unknown) and virtual call and return times in µs.
+// HistoryFromTrace pairs op-invoke and op-return events; an operation that never returned, or
+// returned with status unknown, gets ReturnUS == InfiniteTimeUS. WriteHistory and ReadHistory (and
+// their File variants) store a history as versioned JSON.
+//
+// # Linearizability
+//
+// CheckHistory uses porcupine. Histories without snapshots are checked with RegisterModel, one
+// partition per key (a register that is absent or holds a string; append to an absent key creates
+// it); the partitions run in parallel and the Verdict names every illegal key. Histories with a
+// successful snapshot are checked with StoreModel, one partition for the whole store (keep them
+// small). Failed operations had no effect and are left out; reads and snapshots of unknown outcome
+// are left out; writes of unknown outcome stay in with an infinite return time, so they may take
+// effect at any point after their invocation, or never. A check that runs out of its wall-clock
+// budget is Unknown, never Ok; Summary adds verdicts up and counts Unknowns on their own.
+// Unknown is the only verdict that depends on the machine: Ok and Illegal are exact.
+//
+// On a 2-core machine CheckHistory decides a 10,000-operation history over 100 keys in about 10 ms
+// and a 100,000-operation history over 1,000 keys in about 120 ms (go test -bench . ./linearizability/).
+//
+// # Consistent cuts
+//
+// CheckCut reads a Chandy–Lamport snapshot back from its snapshot-local, snapshot-channel and
+// snapshot-marker events and checks it against the trace's sends and deliveries: the cut must be
+// closed under happens-before, and each channel's recorded messages must be exactly those sent
+// inside the cut and delivered outside it. Which messages are markers is a parameter: a predicate
+// on the message type (the Name of send and deliver records); nil means the type "snapshot-marker"
+// (DefaultIsMarker). VectorClocks gives every record's vector clock, for charts and for
+// happens-before questions of one's own.
+//
+// # Invariants beside linearizability
+//
+// The caller converts the store's final state into Holdings (one per live member and bucket it
+// holds). CheckConvergence: after quiescence every initialized holder has the primary's entries,
+// tombstones and versions included. CheckAcknowledgedWrites: the primaries' final state is
+// consistent with every acknowledged write, by rules that never blame a correct run however many
+// writes ended with an unknown outcome. CheckRedundancy: every bucket has its wanted number of
+// initialized copies, or as many as there are live members. Violations name the bucket, the key,
+// every holder's value and version, and trace positions: the writes' op events and, per holder,
+// the last event at that holder carrying the key as attribute "key" or else the last
+// image-chunk-applied event for the bucket (what the trace provides; 0 when it has neither).
+//
+// # Reports
+//
+// WriteReport writes a directory with porcupine's self-contained visualization of the failing
+// partitions (index.html, annotated with crashes and who caused them, network partitions, view
+// changes, primary changes and state-flush phases from the trace), the trace (trace.jsonl), the
+// history (history.json), the verdicts and violations (violations.json and, in words,
+// summary.txt) and the replay command (replay.sh).
+//
+// # Tests
+//
+// go test ./linearizability/ runs in about a second. STATEFLUSH_KEEP_REPORT=dir keeps the report
+// that TestWriteReportFromTraceToVerdict writes, to open it in a browser.
 package linearizability

@@ -23,6 +23,12 @@ type historyShape struct {
 // at a random point inside its interval, and outputs are computed by applying the operations in
 // that order to a map. Some writes end with an unknown outcome; half of those took effect.
 func generateHistory(shape historyShape) History {
+	h, _ := generateHistoryWithFinalState(shape)
+	return h
+}
+
+// generateHistoryWithFinalState is generateHistory that also returns the store's final state.
+func generateHistoryWithFinalState(shape historyShape) (History, map[string]string) {
 	rng := rand.New(rand.NewPCG(shape.seed, 0x5eed))
 	type pending struct {
 		op          Operation
@@ -109,5 +115,5 @@ func generateHistory(shape historyShape) History {
 	for i := range h {
 		h[i].InvokeSeq = uint64(i + 1)
 	}
-	return h
+	return h, store
 }

@@ -56,7 +56,8 @@ func ReadHistory(r io.Reader) (History, error) {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
 	// Decode the header first, leniently, so that a file of another version gets a version error
-	// rather than a complaint about a field this version does not know.
+	// rather than a complaint about a field this version does not know. Unmarshal also rejects
+	// data after the object.
 	var header struct {
 		Format  string `json:"format"`
 		Version int    `json:"version"`
@@ -75,9 +76,6 @@ func ReadHistory(r io.Reader) (History, error) {
 	var file historyFile
 	if err := decoder.Decode(&file); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedHistory, err)
-	}
-	if decoder.More() {
-		return nil, fmt.Errorf("%w: data after the history object", ErrMalformedHistory)
 	}
 	h := History(file.Operations)
 	for i := range h {

@@ -10,8 +10,8 @@ import (
 
 // The porcupine models. Both are pure: Step never mutates the state it is given.
 //
-// Inputs and outputs are modelInput and modelOutput values built by porcupineOperations; states are
-// registerState (one key) or storeState (every key).
+// Inputs and outputs are *modelInput and *modelOutput values built by PorcupineOperations; states
+// are *registerState (one key) or storeState (every key).
 
 // modelInput is what an operation asked for. Client and seq ride along only for descriptions.
 // Operations carry *modelInput (and *modelOutput), so that boxing them in interfaces allocates
@@ -56,7 +56,7 @@ type storeState []keyValue
 // RegisterModel is the per-key model: a register that is absent or holds a string, with get, put,
 // delete and append (append to an absent key creates it with the appended text). It partitions a
 // history by key, so each key is checked on its own. Operations must come from
-// porcupineOperations.
+// PorcupineOperations, and must not include snapshots.
 var RegisterModel = porcupine.Model{
 	Partition: partitionByKey,
 	Init:      func() any { return absentRegister },
@@ -77,7 +77,7 @@ var RegisterModel = porcupine.Model{
 		case OpAppend:
 			return true, &registerState{present: true, value: s.value + in.value}
 		}
-		panic(fmt.Sprintf("register model: operation kind %q reached Step (porcupineOperations admits only get/put/delete/append)", in.kind))
+		panic(fmt.Sprintf("register model: operation kind %q reached Step (PorcupineOperations admits only get/put/delete/append)", in.kind))
 	},
 	Equal: func(a, b any) bool { return *a.(*registerState) == *b.(*registerState) },
 	Hash: func(state any) uint64 {
@@ -94,7 +94,8 @@ var RegisterModel = porcupine.Model{
 
 // StoreModel is the whole-store model, for histories with snapshots: the state is every live key's
 // value, and a snapshot must return exactly that. It cannot be partitioned, so its cost grows with
-// the whole history; use it for the smaller histories that contain snapshots.
+// the whole history; use it for the smaller histories that contain snapshots. Operations must come
+// from PorcupineOperations.
 var StoreModel = porcupine.Model{
 	Init: func() any { return storeState(nil) },
 	Step: func(state, input, output any) (bool, any) {
@@ -121,7 +122,7 @@ var StoreModel = porcupine.Model{
 			value, _ := s.get(in.key)
 			return true, s.with(in.key, value+in.value)
 		}
-		panic(fmt.Sprintf("store model: operation kind %q reached Step (porcupineOperations admits only known kinds)", in.kind))
+		panic(fmt.Sprintf("store model: operation kind %q reached Step (PorcupineOperations admits only known kinds)", in.kind))
 	},
 	Equal: func(a, b any) bool { return equalPairs(a.(storeState), b.(storeState)) },
 	Hash: func(state any) uint64 {

@@ -147,7 +147,7 @@ func writeVisualization(path string, in ReportInput) (visualization, error) {
 // selectForVisualization picks the operations the visualization shows and the model to show them
 // with.
 func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model, []porcupine.Operation) {
-	all := porcupineOperations(in.History)
+	all := PorcupineOperations(in.History)
 	if in.History.HasSnapshots() {
 		vis.what = "the whole history (it has snapshots, so it is one partition of the whole-store model)"
 		return StoreModel, all
@@ -334,7 +334,7 @@ func summaryText(in ReportInput, vis visualization, problems []error) string {
 		for i, r := range vis.rows {
 			fmt.Fprintf(&b, " %d=%s;", i, r)
 		}
-		b.WriteString(" then one row per annotation tag (faults, network, views, flush <replica>)\n")
+		b.WriteString(" then one row per annotation tag (faults, flush <replica>, network, primary, views)\n")
 	}
 	fmt.Fprintf(&b, "  %s  the trace (%d records)\n", ReportTraceFile, len(in.Records))
 	fmt.Fprintf(&b, "  %s  the history (%d operations)\n", ReportHistoryFile, len(in.History))
