@@ -1,0 +1,223 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Client runs a workload of single-key operations, one at a time, against the store. It routes each
+// operation to the bucket's primary from its cached metadata (starting from the initial placement),
+// follows redirects, and retries on timeout with the same event id (client id + sequence number),
+// so that a write is applied at most once. When timeouts or redirects run out an operation ends with
+// status unknown (a get, which never has an effect, with status fail); it is never dropped.
+type Client struct {
+	cfg   Config
+	id    protocol.NodeID
+	index int
+	env   protocol.Env
+
+	primary []protocol.NodeID   // per bucket, -1 when unknown
+	holders [][]protocol.NodeID // per bucket, initialized copies
+	known   []ConfigVersion     // view version the cache entry came from
+
+	seq       uint64
+	completed int
+	op        *clientOp
+}
+
+type clientOp struct {
+	seq            uint64
+	kind           string
+	key, value     string
+	bucket         int
+	timeouts       int
+	redirects      int
+	target         protocol.NodeID
+	mayHaveApplied bool // some attempt may have taken effect: the op cannot end with status fail
+	timer          protocol.TimerID
+	backoff        protocol.TimerID
+}
+
+func newClient(cfg Config, id protocol.NodeID) *Client {
+	c := &Client{cfg: cfg, id: id, index: int(id) - cfg.Servers}
+	v := initialView(cfg)
+	for _, meta := range v.Buckets {
+		c.primary = append(c.primary, meta.Primary.ID)
+		var hs []protocol.NodeID
+		for _, m := range meta.initializedHolders() {
+			hs = append(hs, m.ID)
+		}
+		c.holders = append(c.holders, hs)
+		c.known = append(c.known, v.Version)
+	}
+	return c
+}
+
+// Completed is the number of operations that have ended.
+func (c *Client) Completed() int { return c.completed }
+
+// Start schedules the first operation.
+func (c *Client) Start(env protocol.Env) {
+	c.env = env
+	defer func() { c.env = nil }()
+	c.think()
+}
+
+func (c *Client) think() {
+	if c.completed >= c.cfg.Workload.OpsPerClient {
+		return
+	}
+	w := c.cfg.Workload
+	pause := w.ThinkTimeMin
+	if span := w.ThinkTimeMax - w.ThinkTimeMin; span > 0 {
+		pause += protocol.Duration(c.env.Rand().Intn(int(span) + 1))
+	}
+	c.env.SetTimer(pause, protocol.TimerTag{Kind: timerClientThink})
+}
+
+// Fire handles the client's timers.
+func (c *Client) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerTag) {
+	c.env = env
+	defer func() { c.env = nil }()
+	switch tag.Kind {
+	case timerClientThink:
+		if c.op == nil {
+			c.invoke()
+		}
+	case timerClientTimeout:
+		if op := c.op; op != nil && op.timer == id {
+			c.onTimeout()
+		}
+	case timerClientBackoff:
+		if op := c.op; op != nil && op.backoff == id {
+			c.sendAttempt(c.primary[op.bucket])
+		}
+	}
+}
+
+func (c *Client) invoke() {
+	r := c.env.Rand()
+	w := c.cfg.Workload
+	c.seq++
+	op := &clientOp{seq: c.seq, key: fmt.Sprintf("k%d", r.Intn(w.Keys))}
+	pick := r.Intn(w.Mix.Get + w.Mix.Put + w.Mix.Delete + w.Mix.Append)
+	switch {
+	case pick < w.Mix.Get:
+		op.kind = protocol.OpGet
+	case pick < w.Mix.Get+w.Mix.Put:
+		op.kind = protocol.OpPut
+	case pick < w.Mix.Get+w.Mix.Put+w.Mix.Delete:
+		op.kind = protocol.OpDelete
+	default:
+		op.kind = protocol.OpAppend
+	}
+	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("op", op.kind), a("key", op.key)}
+	if op.kind == protocol.OpPut || op.kind == protocol.OpAppend {
+		op.value = fmt.Sprintf("c%d-%d;", c.index, op.seq) // unique, so every write is traceable
+		attrs = append(attrs, a("value", op.value))
+	}
+	op.bucket = BucketOf(op.key, c.cfg.Buckets)
+	c.op = op
+	c.env.Emit(protocol.EventOpInvoke, attrs...)
+	target := c.primary[op.bucket]
+	if op.kind == protocol.OpGet && c.cfg.ReadFromAnyCopy && len(c.holders[op.bucket]) > 0 {
+		hs := c.holders[op.bucket]
+		target = hs[r.Intn(len(hs))]
+	}
+	c.sendAttempt(target)
+}
+
+// sendAttempt sends the current operation to target (a server chosen in turn when unknown).
+func (c *Client) sendAttempt(target protocol.NodeID) {
+	op := c.op
+	if target < 0 || int(target) >= c.cfg.Servers {
+		target = protocol.NodeID((int(op.target) + 1) % c.cfg.Servers)
+	}
+	op.target = target
+	c.env.Send(target, &ClientRequest{Seq: op.seq, Op: op.kind, Key: op.key, Value: op.value,
+		AnyCopy: op.kind == protocol.OpGet && c.cfg.ReadFromAnyCopy})
+	c.env.CancelTimer(op.timer)
+	op.timer = c.env.SetTimer(c.cfg.ClientOpTimeout, protocol.TimerTag{Kind: timerClientTimeout, Arg: int64(op.seq)})
+}
+
+func (c *Client) onTimeout() {
+	op := c.op
+	if op.kind != protocol.OpGet {
+		op.mayHaveApplied = true
+	}
+	op.timeouts++
+	if op.timeouts >= c.cfg.ClientMaxAttempts {
+		c.giveUp()
+		return
+	}
+	// The target may be down: ask the next server, which redirects to the primary it knows.
+	c.sendAttempt(protocol.NodeID((int(op.target) + 1) % c.cfg.Servers))
+}
+
+// Receive handles a server's reply.
+func (c *Client) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
+	c.env = env
+	defer func() { c.env = nil }()
+	r, ok := m.(*ClientReply)
+	if !ok || c.op == nil || r.Seq != c.op.seq || from != c.op.target {
+		return
+	}
+	op := c.op
+	switch r.Status {
+	case replyOK:
+		c.finish(protocol.StatusOK, r)
+		return
+	case replyLost:
+		c.giveUp()
+		return
+	case replyRetry:
+		op.mayHaveApplied = true
+	}
+	c.learn(r)
+	op.redirects++
+	if op.redirects > c.cfg.ClientMaxRedirects {
+		c.giveUp()
+		return
+	}
+	c.env.CancelTimer(op.timer)
+	if r.Primary >= 0 && r.Primary != from {
+		c.sendAttempt(r.Primary)
+		return
+	}
+	// The server knows no other primary (a failover is under way): wait a little.
+	op.backoff = c.env.SetTimer(c.cfg.ClientRetryBackoff, protocol.TimerTag{Kind: timerClientBackoff, Arg: int64(op.seq)})
+}
+
+func (c *Client) learn(r *ClientReply) {
+	if r.Bucket < 0 || r.Bucket >= len(c.primary) || r.View.Compare(c.known[r.Bucket]) < 0 {
+		return
+	}
+	c.known[r.Bucket] = r.View
+	c.primary[r.Bucket] = r.Primary
+	c.holders[r.Bucket] = r.Holders
+}
+
+// giveUp ends the operation without an answer: a get (or a write no attempt of which can have
+// taken effect) fails; any other write has an unknown outcome.
+func (c *Client) giveUp() {
+	status := protocol.StatusUnknown
+	if c.op.kind == protocol.OpGet || !c.op.mayHaveApplied {
+		status = protocol.StatusFail
+	}
+	c.finish(status, nil)
+}
+
+func (c *Client) finish(status string, r *ClientReply) {
+	op := c.op
+	c.env.CancelTimer(op.timer)
+	c.env.CancelTimer(op.backoff)
+	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("status", status)}
+	if op.kind == protocol.OpGet && status == protocol.StatusOK {
+		attrs = append(attrs, a("found", r.Found), a("value", r.Value))
+	}
+	c.env.Emit(protocol.EventOpReturn, attrs...)
+	c.op = nil
+	c.completed++
+	c.think()
+}

@@ -1,0 +1,316 @@
+package kv
+
+import (
+	"sort"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Coordinator decisions. Only the coordinator changes the view; every change goes through publish.
+// Placement rules (deterministic):
+//   - a new primary is the initialized holder with the lowest node id;
+//   - a new copy goes to the live member without the bucket holding the fewest copies, then the
+//     lowest node id;
+//   - at most one copy of a bucket is created at a time;
+//   - a rebalance removes, once its target is initialized, the old copy on the member holding the
+//     most copies (then the highest node id); if that copy was primary, the target becomes primary.
+
+// removeMembers takes departed members out of next and reassigns what they held.
+func (s *Server) removeMembers(next *View, gone []Member) {
+	goneSet := map[Member]bool{}
+	for _, m := range gone {
+		goneSet[m] = true
+	}
+	members := next.Members[:0]
+	for _, m := range next.Members {
+		if !goneSet[m] {
+			members = append(members, m)
+		}
+	}
+	next.Members = members
+	for i := range next.Buckets {
+		meta := &next.Buckets[i]
+		for _, m := range gone {
+			meta.removeHolder(m)
+			if meta.MoveTarget == m {
+				meta.MoveTarget = noMember
+			}
+		}
+		if meta.Lost {
+			continue
+		}
+		if goneSet[meta.Primary] {
+			meta.Primary = noMember
+		}
+		if !meta.Primary.valid() {
+			s.assignPrimary(next, i)
+		}
+	}
+}
+
+// assignPrimary gives a primaryless bucket an initialized holder as primary under a new epoch. With
+// no initialized holder it waits for a copy under creation; with none, the data is lost.
+func (s *Server) assignPrimary(next *View, i int) {
+	meta := &next.Buckets[i]
+	if inits := meta.initializedHolders(); len(inits) > 0 {
+		meta.Primary = inits[0]
+		meta.Epoch++
+		return
+	}
+	if meta.creating() {
+		return
+	}
+	s.declareLost(next, i)
+}
+
+// declareLost: no initialized copy of the bucket is left. Its data is gone; it is reported, and the
+// bucket's operations fail from now on. Nothing pretends otherwise.
+func (s *Server) declareLost(next *View, i int) {
+	meta := &next.Buckets[i]
+	if meta.Lost {
+		return
+	}
+	meta.Lost = true
+	meta.Holders = nil
+	meta.Primary = noMember
+	meta.MoveTarget = noMember
+	s.emit(protocol.EventDataLost, a("bucket", i), a("view", next.Version))
+}
+
+// planBuckets starts rebalances and redundancy recovery on next: for each bucket with no copy under
+// creation, a pending rebalance first, else a new copy if the bucket is below its redundancy.
+func (s *Server) planBuckets(next *View) {
+	for i := range next.Buckets {
+		meta := &next.Buckets[i]
+		if meta.Lost || meta.creating() || !meta.Primary.valid() {
+			continue
+		}
+		if s.startRebalance(next, i) {
+			continue
+		}
+		if len(meta.Holders) < s.cfg.Redundancy {
+			if target := s.chooseTarget(next, i); target.valid() {
+				s.addCopy(next, i, target)
+			}
+		}
+	}
+}
+
+func (s *Server) addCopy(next *View, i int, target Member) {
+	meta := &next.Buckets[i]
+	meta.Holders = append(meta.Holders, HolderMeta{Member: target, Since: next.Version})
+	sortHolders(meta.Holders)
+}
+
+// chooseTarget picks the member for a new copy of bucket i, or noMember.
+func (s *Server) chooseTarget(next *View, i int) Member {
+	meta := &next.Buckets[i]
+	var candidates []Member
+	for _, m := range next.Members {
+		if meta.holder(m) < 0 {
+			candidates = append(candidates, m)
+		}
+	}
+	if len(candidates) == 0 {
+		return noMember
+	}
+	sort.SliceStable(candidates, func(x, y int) bool {
+		lx, ly := next.holdings(candidates[x]), next.holdings(candidates[y])
+		if lx != ly {
+			return lx < ly
+		}
+		return candidates[x].ID < candidates[y].ID
+	})
+	return candidates[0]
+}
+
+// startRebalance starts the first pending rebalance of bucket i, if any can start.
+func (s *Server) startRebalance(next *View, i int) bool {
+	for k, r := range s.rebalances {
+		if r.Bucket != i {
+			continue
+		}
+		s.rebalances = append(s.rebalances[:k], s.rebalances[k+1:]...)
+		target, ok := next.member(r.Target)
+		switch {
+		case !ok:
+			s.rejectRebalance(r, "target-not-member")
+			return false
+		case next.Buckets[i].holder(target) >= 0:
+			s.rejectRebalance(r, "target-holds-bucket")
+			return false
+		}
+		s.addCopy(next, i, target)
+		next.Buckets[i].MoveTarget = target
+		return true
+	}
+	return false
+}
+
+func (s *Server) rejectRebalance(r Rebalance, reason string) {
+	s.drops.Invalid++
+	s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", reason))
+}
+
+// onRebalance: an operator asks to move a copy of a bucket to a target server.
+func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
+	if !s.joined {
+		s.drops.NotJoined++
+		return
+	}
+	if r.Bucket < 0 || r.Bucket >= s.cfg.Buckets {
+		s.drops.UnknownBucket++
+		s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", "unknown-bucket"))
+		return
+	}
+	if !IsServer(s.cfg, r.Target) {
+		s.rejectRebalance(*r, "target-not-server")
+		return
+	}
+	switch {
+	case s.takeover != nil:
+		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from, msg: r})
+	case !s.isCoordinator():
+		if c := s.coordinator(); c != s.self && from == protocol.External {
+			s.env.Send(c.ID, r)
+		}
+	default:
+		s.rebalances = append(s.rebalances, *r)
+		next := s.nextView()
+		s.planBuckets(next)
+		if !sameBuckets(next, s.view) {
+			s.publish(next, nil)
+		}
+	}
+}
+
+func sameBuckets(x, y *View) bool {
+	for i := range x.Buckets {
+		bx, by := &x.Buckets[i], &y.Buckets[i]
+		if len(bx.Holders) != len(by.Holders) || bx.Primary != by.Primary || bx.Epoch != by.Epoch || bx.Lost != by.Lost || bx.MoveTarget != by.MoveTarget {
+			return false
+		}
+		for k := range bx.Holders {
+			if bx.Holders[k] != by.Holders[k] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// onJoin: a restarted server asks to join. Its previous incarnation, if still in the view, has
+// crashed: it leaves the view in the same change.
+func (s *Server) onJoin(from Member, _ *Join) {
+	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) {
+		return // the joiner retries until the coordinator adds it
+	}
+	next := s.nextView()
+	var removed []Member
+	if old, ok := next.member(from.ID); ok {
+		if old.Inc > from.Inc {
+			return
+		}
+		removed = append(removed, old)
+		s.removeMembers(next, removed)
+	}
+	next.Members = append(next.Members, from)
+	s.publish(next, removed)
+}
+
+// onInitialized: as a holder, mark the new copy's profile initialized (and, in the blocking
+// baseline, let writes through again); as the coordinator, record the copy in the metadata.
+func (s *Server) onInitialized(from Member, m *Initialized) {
+	if b := s.buckets[m.Bucket]; b != nil {
+		if p := b.profiles[from]; p != nil {
+			p.initialized = true
+		}
+		if b.blockedBy == from {
+			s.unblock(b)
+		}
+	}
+	switch {
+	case s.takeover != nil:
+		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
+	case s.isCoordinator():
+		s.recordInitialized(from, m.Bucket)
+	}
+}
+
+func (s *Server) recordInitialized(r Member, bucket int) {
+	next := s.nextView()
+	meta := &next.Buckets[bucket]
+	hi := meta.holder(r)
+	if hi < 0 || meta.Holders[hi].Initialized || meta.Lost {
+		return
+	}
+	before := len(meta.initializedHolders())
+	meta.Holders[hi].Initialized = true
+	if !meta.Primary.valid() {
+		meta.Primary = r
+		meta.Epoch++
+	}
+	if meta.MoveTarget == r {
+		meta.MoveTarget = noMember
+		if len(meta.initializedHolders()) > s.cfg.Redundancy {
+			s.removeOldCopy(next, bucket, r)
+		}
+	}
+	if after := len(meta.initializedHolders()); before < s.cfg.Redundancy && after >= s.cfg.Redundancy {
+		s.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))
+	}
+	s.publish(next, nil)
+}
+
+// removeOldCopy ends a rebalance: one old copy goes; if it was primary the target takes over.
+func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
+	meta := &next.Buckets[bucket]
+	victim := noMember
+	for _, h := range meta.Holders {
+		if h.Member == target || !h.Initialized {
+			continue
+		}
+		if !victim.valid() {
+			victim = h.Member
+			continue
+		}
+		lh, lv := next.holdings(h.Member), next.holdings(victim)
+		if lh > lv || (lh == lv && h.Member.ID > victim.ID) {
+			victim = h.Member
+		}
+	}
+	if !victim.valid() {
+		return
+	}
+	meta.removeHolder(victim)
+	if meta.Primary == victim {
+		meta.Primary = target
+		meta.Epoch++
+	}
+}
+
+// onCreationFailed: the new copy found no initialized source. The coordinator removes it; if no
+// initialized copy is left either, the bucket is lost.
+func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
+	switch {
+	case s.takeover != nil:
+		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
+		return
+	case !s.isCoordinator():
+		return
+	}
+	next := s.nextView()
+	meta := &next.Buckets[m.Bucket]
+	hi := meta.holder(from)
+	if hi < 0 || meta.Holders[hi].Initialized || meta.Lost {
+		return
+	}
+	meta.removeHolder(from)
+	if meta.MoveTarget == from {
+		meta.MoveTarget = noMember
+	}
+	if len(meta.initializedHolders()) == 0 {
+		s.declareLost(next, m.Bucket)
+	}
+	s.publish(next, nil)
+}

@@ -1,0 +1,107 @@
+package kv
+
+import "github.com/stateflush/stateflush/protocol"
+
+// Primary failover. A copy assigned primary under a new epoch does not serve until every live holder
+// agrees:
+//  1. it fences itself and every holder at the new epoch (SyncCollect): from then on a holder
+//     rejects writes of any older primary, whose in-flight writes therefore cannot slip in later;
+//  2. it collects every holder's entries and event-id table and keeps, per key, the highest version
+//     (and per client the highest applied sequence number);
+//  3. it pushes the merged state to every holder as one replicated write (so the flush counts it
+//     like any write) and serves once all have applied it.
+// A write the old primary sent to only some holders before dying is thereby either everywhere or
+// (if no live holder had it) nowhere; a client retry finds its event id in the merged table and is
+// not applied twice. A copy under creation that is fenced at a new epoch starts its creation again.
+
+type syncState struct {
+	epoch    uint64
+	awaiting map[Member]bool
+	pushing  bool
+}
+
+func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
+	if !b.initialized {
+		panic("kv: invariant broken: " + s.self.String() + " assigned primary of an uninitialized copy")
+	}
+	if b.role != roleFollower {
+		s.demote(b)
+	}
+	b.primary, b.epoch = s.self, epoch
+	b.role = roleSyncing
+	s.emit(protocol.EventPrimaryChange, a("bucket", b.index), a("primary", s.self), a("epoch", epoch))
+	meta := &s.view.Buckets[b.index]
+	targets := map[Member]bool{}
+	for _, h := range meta.Holders {
+		if h.Member == s.self || s.departed[h.Member] {
+			continue
+		}
+		targets[h.Member] = true
+		if h.Initialized && b.profiles[h.Member] == nil {
+			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+		}
+	}
+	for m := range b.profiles {
+		targets[m] = true
+	}
+	b.sync = &syncState{epoch: epoch, awaiting: targets}
+	for _, m := range sortedMembersOf(targets) {
+		s.send(m, &SyncCollect{Hdr: s.hdr(m), Bucket: b.index, Epoch: epoch})
+	}
+	s.checkCollectDone(b)
+}
+
+func (s *Server) onSyncCollect(from Member, m *SyncCollect) {
+	b := s.buckets[m.Bucket]
+	reply := &SyncState{Hdr: s.hdr(from), Bucket: m.Bucket, Epoch: m.Epoch}
+	if b != nil {
+		if m.Epoch > b.epoch {
+			s.adoptPrimary(b, from, m.Epoch)
+		}
+		if b.primary == from && b.epoch == m.Epoch {
+			reply.Holds = true
+			reply.Entries = b.sortedEntries()
+			reply.Events = b.eventList()
+		}
+	}
+	s.send(from, reply)
+}
+
+func (s *Server) onSyncState(from Member, m *SyncState) {
+	b := s.buckets[m.Bucket]
+	if b == nil || b.sync == nil || b.sync.pushing || m.Epoch != b.sync.epoch || !b.sync.awaiting[from] {
+		return
+	}
+	delete(b.sync.awaiting, from)
+	for _, e := range m.Entries {
+		b.applyNewer(e)
+	}
+	b.mergeEvents(m.Events)
+	s.checkCollectDone(b)
+}
+
+// checkCollectDone starts the push once every holder answered or left. New versions must order
+// after everything collected, whatever epoch wrote it.
+func (s *Server) checkCollectDone(b *bucketState) {
+	sy := b.sync
+	if sy == nil || sy.pushing || len(sy.awaiting) > 0 {
+		return
+	}
+	sy.pushing = true
+	b.clock = Version{Epoch: b.epoch}
+	if max := b.maxVersion(); max.Compare(b.clock) > 0 {
+		b.clock = Version{Epoch: max.Epoch, Counter: max.Counter}
+	}
+	w := s.newWrite(b, b.sortedEntries(), b.eventList(), true)
+	s.distribute(b, w)
+}
+
+func (s *Server) syncPushDone(b *bucketState, w *write) {
+	if b.sync == nil || w.epoch != b.sync.epoch || w.failed || b.role != roleSyncing {
+		return
+	}
+	b.sync = nil
+	b.role = roleServing
+	s.emit(EventPrimaryServing, a("bucket", b.index), a("primary", s.self), a("epoch", b.epoch))
+	s.releaseHeld(b)
+}

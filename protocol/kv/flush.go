@@ -1,0 +1,650 @@
+package kv
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Replica creation by the state flush operation, in three roles:
+//   - the requester R creating a new copy (announce, mitt, flush observer, image, completion);
+//   - every holder M (install R's profile, answer state markers);
+//   - the image source S (wait for flush records, stream the live map).
+// See doc.go for the steps and the reasons behind them.
+
+type creationPhase int
+
+const (
+	phaseAnnouncing creationPhase = iota
+	phaseFlushing
+	phaseCopying
+)
+
+var phaseNames = [...]string{"announcing", "flushing", "copying"}
+
+func (p creationPhase) String() string { return phaseNames[p] }
+
+// creation is R's state while it creates a copy.
+type creation struct {
+	attempt       uint64 // changes on every restart and every new flush: stale answers are ignored
+	phase         creationPhase
+	holders       []Member        // the holders R announced itself to
+	replied       map[Member]bool // announce replies
+	accounted     map[Member]bool // holders reported stable by the source
+	notHolding    map[Member]bool // holders that answered they hold no copy
+	source        Member
+	failedSources map[Member]bool
+	flushDone     bool // a flush completed in this creation (FlushNotBoundToSource reuses it)
+	lateAnnounce  bool // LateAnnounce: the announce is still to be sent
+	lastReceived  bool // the last chunk of the image arrived
+	warnTimer     protocol.TimerID
+}
+
+// imageStream is S's state while it streams its live map to R.
+type imageStream struct {
+	id        uint64
+	bucket    int
+	requester Member
+	attempt   uint64
+	index     int
+	cursor    string
+	started   bool
+}
+
+// ---- requester (R) ----
+
+// startCreation: the view assigned this server a new, uninitialized copy of bucket i.
+func (s *Server) startCreation(i int, since ConfigVersion) {
+	meta := &s.view.Buckets[i]
+	b := newBucketState(i)
+	b.since = since
+	b.primary, b.epoch = meta.Primary, meta.Epoch
+	for _, h := range meta.Holders {
+		if h.Member != s.self && h.Initialized {
+			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+		}
+	}
+	s.buckets[i] = b
+	b.creation = &creation{failedSources: map[Member]bool{}}
+	b.creation.warnTimer = s.setTimer(s.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
+	s.announce(b)
+}
+
+// announce (re)starts a creation from the beginning: open the mitt, then send R's profile to every
+// holder and wait for every reply.
+func (s *Server) announce(b *bucketState) {
+	c := b.creation
+	s.nextAttempt++
+	c.attempt = s.nextAttempt
+	c.phase = phaseAnnouncing
+	c.holders = nil
+	for _, h := range s.view.Buckets[b.index].Holders {
+		if h.Member != s.self && !s.departed[h.Member] {
+			c.holders = append(c.holders, h.Member)
+		}
+	}
+	c.replied = map[Member]bool{}
+	c.notHolding = map[Member]bool{}
+	c.flushDone = false
+	c.lastReceived = false
+	s.emit(protocol.EventMittOpen, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt))
+	if s.cfg.Mutants.Has(LateAnnounce) {
+		c.lateAnnounce = true
+		s.afterAnnounce(b)
+		return
+	}
+	s.sendAnnounce(b)
+	s.checkAnnounceDone(b)
+}
+
+func (s *Server) sendAnnounce(b *bucketState) {
+	c := b.creation
+	for _, h := range c.holders {
+		s.send(h, &Announce{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Since: b.since})
+	}
+	s.emit(protocol.EventAnnounceSent, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt), a("holders", memberList(c.holders)))
+}
+
+func (s *Server) onAnnounceReply(from Member, m *AnnounceReply) {
+	b := s.buckets[m.Bucket]
+	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.phase != phaseAnnouncing {
+		return
+	}
+	c := b.creation
+	if m.Holds && m.Epoch > b.epoch {
+		s.adoptPrimary(b, m.Primary, m.Epoch) // restarts the creation under the new primary
+		return
+	}
+	c.replied[from] = true
+	if !m.Holds {
+		c.notHolding[from] = true
+	}
+	s.checkAnnounceDone(b)
+}
+
+// holderGone: a holder R waits on no longer counts (it left the view, is no longer a holder, or
+// answered that it holds no copy).
+func (s *Server) holderGone(b *bucketState, m Member) bool {
+	return s.gone(b, m) || b.creation.notHolding[m]
+}
+
+func (s *Server) checkAnnounceDone(b *bucketState) {
+	c := b.creation
+	for _, h := range c.holders {
+		if !c.replied[h] && !s.holderGone(b, h) {
+			return
+		}
+	}
+	s.emit(protocol.EventAnnounceComplete, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt))
+	s.afterAnnounce(b)
+}
+
+func (s *Server) usesFlush() bool {
+	return s.cfg.Strategy == StateFlush && !s.cfg.Mutants.Has(SkipFlush)
+}
+
+func (s *Server) afterAnnounce(b *bucketState) {
+	if s.usesFlush() {
+		s.startFlush(b)
+		return
+	}
+	// Blocking and Naive copy right away (Blocking is safe because the primary answered the
+	// announce only with no write in progress and holds every new write until the copy is done).
+	if !s.pickSource(b) {
+		return
+	}
+	s.requestImage(b)
+}
+
+// pickSource chooses an initialized source; with none left the creation fails and the data is lost.
+func (s *Server) pickSource(b *bucketState) bool {
+	c := b.creation
+	c.source = s.chooseSource(b)
+	if c.source.valid() {
+		return true
+	}
+	s.creationFailed(b)
+	return false
+}
+
+// chooseSource picks an initialized live holder other than R, by Config.SourceChoice.
+func (s *Server) chooseSource(b *bucketState) Member {
+	c := b.creation
+	meta := &s.view.Buckets[b.index]
+	var candidates []Member
+	for _, m := range meta.initializedHolders() {
+		if m != s.self && !s.departed[m] && !c.notHolding[m] && !c.failedSources[m] {
+			candidates = append(candidates, m)
+		}
+	}
+	if len(candidates) == 0 {
+		return noMember
+	}
+	primary := b.primary
+	switch s.cfg.SourceChoice {
+	case PreferNonPrimary:
+		for _, m := range candidates {
+			if m != primary {
+				return m
+			}
+		}
+	default:
+		for _, m := range candidates {
+			if m == primary {
+				return m
+			}
+		}
+	}
+	return candidates[0]
+}
+
+// startFlush sends a state marker naming the source to every holder.
+func (s *Server) startFlush(b *bucketState) {
+	if !s.pickSource(b) {
+		return
+	}
+	c := b.creation
+	c.phase = phaseFlushing
+	c.accounted = map[Member]bool{}
+	for _, h := range c.holders {
+		if s.holderGone(b, h) {
+			continue
+		}
+		s.send(h, &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source})
+		s.emit(protocol.EventMarkerSent, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("holder", h), a("attempt", c.attempt))
+	}
+	s.checkFlushDone(b)
+}
+
+func (s *Server) onHolderStable(from Member, m *HolderStable) {
+	b := s.buckets[m.Bucket]
+	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.phase != phaseFlushing {
+		return
+	}
+	c := b.creation
+	c.accounted[m.Holder] = true
+	if m.NotHolder {
+		c.notHolding[m.Holder] = true
+	}
+	if s.cfg.Mutants.Has(ObserverEarly) {
+		s.flushComplete(b)
+		return
+	}
+	s.checkFlushDone(b)
+}
+
+// checkFlushDone: the observer completes when every holder is accounted for, answered or departed.
+func (s *Server) checkFlushDone(b *bucketState) {
+	c := b.creation
+	if c.phase != phaseFlushing {
+		return
+	}
+	for _, h := range c.holders {
+		if !c.accounted[h] && !s.holderGone(b, h) {
+			return
+		}
+	}
+	s.flushComplete(b)
+}
+
+func (s *Server) flushComplete(b *bucketState) {
+	c := b.creation
+	c.flushDone = true
+	s.emit(protocol.EventFlushComplete, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("attempt", c.attempt))
+	s.requestImage(b)
+}
+
+func (s *Server) requestImage(b *bucketState) {
+	c := b.creation
+	c.phase = phaseCopying
+	b.imageAttempt = c.attempt
+	b.lastChunkIndex = -1
+	s.send(c.source, &RequestImage{Hdr: s.hdr(c.source), Bucket: b.index, Attempt: c.attempt})
+	if c.lateAnnounce {
+		c.lateAnnounce = false
+		s.sendAnnounce(b)
+	}
+}
+
+func (s *Server) onImageChunk(from Member, m *ImageChunk) {
+	b := s.buckets[m.Bucket]
+	if b == nil || b.imageAttempt == 0 || m.Attempt != b.imageAttempt || b.creation == nil || b.creation.source != from {
+		return
+	}
+	b.imageQueue = append(b.imageQueue, m)
+	if m.Last {
+		b.creation.lastReceived = true
+		if s.cfg.Mutants.Has(PrematureCompletion) {
+			s.completeCreation(b)
+		}
+	}
+	s.armChunkApply(b)
+}
+
+func (s *Server) armChunkApply(b *bucketState) {
+	if !b.chunkTimerSet && len(b.imageQueue) > 0 {
+		b.chunkTimer = s.setTimer(s.cfg.ChunkApplyDelay, timerChunkApply, int64(b.index), false)
+		b.chunkTimerSet = true
+	}
+}
+
+func (s *Server) onChunkApplyTimer(i int, id protocol.TimerID) {
+	b := s.buckets[i]
+	if b == nil || !b.chunkTimerSet || b.chunkTimer != id {
+		return
+	}
+	b.chunkTimerSet = false
+	if len(b.imageQueue) > 0 {
+		chunk := b.imageQueue[0]
+		b.imageQueue = b.imageQueue[1:]
+		s.applyChunk(b, chunk)
+	}
+	s.armChunkApply(b)
+}
+
+// applyChunk applies one image chunk; the copy is complete once the last chunk is applied.
+func (s *Server) applyChunk(b *bucketState, chunk *ImageChunk) {
+	for _, e := range chunk.Entries {
+		s.applyImageEntry(b, e)
+	}
+	b.mergeEvents(chunk.Events)
+	b.lastChunkIndex = chunk.Index
+	s.emit(protocol.EventImageChunkApplied, a("bucket", b.index), a("replica", s.self), a("index", chunk.Index), a("entries", len(chunk.Entries)))
+	if chunk.Last && b.creation != nil {
+		s.completeCreation(b)
+	}
+}
+
+// applyImageEntry: an image entry never overwrites a newer entry already in the mitt (a tombstone
+// included); equal versions are the same write.
+func (s *Server) applyImageEntry(b *bucketState, e Entry) {
+	cur, ok := b.entries[e.Key]
+	switch {
+	case !ok, s.cfg.Mutants.Has(ImageOverwritesMitt):
+		b.entries[e.Key] = e
+	default:
+		mittVersion := cur.Version
+		if cur.Tombstone && s.cfg.Mutants.Has(WrongVersionOrder) {
+			mittVersion = Version{}
+		}
+		if e.Version.Compare(mittVersion) > 0 {
+			b.entries[e.Key] = e
+		}
+	}
+}
+
+// completeCreation: the copy is initialized; it announces that to the holders and the coordinator.
+func (s *Server) completeCreation(b *bucketState) {
+	c := b.creation
+	b.creation = nil
+	b.initialized = true
+	s.env.CancelTimer(c.warnTimer)
+	s.emit(protocol.EventInitialized, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("attempt", c.attempt), a("entries", len(b.entries)))
+	notify := map[Member]bool{s.coordinator(): true}
+	for _, h := range s.view.Buckets[b.index].Holders {
+		if h.Member != s.self && !s.departed[h.Member] {
+			notify[h.Member] = true
+		}
+	}
+	for _, m := range sortedMembersOf(notify) {
+		s.send(m, &Initialized{Hdr: s.hdr(m), Bucket: b.index, Attempt: c.attempt})
+	}
+}
+
+// creationFailed: no initialized copy is left to copy from. R stops and tells the coordinator,
+// which declares the data lost (and reports it) unless it knows a copy R did not.
+func (s *Server) creationFailed(b *bucketState) {
+	c := b.creation
+	coord := s.coordinator()
+	s.dropBucket(b, "no-source")
+	s.send(coord, &CreationFailed{Hdr: s.hdr(coord), Bucket: b.index, Attempt: c.attempt})
+}
+
+// restartCreation starts over after a primary change: the mitt may hold writes of the old primary
+// that the new primary's synchronization did not collect.
+func (s *Server) restartCreation(b *bucketState, reason string) {
+	c := b.creation
+	s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", reason))
+	b.discardData()
+	s.announce(b)
+}
+
+// sourceFailed: the source left, lost its copy or refused. Without the mutants the partial image and
+// the mitt are discarded and a fresh flush aimed at another initialized source starts.
+func (s *Server) sourceFailed(b *bucketState) {
+	c := b.creation
+	if c.lastReceived {
+		return // the whole image is here; the source is no longer needed
+	}
+	if c.phase == phaseCopying && s.cfg.Mutants.Has(PartialImageAccepted) {
+		queued := b.imageQueue
+		b.imageQueue = nil
+		for _, chunk := range queued {
+			s.applyChunk(b, chunk)
+		}
+		if b.creation != nil {
+			s.completeCreation(b)
+		}
+		return
+	}
+	s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", "source-failed"))
+	c.failedSources[c.source] = true
+	b.discardData()
+	s.nextAttempt++
+	c.attempt = s.nextAttempt
+	reuseFlush := c.flushDone && s.cfg.Mutants.Has(FlushNotBoundToSource)
+	if !s.usesFlush() || reuseFlush {
+		if s.pickSource(b) {
+			s.requestImage(b)
+		}
+		return
+	}
+	c.flushDone = false
+	s.startFlush(b)
+}
+
+func (s *Server) onSourceUnavailable(from Member, m *SourceUnavailable) {
+	b := s.buckets[m.Bucket]
+	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.source != from {
+		return
+	}
+	s.sourceFailed(b)
+}
+
+// creationDepartures re-evaluates R's waits after a view change.
+func (s *Server) creationDepartures(b *bucketState) {
+	c := b.creation
+	switch c.phase {
+	case phaseAnnouncing:
+		s.checkAnnounceDone(b)
+	case phaseFlushing:
+		if s.gone(b, c.source) {
+			s.sourceFailed(b)
+		} else {
+			s.checkFlushDone(b)
+		}
+	case phaseCopying:
+		if s.gone(b, c.source) {
+			s.sourceFailed(b)
+		}
+	}
+}
+
+func (s *Server) onCopyWarnTimer(i int, id protocol.TimerID) {
+	b := s.buckets[i]
+	if b == nil || b.creation == nil || b.creation.warnTimer != id {
+		return
+	}
+	c := b.creation
+	var waiting []Member
+	switch c.phase {
+	case phaseAnnouncing:
+		for _, h := range c.holders {
+			if !c.replied[h] && !s.holderGone(b, h) {
+				waiting = append(waiting, h)
+			}
+		}
+	case phaseFlushing:
+		for _, h := range c.holders {
+			if !c.accounted[h] && !s.holderGone(b, h) {
+				waiting = append(waiting, h)
+			}
+		}
+	case phaseCopying:
+		waiting = []Member{c.source}
+	}
+	s.emit(EventCopyWaiting, a("bucket", i), a("replica", s.self), a("phase", c.phase), a("source", c.source), a("waiting", memberList(waiting)))
+	c.warnTimer = s.setTimer(s.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
+}
+
+// ---- every holder (M) ----
+
+// onAnnounce installs R's profile. The writes in progress at this moment become R's "started
+// before" writes; every write started from now on includes R among its recipients.
+func (s *Server) onAnnounce(from Member, m *Announce) {
+	b := s.buckets[m.Bucket]
+	if b == nil {
+		s.send(from, &AnnounceReply{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
+		return
+	}
+	p := b.profiles[from]
+	if p == nil {
+		p = &profile{member: from}
+		b.profiles[from] = p
+	}
+	p.initialized = false
+	p.since = m.Since
+	p.startedBefore = map[uint64]bool{}
+	for id := range b.outgoing {
+		p.startedBefore[id] = true
+	}
+	if s.cfg.Strategy == Blocking && b.role != roleFollower {
+		// Blocking baseline: hold every new write until the copy is done, and answer only once no
+		// write is being replicated, so the image misses nothing.
+		b.blockedBy = from
+		b.deferred = append(b.deferred, deferredAnnounce{requester: from, attempt: m.Attempt})
+		s.answerDeferredAnnounces(b)
+		return
+	}
+	s.send(from, &AnnounceReply{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
+}
+
+func (s *Server) answerDeferredAnnounces(b *bucketState) {
+	if len(b.deferred) == 0 || (b.role != roleFollower && (len(b.outgoing) > 0 || len(b.pending) > 0)) {
+		return
+	}
+	deferred := b.deferred
+	b.deferred = nil
+	for _, d := range deferred {
+		s.send(d.requester, &AnnounceReply{Hdr: s.hdr(d.requester), Bucket: b.index, Attempt: d.attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
+	}
+}
+
+// onStateMarker: R asks this holder to flush its channel to the source.
+func (s *Server) onStateMarker(from Member, m *StateMarker) {
+	b := s.buckets[m.Bucket]
+	if b == nil {
+		s.send(from, &HolderStable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: s.self, NotHolder: true})
+		return
+	}
+	b.markerWaits = append(b.markerWaits, markerWait{requester: from, attempt: m.Attempt, source: m.Source})
+	s.checkMarkerWaits(b)
+}
+
+// checkMarkerWaits answers every marker whose "started before R" writes are all on the wire: the
+// source answers for itself to R; any other holder sends the source a record of how many
+// content-changing messages it has put on its channel to the source, behind those messages.
+func (s *Server) checkMarkerWaits(b *bucketState) {
+	keep := b.markerWaits[:0]
+	for _, w := range b.markerWaits {
+		p := b.profiles[w.requester]
+		if p != nil && len(p.startedBefore) > 0 && !s.cfg.Mutants.Has(NoWaitInProgress) {
+			keep = append(keep, w)
+			continue
+		}
+		if w.source == s.self {
+			s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self})
+			s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", s.self))
+		} else {
+			s.send(w.source, &FlushRecord{Hdr: s.hdr(w.source), Bucket: b.index, Requester: w.requester, Attempt: w.attempt, Sent: s.contentSent[w.source]})
+		}
+	}
+	b.markerWaits = keep
+}
+
+// ---- image source (S) ----
+
+func (s *Server) onFlushRecord(from Member, m *FlushRecord) {
+	b := s.buckets[m.Bucket]
+	if b == nil || !b.initialized {
+		s.send(m.Requester, &SourceUnavailable{Hdr: s.hdr(m.Requester), Bucket: m.Bucket, Attempt: m.Attempt})
+		return
+	}
+	b.recordWaits = append(b.recordWaits, recordWait{requester: m.Requester, attempt: m.Attempt, holder: from, sent: m.Sent})
+	s.checkRecordWaits(b)
+}
+
+func (s *Server) checkAllRecordWaits() {
+	for _, b := range s.buckets {
+		if b != nil && len(b.recordWaits) > 0 {
+			s.checkRecordWaits(b)
+		}
+	}
+}
+
+// checkRecordWaits reports a holder stable once this source has applied as many messages from it
+// as the holder had sent before its record.
+func (s *Server) checkRecordWaits(b *bucketState) {
+	keep := b.recordWaits[:0]
+	for _, w := range b.recordWaits {
+		count := s.contentApplied[w.holder]
+		if s.cfg.Mutants.Has(CountOnReceipt) {
+			count = s.contentReceived[w.holder]
+		}
+		if count < w.sent {
+			keep = append(keep, w)
+			continue
+		}
+		s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: w.holder})
+		s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", w.holder))
+	}
+	b.recordWaits = keep
+}
+
+func (s *Server) onRequestImage(from Member, m *RequestImage) {
+	b := s.buckets[m.Bucket]
+	if b == nil || !b.initialized {
+		s.send(from, &SourceUnavailable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
+		return
+	}
+	for _, id := range s.streamIDs() {
+		if st := s.streams[id]; st.bucket == m.Bucket && st.requester == from {
+			delete(s.streams, id) // superseded by this request
+		}
+	}
+	s.nextStream++
+	st := &imageStream{id: s.nextStream, bucket: m.Bucket, requester: from, attempt: m.Attempt}
+	s.streams[st.id] = st
+	s.sendNextChunk(st)
+}
+
+func (s *Server) onImageChunkTimer(id uint64) {
+	if st := s.streams[id]; st != nil {
+		s.sendNextChunk(st)
+	}
+}
+
+// sendNextChunk scans the LIVE map (not a frozen snapshot) for the next keys after the cursor:
+// later chunks reflect writes applied meanwhile.
+func (s *Server) sendNextChunk(st *imageStream) {
+	b := s.buckets[st.bucket]
+	if b == nil || !b.initialized {
+		delete(s.streams, st.id)
+		s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt})
+		return
+	}
+	keys := b.sortedKeys()
+	if st.started {
+		keys = keys[sort.SearchStrings(keys, st.cursor+"\x00"):]
+	}
+	last := len(keys) <= s.cfg.ChunkEntries
+	if !last {
+		keys = keys[:s.cfg.ChunkEntries]
+	}
+	chunk := &ImageChunk{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt, Index: st.index, Last: last}
+	for _, k := range keys {
+		chunk.Entries = append(chunk.Entries, b.entries[k])
+	}
+	if last {
+		chunk.Events = b.eventList()
+	}
+	s.send(st.requester, chunk)
+	s.emit(protocol.EventImageChunkSent, a("bucket", st.bucket), a("replica", st.requester), a("source", s.self), a("index", st.index), a("entries", len(keys)), a("last", last))
+	st.index++
+	st.started = true
+	if len(keys) > 0 {
+		st.cursor = keys[len(keys)-1]
+	}
+	if last {
+		delete(s.streams, st.id)
+		return
+	}
+	s.setTimer(s.cfg.ImageChunkDelay, timerImageChunk, int64(st.id), false)
+}
+
+func (s *Server) streamIDs() []uint64 {
+	ids := make(map[uint64]bool, len(s.streams))
+	for id := range s.streams {
+		ids[id] = true
+	}
+	return sortedUint64s(ids)
+}
+
+func memberList(ms []Member) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.String()
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,553 @@
+package kv
+
+import (
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Membership: heartbeats, failure detection, views, joins, forced disconnect and coordinator
+// takeover. The coordinator is the oldest member of the view (Members[0]).
+
+type takeoverState struct {
+	term      uint64
+	awaiting  map[Member]bool
+	heardAt   map[Member]protocol.Time // when an awaited member was last heard from
+	replies   map[Member]*TakeoverReply
+	suspected map[Member]bool
+}
+
+func (s *Server) armHeartbeat() {
+	s.heartbeatTimer = s.setTimer(s.cfg.HeartbeatInterval, timerHeartbeat, 0, !s.anyOverdue())
+}
+
+// anyOverdue reports a member not heard from for two heartbeat intervals, or a takeover under way.
+// The heartbeat timer is then a foreground timer, so that a run does not count as quiescent while a
+// crash is still to be detected.
+func (s *Server) anyOverdue() bool {
+	if s.takeover != nil {
+		return true
+	}
+	now := s.env.Now()
+	for _, m := range s.view.Members {
+		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(2*s.cfg.HeartbeatInterval) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) onHeartbeatTimer() {
+	for _, m := range s.view.Members {
+		if m != s.self {
+			s.send(m, &Heartbeat{Hdr: s.hdr(m), View: s.view.Version})
+		}
+	}
+	s.checkFailures()
+	if !s.stopped {
+		s.armHeartbeat()
+	}
+}
+
+// checkFailures suspects members not heard from for the failure-detection timeout. The coordinator
+// removes them; a member that suspects every older member takes over as coordinator.
+func (s *Server) checkFailures() {
+	now := s.env.Now()
+	suspected := map[Member]bool{}
+	var suspects []Member
+	for _, m := range s.view.Members {
+		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(s.cfg.FailureDetectionTimeout) {
+			suspected[m] = true
+			suspects = append(suspects, m)
+		}
+	}
+	if s.takeover != nil {
+		s.takeoverSuspects(suspects)
+		return
+	}
+	if s.isCoordinator() {
+		if len(suspects) > 0 {
+			next := s.nextView()
+			s.removeMembers(next, suspects)
+			s.publish(next, suspects)
+		}
+		return
+	}
+	rank := s.view.rank(s.self)
+	if rank <= 0 {
+		return
+	}
+	for _, older := range s.view.Members[:rank] {
+		if !suspected[older] {
+			return
+		}
+	}
+	s.startTakeover(suspects)
+}
+
+func (s *Server) sendJoin() {
+	for id := 0; id < s.cfg.Servers; id++ {
+		if protocol.NodeID(id) != s.self.ID {
+			s.env.Send(protocol.NodeID(id), &Join{Hdr: Hdr{FromInc: s.self.Inc, ToInc: anyIncarnation}})
+		}
+	}
+	// Background: a join that nobody can answer (every other server is down) must not keep a run
+	// from ending.
+	s.joinTimer = s.setTimer(s.cfg.JoinRetryInterval, timerJoin, 0, true)
+}
+
+// installView adopts a newer view and reconciles every bucket with it.
+func (s *Server) installView(v *View) {
+	if s.view != nil && v.Version.Compare(s.view.Version) <= 0 {
+		return
+	}
+	if v.Version.Term > s.maxTerm {
+		s.maxTerm = v.Version.Term
+	}
+	if !v.hasMember(s.self) {
+		if s.joined {
+			s.forcedDisconnect(v)
+		}
+		return
+	}
+	old := s.view
+	s.view = v
+	now := s.env.Now()
+	if !s.joined {
+		s.joined = true
+		s.env.CancelTimer(s.joinTimer)
+		for _, m := range v.Members {
+			s.lastHeard[m.ID] = now
+		}
+		s.armHeartbeat()
+	}
+	if old != nil {
+		for _, m := range old.Members {
+			if !v.hasMember(m) {
+				s.departed[m] = true
+			}
+		}
+		for _, m := range v.Members {
+			if !old.hasMember(m) {
+				s.lastHeard[m.ID] = now
+			}
+		}
+	}
+	if s.takeover != nil && v.Version.Term >= s.takeover.term {
+		// Another member completed a takeover of at least our term: follow it.
+		s.takeover = nil
+	}
+	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
+	for i := range s.buckets {
+		s.reconcileBucket(i)
+	}
+	if s.isCoordinator() {
+		s.runDeferredCoordinatorWork()
+	}
+}
+
+// forcedDisconnect: this server learned it was removed from the view (it was suspected, wrongly or
+// not). It stops serving at once and stays silent: it sends nothing and handles nothing until a
+// restart brings it back as a new member. Anything it would say could contradict the view the
+// others act on.
+func (s *Server) forcedDisconnect(v *View) {
+	s.stopped = true
+	s.emit(EventForcedDisconnect, a("view", v.Version))
+}
+
+func (s *Server) nextView() *View {
+	next := s.view.clone()
+	next.Version.Seq++
+	return next
+}
+
+// publish plans bucket placement on next, sends it to every member of next and to the removed
+// members (so that a wrongly suspected member disconnects), and installs it.
+func (s *Server) publish(next *View, removed []Member) {
+	s.planBuckets(next)
+	for _, m := range next.Members {
+		if m != s.self {
+			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: next})
+		}
+	}
+	for _, m := range removed {
+		if m != s.self {
+			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: next})
+		}
+	}
+	s.installView(next)
+}
+
+// reconcileBucket brings one bucket in line with the installed view.
+func (s *Server) reconcileBucket(i int) {
+	meta := &s.view.Buckets[i]
+	b := s.buckets[i]
+	hi := meta.holder(s.self)
+	if b == nil {
+		if hi >= 0 && !meta.Holders[hi].Initialized && !meta.Lost {
+			s.startCreation(i, meta.Holders[hi].Since)
+		}
+		return
+	}
+	if meta.Lost {
+		s.dropBucket(b, "lost")
+		return
+	}
+	if hi < 0 {
+		s.dropBucket(b, "removed")
+		return
+	}
+	for _, m := range b.profileMembers() {
+		p := b.profiles[m]
+		if s.departed[m] || (meta.holder(m) < 0 && s.view.Version.Compare(p.since) > 0) {
+			delete(b.profiles, m)
+		}
+	}
+	if meta.Primary.valid() && meta.Epoch > b.epoch {
+		if meta.Primary == s.self {
+			s.becomePrimary(b, meta.Epoch)
+		} else {
+			s.adoptPrimary(b, meta.Primary, meta.Epoch)
+		}
+	}
+	s.resolveDepartures(b)
+}
+
+// gone reports whether m no longer takes part in bucket b: it left the view or the view no longer
+// lists it as a holder.
+func (s *Server) gone(b *bucketState, m Member) bool {
+	return s.departed[m] || s.view.Buckets[b.index].holder(m) < 0
+}
+
+// resolveDepartures releases everything of bucket b that waited on a member that left: a departed
+// recipient counts as having acknowledged, a departed flusher as flushed, a departed requester's
+// flush and image stream end, a departed source makes the new copy retry.
+func (s *Server) resolveDepartures(b *bucketState) {
+	for _, w := range b.writesInOrder() {
+		for _, m := range sortedMembersOf(w.awaiting) {
+			if b.profiles[m] == nil {
+				delete(w.awaiting, m)
+			}
+		}
+		s.checkWriteDone(b, w)
+	}
+	if b.blockedBy.valid() && b.profiles[b.blockedBy] == nil {
+		s.unblock(b)
+	}
+	keepMarkers := b.markerWaits[:0]
+	for _, w := range b.markerWaits {
+		if !s.departed[w.requester] {
+			keepMarkers = append(keepMarkers, w)
+		}
+	}
+	b.markerWaits = keepMarkers
+	keepRecords := b.recordWaits[:0]
+	for _, w := range b.recordWaits {
+		if !s.departed[w.requester] && !s.departed[w.holder] {
+			keepRecords = append(keepRecords, w)
+		}
+	}
+	b.recordWaits = keepRecords
+	for _, id := range s.streamIDs() {
+		if st := s.streams[id]; st.bucket == b.index && s.departed[st.requester] {
+			delete(s.streams, id)
+		}
+	}
+	if sy := b.sync; sy != nil && !sy.pushing {
+		for _, m := range sortedMembersOf(sy.awaiting) {
+			if s.departed[m] {
+				delete(sy.awaiting, m)
+			}
+		}
+		s.checkCollectDone(b)
+	}
+	if b.creation != nil {
+		s.creationDepartures(b)
+	}
+}
+
+// adoptPrimary fences the copy at a newer primary: from now on it accepts writes only from that
+// primary at that epoch. A copy that was primary steps down; a copy being created starts again,
+// because its mitt may hold writes of the old primary that the new primary's synchronization did
+// not see.
+func (s *Server) adoptPrimary(b *bucketState, primary Member, epoch uint64) {
+	if epoch <= b.epoch {
+		return
+	}
+	b.primary, b.epoch = primary, epoch
+	if b.role != roleFollower {
+		s.demote(b)
+	}
+	if b.creation != nil {
+		s.restartCreation(b, "primary-change")
+	}
+}
+
+// demote ends this copy's primary role: clients of unacknowledged writes are told to retry (their
+// write may or may not survive), waiting and held requests are redirected.
+func (s *Server) demote(b *bucketState) {
+	b.role = roleFollower
+	b.sync = nil
+	for _, w := range b.writesInOrder() {
+		for _, c := range w.clients {
+			s.replyClient(c.client, c.seq, replyRetry, b.index, false, "")
+		}
+		w.clients = nil
+	}
+	for _, key := range sortedStrings(b.waitingGets) {
+		for _, c := range b.waitingGets[key] {
+			s.replyClient(c.client, c.seq, replyRedirect, b.index, false, "")
+		}
+	}
+	b.waitingGets = map[string][]clientWait{}
+	held := b.held
+	b.held = nil
+	for _, h := range held {
+		s.replyClient(h.client, h.req.Seq, replyRedirect, b.index, false, "")
+	}
+	b.blockedBy = noMember
+	s.answerDeferredAnnounces(b)
+}
+
+// dropBucket discards this server's copy of a bucket (removed by a rebalance, or lost).
+func (s *Server) dropBucket(b *bucketState, reason string) {
+	if b.role != roleFollower {
+		s.demote(b)
+	}
+	for _, w := range b.writesInOrder() {
+		delete(s.writes, w.id)
+	}
+	for _, w := range b.markerWaits {
+		s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self, NotHolder: true})
+	}
+	for _, w := range b.recordWaits {
+		s.send(w.requester, &SourceUnavailable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt})
+	}
+	for _, id := range s.streamIDs() {
+		if st := s.streams[id]; st.bucket == b.index {
+			s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: b.index, Attempt: st.attempt})
+			delete(s.streams, id)
+		}
+	}
+	if c := b.creation; c != nil {
+		s.env.CancelTimer(c.warnTimer)
+		s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", reason))
+	}
+	if b.chunkTimerSet {
+		s.env.CancelTimer(b.chunkTimer)
+	}
+	s.buckets[b.index] = nil
+	s.emit(EventBucketDropped, a("bucket", b.index), a("reason", reason))
+}
+
+// facts reports this server's copies for a coordinator takeover.
+func (s *Server) facts() []BucketFact {
+	var out []BucketFact
+	for i, b := range s.buckets {
+		if b != nil {
+			out = append(out, BucketFact{Bucket: i, Initialized: b.initialized, Since: b.since, Primary: b.primary, Epoch: b.epoch})
+		}
+	}
+	return out
+}
+
+// startTakeover: this member suspects every older member. Before deciding anything it asks every
+// other live member for its view and its copies, because the failed coordinator may have sent its
+// last view to only some members (or to none that survived).
+func (s *Server) startTakeover(suspects []Member) {
+	s.maxTerm++
+	t := &takeoverState{
+		term:      s.maxTerm,
+		awaiting:  map[Member]bool{},
+		heardAt:   map[Member]protocol.Time{},
+		replies:   map[Member]*TakeoverReply{},
+		suspected: map[Member]bool{},
+	}
+	for _, m := range suspects {
+		t.suspected[m] = true
+	}
+	s.takeover = t
+	names := make([]string, len(suspects))
+	for i, m := range suspects {
+		names[i] = m.String()
+	}
+	s.emit(EventTakeover, a("term", t.term), a("suspects", strings.Join(names, ",")))
+	for _, m := range s.view.Members {
+		if m != s.self && !t.suspected[m] {
+			s.queryForTakeover(t, m)
+		}
+	}
+	s.checkTakeoverDone()
+}
+
+func (s *Server) queryForTakeover(t *takeoverState, m Member) {
+	t.awaiting[m] = true
+	t.heardAt[m] = s.env.Now()
+	s.send(m, &TakeoverQuery{Hdr: s.hdr(m), Term: t.term})
+}
+
+func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
+	if q.Term <= s.maxTerm {
+		return // an older (or a rival, equal) takeover
+	}
+	s.maxTerm = q.Term
+	s.coordHint, s.coordHintTerm = from, q.Term
+	s.takeover = nil
+	s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: q.Term, View: s.view, Facts: s.facts()})
+}
+
+func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
+	t := s.takeover
+	if t == nil || r.Term != t.term || !t.awaiting[from] {
+		return
+	}
+	delete(t.awaiting, from)
+	t.replies[from] = r
+	if r.View.Version.Compare(s.view.Version) > 0 {
+		// A newer view we never installed: its members must be asked too.
+		for _, m := range r.View.Members {
+			if m != s.self && !t.awaiting[m] && t.replies[m] == nil && !t.suspected[m] && !s.departed[m] && !s.view.hasMember(m) {
+				s.queryForTakeover(t, m)
+			}
+		}
+	}
+	s.checkTakeoverDone()
+}
+
+// takeoverSuspects stops waiting for suspected members; members learned of from newer views are
+// suspected when silent for the failure-detection timeout since we asked them.
+func (s *Server) takeoverSuspects(suspects []Member) {
+	t := s.takeover
+	for _, m := range suspects {
+		t.suspected[m] = true
+		delete(t.awaiting, m)
+	}
+	now := s.env.Now()
+	for _, m := range sortedMembersOf(t.awaiting) {
+		if now-t.heardAt[m] > protocol.Time(s.cfg.FailureDetectionTimeout) {
+			t.suspected[m] = true
+			delete(t.awaiting, m)
+		}
+	}
+	s.checkTakeoverDone()
+}
+
+func (s *Server) checkTakeoverDone() {
+	if t := s.takeover; t != nil && len(t.awaiting) == 0 {
+		s.finishTakeover()
+	}
+}
+
+// finishTakeover rebuilds the bucket metadata from what the live members hold (the truth, whatever
+// views were lost with the old coordinator) on top of the newest view anyone had, and publishes it
+// under a new term.
+func (s *Server) finishTakeover() {
+	t := s.takeover
+	s.takeover = nil
+	base := s.view
+	facts := map[Member][]BucketFact{s.self: s.facts()}
+	for _, m := range sortedMembersOf(replySet(t.replies)) {
+		r := t.replies[m]
+		facts[m] = r.Facts
+		if r.View.Version.Compare(base.Version) > 0 {
+			base = r.View
+		}
+	}
+	term := t.term
+	if base.Version.Term >= term {
+		term = base.Version.Term + 1
+	}
+	if term > s.maxTerm {
+		s.maxTerm = term
+	}
+	next := base.clone()
+	next.Version = ConfigVersion{Term: term, Seq: 1}
+	var removed []Member
+	next.Members = next.Members[:0]
+	for _, m := range base.Members {
+		if m == s.self || (!t.suspected[m] && !s.departed[m] && (facts[m] != nil || t.replies[m] != nil)) {
+			next.Members = append(next.Members, m)
+		} else {
+			removed = append(removed, m)
+		}
+	}
+	if !next.hasMember(s.self) {
+		// Our view is older than the base and the base does not list us: we were removed.
+		s.forcedDisconnect(base)
+		return
+	}
+	// The new coordinator must be first: move self to the front (every older member is gone).
+	for i, m := range next.Members {
+		if m == s.self {
+			copy(next.Members[1:i+1], next.Members[:i])
+			next.Members[0] = s.self
+			break
+		}
+	}
+	for i := range next.Buckets {
+		s.rebuildBucket(next, i, facts)
+	}
+	s.publish(next, removed)
+}
+
+func replySet(replies map[Member]*TakeoverReply) map[Member]bool {
+	set := make(map[Member]bool, len(replies))
+	for m := range replies {
+		set[m] = true
+	}
+	return set
+}
+
+// rebuildBucket sets one bucket's holders, primary and epoch from the members' facts.
+func (s *Server) rebuildBucket(next *View, i int, facts map[Member][]BucketFact) {
+	meta := &next.Buckets[i]
+	if meta.Lost {
+		return
+	}
+	factOf := func(m Member) (BucketFact, bool) {
+		for _, f := range facts[m] {
+			if f.Bucket == i {
+				return f, true
+			}
+		}
+		return BucketFact{}, false
+	}
+	var holders []HolderMeta
+	epoch, bestPrimary := meta.Epoch, meta.Primary
+	hadHolders := len(meta.Holders) > 0
+	for _, m := range next.Members {
+		if f, ok := factOf(m); ok {
+			holders = append(holders, HolderMeta{Member: m, Initialized: f.Initialized, Since: f.Since})
+			if f.Epoch > epoch {
+				epoch, bestPrimary = f.Epoch, f.Primary
+			}
+		} else if hi := meta.holder(m); hi >= 0 && !meta.Holders[hi].Initialized {
+			// Assigned a copy it has not started yet (the view may still be on its way): keep it.
+			holders = append(holders, meta.Holders[hi])
+		}
+	}
+	sortHolders(holders)
+	meta.Holders = holders
+	meta.Epoch = epoch
+	if f, ok := factOf(bestPrimary); ok && next.hasMember(bestPrimary) && f.Initialized && f.Primary == bestPrimary && f.Epoch == epoch {
+		meta.Primary = bestPrimary
+	} else {
+		meta.Primary = noMember
+		if len(holders) == 0 && hadHolders {
+			s.declareLost(next, i)
+		} else {
+			s.assignPrimary(next, i)
+		}
+	}
+	if meta.MoveTarget.valid() && meta.holder(meta.MoveTarget) < 0 {
+		meta.MoveTarget = noMember
+	}
+}
+
+func (s *Server) runDeferredCoordinatorWork() {
+	work := s.deferredCoord
+	s.deferredCoord = nil
+	for _, d := range work {
+		s.dispatch(d.from, d.msg)
+	}
+}

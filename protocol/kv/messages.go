@@ -1,0 +1,417 @@
+package kv
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Messages. Every type has a stable Type() name (it names the message in traces) and TraceAttrs
+// (the optional interface the simulator's trace uses to make sends readable). Messages are
+// immutable once sent.
+
+// Hdr is carried by every server-to-server message: the sender's incarnation and the incarnation of
+// the receiver the sender has in mind. A receiver drops (and counts) a message meant for another of
+// its incarnations or sent by an older incarnation of a member it knows.
+type Hdr struct {
+	FromInc, ToInc uint32
+}
+
+// anyIncarnation addresses whatever incarnation receives the message (a joining server does not
+// know the others' incarnations).
+const anyIncarnation = ^uint32(0)
+
+func (h Hdr) header() Hdr { return h }
+
+type serverMessage interface {
+	protocol.Message
+	header() Hdr
+}
+
+// bucketMessage is a server message about one bucket; a bucket index outside the cluster is dropped.
+type bucketMessage interface {
+	bucketIndex() int
+}
+
+func a(key string, v any) protocol.Attr { return protocol.A(key, v) }
+
+// Heartbeat tells the receiver the sender is alive (it is small: the sender's view version only).
+type Heartbeat struct {
+	Hdr
+	View ConfigVersion
+}
+
+func (*Heartbeat) Type() string                   { return "heartbeat" }
+func (m *Heartbeat) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("view", m.View)} }
+
+// Join asks the coordinator to add a restarted server to the view as a new member.
+type Join struct {
+	Hdr
+}
+
+func (*Join) Type() string                 { return "join" }
+func (*Join) TraceAttrs() []protocol.Attr { return nil }
+
+// ViewMsg carries a new view from the coordinator to every member (and to removed members, which
+// then disconnect).
+type ViewMsg struct {
+	Hdr
+	View *View
+}
+
+func (*ViewMsg) Type() string { return "view" }
+func (m *ViewMsg) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames())}
+}
+
+// TakeoverQuery: a member that suspects every older member becomes coordinator; it first asks the
+// others for their view and holdings.
+type TakeoverQuery struct {
+	Hdr
+	Term uint64
+}
+
+func (*TakeoverQuery) Type() string                   { return "takeover-query" }
+func (m *TakeoverQuery) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("term", m.Term)} }
+
+// BucketFact is what a member reports about one bucket it holds during a coordinator takeover.
+type BucketFact struct {
+	Bucket      int
+	Initialized bool
+	Since       ConfigVersion
+	// Primary and Epoch are the primary the member currently accepts writes from.
+	Primary Member
+	Epoch   uint64
+}
+
+// TakeoverReply answers a TakeoverQuery.
+type TakeoverReply struct {
+	Hdr
+	Term  uint64
+	View  *View
+	Facts []BucketFact
+}
+
+func (*TakeoverReply) Type() string { return "takeover-reply" }
+func (m *TakeoverReply) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("term", m.Term), a("view", m.View.Version), a("buckets", len(m.Facts))}
+}
+
+// Rebalance asks the coordinator to create a copy of Bucket on Target and then remove one old copy.
+// It is injected from protocol.External; a server that is not the coordinator forwards it.
+type Rebalance struct {
+	Bucket int
+	Target protocol.NodeID
+}
+
+func (*Rebalance) Type() string { return "rebalance" }
+func (m *Rebalance) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("target", m.Target)}
+}
+
+// Initialized: the new copy is complete. Sent to every holder (which marks the profile initialized)
+// and to the coordinator (which updates the bucket's metadata).
+type Initialized struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+}
+
+func (*Initialized) Type() string      { return "initialized" }
+func (m *Initialized) bucketIndex() int { return m.Bucket }
+func (m *Initialized) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
+}
+
+// CreationFailed: the new copy found no initialized source; the coordinator declares the data lost.
+type CreationFailed struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+}
+
+func (*CreationFailed) Type() string      { return "creation-failed" }
+func (m *CreationFailed) bucketIndex() int { return m.Bucket }
+func (m *CreationFailed) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
+}
+
+// Announce is the new copy's profile, marked uninitialized: from its installation on, every write
+// the holder starts also goes to the new copy.
+type Announce struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+	Since   ConfigVersion
+}
+
+func (*Announce) Type() string      { return "announce" }
+func (m *Announce) bucketIndex() int { return m.Bucket }
+func (m *Announce) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
+}
+
+// AnnounceReply: the holder installed the profile (Holds) or holds no copy. It carries the primary
+// the holder accepts writes from, so the new copy learns of a primary change early.
+type AnnounceReply struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+	Holds   bool
+	Primary Member
+	Epoch   uint64
+}
+
+func (*AnnounceReply) Type() string      { return "announce-reply" }
+func (m *AnnounceReply) bucketIndex() int { return m.Bucket }
+func (m *AnnounceReply) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("holds", m.Holds), a("primary", m.Primary), a("epoch", m.Epoch)}
+}
+
+// StateMarker asks a holder to flush its channel to Source (the requester is the sender).
+type StateMarker struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+	Source  Member
+}
+
+func (*StateMarker) Type() string      { return "state-marker" }
+func (m *StateMarker) bucketIndex() int { return m.Bucket }
+func (m *StateMarker) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("source", m.Source)}
+}
+
+// FlushRecord travels from a holder to the source behind the holder's writes on the same FIFO
+// channel: Sent is how many content-changing messages the holder had put on that channel.
+type FlushRecord struct {
+	Hdr
+	Bucket    int
+	Requester Member
+	Attempt   uint64
+	Sent      uint64
+}
+
+func (*FlushRecord) Type() string      { return "flush-record" }
+func (m *FlushRecord) bucketIndex() int { return m.Bucket }
+func (m *FlushRecord) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("replica", m.Requester), a("attempt", m.Attempt), a("sent", m.Sent)}
+}
+
+// HolderStable: the source has applied everything Holder sent it before the flush (or, with
+// NotHolder, Holder answers that it holds no copy and counts as departed).
+type HolderStable struct {
+	Hdr
+	Bucket    int
+	Attempt   uint64
+	Holder    Member
+	NotHolder bool
+}
+
+func (*HolderStable) Type() string      { return "holder-stable" }
+func (m *HolderStable) bucketIndex() int { return m.Bucket }
+func (m *HolderStable) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("holder", m.Holder), a("not_holder", m.NotHolder)}
+}
+
+// RequestImage asks the source to stream its live map.
+type RequestImage struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+}
+
+func (*RequestImage) Type() string      { return "request-image" }
+func (m *RequestImage) bucketIndex() int { return m.Bucket }
+func (m *RequestImage) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
+}
+
+// ImageChunk is one piece of the source's live map in key order, tombstones included. The last
+// chunk also carries the source's event-id table.
+type ImageChunk struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+	Index   int
+	Entries []Entry
+	Events  []EventID
+	Last    bool
+}
+
+func (*ImageChunk) Type() string      { return "image-chunk" }
+func (m *ImageChunk) bucketIndex() int { return m.Bucket }
+func (m *ImageChunk) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("index", m.Index),
+		a("entries", formatEntries(m.Entries)), a("last", m.Last)}
+}
+
+// SourceUnavailable: the chosen source holds no initialized copy (any more).
+type SourceUnavailable struct {
+	Hdr
+	Bucket  int
+	Attempt uint64
+}
+
+func (*SourceUnavailable) Type() string      { return "source-unavailable" }
+func (m *SourceUnavailable) bucketIndex() int { return m.Bucket }
+func (m *SourceUnavailable) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
+}
+
+// Replicate is the one content-changing message: a client write (one entry, one event id) or a new
+// primary's synchronization push (every entry and the whole event table). Holders apply it only
+// from the primary they accept (Epoch fences out older primaries).
+type Replicate struct {
+	Hdr
+	Bucket  int
+	Epoch   uint64
+	WriteID uint64
+	Entries []Entry
+	Events  []EventID
+	Sync    bool
+}
+
+func (*Replicate) Type() string      { return "replicate" }
+func (m *Replicate) bucketIndex() int { return m.Bucket }
+func (m *Replicate) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch), a("write", m.WriteID),
+		a("entries", formatEntries(m.Entries)), a("sync", m.Sync)}
+}
+
+// ackOutcome is how a holder handled a Replicate.
+type ackOutcome int
+
+const (
+	ackApplied ackOutcome = iota
+	// ackRejected: the holder accepts writes from a newer primary (Primary, Epoch).
+	ackRejected
+	// ackNotHolder: the holder has no copy of the bucket (removed, or dropped).
+	ackNotHolder
+)
+
+var ackOutcomeNames = [...]string{"applied", "rejected", "not-holder"}
+
+func (o ackOutcome) String() string { return ackOutcomeNames[o] }
+
+// WriteAck answers a Replicate.
+type WriteAck struct {
+	Hdr
+	Bucket  int
+	WriteID uint64
+	Outcome ackOutcome
+	Primary Member
+	Epoch   uint64
+}
+
+func (*WriteAck) Type() string      { return "write-ack" }
+func (m *WriteAck) bucketIndex() int { return m.Bucket }
+func (m *WriteAck) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("write", m.WriteID), a("outcome", m.Outcome)}
+}
+
+// SyncCollect: a new primary fences the holder at its epoch and asks for its entries and event ids.
+type SyncCollect struct {
+	Hdr
+	Bucket int
+	Epoch  uint64
+}
+
+func (*SyncCollect) Type() string      { return "sync-collect" }
+func (m *SyncCollect) bucketIndex() int { return m.Bucket }
+func (m *SyncCollect) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch)}
+}
+
+// SyncState answers a SyncCollect.
+type SyncState struct {
+	Hdr
+	Bucket  int
+	Epoch   uint64
+	Holds   bool
+	Entries []Entry
+	Events  []EventID
+}
+
+func (*SyncState) Type() string      { return "sync-state" }
+func (m *SyncState) bucketIndex() int { return m.Bucket }
+func (m *SyncState) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch), a("holds", m.Holds), a("entries", len(m.Entries))}
+}
+
+// ClientRequest is one attempt of a client operation. Seq with the sender's id is the event id.
+type ClientRequest struct {
+	Seq   uint64
+	Op    string
+	Key   string
+	Value string
+	// AnyCopy: a get that any initialized copy may answer (Config.ReadFromAnyCopy).
+	AnyCopy bool
+}
+
+func (*ClientRequest) Type() string { return "client-request" }
+func (m *ClientRequest) TraceAttrs() []protocol.Attr {
+	attrs := []protocol.Attr{a("seq", m.Seq), a("op", m.Op), a("key", m.Key)}
+	if m.Op == protocol.OpPut || m.Op == protocol.OpAppend {
+		attrs = append(attrs, a("value", m.Value))
+	}
+	return attrs
+}
+
+// replyStatus is a server's answer to a ClientRequest.
+type replyStatus int
+
+const (
+	replyOK replyStatus = iota
+	// replyRedirect: this server is not the primary; Primary is its best guess (or -1). The attempt
+	// surely had no effect.
+	replyRedirect
+	// replyRetry: the attempt may have been applied (this server stopped being primary while the
+	// write was being replicated); retry with the same event id.
+	replyRetry
+	// replyLost: the bucket's data is lost; the attempt had no effect.
+	replyLost
+)
+
+var replyStatusNames = [...]string{"ok", "redirect", "retry", "lost"}
+
+func (r replyStatus) String() string { return replyStatusNames[r] }
+
+// ClientReply answers a ClientRequest. A redirect carries the server's knowledge of the bucket.
+type ClientReply struct {
+	Seq     uint64
+	Status  replyStatus
+	Found   bool
+	Value   string
+	Bucket  int
+	Primary protocol.NodeID
+	View    ConfigVersion
+	Holders []protocol.NodeID
+}
+
+func (*ClientReply) Type() string { return "client-reply" }
+func (m *ClientReply) TraceAttrs() []protocol.Attr {
+	attrs := []protocol.Attr{a("seq", m.Seq), a("status", m.Status)}
+	if m.Status == replyOK {
+		attrs = append(attrs, a("found", m.Found), a("value", m.Value))
+	} else {
+		attrs = append(attrs, a("bucket", m.Bucket), a("primary", m.Primary))
+	}
+	return attrs
+}
+
+func formatEntries(es []Entry) string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if i == 8 {
+			b.WriteString("... (" + strconv.Itoa(len(es)) + " entries)")
+			break
+		}
+		b.WriteString(e.String())
+	}
+	return b.String()
+}

@@ -1,0 +1,453 @@
+package kv
+
+import (
+	"sort"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Events this package emits beside those of protocol/events.go.
+const (
+	// EventCopyWaiting: a copy under creation has not completed after Config.CopyWarnAfter (and
+	// again every period). A warning only: the copy never gives up waiting (attrs bucket, replica,
+	// phase, source, waiting).
+	EventCopyWaiting = "copy-waiting"
+	// EventForcedDisconnect: this server learned it was removed from the view (it was suspected)
+	// and stopped serving; it stays silent until restarted (attrs view).
+	EventForcedDisconnect = "forced-disconnect"
+	// EventTakeover: a member that suspects every older member starts taking over as coordinator
+	// (attrs term, suspects).
+	EventTakeover = "coordinator-takeover"
+	// EventPrimaryServing: a new primary finished synchronizing the holders and serves (attrs
+	// bucket, primary, epoch).
+	EventPrimaryServing = "primary-serving"
+	// EventRebalanceRejected: a rebalance request named an unknown bucket, a target that is not a
+	// live member, or a target that already holds the bucket (attrs bucket, target, reason).
+	EventRebalanceRejected = "rebalance-rejected"
+	// EventBucketDropped: a server dropped its copy (removed by a rebalance, or the bucket was lost)
+	// (attrs bucket, reason).
+	EventBucketDropped = "bucket-dropped"
+)
+
+// Timer kinds (protocol.TimerTag.Kind).
+const (
+	timerHeartbeat int32 = iota + 1
+	timerJoin
+	timerDistribute // Arg: write id
+	timerApply
+	timerImageChunk // Arg: image stream id
+	timerChunkApply // Arg: bucket
+	timerCopyWarn   // Arg: bucket
+	timerClientThink
+	timerClientTimeout // Arg: operation seq
+	timerClientBackoff // Arg: operation seq
+)
+
+// DropCounts counts messages a server dropped without acting on them. None of them is an error of
+// the receiving server; they make bad or stale input visible.
+type DropCounts struct {
+	// StaleIncarnation: addressed to another incarnation of this server, or sent by an older
+	// incarnation of a member this server knows.
+	StaleIncarnation uint64
+	// UnknownBucket: the message named a bucket outside the cluster.
+	UnknownBucket uint64
+	// DepartedSender: sent by a member that has left the view (its in-flight messages are void).
+	DepartedSender uint64
+	// NotJoined: arrived while this server was not in any view (restarted, still joining).
+	NotJoined uint64
+	// Invalid: a message of a type servers do not handle, an operation with an unknown name, or a
+	// rebalance request the coordinator rejected.
+	Invalid uint64
+}
+
+// Server is one incarnation of a server member: it holds bucket copies, serves client operations on
+// the buckets it is primary of, replicates writes, creates new copies by the state flush operation,
+// takes part in membership (heartbeats, views) and, when it is the oldest member, coordinates.
+type Server struct {
+	cfg  Config
+	self Member
+	env  protocol.Env
+
+	joined  bool // in a view
+	stopped bool // forced disconnect: silent for the rest of this incarnation
+	view    *View
+	maxTerm uint64 // highest coordinator term seen (views and takeover queries)
+	// coordHint is a member taking over as coordinator (from its query), used while no view of its
+	// term has arrived.
+	coordHint     Member
+	coordHintTerm uint64
+	departed      map[Member]bool // members that left a view this server installed
+
+	lastHeard      map[protocol.NodeID]protocol.Time
+	heartbeatTimer protocol.TimerID
+	joinTimer      protocol.TimerID
+
+	takeover      *takeoverState
+	deferredCoord []deferredMessage // coordinator work received during a takeover
+	rebalances    []Rebalance       // accepted by the coordinator, waiting for the bucket to be free
+
+	buckets []*bucketState // nil where this server holds no copy
+
+	// Channel counts for the flush, per peer member: content-changing messages (Replicate) put on
+	// the channel to the peer, received from it, and applied (or rejected) from it.
+	contentSent     map[Member]uint64
+	contentReceived map[Member]uint64
+	contentApplied  map[Member]uint64
+
+	applyQueue []inboundWrite
+	applyTimer protocol.TimerID
+	applyArmed bool
+
+	writes      map[uint64]*write // counted in and not yet acknowledged, by id
+	nextWriteID uint64
+	streams     map[uint64]*imageStream
+	nextStream  uint64
+	nextAttempt uint64
+
+	selfQueue []protocol.Message
+	drops     DropCounts
+}
+
+type deferredMessage struct {
+	from protocol.NodeID
+	msg  protocol.Message
+}
+
+type inboundWrite struct {
+	from Member
+	msg  *Replicate
+}
+
+func newServer(cfg Config, self Member) *Server {
+	return &Server{
+		cfg:             cfg,
+		self:            self,
+		coordHint:       noMember,
+		departed:        map[Member]bool{},
+		lastHeard:       map[protocol.NodeID]protocol.Time{},
+		buckets:         make([]*bucketState, cfg.Buckets),
+		contentSent:     map[Member]uint64{},
+		contentReceived: map[Member]uint64{},
+		contentApplied:  map[Member]uint64{},
+		writes:          map[uint64]*write{},
+		streams:         map[uint64]*imageStream{},
+	}
+}
+
+// Start begins the incarnation: the first incarnation starts in the initial view with its initial
+// copies; a restarted server comes back empty and asks to join.
+func (s *Server) Start(env protocol.Env) {
+	s.enter(env)
+	defer s.leave()
+	if s.self.Inc > 0 {
+		s.sendJoin()
+		return
+	}
+	v := initialView(s.cfg)
+	s.view = v
+	s.maxTerm = v.Version.Term
+	s.joined = true
+	for _, m := range v.Members {
+		s.lastHeard[m.ID] = env.Now()
+	}
+	for i := range v.Buckets {
+		meta := &v.Buckets[i]
+		if meta.holder(s.self) < 0 {
+			continue
+		}
+		b := newBucketState(i)
+		b.initialized = true
+		b.since = v.Version
+		b.primary, b.epoch = meta.Primary, meta.Epoch
+		for _, h := range meta.Holders {
+			if h.Member != s.self {
+				b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+			}
+		}
+		if meta.Primary == s.self {
+			b.role = roleServing
+			b.clock = Version{Epoch: meta.Epoch}
+		}
+		s.buckets[i] = b
+	}
+	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
+	s.armHeartbeat()
+}
+
+// Receive handles one message.
+func (s *Server) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
+	s.enter(env)
+	defer s.leave()
+	s.dispatch(from, m)
+}
+
+// Fire handles one of this incarnation's timers.
+func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerTag) {
+	s.enter(env)
+	defer s.leave()
+	if s.stopped {
+		return
+	}
+	switch tag.Kind {
+	case timerHeartbeat:
+		if id == s.heartbeatTimer {
+			s.onHeartbeatTimer()
+		}
+	case timerJoin:
+		if id == s.joinTimer && !s.joined {
+			s.sendJoin()
+		}
+	case timerDistribute:
+		s.onDistributeTimer(uint64(tag.Arg))
+	case timerApply:
+		if id == s.applyTimer {
+			s.onApplyTimer()
+		}
+	case timerImageChunk:
+		s.onImageChunkTimer(uint64(tag.Arg))
+	case timerChunkApply:
+		s.onChunkApplyTimer(int(tag.Arg), id)
+	case timerCopyWarn:
+		s.onCopyWarnTimer(int(tag.Arg), id)
+	}
+}
+
+func (s *Server) enter(env protocol.Env) { s.env = env }
+
+// leave delivers the messages this server sent itself during the call, in order, before the call
+// returns: a role that talks to itself (the coordinator that is also the new copy, the source
+// answering for itself) goes through the same handlers without re-entering one.
+func (s *Server) leave() {
+	for len(s.selfQueue) > 0 {
+		m := s.selfQueue[0]
+		s.selfQueue = s.selfQueue[1:]
+		s.dispatch(s.self.ID, m)
+	}
+	s.env = nil
+}
+
+// dispatch is the one place where message types meet their handlers; a later component (e.g.
+// snapshots) adds its cases here.
+func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
+	if s.stopped {
+		return
+	}
+	switch msg := m.(type) {
+	case *ClientRequest:
+		s.onClientRequest(from, msg)
+		return
+	case *Rebalance:
+		s.onRebalance(from, msg)
+		return
+	}
+	sm, ok := m.(serverMessage)
+	if !ok {
+		s.drops.Invalid++
+		return
+	}
+	sender, ok := s.admit(from, sm.header())
+	if !ok {
+		return
+	}
+	if bm, ok := m.(bucketMessage); ok {
+		if i := bm.bucketIndex(); i < 0 || i >= s.cfg.Buckets {
+			s.drops.UnknownBucket++
+			return
+		}
+	}
+	if !s.joined {
+		if v, ok := m.(*ViewMsg); ok {
+			s.installView(v.View)
+		} else {
+			s.drops.NotJoined++
+		}
+		return
+	}
+	switch msg := m.(type) {
+	case *Heartbeat:
+		// admit recorded that the sender is alive; nothing else to do.
+	case *Join:
+		s.onJoin(sender, msg)
+	case *ViewMsg:
+		s.installView(msg.View)
+	case *TakeoverQuery:
+		s.onTakeoverQuery(sender, msg)
+	case *TakeoverReply:
+		s.onTakeoverReply(sender, msg)
+	case *Initialized:
+		s.onInitialized(sender, msg)
+	case *CreationFailed:
+		s.onCreationFailed(sender, msg)
+	case *Announce:
+		s.onAnnounce(sender, msg)
+	case *AnnounceReply:
+		s.onAnnounceReply(sender, msg)
+	case *StateMarker:
+		s.onStateMarker(sender, msg)
+	case *FlushRecord:
+		s.onFlushRecord(sender, msg)
+	case *HolderStable:
+		s.onHolderStable(sender, msg)
+	case *RequestImage:
+		s.onRequestImage(sender, msg)
+	case *ImageChunk:
+		s.onImageChunk(sender, msg)
+	case *SourceUnavailable:
+		s.onSourceUnavailable(sender, msg)
+	case *Replicate:
+		s.onReplicate(sender, msg)
+	case *WriteAck:
+		s.onWriteAck(sender, msg)
+	case *SyncCollect:
+		s.onSyncCollect(sender, msg)
+	case *SyncState:
+		s.onSyncState(sender, msg)
+	default:
+		s.drops.Invalid++
+	}
+}
+
+// admit checks a server message's incarnations and returns the sending member. It records that
+// the sender is alive.
+func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
+	sender := Member{ID: from, Inc: h.FromInc}
+	if h.ToInc != anyIncarnation && h.ToInc != s.self.Inc {
+		s.drops.StaleIncarnation++
+		return sender, false
+	}
+	if from == s.self.ID {
+		return sender, true
+	}
+	if s.view != nil {
+		if known, ok := s.view.member(from); ok {
+			if h.FromInc < known.Inc {
+				s.drops.StaleIncarnation++
+				return sender, false
+			}
+			if h.FromInc == known.Inc {
+				s.lastHeard[from] = s.env.Now()
+			}
+		}
+	}
+	if s.departed[sender] {
+		s.drops.DepartedSender++
+		return sender, false
+	}
+	if t := s.takeover; t != nil && t.awaiting[sender] {
+		t.heardAt[sender] = s.env.Now()
+	}
+	return sender, true
+}
+
+func (s *Server) hdr(to Member) Hdr { return Hdr{FromInc: s.self.Inc, ToInc: to.Inc} }
+
+// send puts m on the channel to member to (or on the self queue).
+func (s *Server) send(to Member, m serverMessage) {
+	if to == s.self {
+		s.selfQueue = append(s.selfQueue, m)
+		return
+	}
+	s.env.Send(to.ID, m)
+}
+
+func (s *Server) setTimer(after protocol.Duration, kind int32, arg int64, background bool) protocol.TimerID {
+	return s.env.SetTimer(after, protocol.TimerTag{Kind: kind, Arg: arg, Background: background})
+}
+
+func (s *Server) emit(name string, attrs ...protocol.Attr) { s.env.Emit(name, attrs...) }
+
+// coordinator is the member this server sends coordinator work to.
+func (s *Server) coordinator() Member {
+	if s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term {
+		return s.coordHint
+	}
+	return s.view.coordinator()
+}
+
+func (s *Server) isCoordinator() bool {
+	return s.joined && !s.stopped && s.takeover == nil && s.view.coordinator() == s.self &&
+		!(s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term)
+}
+
+// Self is this incarnation's member identity.
+func (s *Server) Self() Member { return s.self }
+
+// Drops returns the counts of dropped messages.
+func (s *Server) Drops() DropCounts { return s.drops }
+
+// Stopped reports a forced disconnect.
+func (s *Server) Stopped() bool { return s.stopped }
+
+// Joined reports whether the server is in a view.
+func (s *Server) Joined() bool { return s.joined && !s.stopped }
+
+// ViewVersion is the version of the installed view (zero before joining).
+func (s *Server) ViewVersion() ConfigVersion {
+	if s.view == nil {
+		return ConfigVersion{}
+	}
+	return s.view.Version
+}
+
+// CreatingCopies lists the buckets whose copy this server is creating.
+func (s *Server) CreatingCopies() []int {
+	var out []int
+	for i, b := range s.buckets {
+		if b != nil && b.creation != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Holding is one bucket copy as held at the end of a run.
+type Holding struct {
+	Bucket      int
+	Primary     bool
+	Initialized bool
+	Entries     []HoldingEntry // sorted by key, tombstones included
+	Events      []EventID      // latest applied sequence number per client, sorted by client
+}
+
+// HoldingEntry is one entry of a Holding; Version is Version.String().
+type HoldingEntry struct {
+	Key, Value, Version string
+	Tombstone           bool
+}
+
+// Holdings lists the copies this server holds, by bucket (none after a forced disconnect).
+func (s *Server) Holdings() []Holding {
+	if s.stopped {
+		return nil
+	}
+	var out []Holding
+	for i, b := range s.buckets {
+		if b == nil {
+			continue
+		}
+		h := Holding{Bucket: i, Primary: b.role != roleFollower, Initialized: b.initialized, Events: b.eventList()}
+		for _, e := range b.sortedEntries() {
+			h.Entries = append(h.Entries, HoldingEntry{Key: e.Key, Value: e.Value, Version: e.Version.String(), Tombstone: e.Tombstone})
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func sortedMembersOf(set map[Member]bool) []Member {
+	out := make([]Member, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	sortMembers(out)
+	return out
+}
+
+func sortedUint64s(set map[uint64]bool) []uint64 {
+	out := make([]uint64, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

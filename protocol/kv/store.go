@@ -1,0 +1,236 @@
+package kv
+
+import (
+	"sort"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// primaryRole is a copy's part in serving its bucket.
+type primaryRole int
+
+const (
+	roleFollower primaryRole = iota
+	// roleSyncing: assigned primary, making the holders agree before serving.
+	roleSyncing
+	// roleServing: primary, serving client operations.
+	roleServing
+)
+
+// profile is what a holder knows of another holder of the same bucket: from its installation on,
+// every write this holder starts includes that member among the recipients.
+type profile struct {
+	member      Member
+	initialized bool
+	since       ConfigVersion
+	// startedBefore holds the writes that were in progress (counted in, not yet on the wire) when
+	// the profile was installed. A state marker from that member waits until it is empty.
+	startedBefore map[uint64]bool
+}
+
+// bucketState is one copy of a bucket held by a server, with every role the server plays for it.
+type bucketState struct {
+	index       int
+	entries     map[string]Entry
+	events      map[protocol.NodeID]uint64 // latest applied write seq per client
+	initialized bool
+	since       ConfigVersion
+
+	// The primary this copy accepts replicated writes from, and its epoch (the fence).
+	primary Member
+	epoch   uint64
+	role    primaryRole
+	clock   Version // last version this primary issued
+
+	profiles map[Member]*profile
+
+	// Origin side: outgoing writes are counted in but not yet on the wire; pending ones are on the
+	// wire and await acknowledgements.
+	outgoing    map[uint64]*write
+	pending     map[uint64]*write
+	keyWrites   map[string]int // unacknowledged client writes per key: a get waits for them
+	waitingGets map[string][]clientWait
+	held        []heldRequest // client requests waiting for the sync to end or a blocking copy
+	blockedBy   Member        // Blocking strategy: the copy that holds writes
+	deferred    []deferredAnnounce
+
+	// Flush roles: as a holder (markers waiting for in-progress writes) and as the image source
+	// (flush records waiting for applied counts).
+	markerWaits []markerWait
+	recordWaits []recordWait
+
+	// Requester side.
+	creation       *creation
+	imageAttempt   uint64 // the attempt whose chunks are accepted
+	imageQueue     []*ImageChunk
+	chunkTimer     protocol.TimerID
+	chunkTimerSet  bool
+	lastChunkIndex int
+
+	sync *syncState
+}
+
+type clientWait struct {
+	client protocol.NodeID
+	seq    uint64
+}
+
+type heldRequest struct {
+	client protocol.NodeID
+	req    *ClientRequest
+}
+
+type deferredAnnounce struct {
+	requester Member
+	attempt   uint64
+}
+
+type markerWait struct {
+	requester Member
+	attempt   uint64
+	source    Member
+}
+
+type recordWait struct {
+	requester Member
+	attempt   uint64
+	holder    Member
+	sent      uint64
+}
+
+// write is one distributed write: a client write or a new primary's synchronization push.
+type write struct {
+	id         uint64
+	bucket     int
+	epoch      uint64
+	entries    []Entry
+	events     []EventID
+	sync       bool
+	recipients []Member
+	awaiting   map[Member]bool
+	onWire     bool
+	failed     bool // a holder rejected it: this primary was superseded
+	clients    []clientWait
+}
+
+func newBucketState(index int) *bucketState {
+	return &bucketState{
+		index:       index,
+		entries:     map[string]Entry{},
+		events:      map[protocol.NodeID]uint64{},
+		primary:     noMember,
+		profiles:    map[Member]*profile{},
+		outgoing:    map[uint64]*write{},
+		pending:     map[uint64]*write{},
+		keyWrites:   map[string]int{},
+		waitingGets: map[string][]clientWait{},
+		blockedBy:   noMember,
+	}
+}
+
+// applyNewer stores e unless the copy already has the key at the same or a newer version: the rule
+// for replicated writes and for merging holders' states.
+func (b *bucketState) applyNewer(e Entry) {
+	if cur, ok := b.entries[e.Key]; ok && cur.Version.Compare(e.Version) >= 0 {
+		return
+	}
+	b.entries[e.Key] = e
+}
+
+func (b *bucketState) mergeEvents(events []EventID) {
+	for _, ev := range events {
+		if ev.Seq > b.events[ev.Client] {
+			b.events[ev.Client] = ev.Seq
+		}
+	}
+}
+
+func (b *bucketState) sortedKeys() []string {
+	keys := make([]string, 0, len(b.entries))
+	for k := range b.entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (b *bucketState) sortedEntries() []Entry {
+	keys := b.sortedKeys()
+	out := make([]Entry, len(keys))
+	for i, k := range keys {
+		out[i] = b.entries[k]
+	}
+	return out
+}
+
+func (b *bucketState) eventList() []EventID {
+	out := make([]EventID, 0, len(b.events))
+	for c, seq := range b.events {
+		out = append(out, EventID{Client: c, Seq: seq})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Client < out[j].Client })
+	return out
+}
+
+func (b *bucketState) maxVersion() Version {
+	var max Version
+	for _, e := range b.entries {
+		if e.Version.Compare(max) > 0 {
+			max = e.Version
+		}
+	}
+	return max
+}
+
+func (b *bucketState) profileMembers() []Member {
+	out := make([]Member, 0, len(b.profiles))
+	for m := range b.profiles {
+		out = append(out, m)
+	}
+	sortMembers(out)
+	return out
+}
+
+// writesInOrder lists outgoing and pending writes by id.
+func (b *bucketState) writesInOrder() []*write {
+	out := make([]*write, 0, len(b.outgoing)+len(b.pending))
+	for _, w := range b.outgoing {
+		out = append(out, w)
+	}
+	for _, w := range b.pending {
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// writeFor finds the unacknowledged write of a client event.
+func (b *bucketState) writeFor(ev EventID) *write {
+	for _, w := range b.writesInOrder() {
+		if w.sync {
+			continue
+		}
+		for _, e := range w.events {
+			if e == ev {
+				return w
+			}
+		}
+	}
+	return nil
+}
+
+// discardData empties the copy: the mitt and any partial image.
+func (b *bucketState) discardData() {
+	b.entries = map[string]Entry{}
+	b.events = map[protocol.NodeID]uint64{}
+	b.imageQueue = nil
+	b.imageAttempt = 0
+}
+
+func (b *bucketState) read(key string) (found bool, value string) {
+	e, ok := b.entries[key]
+	if !ok || e.Tombstone {
+		return false, ""
+	}
+	return true, e.Value
+}

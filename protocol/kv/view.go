@@ -1,0 +1,172 @@
+package kv
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// View is what the coordinator decides and distributes: the members (oldest first; the first is the
+// coordinator) and each bucket's metadata. A View is immutable once sent; the coordinator changes
+// a clone.
+type View struct {
+	Version ConfigVersion
+	Members []Member
+	Buckets []BucketMeta
+}
+
+// BucketMeta is the coordinator's record of one bucket.
+type BucketMeta struct {
+	// Holders lists every member with a copy, initialized or being created, sorted by node id.
+	Holders []HolderMeta
+	// Primary serves the bucket's operations (noMember while no initialized copy can be primary).
+	Primary Member
+	// Epoch counts primary assignments; it is the first component of every version the primary writes.
+	Epoch uint64
+	// Lost: no initialized copy was left; the bucket's data is gone and its operations fail.
+	Lost bool
+	// MoveTarget is the copy a rebalance is creating; when it is initialized one old copy is removed.
+	MoveTarget Member
+}
+
+// HolderMeta is one copy of a bucket.
+type HolderMeta struct {
+	Member      Member
+	Initialized bool
+	// Since is the version of the view that assigned the copy. A holder drops the copy's profile
+	// only on a newer view that no longer lists it: an older view, overtaken on another channel by
+	// the new copy's announce, must not undo the announce.
+	Since ConfigVersion
+}
+
+// initialView is the view every first-incarnation server starts with: all servers, bucket b on
+// servers b, b+1, ... (mod Servers), primary on server b mod Servers.
+func initialView(cfg Config) *View {
+	v := &View{Version: ConfigVersion{Term: 1, Seq: 1}}
+	for id := 0; id < cfg.Servers; id++ {
+		v.Members = append(v.Members, Member{ID: protocol.NodeID(id)})
+	}
+	for b := 0; b < cfg.Buckets; b++ {
+		meta := BucketMeta{Primary: Member{ID: protocol.NodeID(b % cfg.Servers)}, Epoch: 1, MoveTarget: noMember}
+		for i := 0; i < cfg.Redundancy; i++ {
+			meta.Holders = append(meta.Holders, HolderMeta{
+				Member:      Member{ID: protocol.NodeID((b + i) % cfg.Servers)},
+				Initialized: true,
+				Since:       v.Version,
+			})
+		}
+		sortHolders(meta.Holders)
+		v.Buckets = append(v.Buckets, meta)
+	}
+	return v
+}
+
+func (v *View) clone() *View {
+	c := &View{Version: v.Version, Members: append([]Member(nil), v.Members...)}
+	c.Buckets = make([]BucketMeta, len(v.Buckets))
+	for i, b := range v.Buckets {
+		b.Holders = append([]HolderMeta(nil), b.Holders...)
+		c.Buckets[i] = b
+	}
+	return c
+}
+
+func (v *View) coordinator() Member { return v.Members[0] }
+
+// member returns the member with node id id, if any.
+func (v *View) member(id protocol.NodeID) (Member, bool) {
+	for _, m := range v.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return noMember, false
+}
+
+func (v *View) hasMember(m Member) bool {
+	for _, x := range v.Members {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// rank is the member's age rank (0 = oldest), or -1.
+func (v *View) rank(m Member) int {
+	for i, x := range v.Members {
+		if x == m {
+			return i
+		}
+	}
+	return -1
+}
+
+func (v *View) memberNames() string {
+	names := make([]string, len(v.Members))
+	for i, m := range v.Members {
+		names[i] = m.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// holdings counts the copies each member holds (its load, for placing new copies).
+func (v *View) holdings(m Member) int {
+	n := 0
+	for i := range v.Buckets {
+		if v.Buckets[i].holder(m) >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// holder returns the index of m in Holders, or -1.
+func (b *BucketMeta) holder(m Member) int {
+	for i, h := range b.Holders {
+		if h.Member == m {
+			return i
+		}
+	}
+	return -1
+}
+
+func (b *BucketMeta) initializedHolders() []Member {
+	var out []Member
+	for _, h := range b.Holders {
+		if h.Initialized {
+			out = append(out, h.Member)
+		}
+	}
+	return out
+}
+
+// creating reports whether a copy of the bucket is being created (an uninitialized holder exists).
+func (b *BucketMeta) creating() bool {
+	for _, h := range b.Holders {
+		if !h.Initialized {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *BucketMeta) removeHolder(m Member) {
+	if i := b.holder(m); i >= 0 {
+		b.Holders = append(b.Holders[:i], b.Holders[i+1:]...)
+	}
+}
+
+func sortHolders(hs []HolderMeta) {
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Member.ID < hs[j].Member.ID })
+}
+
+func sortMembers(ms []Member) {
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].ID != ms[j].ID {
+			return ms[i].ID < ms[j].ID
+		}
+		return ms[i].Inc < ms[j].Inc
+	})
+}

@@ -1,0 +1,307 @@
+package kv
+
+import (
+	"sort"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Client operations at servers, synchronous replication and the apply queue.
+//
+// A write is applied at the primary (with a new version), counted in as in progress, its
+// recipients chosen (every holder with a profile, initialized or not), and after
+// Config.DistributionDelay put on the wire to all of them and counted out. The client is
+// acknowledged once every recipient has applied it or left. Holders apply replicated writes in
+// arrival order, each after Config.ApplyDelay, only from the primary they accept.
+
+func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
+	if !s.joined {
+		s.drops.NotJoined++
+		return // silent: the client times out and tries another server
+	}
+	switch m.Op {
+	case protocol.OpGet, protocol.OpPut, protocol.OpDelete, protocol.OpAppend:
+	default:
+		s.drops.Invalid++
+		return
+	}
+	i := BucketOf(m.Key, s.cfg.Buckets)
+	if s.view.Buckets[i].Lost {
+		s.replyClient(client, m.Seq, replyLost, i, false, "")
+		return
+	}
+	b := s.buckets[i]
+	switch {
+	case b != nil && m.Op == protocol.OpGet && m.AnyCopy && b.initialized && b.role == roleFollower:
+		found, value := b.read(m.Key)
+		s.replyClient(client, m.Seq, replyOK, i, found, value)
+	case b == nil || b.role == roleFollower:
+		s.replyClient(client, m.Seq, replyRedirect, i, false, "")
+	case b.role == roleSyncing:
+		b.held = append(b.held, heldRequest{client: client, req: m})
+	default:
+		s.serve(b, client, m)
+	}
+}
+
+// serve runs an operation at the serving primary.
+func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest) {
+	if m.Op == protocol.OpGet {
+		if b.keyWrites[m.Key] > 0 {
+			// A value not yet on every holder must not be read: the write could still vanish.
+			b.waitingGets[m.Key] = append(b.waitingGets[m.Key], clientWait{client: client, seq: m.Seq})
+			return
+		}
+		found, value := b.read(m.Key)
+		s.replyClient(client, m.Seq, replyOK, b.index, found, value)
+		return
+	}
+	ev := EventID{Client: client, Seq: m.Seq}
+	if b.events[client] >= m.Seq {
+		// A retry of a write already applied here: never apply it twice.
+		if w := b.writeFor(ev); w != nil {
+			w.clients = append(w.clients, clientWait{client: client, seq: m.Seq})
+		} else {
+			s.replyClient(client, m.Seq, replyOK, b.index, false, "")
+		}
+		return
+	}
+	if s.cfg.Strategy == Blocking && b.blockedBy.valid() {
+		b.held = append(b.held, heldRequest{client: client, req: m})
+		s.emit(protocol.EventWriteBlocked, a("bucket", b.index), a("replica", b.blockedBy), a("client", client), a("seq", m.Seq))
+		return
+	}
+	cur, has := b.entries[m.Key]
+	e := Entry{Key: m.Key, Version: s.nextVersion(b)}
+	switch m.Op {
+	case protocol.OpPut:
+		e.Value = m.Value
+	case protocol.OpDelete:
+		e.Tombstone = true
+	case protocol.OpAppend:
+		e.Value = m.Value
+		if has && !cur.Tombstone {
+			e.Value = cur.Value + m.Value
+		}
+	}
+	b.entries[m.Key] = e // the origin applies before distributing
+	b.events[client] = m.Seq
+	b.keyWrites[m.Key]++
+	w := s.newWrite(b, []Entry{e}, []EventID{ev}, false)
+	w.clients = []clientWait{{client: client, seq: m.Seq}}
+	s.distribute(b, w)
+}
+
+func (s *Server) nextVersion(b *bucketState) Version {
+	b.clock.Counter++
+	return Version{Epoch: b.clock.Epoch, Counter: b.clock.Counter, Member: s.self.ID}
+}
+
+func (s *Server) newWrite(b *bucketState, entries []Entry, events []EventID, sync bool) *write {
+	s.nextWriteID++
+	return &write{id: s.nextWriteID, bucket: b.index, epoch: b.epoch, entries: entries, events: events, sync: sync, awaiting: map[Member]bool{}}
+}
+
+// distribute counts the write in, then chooses its recipients, then (after the distribution delay)
+// puts it on the wire. A profile installed between the two is "started before" the write's
+// recipients were chosen and so waits for it in the flush.
+func (s *Server) distribute(b *bucketState, w *write) {
+	b.outgoing[w.id] = w
+	s.writes[w.id] = w
+	w.recipients = b.profileMembers()
+	s.setTimer(s.cfg.DistributionDelay, timerDistribute, int64(w.id), false)
+}
+
+func (s *Server) onDistributeTimer(id uint64) {
+	w := s.writes[id]
+	if w == nil || w.onWire {
+		return
+	}
+	b := s.buckets[w.bucket]
+	if b == nil || b.outgoing[id] != w {
+		delete(s.writes, id)
+		return
+	}
+	for _, r := range w.recipients {
+		if b.profiles[r] == nil {
+			continue // left, or removed from the bucket, since the recipients were chosen
+		}
+		s.send(r, &Replicate{Hdr: s.hdr(r), Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
+		s.contentSent[r]++
+		w.awaiting[r] = true
+	}
+	// Count out only now that every message is on the wire.
+	delete(b.outgoing, id)
+	for _, p := range b.profiles {
+		delete(p.startedBefore, id)
+	}
+	w.onWire = true
+	b.pending[id] = w
+	s.checkMarkerWaits(b)
+	s.checkWriteDone(b, w)
+}
+
+func (s *Server) onWriteAck(from Member, m *WriteAck) {
+	b := s.buckets[m.Bucket]
+	w := s.writes[m.WriteID]
+	if b == nil || w == nil || w.bucket != m.Bucket || !w.awaiting[from] {
+		return
+	}
+	delete(w.awaiting, from)
+	if m.Outcome == ackRejected {
+		w.failed = true
+		s.adoptPrimary(b, m.Primary, m.Epoch)
+	}
+	s.checkWriteDone(b, w)
+}
+
+// checkWriteDone completes a write once it is on the wire and every recipient answered or left.
+func (s *Server) checkWriteDone(b *bucketState, w *write) {
+	if !w.onWire || len(w.awaiting) > 0 || b.pending[w.id] != w {
+		return
+	}
+	delete(b.pending, w.id)
+	delete(s.writes, w.id)
+	status := replyOK
+	if w.failed {
+		status = replyRetry
+	}
+	for _, c := range w.clients {
+		s.replyClient(c.client, c.seq, status, b.index, false, "")
+	}
+	if w.sync {
+		s.syncPushDone(b, w)
+	} else {
+		for _, e := range w.entries {
+			b.keyWrites[e.Key]--
+			if b.keyWrites[e.Key] <= 0 {
+				delete(b.keyWrites, e.Key)
+				s.releaseGets(b, e.Key)
+			}
+		}
+	}
+	s.answerDeferredAnnounces(b)
+}
+
+func (s *Server) releaseGets(b *bucketState, key string) {
+	waiting := b.waitingGets[key]
+	delete(b.waitingGets, key)
+	for _, c := range waiting {
+		if b.role == roleServing {
+			found, value := b.read(key)
+			s.replyClient(c.client, c.seq, replyOK, b.index, found, value)
+		} else {
+			s.replyClient(c.client, c.seq, replyRedirect, b.index, false, "")
+		}
+	}
+}
+
+// releaseHeld re-runs the requests held for a sync or a blocking copy.
+func (s *Server) releaseHeld(b *bucketState) {
+	held := b.held
+	b.held = nil
+	for _, h := range held {
+		s.onClientRequest(h.client, h.req)
+	}
+}
+
+func (s *Server) unblock(b *bucketState) {
+	b.blockedBy = noMember
+	s.releaseHeld(b)
+}
+
+// replyClient answers a client. Anything but ok carries this server's knowledge of the bucket, so
+// the client can follow it.
+func (s *Server) replyClient(client protocol.NodeID, seq uint64, status replyStatus, bucket int, found bool, value string) {
+	r := &ClientReply{Seq: seq, Status: status, Found: found, Value: value, Bucket: bucket, Primary: -1}
+	if status != replyOK {
+		meta := &s.view.Buckets[bucket]
+		r.View = s.view.Version
+		r.Primary = meta.Primary.ID
+		if b := s.buckets[bucket]; b != nil && b.epoch > meta.Epoch {
+			r.Primary = b.primary.ID
+		}
+		for _, h := range meta.Holders {
+			if h.Initialized {
+				r.Holders = append(r.Holders, h.Member.ID)
+			}
+		}
+	}
+	s.env.Send(client, r)
+}
+
+// onReplicate queues a replicated write for application (in arrival order).
+func (s *Server) onReplicate(from Member, m *Replicate) {
+	s.contentReceived[from]++
+	s.applyQueue = append(s.applyQueue, inboundWrite{from: from, msg: m})
+	if s.cfg.Mutants.Has(CountOnReceipt) {
+		s.checkAllRecordWaits()
+	}
+	s.armApply()
+}
+
+func (s *Server) armApply() {
+	if !s.applyArmed && len(s.applyQueue) > 0 {
+		s.applyTimer = s.setTimer(s.cfg.ApplyDelay, timerApply, 0, false)
+		s.applyArmed = true
+	}
+}
+
+func (s *Server) onApplyTimer() {
+	s.applyArmed = false
+	if len(s.applyQueue) > 0 {
+		in := s.applyQueue[0]
+		s.applyQueue = s.applyQueue[1:]
+		s.applyReplicate(in.from, in.msg)
+	}
+	s.armApply()
+}
+
+// applyReplicate applies one replicated write (or rejects it) and acknowledges it. Either way the
+// message counts as applied from its sender for the flush.
+func (s *Server) applyReplicate(from Member, m *Replicate) {
+	s.contentApplied[from]++
+	b := s.buckets[m.Bucket]
+	ack := &WriteAck{Hdr: s.hdr(from), Bucket: m.Bucket, WriteID: m.WriteID}
+	switch {
+	case b == nil:
+		ack.Outcome = ackNotHolder
+	default:
+		if m.Epoch > b.epoch {
+			s.adoptPrimary(b, from, m.Epoch) // a newer primary we had not heard of yet
+		}
+		if from != b.primary || m.Epoch != b.epoch {
+			ack.Outcome, ack.Primary, ack.Epoch = ackRejected, b.primary, b.epoch
+			break
+		}
+		s.applyEntries(b, m)
+	}
+	s.send(from, ack)
+	s.checkAllRecordWaits()
+}
+
+// applyEntries applies a replicated write's entries; while the copy is uninitialized this is the
+// catcher's mitt: an update of a key it does not have creates it, a delete leaves a tombstone.
+func (s *Server) applyEntries(b *bucketState, m *Replicate) {
+	mitt := !b.initialized
+	if mitt && s.cfg.Mutants.Has(NoMitt) {
+		return
+	}
+	for _, e := range m.Entries {
+		if mitt && e.Tombstone && s.cfg.Mutants.Has(MittIgnoresDeletes) {
+			delete(b.entries, e.Key)
+			continue
+		}
+		b.applyNewer(e)
+	}
+	b.mergeEvents(m.Events)
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
