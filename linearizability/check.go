@@ -294,5 +294,3 @@ func quoteList(items []string, limit int) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

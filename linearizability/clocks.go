@@ -62,9 +62,9 @@ func isProcessEvent(r *trace.Record) bool {
 //
 // The result is aligned with records: clocks[i] is records[i]'s clock, nil for records that are
 // not steps of a node (drops, duplicates, faults, the end record, and records of negative node
-// IDs). Deliveries of messages injected from outside the cluster (Peer < 0, no send record) add no
-// order. Records must be in Seq order; a delivery of a message from a node that has no send record
-// before it is an error wrapping ErrMalformedTrace.
+// IDs). It takes one uint64 per node per record. Deliveries of messages injected from outside the
+// cluster (Peer < 0, no send record) add no order. Records must be in Seq order; a delivery of a
+// message from a node that has no send record before it is an error wrapping ErrMalformedTrace.
 func VectorClocks(records []trace.Record) ([]VectorClock, error) {
 	if err := checkSeqOrder(records); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/stateflush/stateflush/protocol"
 )
@@ -215,6 +216,6 @@ func (h History) Keys() []string {
 			keys = append(keys, k)
 		}
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	return keys
 }
