@@ -140,9 +140,14 @@ func TestCheckHistoryTimeoutIsUnknownNeverOk(t *testing.T) {
 	if v.Result != Unknown || !slices.Equal(v.UnknownKeys, []string{"k"}) {
 		t.Fatalf("got %v, want unknown for key k", v)
 	}
-	// An undecided partition next to an illegal one: the verdict is Illegal.
-	h = append(h, history(putOp(99, "other", "1", 0, 10), getOp(98, "other", "2", 20, 30))...)
-	h[len(h)-2].Seq, h[len(h)-1].Seq = 1, 1
+	// An undecided partition next to an illegal one: the verdict is Illegal. The illegal partition
+	// is the larger, so that it is checked first even on a single worker.
+	other := []Operation{putOp(99, "other", "1", 0, 10)}
+	for i := range 30 {
+		other = append(other, getOp(98, "other", "1", int64(20+20*i), int64(30+20*i)))
+	}
+	other[len(other)-1].Output = "2"
+	h = append(h, history(other...)...)
 	v, err = CheckHistory(h, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
