@@ -170,7 +170,7 @@ func TestCheckHistoryRejectsBadInput(t *testing.T) {
 func TestGeneratedHistoriesAreLinearizable(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		shape := historyShape{
-			operations:     rapid.IntRange(1, 300).Draw(t, "operations"),
+			operations:     rapid.IntRange(20, 400).Draw(t, "operations"),
 			keys:           rapid.IntRange(1, 8).Draw(t, "keys"),
 			clients:        rapid.IntRange(1, 8).Draw(t, "clients"),
 			unknownPercent: rapid.IntRange(0, 20).Draw(t, "unknownPercent"),

@@ -84,6 +84,6 @@
 //
 // # Tests
 //
-// go test ./linearizability/ runs in about a second. STATEFLUSH_KEEP_REPORT=dir keeps the report
+// go test ./linearizability/ runs in well under a second. STATEFLUSH_KEEP_REPORT=dir keeps the report
 // that TestWriteReportFromTraceToVerdict writes, to open it in a browser.
 package linearizability

@@ -189,7 +189,7 @@ func TestCheckAcknowledgedWrites(t *testing.T) {
 func TestCheckAcknowledgedWritesNoFalseAlarms(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		h, final := generateHistoryWithFinalState(historyShape{
-			operations:     rapid.IntRange(1, 300).Draw(t, "operations"),
+			operations:     rapid.IntRange(20, 400).Draw(t, "operations"),
 			keys:           rapid.IntRange(1, 6).Draw(t, "keys"),
 			clients:        rapid.IntRange(1, 8).Draw(t, "clients"),
 			unknownPercent: rapid.IntRange(0, 50).Draw(t, "unknownPercent"),
