@@ -10,11 +10,11 @@ import (
 
 // Sentinel errors. Validate and the Parse functions wrap them with the offending parameter and value.
 var (
-	ErrInvalidConfig        = errors.New("kv: invalid config")
-	ErrUnknownMutant        = errors.New("kv: unknown mutant")
-	ErrUnknownStrategy      = errors.New("kv: unknown strategy")
-	ErrUnknownSourceChoice  = errors.New("kv: unknown source choice")
-	ErrUnknownNode          = errors.New("kv: node id outside the cluster")
+	ErrInvalidConfig       = errors.New("kv: invalid config")
+	ErrUnknownMutant       = errors.New("kv: unknown mutant")
+	ErrUnknownStrategy     = errors.New("kv: unknown strategy")
+	ErrUnknownSourceChoice = errors.New("kv: unknown source choice")
+	ErrUnknownNode         = errors.New("kv: node id outside the cluster")
 )
 
 const newNodeInvalidConfig = "kv: NewNode called with an invalid config (call Config.Validate or use NewFactory): "

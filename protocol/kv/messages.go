@@ -42,7 +42,7 @@ type Heartbeat struct {
 	View ConfigVersion
 }
 
-func (*Heartbeat) Type() string                   { return "heartbeat" }
+func (*Heartbeat) Type() string                  { return "heartbeat" }
 func (m *Heartbeat) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("view", m.View)} }
 
 // Join asks the coordinator to add a restarted server to the view as a new member.
@@ -50,7 +50,7 @@ type Join struct {
 	Hdr
 }
 
-func (*Join) Type() string                 { return "join" }
+func (*Join) Type() string                { return "join" }
 func (*Join) TraceAttrs() []protocol.Attr { return nil }
 
 // ViewMsg carries a new view from the coordinator to every member (and to removed members, which
@@ -72,7 +72,7 @@ type TakeoverQuery struct {
 	Term uint64
 }
 
-func (*TakeoverQuery) Type() string                   { return "takeover-query" }
+func (*TakeoverQuery) Type() string                  { return "takeover-query" }
 func (m *TakeoverQuery) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("term", m.Term)} }
 
 // BucketFact is what a member reports about one bucket it holds during a coordinator takeover.
@@ -118,7 +118,7 @@ type Initialized struct {
 	Attempt uint64
 }
 
-func (*Initialized) Type() string      { return "initialized" }
+func (*Initialized) Type() string       { return "initialized" }
 func (m *Initialized) bucketIndex() int { return m.Bucket }
 func (m *Initialized) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
@@ -131,7 +131,7 @@ type CreationFailed struct {
 	Attempt uint64
 }
 
-func (*CreationFailed) Type() string      { return "creation-failed" }
+func (*CreationFailed) Type() string       { return "creation-failed" }
 func (m *CreationFailed) bucketIndex() int { return m.Bucket }
 func (m *CreationFailed) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
@@ -146,7 +146,7 @@ type Announce struct {
 	Since   ConfigVersion
 }
 
-func (*Announce) Type() string      { return "announce" }
+func (*Announce) Type() string       { return "announce" }
 func (m *Announce) bucketIndex() int { return m.Bucket }
 func (m *Announce) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
@@ -163,7 +163,7 @@ type AnnounceReply struct {
 	Epoch   uint64
 }
 
-func (*AnnounceReply) Type() string      { return "announce-reply" }
+func (*AnnounceReply) Type() string       { return "announce-reply" }
 func (m *AnnounceReply) bucketIndex() int { return m.Bucket }
 func (m *AnnounceReply) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("holds", m.Holds), a("primary", m.Primary), a("epoch", m.Epoch)}
@@ -177,7 +177,7 @@ type StateMarker struct {
 	Source  Member
 }
 
-func (*StateMarker) Type() string      { return "state-marker" }
+func (*StateMarker) Type() string       { return "state-marker" }
 func (m *StateMarker) bucketIndex() int { return m.Bucket }
 func (m *StateMarker) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("source", m.Source)}
@@ -193,7 +193,7 @@ type FlushRecord struct {
 	Sent      uint64
 }
 
-func (*FlushRecord) Type() string      { return "flush-record" }
+func (*FlushRecord) Type() string       { return "flush-record" }
 func (m *FlushRecord) bucketIndex() int { return m.Bucket }
 func (m *FlushRecord) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("replica", m.Requester), a("attempt", m.Attempt), a("sent", m.Sent)}
@@ -209,7 +209,7 @@ type HolderStable struct {
 	NotHolder bool
 }
 
-func (*HolderStable) Type() string      { return "holder-stable" }
+func (*HolderStable) Type() string       { return "holder-stable" }
 func (m *HolderStable) bucketIndex() int { return m.Bucket }
 func (m *HolderStable) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("holder", m.Holder), a("not_holder", m.NotHolder)}
@@ -222,7 +222,7 @@ type RequestImage struct {
 	Attempt uint64
 }
 
-func (*RequestImage) Type() string      { return "request-image" }
+func (*RequestImage) Type() string       { return "request-image" }
 func (m *RequestImage) bucketIndex() int { return m.Bucket }
 func (m *RequestImage) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
@@ -240,7 +240,7 @@ type ImageChunk struct {
 	Last    bool
 }
 
-func (*ImageChunk) Type() string      { return "image-chunk" }
+func (*ImageChunk) Type() string       { return "image-chunk" }
 func (m *ImageChunk) bucketIndex() int { return m.Bucket }
 func (m *ImageChunk) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("index", m.Index),
@@ -254,7 +254,7 @@ type SourceUnavailable struct {
 	Attempt uint64
 }
 
-func (*SourceUnavailable) Type() string      { return "source-unavailable" }
+func (*SourceUnavailable) Type() string       { return "source-unavailable" }
 func (m *SourceUnavailable) bucketIndex() int { return m.Bucket }
 func (m *SourceUnavailable) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt)}
@@ -273,7 +273,7 @@ type Replicate struct {
 	Sync    bool
 }
 
-func (*Replicate) Type() string      { return "replicate" }
+func (*Replicate) Type() string       { return "replicate" }
 func (m *Replicate) bucketIndex() int { return m.Bucket }
 func (m *Replicate) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch), a("write", m.WriteID),
@@ -305,7 +305,7 @@ type WriteAck struct {
 	Epoch   uint64
 }
 
-func (*WriteAck) Type() string      { return "write-ack" }
+func (*WriteAck) Type() string       { return "write-ack" }
 func (m *WriteAck) bucketIndex() int { return m.Bucket }
 func (m *WriteAck) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("write", m.WriteID), a("outcome", m.Outcome)}
@@ -318,7 +318,7 @@ type SyncCollect struct {
 	Epoch  uint64
 }
 
-func (*SyncCollect) Type() string      { return "sync-collect" }
+func (*SyncCollect) Type() string       { return "sync-collect" }
 func (m *SyncCollect) bucketIndex() int { return m.Bucket }
 func (m *SyncCollect) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch)}
@@ -334,7 +334,7 @@ type SyncState struct {
 	Events  []EventID
 }
 
-func (*SyncState) Type() string      { return "sync-state" }
+func (*SyncState) Type() string       { return "sync-state" }
 func (m *SyncState) bucketIndex() int { return m.Bucket }
 func (m *SyncState) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch), a("holds", m.Holds), a("entries", len(m.Entries))}
