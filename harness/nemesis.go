@@ -1,0 +1,120 @@
+package harness
+
+import (
+	"fmt"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/chaos"
+)
+
+// nemesis schedules a scenario's network faults and rebalance requests during the safety phase. Each
+// kind of fault draws from its own stream, so enabling one never reshuffles another.
+type nemesis struct {
+	sim    *sim.Sim
+	scn    Scenario
+	world  *kvWorld
+	end    protocol.Time
+	spiked map[sim.LinkKey]bool
+}
+
+func newNemesis(s *sim.Sim, scn Scenario, world *kvWorld) *nemesis {
+	return &nemesis{sim: s, scn: scn, world: world, end: protocol.Time(scn.SafetyPhase), spiked: map[sim.LinkKey]bool{}}
+}
+
+func (n *nemesis) arm() {
+	cfg := n.scn.Nemeses
+	if cfg.ClientPartitionMeanGap > 0 && n.scn.KV.Clients > 0 {
+		n.every("nemesis/client-partitions", cfg.ClientPartitionMeanGap, n.partitionClient)
+	}
+	if cfg.DelaySpikeMeanGap > 0 && n.scn.KV.Servers > 1 {
+		n.every("nemesis/delay-spikes", cfg.DelaySpikeMeanGap, n.delaySpike)
+	}
+	if cfg.RebalanceMeanGap > 0 {
+		n.every("nemesis/rebalance", cfg.RebalanceMeanGap, n.rebalance)
+	}
+}
+
+// every runs fault at exponentially distributed gaps until the safety phase ends. fault returns how
+// long the fault lasts, so that faults of one kind never overlap.
+func (n *nemesis) every(stream string, meanGap protocol.Duration, fault func(r protocol.Rand) protocol.Duration) {
+	r := n.sim.Stream(stream)
+	var next func(from protocol.Time)
+	next = func(from protocol.Time) {
+		at := from + protocol.Time(chaos.ExponentialGap(r, meanGap))
+		if at >= n.end {
+			return
+		}
+		n.sim.At(at, stream, func() {
+			lasts := fault(r)
+			next(n.sim.Now() + protocol.Time(lasts))
+		})
+	}
+	next(n.sim.Now())
+}
+
+// partitionClient cuts one client off from every server, both ways, for a while.
+func (n *nemesis) partitionClient(r protocol.Rand) protocol.Duration {
+	client := protocol.NodeID(n.scn.KV.Servers + r.Intn(n.scn.KV.Clients))
+	lasts := protocol.Duration(1 + r.Intn(int(n.scn.Nemeses.ClientPartitionMax)))
+	if err := n.sim.Partition([]protocol.NodeID{client}, n.servers()); err != nil {
+		panic(fmt.Sprintf("harness: partitioning client %d: %v", client, err))
+	}
+	n.sim.At(min(n.sim.Now()+protocol.Time(lasts), n.end), "nemesis/heal", func() { _ = n.sim.Heal() })
+	return lasts
+}
+
+// delaySpike slows one directed server-to-server link for a while, below the failure-detection
+// timeout (Scenario.Validate guarantees it), keeping FIFO order.
+func (n *nemesis) delaySpike(r protocol.Rand) protocol.Duration {
+	servers := n.scn.KV.Servers
+	from := r.Intn(servers)
+	to := (from + 1 + r.Intn(servers-1)) % servers
+	key := sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}
+	lat := n.scn.Nemeses.DelaySpikeLatency
+	lasts := protocol.Duration(1 + r.Intn(int(n.scn.Nemeses.DelaySpikeMax)))
+	if err := n.sim.SetLink(key, sim.Link{Latency: sim.Latency{Kind: sim.Uniform, Min: lat / 2, Max: lat}}); err != nil {
+		panic(fmt.Sprintf("harness: delay spike on %v: %v", key, err))
+	}
+	n.spiked[key] = true
+	n.sim.At(min(n.sim.Now()+protocol.Time(lasts), n.end), "nemesis/spike-end", func() {
+		_ = n.sim.ResetLink(key)
+		delete(n.spiked, key)
+	})
+	return 0 // spikes on different links may overlap
+}
+
+// rebalance asks the coordinator to move a random bucket to a random server.
+func (n *nemesis) rebalance(r protocol.Rand) protocol.Duration {
+	bucket := r.Intn(n.scn.KV.Buckets)
+	target := protocol.NodeID(r.Intn(n.scn.KV.Servers))
+	if coord, ok := n.world.coordinator(); ok {
+		if err := n.sim.Inject(n.sim.Now(), coord, &kv.Rebalance{Bucket: bucket, Target: target}); err != nil {
+			panic(fmt.Sprintf("harness: injecting a rebalance request: %v", err))
+		}
+	}
+	return 0
+}
+
+// stopAll ends every fault at the end of the safety phase: partitions heal and links recover.
+func (n *nemesis) stopAll() {
+	_ = n.sim.Heal()
+	for id := 0; id < n.scn.KV.Servers; id++ {
+		for to := 0; to < n.scn.KV.Servers; to++ {
+			key := sim.LinkKey{From: protocol.NodeID(id), To: protocol.NodeID(to)}
+			if n.spiked[key] {
+				_ = n.sim.ResetLink(key)
+			}
+		}
+	}
+	clear(n.spiked)
+}
+
+func (n *nemesis) servers() []protocol.NodeID {
+	ids := make([]protocol.NodeID, n.scn.KV.Servers)
+	for i := range ids {
+		ids[i] = protocol.NodeID(i)
+	}
+	return ids
+}

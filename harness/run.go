@@ -1,0 +1,510 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/chaos"
+	"github.com/stateflush/stateflush/sim/trace"
+)
+
+// Verdict is a run's overall outcome.
+type Verdict string
+
+// Verdicts. DataLoss is neither a pass nor a protocol bug: the scenario killed more members than the
+// redundancy covers, on purpose, and the store reported the loss.
+const (
+	VerdictPass      Verdict = "pass"
+	VerdictViolation Verdict = "violation"
+	VerdictUnknown   Verdict = "unknown"
+	VerdictDataLoss  Verdict = "data-loss"
+)
+
+// Checks beside those of package linearizability.
+const (
+	LivenessCheck  = "liveness"   // the system did not converge within the quiesce budget
+	DataLossCheck  = "data-loss"  // a bucket lost every copy although the scenario stayed within redundancy
+	MonitorCheck   = "monitor"    // a member was lost without the chaos monkey's label
+	HistoryCheck   = "history"    // the trace's client events do not form a history
+	RunFormat      = "stateflush-run/1"
+	defaultSteps   = 200_000_000
+	defaultBudget  = 10 * time.Second
+	sourcePRNG     = "prng"
+	sourceExternal = "external"
+)
+
+// Options tune one run. The zero value is the default: a seeded PRNG drives every choice and the
+// linearizability check gets 10 s of wall time.
+type Options struct {
+	// Source, when set, replaces the seeded PRNG (e.g. sim.RapidSource(t) in property tests). Such a
+	// run cannot be replayed from its seed; rapid's own seed and fail file replay it.
+	Source func(stream string) protocol.Rand
+	// CheckBudget bounds the linearizability check's wall time; a check that runs out is Unknown.
+	CheckBudget time.Duration
+	// HashOnly skips keeping the trace and every check: the run only yields its trace hash and
+	// statistics (for determinism tests and simulator throughput).
+	HashOnly bool
+}
+
+// RunSpec is everything needed to reproduce a run. It is written in the header of every trace the
+// harness records, so that `stateflush replay FILE` needs nothing else.
+type RunSpec struct {
+	Format   string   `json:"format"`
+	Scenario Scenario `json:"scenario"`
+	Seed     uint64   `json:"seed"`
+	// Source is "prng" for a seeded run, "external" when another engine (rapid) drew the choices.
+	Source string `json:"source"`
+}
+
+// Outcome is everything a run produced and every check's finding.
+type Outcome struct {
+	Spec RunSpec
+	// Drawn is the scenario as actually run: Spec.Scenario with the swarm's draws applied.
+	Drawn  Scenario
+	Result sim.Result
+	// Records is the trace (empty with Options.HashOnly).
+	Records []trace.Record
+	History linearizability.History
+	// Holdings are the live servers' bucket copies at the end.
+	Holdings   []linearizability.Holding
+	Verdict    linearizability.Verdict
+	Violations []linearizability.Violation
+	// Liveness lists what did not converge (in words).
+	Liveness []string
+	Kills    []chaos.Kill
+	Alarms   []chaos.Alarm
+	// LostBuckets are the buckets the store reported lost (EventDataLost).
+	LostBuckets []int
+	Final       Verdict
+	// CaughtBy names the checks that failed, sorted.
+	CaughtBy []string
+}
+
+// Run runs one seed of a scenario and checks it.
+func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
+	if err := scn.Validate(); err != nil {
+		return nil, err
+	}
+	spec := RunSpec{Format: RunFormat, Scenario: scn, Seed: seed, Source: sourcePRNG}
+	if opt.Source != nil {
+		spec.Source = sourceExternal
+	}
+	source := opt.Source
+	if source == nil {
+		source = sim.PRNGSource(seed)
+	}
+	drawn := scn
+	if scn.Swarm {
+		drawn.Nemeses = DrawSwarm(scn.Nemeses, source("swarm"))
+	}
+	factory, err := kv.NewFactory(drawn.KV)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sim.Config{
+		Seed:        seed,
+		Nodes:       nodeSpecs(drawn.KV, factory),
+		Network:     network(drawn),
+		TimeBudget:  drawn.SafetyPhase + drawn.QuiesceBudget,
+		StepBudget:  defaultSteps,
+		Trace:       sim.TraceFull,
+		Source:      source,
+		Description: spec,
+	}
+	if opt.HashOnly {
+		cfg.Trace = sim.TraceHashOnly
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Spec: spec, Drawn: drawn}
+	world := &kvWorld{sim: s, cfg: drawn.KV}
+	var monkey *chaos.Monkey
+	if m := drawn.Nemeses.Monkey; m != nil {
+		mc := *m
+		mc.Stop = protocol.Time(drawn.SafetyPhase)
+		if monkey, err = chaos.New(mc, s, world, knownRoles); err != nil {
+			return nil, err
+		}
+		monkey.Arm()
+	}
+	n := newNemesis(s, drawn, world)
+	n.arm()
+
+	// Safety phase: workload under faults. Then every fault stops and the system must quiesce.
+	s.RunUntil(protocol.Time(drawn.SafetyPhase))
+	n.stopAll()
+	out.Result = s.Run()
+	if monkey != nil {
+		out.Kills = monkey.Kills()
+	}
+	if opt.HashOnly {
+		out.Final = VerdictPass
+		return out, nil
+	}
+	out.Records = s.Trace()
+	out.check(s, world, opt)
+	return out, nil
+}
+
+func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
+	var nodes []sim.NodeSpec
+	for i := 0; i < cfg.Servers+cfg.Clients; i++ {
+		id := protocol.NodeID(i)
+		nodes = append(nodes, sim.NodeSpec{Name: kv.NodeName(cfg, id), New: factory, Client: kv.IsClient(cfg, id)})
+	}
+	return nodes
+}
+
+// network gives every link the scenario's latency, and client links the scenario's loss and
+// duplication.
+func network(scn Scenario) sim.Network {
+	net := sim.Network{Default: sim.Link{Latency: scn.Latency}}
+	n := scn.Nemeses
+	if n.ClientLossProb == 0 && n.ClientDupProb == 0 {
+		return net
+	}
+	net.Links = map[sim.LinkKey]sim.Link{}
+	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
+	for c := scn.KV.Servers; c < scn.KV.Servers+scn.KV.Clients; c++ {
+		for srv := 0; srv < scn.KV.Servers; srv++ {
+			net.Links[sim.LinkKey{From: protocol.NodeID(c), To: protocol.NodeID(srv)}] = clientLink
+			net.Links[sim.LinkKey{From: protocol.NodeID(srv), To: protocol.NodeID(c)}] = clientLink
+		}
+	}
+	return net
+}
+
+// kvWorld answers the chaos monkey's questions from the servers' actual state: the simulator is an
+// oracle, so the monkey can keep within the redundancy exactly.
+type kvWorld struct {
+	sim *sim.Sim
+	cfg kv.Config
+}
+
+func (w *kvWorld) server(id protocol.NodeID) *kv.Server {
+	srv, _ := w.sim.Node(id).(*kv.Server)
+	return srv
+}
+
+// Roles names a member's roles: "coordinator" and "primary" (of any bucket).
+func (w *kvWorld) Roles(id protocol.NodeID) []string {
+	srv := w.server(id)
+	if srv == nil {
+		return nil
+	}
+	var roles []string
+	if srv.IsCoordinator() {
+		roles = append(roles, "coordinator")
+	}
+	for _, h := range srv.Holdings() {
+		if h.Primary {
+			roles = append(roles, "primary")
+			break
+		}
+	}
+	return roles
+}
+
+// SafeToKill holds when every bucket keeps at least one live, initialized copy without the victim.
+func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
+	copies := make([]int, w.cfg.Buckets)
+	for id := 0; id < w.cfg.Servers; id++ {
+		if protocol.NodeID(id) == victim {
+			continue
+		}
+		srv := w.server(protocol.NodeID(id))
+		if srv == nil {
+			continue
+		}
+		for _, h := range srv.Holdings() {
+			if h.Initialized {
+				copies[h.Bucket]++
+			}
+		}
+	}
+	return !slices.Contains(copies, 0)
+}
+
+// coordinator returns a live server that believes it coordinates, or the lowest live server.
+func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
+	fallback, found := protocol.NodeID(-1), false
+	for id := 0; id < w.cfg.Servers; id++ {
+		srv := w.server(protocol.NodeID(id))
+		if srv == nil {
+			continue
+		}
+		if srv.IsCoordinator() {
+			return protocol.NodeID(id), true
+		}
+		if !found {
+			fallback, found = protocol.NodeID(id), true
+		}
+	}
+	return fallback, found
+}
+
+func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
+	cfg := o.Drawn.KV
+	budget := opt.CheckBudget
+	if budget <= 0 {
+		budget = defaultBudget
+	}
+	caught := map[string]bool{}
+	violate := func(v linearizability.Violation) {
+		o.Violations = append(o.Violations, v)
+		caught[string(v.Check)] = true
+	}
+
+	// The holdings of live servers, converted for the checkers.
+	live := 0
+	for id := 0; id < cfg.Servers; id++ {
+		srv := world.server(protocol.NodeID(id))
+		if srv == nil || srv.Stopped() {
+			continue
+		}
+		live++
+		for _, h := range srv.Holdings() {
+			lh := linearizability.Holding{Node: int32(id), NodeName: kv.NodeName(cfg, protocol.NodeID(id)),
+				Bucket: h.Bucket, Primary: h.Primary, Initialized: h.Initialized}
+			for _, e := range h.Entries {
+				lh.Entries = append(lh.Entries, linearizability.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Tombstone: e.Tombstone})
+			}
+			o.Holdings = append(o.Holdings, lh)
+		}
+	}
+
+	for i := range o.Records {
+		r := &o.Records[i]
+		if r.Kind == trace.KindEvent && r.Name == protocol.EventDataLost {
+			if b, ok := r.Get("bucket"); ok {
+				var bucket int
+				if _, err := fmt.Sscan(b, &bucket); err == nil && !slices.Contains(o.LostBuckets, bucket) {
+					o.LostBuckets = append(o.LostBuckets, bucket)
+				}
+			}
+		}
+	}
+	slices.Sort(o.LostBuckets)
+	lost := func(key string) bool { return slices.Contains(o.LostBuckets, kv.BucketOf(key, cfg.Buckets)) }
+
+	history, err := linearizability.HistoryFromTrace(o.Records)
+	if err != nil {
+		violate(linearizability.Violation{Check: HistoryCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
+	}
+	o.History = history
+	// Keys of buckets lost beyond redundancy cannot be checked: their data is gone by design.
+	checked := history
+	holdings := o.Holdings
+	if len(o.LostBuckets) > 0 {
+		checked = slices.DeleteFunc(slices.Clone(history), func(op linearizability.Operation) bool { return lost(op.Key) })
+		holdings = slices.DeleteFunc(slices.Clone(o.Holdings), func(h linearizability.Holding) bool { return slices.Contains(o.LostBuckets, h.Bucket) })
+	}
+
+	if v, err := linearizability.CheckHistory(checked, budget); err != nil {
+		violate(linearizability.Violation{Check: linearizability.LinearizabilityCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
+	} else {
+		o.Verdict = v
+		if v.Result == linearizability.Illegal {
+			violate(linearizability.Violation{Check: linearizability.LinearizabilityCheck, Bucket: linearizability.NoBucket,
+				Message: fmt.Sprintf("history is not linearizable: keys %s", strings.Join(v.IllegalKeys, ", "))})
+		}
+	}
+	add := func(vs []linearizability.Violation, err error, check linearizability.CheckName) {
+		if err != nil {
+			violate(linearizability.Violation{Check: check, Bucket: linearizability.NoBucket, Message: err.Error()})
+		}
+		for _, v := range vs {
+			violate(v)
+		}
+	}
+	vs, err := linearizability.CheckConvergence(holdings, o.Records)
+	add(vs, err, linearizability.ConvergenceCheck)
+	vs, err = linearizability.CheckAcknowledgedWrites(checked, holdings, func(k string) int { return kv.BucketOf(k, cfg.Buckets) }, o.Records)
+	add(vs, err, linearizability.AcknowledgedWriteCheck)
+	if len(o.LostBuckets) == 0 {
+		vs, err = linearizability.CheckRedundancy(holdings, linearizability.RedundancyTarget{BucketCount: cfg.Buckets, CopiesWanted: cfg.Redundancy, LiveMembers: live}, o.Records)
+		add(vs, err, linearizability.RedundancyCheck)
+	}
+
+	// Liveness: the heal-and-quiesce phase must end quiescent with no copy still being created.
+	if o.Result.End != sim.EndQuiescent {
+		o.Liveness = append(o.Liveness, fmt.Sprintf("run did not quiesce: ended by %s at %v", o.Result.End, o.Result.Now))
+	}
+	for id := 0; id < cfg.Servers; id++ {
+		if srv := world.server(protocol.NodeID(id)); srv != nil && !srv.Stopped() {
+			if pending := srv.CreatingCopies(); len(pending) > 0 {
+				o.Liveness = append(o.Liveness, fmt.Sprintf("%s still creating copies of buckets %v", kv.NodeName(cfg, protocol.NodeID(id)), pending))
+			}
+		}
+	}
+	for _, l := range o.Liveness {
+		violate(linearizability.Violation{Check: LivenessCheck, Bucket: linearizability.NoBucket, Message: l})
+	}
+	if len(o.LostBuckets) > 0 && !o.Drawn.ExpectDataLoss {
+		violate(linearizability.Violation{Check: DataLossCheck, Bucket: o.LostBuckets[0],
+			Message: fmt.Sprintf("buckets %v lost every copy although the scenario stays within redundancy %d", o.LostBuckets, cfg.Redundancy)})
+	}
+
+	mon := chaos.NewMonitor("")
+	for i := range o.Records {
+		mon.Observe(&o.Records[i])
+	}
+	o.Alarms = mon.Alarms()
+	for _, a := range o.Alarms {
+		violate(linearizability.Violation{Check: MonitorCheck, Bucket: linearizability.NoBucket, Message: a.String()})
+	}
+
+	for c := range caught {
+		o.CaughtBy = append(o.CaughtBy, c)
+	}
+	slices.Sort(o.CaughtBy)
+	switch {
+	case len(o.Violations) > 0:
+		o.Final = VerdictViolation
+	case o.Verdict.Result == linearizability.Unknown:
+		o.Final = VerdictUnknown
+	case len(o.LostBuckets) > 0:
+		o.Final = VerdictDataLoss
+	default:
+		o.Final = VerdictPass
+	}
+}
+
+// SeedResult is the JSON line a sweep writes per seed. It holds no wall-clock figures, so a sweep's
+// output is the same on every machine.
+type SeedResult struct {
+	Seed          uint64   `json:"seed"`
+	Scenario      string   `json:"scenario"`
+	Strategy      string   `json:"strategy"`
+	Mutant        string   `json:"mutant,omitempty"`
+	Verdict       Verdict  `json:"verdict"`
+	CaughtBy      []string `json:"caught_by,omitempty"`
+	Detail        string   `json:"detail,omitempty"`
+	ClientOps     int      `json:"client_ops"`
+	UnknownOps    int      `json:"unknown_ops"`
+	Kills         int      `json:"kills"`
+	CopiesCreated int      `json:"copies_created"`
+	LostBuckets   []int    `json:"lost_buckets,omitempty"`
+	End           string   `json:"end"`
+	VirtualTimeUS int64    `json:"virtual_time_us"`
+	Steps         int64    `json:"steps"`
+	Hash          string   `json:"hash"`
+}
+
+// SeedResult summarises the outcome as one sweep line.
+func (o *Outcome) SeedResult() SeedResult {
+	r := SeedResult{
+		Seed: o.Spec.Seed, Scenario: o.Spec.Scenario.Name, Strategy: o.Drawn.KV.Strategy.String(),
+		Mutant: o.Drawn.KV.Mutants.String(), Verdict: o.Final, CaughtBy: o.CaughtBy,
+		Kills: len(o.Kills), LostBuckets: o.LostBuckets, End: string(o.Result.End),
+		VirtualTimeUS: int64(o.Result.Now), Steps: o.Result.Steps, Hash: fmt.Sprintf("%016x", o.Result.Hash),
+	}
+	if len(o.Violations) > 0 {
+		r.Detail = o.Violations[0].Message
+	}
+	for i := range o.History {
+		r.ClientOps++
+		if o.History[i].OutcomeUnknown() {
+			r.UnknownOps++
+		}
+	}
+	for i := range o.Records {
+		if o.Records[i].Kind == trace.KindEvent && o.Records[i].Name == protocol.EventInitialized {
+			r.CopiesCreated++
+		}
+	}
+	return r
+}
+
+// Banner describes the run: every drawn parameter, and the command that replays it.
+func (o *Outcome) Banner() string {
+	var b strings.Builder
+	d := o.Drawn
+	fmt.Fprintf(&b, "scenario %s, seed %d, strategy %s, mutants [%s]\n", d.Name, o.Spec.Seed, d.KV.Strategy, d.KV.Mutants)
+	fmt.Fprintf(&b, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, source %s, %d ops over %d keys\n",
+		d.KV.Servers, d.KV.Clients, d.KV.Buckets, d.KV.Redundancy, d.KV.SourceChoice, d.ClientOps(), d.KV.Workload.Keys)
+	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs\n",
+		protocol.Time(d.SafetyPhase), protocol.Time(d.QuiesceBudget), latencyKindName(d.Latency.Kind), d.Latency.Min, d.Latency.Mean, d.Latency.Max)
+	fmt.Fprintf(&b, "  nemeses%s: %s\n", map[bool]string{true: " (swarm-drawn)", false: ""}[d.Swarm], d.Nemeses.Describe())
+	fmt.Fprintf(&b, "  replay: %s", o.ReplayCommand(""))
+	return b.String()
+}
+
+// ReplayCommand is the command that reproduces this run. With a trace file path it replays the file
+// (checking the hash); otherwise it names the scenario and seed.
+func (o *Outcome) ReplayCommand(traceFile string) string {
+	if traceFile != "" {
+		return "go run ./cmd/stateflush replay " + traceFile
+	}
+	if o.Spec.Source != sourcePRNG {
+		return "rerun the property test with the -rapid.seed it printed (or its fail file)"
+	}
+	cmd := fmt.Sprintf("go run ./cmd/stateflush run --scenario %s --seed %d", o.Spec.Scenario.Name, o.Spec.Seed)
+	builtin, err := LookupScenario(o.Spec.Scenario.Name)
+	if err != nil {
+		return cmd + "  # scenario not built in: replay the trace file instead"
+	}
+	return cmd + overrideFlags(builtin, o.Spec.Scenario)
+}
+
+// TraceHeader is the description written in the header of the run's trace.
+func (o *Outcome) TraceHeader() json.RawMessage {
+	b, err := json.Marshal(o.Spec)
+	if err != nil {
+		panic(fmt.Sprintf("harness: RunSpec does not marshal: %v", err))
+	}
+	return b
+}
+
+// Describe lists the enabled nemeses and their rates in one line.
+func (n Nemeses) Describe() string {
+	var parts []string
+	if m := n.Monkey; m != nil {
+		restart := "never"
+		if m.RestartAfter > 0 {
+			restart = fmt.Sprintf("after %dms", m.RestartAfter/protocol.Millisecond)
+		}
+		parts = append(parts, fmt.Sprintf("monkey(mean gap %dms, min gap %dms, restart %s, beyond redundancy %v, blind %v)",
+			m.MeanTimeBetweenKills/protocol.Millisecond, m.MinGapBetweenKills/protocol.Millisecond, restart, m.AllowBeyondRedundancy, m.BlindSpots))
+	}
+	if n.ClientPartitionMeanGap > 0 {
+		parts = append(parts, fmt.Sprintf("client-partitions(mean gap %dms, up to %dms)", n.ClientPartitionMeanGap/protocol.Millisecond, n.ClientPartitionMax/protocol.Millisecond))
+	}
+	if n.DelaySpikeMeanGap > 0 {
+		parts = append(parts, fmt.Sprintf("delay-spikes(mean gap %dms, %dms latency, up to %dms)", n.DelaySpikeMeanGap/protocol.Millisecond, n.DelaySpikeLatency/protocol.Millisecond, n.DelaySpikeMax/protocol.Millisecond))
+	}
+	if n.ClientLossProb > 0 {
+		parts = append(parts, fmt.Sprintf("client-loss(%.3f)", n.ClientLossProb))
+	}
+	if n.ClientDupProb > 0 {
+		parts = append(parts, fmt.Sprintf("client-dup(%.3f)", n.ClientDupProb))
+	}
+	if n.RebalanceMeanGap > 0 {
+		parts = append(parts, fmt.Sprintf("rebalance(mean gap %dms)", n.RebalanceMeanGap/protocol.Millisecond))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func latencyKindName(k sim.LatencyKind) string {
+	names := map[sim.LatencyKind]string{sim.Constant: "constant", sim.Uniform: "uniform", sim.Exponential: "exponential", sim.LongTail: "long-tail"}
+	if n, ok := names[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind-%d", int(k))
+}
+
+// ErrNotReplayable is returned for a trace whose choices came from another engine than the seed.
+var ErrNotReplayable = errors.New("trace was recorded with choices drawn by a property-testing engine, not a seed")

@@ -1,0 +1,242 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/chaos"
+)
+
+// Nemeses are the faults a scenario injects during its safety phase. Every fault stays within what
+// the store claims to survive (see protocol/kv's documentation): crash-stop failures of servers,
+// client links that lose, duplicate or cut messages (clients time out and retry), and server links
+// that slow down for less than the failure-detection timeout. Server-to-server message loss is not
+// among them: the protocol assumes reliable FIFO channels between servers, as TCP gives.
+type Nemeses struct {
+	// Monkey, when non-nil, is the chaos monkey's configuration (its Stop is the safety phase's end).
+	Monkey *chaos.Config `json:"monkey,omitempty"`
+	// ClientPartitionMeanGap, when > 0, cuts one client off from every server now and then, for up to
+	// ClientPartitionMax.
+	ClientPartitionMeanGap protocol.Duration `json:"client_partition_mean_gap_us,omitempty"`
+	ClientPartitionMax     protocol.Duration `json:"client_partition_max_us,omitempty"`
+	// DelaySpikeMeanGap, when > 0, slows one directed server-to-server link now and then to
+	// DelaySpikeLatency for up to DelaySpikeMax. FIFO order is kept.
+	DelaySpikeMeanGap protocol.Duration `json:"delay_spike_mean_gap_us,omitempty"`
+	DelaySpikeLatency protocol.Duration `json:"delay_spike_latency_us,omitempty"`
+	DelaySpikeMax     protocol.Duration `json:"delay_spike_max_us,omitempty"`
+	// ClientLossProb and ClientDupProb apply to every link between a client and a server.
+	ClientLossProb float64 `json:"client_loss_prob,omitempty"`
+	ClientDupProb  float64 `json:"client_dup_prob,omitempty"`
+	// RebalanceMeanGap, when > 0, asks the coordinator now and then to move a random bucket to a
+	// random server.
+	RebalanceMeanGap protocol.Duration `json:"rebalance_mean_gap_us,omitempty"`
+}
+
+// Scenario is a named, parameterised experiment: a cluster, a workload, faults, and the phases of a
+// run. A run has a safety phase (workload under faults), then a heal-and-quiesce phase in which every
+// fault stops and the system must converge within QuiesceBudget.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// KV is the store's configuration: cluster size, strategy, mutants, workload, timeouts.
+	KV kv.Config `json:"kv"`
+	// Latency is the default one-way delay of every link.
+	Latency sim.Latency `json:"latency"`
+	Nemeses Nemeses     `json:"nemeses"`
+	// Swarm draws, per seed, which nemeses are enabled and at what rates (see DrawSwarm), so that
+	// some seeds run with few faults and reach deep states.
+	Swarm bool `json:"swarm"`
+	// SafetyPhase is how long faults are injected; QuiesceBudget how long the system then has to
+	// converge once every fault has stopped.
+	SafetyPhase   protocol.Duration `json:"safety_phase_us"`
+	QuiesceBudget protocol.Duration `json:"quiesce_budget_us"`
+	// ExpectDataLoss marks scenarios that kill beyond the redundancy on purpose: lost buckets are then
+	// reported as data loss beyond redundancy, not as a protocol bug.
+	ExpectDataLoss bool `json:"expect_data_loss,omitempty"`
+}
+
+// Validate reports the first parameter that cannot run, naming it and its value.
+func (s Scenario) Validate() error {
+	if s.Name == "" {
+		return errors.New("scenario: Name is empty")
+	}
+	if err := s.KV.Validate(); err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	n := s.Nemeses
+	switch {
+	case s.SafetyPhase <= 0:
+		return fmt.Errorf("scenario %s: SafetyPhase=%d µs must be positive", s.Name, s.SafetyPhase)
+	case s.QuiesceBudget <= 0:
+		return fmt.Errorf("scenario %s: QuiesceBudget=%d µs must be positive", s.Name, s.QuiesceBudget)
+	case s.Latency.Min < 0 || s.Latency.Mean < 0 || s.Latency.Max < 0:
+		return fmt.Errorf("scenario %s: Latency=%+v has a negative duration", s.Name, s.Latency)
+	case n.ClientLossProb < 0 || n.ClientLossProb > 1:
+		return fmt.Errorf("scenario %s: ClientLossProb=%v outside [0,1]", s.Name, n.ClientLossProb)
+	case n.ClientDupProb < 0 || n.ClientDupProb > 1:
+		return fmt.Errorf("scenario %s: ClientDupProb=%v outside [0,1]", s.Name, n.ClientDupProb)
+	case n.ClientPartitionMeanGap < 0 || n.ClientPartitionMax < 0 || (n.ClientPartitionMeanGap > 0 && n.ClientPartitionMax == 0):
+		return fmt.Errorf("scenario %s: client partitions need MeanGap >= 0 and Max > 0 (got %d, %d µs)", s.Name, n.ClientPartitionMeanGap, n.ClientPartitionMax)
+	case n.DelaySpikeMeanGap < 0 || n.DelaySpikeMax < 0 || n.DelaySpikeLatency < 0 || (n.DelaySpikeMeanGap > 0 && (n.DelaySpikeMax == 0 || n.DelaySpikeLatency == 0)):
+		return fmt.Errorf("scenario %s: delay spikes need MeanGap >= 0, Max > 0 and Latency > 0 (got %d, %d, %d µs)", s.Name, n.DelaySpikeMeanGap, n.DelaySpikeMax, n.DelaySpikeLatency)
+	case n.DelaySpikeLatency+s.KV.HeartbeatInterval >= s.KV.FailureDetectionTimeout && n.DelaySpikeMeanGap > 0:
+		return fmt.Errorf("scenario %s: DelaySpikeLatency=%d µs plus HeartbeatInterval=%d µs reaches FailureDetectionTimeout=%d µs: spikes would look like crashes, outside the failure model",
+			s.Name, n.DelaySpikeLatency, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
+	case n.RebalanceMeanGap < 0:
+		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
+	}
+	if n.Monkey != nil {
+		if err := n.Monkey.Validate(); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// ClientOps is the number of client operations the scenario's workload invokes.
+func (s Scenario) ClientOps() int { return s.KV.Clients * s.KV.Workload.OpsPerClient }
+
+// ErrUnknownScenario is returned by LookupScenario for a name that is not registered.
+var ErrUnknownScenario = errors.New("unknown scenario")
+
+// LookupScenario returns the named built-in scenario.
+func LookupScenario(name string) (Scenario, error) {
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Scenario{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownScenario, name, strings.Join(ScenarioNames(), ", "))
+}
+
+// ScenarioNames lists the built-in scenarios, the default first.
+func ScenarioNames() []string {
+	var names []string
+	for _, s := range Scenarios() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// DefaultScenario is the scenario the command line and the mutation score use by default.
+const DefaultScenario = "steady-monkey"
+
+// Scenarios returns the built-in scenarios, the default first. Each call returns fresh values.
+func Scenarios() []Scenario {
+	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small()}
+}
+
+// base is the cluster every built-in scenario starts from: the store's defaults with a workload of
+// 1,000 client operations over 100 keys, and three copies of each bucket with a non-primary image
+// source, so that a new copy can be fed by a source that is not the origin of every write: the case
+// the flush exists for (with two copies the only source left after a loss is the primary).
+func base() Scenario {
+	cfg := kv.DefaultConfig()
+	cfg.Redundancy = 3
+	cfg.SourceChoice = kv.PreferNonPrimary
+	cfg.Workload.OpsPerClient = 250
+	cfg.Workload.Keys = 100
+	return Scenario{
+		KV:            cfg,
+		Latency:       sim.Latency{Kind: sim.Exponential, Min: 100 * protocol.Microsecond, Mean: 500 * protocol.Microsecond, Max: 5 * protocol.Millisecond},
+		SafetyPhase:   1500 * protocol.Millisecond,
+		QuiesceBudget: 3 * protocol.Second,
+	}
+}
+
+func defaultMonkey() *chaos.Config {
+	return &chaos.Config{
+		MeanTimeBetweenKills: 250 * protocol.Millisecond,
+		MinGapBetweenKills:   100 * protocol.Millisecond,
+		RestartAfter:         150 * protocol.Millisecond,
+		Start:                protocol.Time(20 * protocol.Millisecond),
+	}
+}
+
+func steadyMonkey() Scenario {
+	s := base()
+	s.Name = "steady-monkey"
+	s.Description = "steady workload (1,000 ops, 4 clients, 100 keys) under the chaos monkey, with swarm-drawn client-link faults and server delay spikes"
+	s.Nemeses = Nemeses{
+		Monkey:                 defaultMonkey(),
+		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
+		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
+		ClientLossProb: 0.02, ClientDupProb: 0.02,
+	}
+	s.Swarm = true
+	return s
+}
+
+func rebalanceUnderLoad() Scenario {
+	s := base()
+	s.Name = "rebalance-under-load"
+	s.Description = "buckets moved between servers by rebalance requests while clients write; no crashes"
+	s.Nemeses = Nemeses{RebalanceMeanGap: 100 * protocol.Millisecond}
+	return s
+}
+
+func cascadingFailures() Scenario {
+	s := base()
+	s.Name = "cascading-failures"
+	s.Description = "the monkey kills fast and restarts late, taking buckets down to their last copy (never beyond)"
+	m := defaultMonkey()
+	m.MeanTimeBetweenKills = 60 * protocol.Millisecond
+	m.MinGapBetweenKills = 20 * protocol.Millisecond
+	m.RestartAfter = 600 * protocol.Millisecond
+	s.Nemeses = Nemeses{Monkey: m}
+	return s
+}
+
+func slowSource() Scenario {
+	s := base()
+	s.Name = "slow-source"
+	s.Description = "image sources produce small chunks slowly and server links spike, so copies overlap many writes"
+	s.KV.ChunkEntries = 2
+	s.KV.ImageChunkDelay = 3 * protocol.Millisecond
+	s.Nemeses = Nemeses{
+		Monkey:            defaultMonkey(),
+		DelaySpikeMeanGap: 50 * protocol.Millisecond, DelaySpikeLatency: 20 * protocol.Millisecond, DelaySpikeMax: 150 * protocol.Millisecond,
+	}
+	return s
+}
+
+func beyondRedundancy() Scenario {
+	s := base()
+	s.Name = "beyond-redundancy"
+	s.Description = "the monkey may kill every copy of a bucket: data loss beyond redundancy is expected and reported as such"
+	s.KV.Redundancy = 2
+	m := defaultMonkey()
+	m.MeanTimeBetweenKills = 50 * protocol.Millisecond
+	m.MinGapBetweenKills = 10 * protocol.Millisecond
+	m.RestartAfter = 400 * protocol.Millisecond
+	m.AllowBeyondRedundancy = true
+	s.Nemeses = Nemeses{Monkey: m}
+	s.ExpectDataLoss = true
+	return s
+}
+
+// small is a quick scenario for property tests: few members and operations, so that rapid can run
+// many schedules and shrink them fast.
+func small() Scenario {
+	s := base()
+	s.Name = "small"
+	s.Description = "4 servers, 2 clients, 2 buckets, 60 ops over 12 keys, monkey on: fast enough for property tests"
+	s.KV.Servers, s.KV.Clients, s.KV.Buckets = 4, 2, 2
+	s.KV.Workload.OpsPerClient = 30
+	s.KV.Workload.Keys = 12
+	s.SafetyPhase = 400 * protocol.Millisecond
+	s.Nemeses = Nemeses{Monkey: defaultMonkey(), ClientLossProb: 0.02, ClientDupProb: 0.02}
+	s.Swarm = true
+	return s
+}
+
+// Roles the chaos monkey's blind spots may name.
+var knownRoles = []string{"coordinator", "primary"}
+
+// KnownRoles lists the role names a blind spot may use.
+func KnownRoles() []string { return slices.Clone(knownRoles) }

@@ -1,0 +1,82 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// DrawSwarm draws, for one seed, which of a scenario's nemeses are enabled and at what rates (swarm
+// testing): each nemesis is on with probability 1/2 and, when on, its rate is scaled by a factor in
+// [1/4, 2]. Some seeds therefore run with few faults and reach deep states, others with many. Draw 0
+// (where shrinking pushes) leaves a nemesis off.
+func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
+	on := func() bool { return r.Intn(2) == 1 }
+	// scale is between 1/4 and 2 in eighths.
+	scale := func(d protocol.Duration) protocol.Duration { return d * protocol.Duration(2+r.Intn(15)) / 8 }
+	scaleProb := func(p float64) float64 { return min(1, p*float64(2+r.Intn(15))/8) }
+	out := Nemeses{}
+	if n.Monkey != nil && on() {
+		m := *n.Monkey
+		m.MeanTimeBetweenKills = scale(m.MeanTimeBetweenKills)
+		out.Monkey = &m
+	}
+	if n.ClientPartitionMeanGap > 0 && on() {
+		out.ClientPartitionMeanGap, out.ClientPartitionMax = scale(n.ClientPartitionMeanGap), n.ClientPartitionMax
+	}
+	if n.DelaySpikeMeanGap > 0 && on() {
+		out.DelaySpikeMeanGap, out.DelaySpikeLatency, out.DelaySpikeMax = scale(n.DelaySpikeMeanGap), n.DelaySpikeLatency, n.DelaySpikeMax
+	}
+	if n.ClientLossProb > 0 && on() {
+		out.ClientLossProb = scaleProb(n.ClientLossProb)
+	}
+	if n.ClientDupProb > 0 && on() {
+		out.ClientDupProb = scaleProb(n.ClientDupProb)
+	}
+	if n.RebalanceMeanGap > 0 && on() {
+		out.RebalanceMeanGap = scale(n.RebalanceMeanGap)
+	}
+	return out
+}
+
+// overrideFlags returns the command-line flags that turn a built-in scenario into the given one, for
+// the parameters the command line can set. Parameters it cannot set are reported in a comment.
+func overrideFlags(builtin, s Scenario) string {
+	var b strings.Builder
+	k, bk := s.KV, builtin.KV
+	if k.Strategy != bk.Strategy {
+		fmt.Fprintf(&b, " --strategy %s", k.Strategy)
+	}
+	if k.Mutants != bk.Mutants {
+		fmt.Fprintf(&b, " --mutant %s", k.Mutants)
+	}
+	if k.Servers != bk.Servers {
+		fmt.Fprintf(&b, " --servers %d", k.Servers)
+	}
+	if k.Clients != bk.Clients {
+		fmt.Fprintf(&b, " --clients %d", k.Clients)
+	}
+	if k.Buckets != bk.Buckets {
+		fmt.Fprintf(&b, " --buckets %d", k.Buckets)
+	}
+	if k.Redundancy != bk.Redundancy {
+		fmt.Fprintf(&b, " --redundancy %d", k.Redundancy)
+	}
+	if k.SourceChoice != bk.SourceChoice {
+		fmt.Fprintf(&b, " --source %s", k.SourceChoice)
+	}
+	if k.Workload.OpsPerClient != bk.Workload.OpsPerClient {
+		fmt.Fprintf(&b, " --ops-per-client %d", k.Workload.OpsPerClient)
+	}
+	if k.Workload.Keys != bk.Workload.Keys {
+		fmt.Fprintf(&b, " --keys %d", k.Workload.Keys)
+	}
+	if s.Swarm != builtin.Swarm {
+		fmt.Fprintf(&b, " --swarm=%v", s.Swarm)
+	}
+	if s.SafetyPhase != builtin.SafetyPhase {
+		fmt.Fprintf(&b, " --safety-ms %d", s.SafetyPhase/protocol.Millisecond)
+	}
+	return b.String()
+}

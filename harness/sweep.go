@@ -1,0 +1,224 @@
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Shard selects part of a sweep: seed number k (counting from 0 within the sweep) belongs to shard
+// k mod Count. A batch system (a Kubernetes Indexed Job, a CI matrix, a Slurm array) runs shard
+// 0/n .. n-1/n on separate machines and MergeSweeps combines their outputs.
+type Shard struct {
+	Index, Count int
+}
+
+// AllSeeds is the shard that holds every seed.
+var AllSeeds = Shard{Index: 0, Count: 1}
+
+// ParseShard reads "i/n" with 0 <= i < n.
+func ParseShard(s string) (Shard, error) {
+	idx, count, ok := strings.Cut(s, "/")
+	if !ok {
+		return Shard{}, fmt.Errorf("shard %q: want the form i/n, e.g. 0/4", s)
+	}
+	i, err1 := strconv.Atoi(idx)
+	n, err2 := strconv.Atoi(count)
+	if err1 != nil || err2 != nil {
+		return Shard{}, fmt.Errorf("shard %q: i and n must be integers", s)
+	}
+	if n < 1 || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("shard %q: need 0 <= i < n and n >= 1", s)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Seeds lists the seeds of this shard among first, first+1, ..., first+count-1, in order.
+func (s Shard) Seeds(first uint64, count int) []uint64 {
+	var seeds []uint64
+	for k := 0; k < count; k++ {
+		if k%s.Count == s.Index {
+			seeds = append(seeds, first+uint64(k))
+		}
+	}
+	return seeds
+}
+
+// ParallelSeeds runs run(seed) for every seed on the given number of workers (one simulator per
+// goroutine; each run is independent and deterministic) and calls emit with the results in seed-list
+// order, as soon as every earlier result is in, so that output is the same for any number of workers.
+// emit runs on the calling goroutine. stop, when it returns true after an emit, ends the sweep early
+// (results already running are discarded).
+func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, emit func(R), stop func() bool) {
+	workers = max(1, min(workers, len(seeds)))
+	type done struct {
+		index  int
+		result R
+	}
+	jobs := make(chan int)
+	results := make(chan done, workers)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				select {
+				case results <- done{i, run(seeds[i])}:
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range seeds {
+			select {
+			case jobs <- i:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	pending := map[int]R{}
+	next := 0
+	stopped := false
+	for next < len(seeds) && !stopped {
+		d := <-results
+		pending[d.index] = d.result
+		for !stopped {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			emit(r)
+			stopped = stop != nil && stop()
+		}
+	}
+	close(quit)
+	// Drain workers blocked on sending a result that is no longer wanted.
+	go func() {
+		for range results {
+		}
+	}()
+	wg.Wait()
+	close(results)
+}
+
+// WriteSeedResult writes one JSON line.
+func WriteSeedResult(w io.Writer, r SeedResult) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// ErrEmptySweep is returned when a sweep file holds no results.
+var ErrEmptySweep = errors.New("sweep file holds no results")
+
+// ReadSweep reads the JSON lines of a sweep (or of one shard). Errors name the line.
+func ReadSweep(r io.Reader, name string) ([]SeedResult, error) {
+	var out []SeedResult
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var res SeedResult
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&res); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a sweep result line: %v", name, line, err)
+		}
+		if res.Scenario == "" || res.Verdict == "" {
+			return nil, fmt.Errorf("%s:%d: sweep result lacks scenario or verdict", name, line)
+		}
+		out = append(out, res)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, ErrEmptySweep)
+	}
+	return out, nil
+}
+
+// MergeSweeps combines shard outputs into one result list ordered by seed. The same seed appearing
+// twice (overlapping shards, a file given twice) is an error, as is a mix of scenarios or mutants.
+func MergeSweeps(parts ...[]SeedResult) ([]SeedResult, error) {
+	var all []SeedResult
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	if len(all) == 0 {
+		return nil, ErrEmptySweep
+	}
+	slices.SortFunc(all, func(a, b SeedResult) int {
+		switch {
+		case a.Seed < b.Seed:
+			return -1
+		case a.Seed > b.Seed:
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(all); i++ {
+		if all[i].Seed == all[i-1].Seed {
+			return nil, fmt.Errorf("seed %d appears in more than one input: overlapping shards?", all[i].Seed)
+		}
+		if all[i].Scenario != all[0].Scenario || all[i].Mutant != all[0].Mutant || all[i].Strategy != all[0].Strategy {
+			return nil, fmt.Errorf("inputs mix runs: seed %d is %s/%s/%s but seed %d is %s/%s/%s",
+				all[0].Seed, all[0].Scenario, all[0].Strategy, all[0].Mutant, all[i].Seed, all[i].Scenario, all[i].Strategy, all[i].Mutant)
+		}
+	}
+	return all, nil
+}
+
+// Tally counts verdicts.
+type Tally struct {
+	Seeds, Pass, Violation, Unknown int
+	// ByCheck counts, per check, the seeds on which it found a violation.
+	ByCheck map[string]int
+}
+
+// Add counts one result.
+func (t *Tally) Add(r SeedResult) {
+	t.Seeds++
+	switch r.Verdict {
+	case VerdictPass:
+		t.Pass++
+	case VerdictViolation:
+		t.Violation++
+	case VerdictUnknown:
+		t.Unknown++
+	}
+	for _, c := range r.CaughtBy {
+		if t.ByCheck == nil {
+			t.ByCheck = map[string]int{}
+		}
+		t.ByCheck[c]++
+	}
+}
+
+func (t Tally) String() string {
+	return fmt.Sprintf("%d seeds: %d pass, %d violation, %d unknown", t.Seeds, t.Pass, t.Violation, t.Unknown)
+}
