@@ -30,10 +30,10 @@ const (
 
 // Checks beside those of package linearizability.
 const (
-	LivenessCheck  = "liveness"   // the system did not converge within the quiesce budget
-	DataLossCheck  = "data-loss"  // a bucket lost every copy although the scenario stayed within redundancy
-	MonitorCheck   = "monitor"    // a member was lost without the chaos monkey's label
-	HistoryCheck   = "history"    // the trace's client events do not form a history
+	LivenessCheck  = "liveness"  // the system did not converge within the quiesce budget
+	DataLossCheck  = "data-loss" // a bucket lost every copy although the scenario stayed within redundancy
+	MonitorCheck   = "monitor"   // a member was lost without the chaos monkey's label
+	HistoryCheck   = "history"   // the trace's client events do not form a history
 	RunFormat      = "stateflush-run/1"
 	defaultSteps   = 200_000_000
 	defaultBudget  = 10 * time.Second

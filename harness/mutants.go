@@ -1,0 +1,159 @@
+package harness
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+// MutantScore is how well the checks catch one mutant.
+type MutantScore struct {
+	Mutant string `json:"mutant"`
+	// Seeds is how many seeds ran (a search stops at the first detection unless Full is set).
+	Seeds  int  `json:"seeds"`
+	Caught bool `json:"caught"`
+	// FirstSeed is the first seed that caught it and SeedsToDetection its position (1-based).
+	FirstSeed        uint64 `json:"first_seed,omitempty"`
+	SeedsToDetection int    `json:"seeds_to_detection,omitempty"`
+	// Detections counts the seeds that caught it (all of them when the search was Full).
+	Detections int `json:"detections"`
+	// CaughtBy names the checks that failed on the first detection.
+	CaughtBy []string `json:"caught_by,omitempty"`
+	// OpsBefore and ShrunkOps are the first counterexample's client operations before and after
+	// shrinking; ShrunkReplay replays the shrunk counterexample.
+	OpsBefore    int    `json:"ops_before,omitempty"`
+	ShrunkOps    int    `json:"shrunk_ops,omitempty"`
+	ShrunkReplay string `json:"shrunk_replay,omitempty"`
+	// Unknown counts seeds whose verdict was Unknown (the check ran out of time).
+	Unknown int `json:"unknown"`
+	// Shrunk is the shrunk counterexample's outcome (not serialised).
+	Shrunk *Outcome `json:"-"`
+}
+
+// MutationConfig says how to score mutants.
+type MutationConfig struct {
+	Scenario Scenario
+	// Mutants to score (names from kv.MutantNames); empty means all.
+	Mutants []string
+	// Seeds is the budget of seeds per mutant, starting at FirstSeed.
+	Seeds     int
+	FirstSeed uint64
+	// Full runs every seed of the budget (for detection rates); otherwise a mutant's search stops at
+	// its first detection.
+	Full bool
+	// ShrinkTries bounds the runs spent shrinking each first counterexample; 0 skips shrinking.
+	ShrinkTries int
+	Workers     int
+	// Progress, when set, is called after each seed (for a progress bar).
+	Progress func(mutant string, seed uint64, verdict Verdict)
+}
+
+// ScoreMutants runs each mutant over the seed budget and reports how the checks fared.
+func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
+	names := cfg.Mutants
+	if len(names) == 0 {
+		names = kv.MutantNames()
+	}
+	if cfg.Seeds < 1 {
+		return nil, fmt.Errorf("mutation score: Seeds=%d, need at least 1", cfg.Seeds)
+	}
+	var scores []MutantScore
+	for _, name := range names {
+		m, err := kv.ParseMutant(name)
+		if err != nil {
+			return nil, err
+		}
+		scn := cfg.Scenario
+		scn.KV.Mutants = kv.NewMutants(m)
+		if err := scn.Validate(); err != nil {
+			return nil, err
+		}
+		score := MutantScore{Mutant: name}
+		var first *Outcome
+		var runErr error
+		type seedRun struct {
+			o   *Outcome
+			err error
+		}
+		ParallelSeeds(AllSeeds.Seeds(cfg.FirstSeed, cfg.Seeds), cfg.Workers,
+			func(seed uint64) seedRun {
+				o, err := Run(scn, seed, Options{})
+				return seedRun{o, err}
+			},
+			func(r seedRun) {
+				if r.err != nil {
+					runErr = r.err
+					return
+				}
+				o := r.o
+				score.Seeds++
+				switch o.Final {
+				case VerdictViolation:
+					score.Detections++
+					if first == nil {
+						first = o
+						score.Caught, score.FirstSeed, score.SeedsToDetection, score.CaughtBy = true, o.Spec.Seed, score.Seeds, o.CaughtBy
+					}
+				case VerdictUnknown:
+					score.Unknown++
+				}
+				if cfg.Progress != nil {
+					cfg.Progress(name, o.Spec.Seed, o.Final)
+				}
+			},
+			func() bool { return runErr != nil || (!cfg.Full && first != nil) })
+		if runErr != nil {
+			return nil, runErr
+		}
+		if first != nil {
+			score.OpsBefore = len(first.History)
+			if cfg.ShrinkTries > 0 {
+				shrunk := Shrink(first, cfg.ShrinkTries)
+				score.Shrunk = shrunk.Outcome
+				score.ShrunkOps = len(shrunk.Outcome.History)
+				score.ShrunkReplay = shrunk.Outcome.ReplayCommand("")
+			}
+		}
+		scores = append(scores, score)
+	}
+	return scores, nil
+}
+
+// WriteScoreTable prints the mutation score as an aligned text table.
+func WriteScoreTable(w io.Writer, scores []MutantScore) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "mutant\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
+	for _, s := range scores {
+		caught, seeds, shrunk := "NO", "-", "-"
+		if s.Caught {
+			caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
+		}
+		if s.ShrunkOps > 0 {
+			shrunk = fmt.Sprintf("%d (from %d)", s.ShrunkOps, s.OpsBefore)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
+	}
+	return tw.Flush()
+}
+
+// MedianSeedsToDetection is the median over caught mutants; uncaught mutants count as the budget
+// plus one, so they raise the median instead of vanishing from it.
+func MedianSeedsToDetection(scores []MutantScore, budget int) int {
+	var xs []int
+	for _, s := range scores {
+		if s.Caught {
+			xs = append(xs, s.SeedsToDetection)
+		} else {
+			xs = append(xs, budget+1)
+		}
+	}
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
