@@ -34,6 +34,26 @@ func (n *nemesis) arm() {
 	if cfg.RebalanceMeanGap > 0 {
 		n.every("nemesis/rebalance", cfg.RebalanceMeanGap, n.rebalance)
 	}
+	for _, a := range n.scn.Script {
+		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
+	}
+}
+
+// perform carries out one scripted action. Crashing a member that is down, or restarting one that
+// is up, is skipped: the script describes intent, and the run may have diverged from it.
+func (n *nemesis) perform(a Action) {
+	switch a.Kind {
+	case ActionRebalance:
+		n.requestMove(a.Bucket, a.Node)
+	case ActionCrash:
+		if n.sim.Alive(a.Node) {
+			_ = n.sim.Crash(a.Node, "script")
+		}
+	case ActionRestart:
+		if !n.sim.Alive(a.Node) {
+			_ = n.sim.RestartBy(a.Node, "script")
+		}
+	}
 }
 
 // every runs fault at exponentially distributed gaps until the safety phase ends. fault returns how
@@ -89,12 +109,17 @@ func (n *nemesis) delaySpike(r protocol.Rand) protocol.Duration {
 func (n *nemesis) rebalance(r protocol.Rand) protocol.Duration {
 	bucket := r.Intn(n.scn.KV.Buckets)
 	target := protocol.NodeID(r.Intn(n.scn.KV.Servers))
+	n.requestMove(bucket, target)
+	return 0
+}
+
+// requestMove sends a rebalance request to the member that currently coordinates.
+func (n *nemesis) requestMove(bucket int, target protocol.NodeID) {
 	if coord, ok := n.world.coordinator(); ok {
 		if err := n.sim.Inject(n.sim.Now(), coord, &kv.Rebalance{Bucket: bucket, Target: target}); err != nil {
 			panic(fmt.Sprintf("harness: injecting a rebalance request: %v", err))
 		}
 	}
-	return 0
 }
 
 // stopAll ends every fault at the end of the safety phase: partitions heal and links recover.

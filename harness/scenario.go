@@ -55,9 +55,32 @@ type Scenario struct {
 	// converge once every fault has stopped.
 	SafetyPhase   protocol.Duration `json:"safety_phase_us"`
 	QuiesceBudget protocol.Duration `json:"quiesce_budget_us"`
+	// Script lists operator actions at fixed virtual times (a rebalance, a crash, a restart), for
+	// experiments that need an event at a known moment, e.g. one replica creation under steady load.
+	Script []Action `json:"script,omitempty"`
 	// ExpectDataLoss marks scenarios that kill beyond the redundancy on purpose: lost buckets are then
 	// reported as data loss beyond redundancy, not as a protocol bug.
 	ExpectDataLoss bool `json:"expect_data_loss,omitempty"`
+}
+
+// ActionKind names a scripted action.
+type ActionKind string
+
+// Scripted actions.
+const (
+	// ActionRebalance asks the coordinator to move Bucket to server Node.
+	ActionRebalance ActionKind = "rebalance"
+	// ActionCrash crashes server Node; ActionRestart restarts it as a new, empty incarnation.
+	ActionCrash   ActionKind = "crash"
+	ActionRestart ActionKind = "restart"
+)
+
+// Action is one scripted operator action.
+type Action struct {
+	At     protocol.Time   `json:"at_us"`
+	Kind   ActionKind      `json:"kind"`
+	Node   protocol.NodeID `json:"node"`
+	Bucket int             `json:"bucket,omitempty"`
 }
 
 // Validate reports the first parameter that cannot run, naming it and its value.
@@ -89,6 +112,18 @@ func (s Scenario) Validate() error {
 			s.Name, n.DelaySpikeLatency, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.RebalanceMeanGap < 0:
 		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
+	}
+	for i, a := range s.Script {
+		switch {
+		case a.At < 0 || a.At >= protocol.Time(s.SafetyPhase+s.QuiesceBudget):
+			return fmt.Errorf("scenario %s: Script[%d].At=%d µs is outside the run (0..%d µs)", s.Name, i, a.At, s.SafetyPhase+s.QuiesceBudget)
+		case a.Kind != ActionRebalance && a.Kind != ActionCrash && a.Kind != ActionRestart:
+			return fmt.Errorf("scenario %s: Script[%d].Kind=%q is not rebalance, crash or restart", s.Name, i, a.Kind)
+		case a.Node < 0 || int(a.Node) >= s.KV.Servers:
+			return fmt.Errorf("scenario %s: Script[%d].Node=%d is not a server (0..%d)", s.Name, i, a.Node, s.KV.Servers-1)
+		case a.Kind == ActionRebalance && (a.Bucket < 0 || a.Bucket >= s.KV.Buckets):
+			return fmt.Errorf("scenario %s: Script[%d].Bucket=%d is not a bucket (0..%d)", s.Name, i, a.Bucket, s.KV.Buckets-1)
+		}
 	}
 	if n.Monkey != nil {
 		if err := n.Monkey.Validate(); err != nil {
