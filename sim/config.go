@@ -174,8 +174,8 @@ var (
 	ErrNotAlive = errors.New("node is not alive")
 	// ErrAlive: Restart of a node that is up.
 	ErrAlive = errors.New("node is alive")
-	// ErrNoTrace: the trace was asked for in TraceHashOnly mode, which keeps no records.
-	ErrNoTrace = errors.New("no trace records kept (trace mode is hash-only)")
+	// ErrNoTrace: a whole trace was asked for in a mode that does not keep every record.
+	ErrNoTrace = errors.New("not every trace record was kept (trace mode is not full)")
 )
 
 // ParamError reports a bad configuration value or argument: which parameter, its value and why it
@@ -324,7 +324,7 @@ func (cfg *Config) validate() error {
 	if cfg.StepBudget <= 0 {
 		return invalid("Config.StepBudget", cfg.StepBudget, "step budget must be positive")
 	}
-	if cfg.Trace != TraceFull && cfg.Trace != TraceHashOnly {
+	if cfg.Trace != TraceFull && cfg.Trace != TraceHashOnly && cfg.Trace != TraceEvents {
 		return invalid("Config.Trace", int(cfg.Trace), "unknown trace mode")
 	}
 	if err := cfg.Network.Default.validate("Config.Network.Default"); err != nil {

@@ -203,3 +203,37 @@ func TestFIFOByDefaultReorderWhenAsked(t *testing.T) {
 		t.Fatal("with Network.Reorder no message ever overtook another over 40 seeds")
 	}
 }
+
+// TestTraceEventsModeKeepsCheckerRecordsAndTheSameHash: the lean mode that sweeps use must hash
+// exactly as the full mode does and keep exactly the full trace's records of the kept kinds.
+func TestTraceEventsModeKeepsCheckerRecordsAndTheSameHash(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		full, _, err := runGossip(seed, gossipOptions{mode: sim.TraceFull})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean, _, err := runGossip(seed, gossipOptions{mode: sim.TraceEvents})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full.Hash() != lean.Hash() {
+			t.Fatalf("seed %d: full hash %016x, events-mode hash %016x", seed, full.Hash(), lean.Hash())
+		}
+		var want []trace.Record
+		for _, r := range full.Trace() {
+			switch r.Kind {
+			case trace.KindEvent, trace.KindCrash, trace.KindRestart, trace.KindFault, trace.KindEnd:
+				want = append(want, r)
+			}
+		}
+		got := lean.Trace()
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("seed %d: events mode kept %d records, the full trace has %d of the kept kinds", seed, len(got), len(want))
+		}
+		for i := range want {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("seed %d: record %d differs:\n full   %+v\n events %+v", seed, i, want[i], got[i])
+			}
+		}
+	}
+}

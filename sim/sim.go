@@ -18,7 +18,25 @@ const (
 	// TraceHashOnly keeps no records and computes the same hash, without allocating per event: for
 	// benchmarks and sweeps. Replay a seed in TraceFull mode to see its trace.
 	TraceHashOnly
+	// TraceEvents keeps only the records a checker needs from a run that passes (protocol events,
+	// crashes, restarts, faults and the end) and hashes every record, as the other modes do. Sweeps
+	// use it; a failing seed is then re-run in TraceFull mode for its report.
+	TraceEvents
 )
+
+// keeps reports whether a record of the given kind is kept in the configured trace mode.
+func (s *Sim) keeps(k trace.Kind) bool {
+	switch s.cfg.Trace {
+	case TraceFull:
+		return true
+	case TraceEvents:
+		switch k {
+		case trace.KindEvent, trace.KindCrash, trace.KindRestart, trace.KindFault, trace.KindEnd:
+			return true
+		}
+	}
+	return false
+}
 
 // Config describes one simulation run.
 type Config struct {
@@ -526,7 +544,7 @@ func (s *Sim) commit(r *trace.Record) uint64 {
 	s.recordSeq++
 	r.Seq = s.recordSeq
 	s.hasher.Add(r)
-	if s.cfg.Trace == TraceFull {
+	if s.keeps(r.Kind) {
 		s.records = append(s.records, *r)
 	}
 	return r.Seq
@@ -535,7 +553,7 @@ func (s *Sim) commit(r *trace.Record) uint64 {
 // commitWithAttrs commits a record whose attrs are protocol attrs, converting them only in Full mode
 // (HashOnly hashes them in place, without allocating).
 func (s *Sim) commitWithAttrs(r *trace.Record, attrs []protocol.Attr) uint64 {
-	if s.cfg.Trace == TraceFull {
+	if s.keeps(r.Kind) {
 		r.Attrs = toTraceAttrs(attrs)
 		return s.commit(r)
 	}
@@ -627,7 +645,8 @@ func (s *Sim) StartedAt(id protocol.NodeID) protocol.Time {
 	return s.nodes[id].startedAt
 }
 
-// Trace returns the records written so far (nil in TraceHashOnly mode). The slice is the
+// Trace returns the records kept so far (all in TraceFull mode, the checkers' kinds in TraceEvents
+// mode, none in TraceHashOnly mode). The slice is the
 // simulator's own: do not modify it.
 func (s *Sim) Trace() []trace.Record { return s.records }
 

@@ -125,8 +125,7 @@ func (m *Monkey) Kills() []Kill { return slices.Clone(m.kills) }
 func (m *Monkey) Skipped() int { return m.skipped }
 
 func (m *Monkey) scheduleNext(from protocol.Time) {
-	gap := protocol.Duration(sampleExponential(m.rand, float64(m.cfg.MeanTimeBetweenKills)))
-	gap = max(gap, m.cfg.MinGapBetweenKills)
+	gap := max(ExponentialGap(m.rand, m.cfg.MeanTimeBetweenKills), m.cfg.MinGapBetweenKills)
 	at := from + protocol.Time(gap)
 	if m.cfg.Stop != 0 && at > m.cfg.Stop {
 		return
@@ -134,19 +133,19 @@ func (m *Monkey) scheduleNext(from protocol.Time) {
 	m.sim.At(at, "chaos-monkey kill", m.killOne)
 }
 
-// sampleExponential draws from an exponential distribution with the given mean by inversion. It maps
-// the draw u=0, where shrinking pushes, to the longest gap (no further kill), because the boring
-// choice for a chaos monkey is to do nothing.
-func sampleExponential(r protocol.Rand, mean float64) float64 {
+// ExponentialGap draws the gap to the next fault from an exponential distribution with the given
+// mean, by inversion. It maps the draw u=0, where shrinking pushes, to the longest gap (the fault
+// does not happen), because the boring choice for a fault injector is to do nothing.
+func ExponentialGap(r protocol.Rand, mean protocol.Duration) protocol.Duration {
 	u := r.Float64()
 	if u == 0 {
-		return maxGapUS
+		return maxGap
 	}
-	return min(-mean*math.Log(u), maxGapUS)
+	return protocol.Duration(min(-float64(mean)*math.Log(u), float64(maxGap)))
 }
 
-// maxGapUS caps a gap (about 31 years of virtual time) so that it converts to an integer safely.
-const maxGapUS = 1e15
+// maxGap caps a gap (about 31 years of virtual time) so that it converts to an integer safely.
+const maxGap = protocol.Duration(1e15)
 
 // killOne picks a victim by age-weighted draw among eligible members and kills it.
 func (m *Monkey) killOne() {
