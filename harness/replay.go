@@ -75,6 +75,20 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	if !o.FullTrace {
+		if o.Spec.Source != sourcePRNG {
+			return "", fmt.Errorf("report: %w, and the run kept only the checkers' records", ErrNotReplayable)
+		}
+		full, err := Run(o.Spec.Scenario, o.Spec.Seed, Options{FullTrace: true})
+		if err != nil {
+			return "", err
+		}
+		if full.Result.Hash != o.Result.Hash {
+			return "", fmt.Errorf("report: %w: re-running seed %d with the full trace gave %016x, the run gave %016x (nondeterminism)",
+				ErrHashMismatch, o.Spec.Seed, full.Result.Hash, o.Result.Hash)
+		}
+		o = full
+	}
 	tracePath := filepath.Join(dir, linearizability.ReportTraceFile)
 	names := map[int32]string{}
 	for i := 0; i < o.Drawn.KV.Servers+o.Drawn.KV.Clients; i++ {

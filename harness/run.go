@@ -52,6 +52,10 @@ type Options struct {
 	// HashOnly skips keeping the trace and every check: the run only yields its trace hash and
 	// statistics (for determinism tests and simulator throughput).
 	HashOnly bool
+	// FullTrace keeps every trace record (sends, deliveries, timers). By default a run keeps only the
+	// records the checks read, which is several times faster; WriteReport re-runs the seed with the
+	// full trace when it needs one (runs are deterministic, so the rerun is the same run).
+	FullTrace bool
 }
 
 // RunSpec is everything needed to reproduce a run. It is written in the header of every trace the
@@ -70,9 +74,12 @@ type Outcome struct {
 	// Drawn is the scenario as actually run: Spec.Scenario with the swarm's draws applied.
 	Drawn  Scenario
 	Result sim.Result
-	// Records is the trace (empty with Options.HashOnly).
+	// Records is the trace: every record with Options.FullTrace, the checkers' records otherwise,
+	// none with Options.HashOnly.
 	Records []trace.Record
-	History linearizability.History
+	// FullTrace says whether Records holds every record.
+	FullTrace bool
+	History   linearizability.History
 	// Holdings are the live servers' bucket copies at the end.
 	Holdings   []linearizability.Holding
 	Verdict    linearizability.Verdict
@@ -115,18 +122,21 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 		Network:     network(drawn),
 		TimeBudget:  drawn.SafetyPhase + drawn.QuiesceBudget,
 		StepBudget:  defaultSteps,
-		Trace:       sim.TraceFull,
+		Trace:       sim.TraceEvents,
 		Source:      source,
 		Description: spec,
 	}
-	if opt.HashOnly {
+	switch {
+	case opt.HashOnly:
 		cfg.Trace = sim.TraceHashOnly
+	case opt.FullTrace:
+		cfg.Trace = sim.TraceFull
 	}
 	s, err := sim.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Spec: spec, Drawn: drawn}
+	out := &Outcome{Spec: spec, Drawn: drawn, FullTrace: cfg.Trace == sim.TraceFull}
 	world := &kvWorld{sim: s, cfg: drawn.KV}
 	var monkey *chaos.Monkey
 	if m := drawn.Nemeses.Monkey; m != nil {
@@ -206,11 +216,8 @@ func (w *kvWorld) Roles(id protocol.NodeID) []string {
 	if srv.IsCoordinator() {
 		roles = append(roles, "coordinator")
 	}
-	for _, h := range srv.Holdings() {
-		if h.Primary {
-			roles = append(roles, "primary")
-			break
-		}
+	if srv.IsPrimaryOfAny() {
+		roles = append(roles, "primary")
 	}
 	return roles
 }
@@ -226,10 +233,8 @@ func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
 		if srv == nil {
 			continue
 		}
-		for _, h := range srv.Holdings() {
-			if h.Initialized {
-				copies[h.Bucket]++
-			}
+		for _, b := range srv.InitializedBuckets() {
+			copies[b]++
 		}
 	}
 	return !slices.Contains(copies, 0)
