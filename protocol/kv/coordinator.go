@@ -77,12 +77,26 @@ func (s *Server) declareLost(next *View, i int) {
 	s.emit(protocol.EventDataLost, a("bucket", i), a("view", next.Version))
 }
 
-// planBuckets starts rebalances and redundancy recovery on next: for each bucket with no copy under
-// creation, a pending rebalance first, else a new copy if the bucket is below its redundancy.
+// planBuckets runs on every view the coordinator publishes. It ends rebalances whose target is
+// initialized (removing one old copy), then, for each bucket with no copy under creation, starts a
+// pending rebalance, or else a new copy if the bucket is below its redundancy.
 func (s *Server) planBuckets(next *View) {
 	for i := range next.Buckets {
 		meta := &next.Buckets[i]
-		if meta.Lost || meta.creating() || !meta.Primary.valid() {
+		if meta.Lost {
+			continue
+		}
+		if target := meta.MoveTarget; target.valid() {
+			if hi := meta.holder(target); hi < 0 {
+				meta.MoveTarget = noMember
+			} else if meta.Holders[hi].Initialized {
+				meta.MoveTarget = noMember
+				if len(meta.initializedHolders()) > s.cfg.Redundancy {
+					s.removeOldCopy(next, i, target)
+				}
+			}
+		}
+		if meta.creating() || !meta.Primary.valid() {
 			continue
 		}
 		if s.startRebalance(next, i) {
@@ -249,12 +263,6 @@ func (s *Server) recordInitialized(r Member, bucket int) {
 	if !meta.Primary.valid() {
 		meta.Primary = r
 		meta.Epoch++
-	}
-	if meta.MoveTarget == r {
-		meta.MoveTarget = noMember
-		if len(meta.initializedHolders()) > s.cfg.Redundancy {
-			s.removeOldCopy(next, bucket, r)
-		}
 	}
 	if after := len(meta.initializedHolders()); before < s.cfg.Redundancy && after >= s.cfg.Redundancy {
 		s.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))

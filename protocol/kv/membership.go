@@ -197,6 +197,13 @@ func (s *Server) reconcileBucket(i int) {
 		s.dropBucket(b, "removed")
 		return
 	}
+	if h := meta.Holders[hi]; !h.Initialized && h.Since.Compare(b.since) > 0 {
+		// Removed and assigned again (a copy is its member plus the view that assigned it): the old
+		// copy is no longer counted anywhere; create the new one from scratch.
+		s.dropBucket(b, "reassigned")
+		s.startCreation(i, h.Since)
+		return
+	}
 	for _, m := range b.profileMembers() {
 		p := b.profiles[m]
 		if s.departed[m] || (meta.holder(m) < 0 && s.view.Version.Compare(p.since) > 0) {
