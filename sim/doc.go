@@ -52,8 +52,10 @@
 //
 // # Randomness
 //
-// Every random choice comes from a named stream derived from the root seed (StreamSeed): "network"
-// for latencies, loss and duplication; "node/<name>" for each node's Env.Rand; and whatever the
+// Every random choice comes from a named stream derived from the root seed (StreamSeed):
+// "network/<from>-><to>" for each directed link's latencies, loss and duplication (one stream per
+// link, so traffic on one link never shifts another's delays); "node/<name>" for each node's
+// Env.Rand; and whatever the
 // caller asks Stream for ("faults", "workload"). Streams are independent, so extra draws in one never
 // reshuffle another. Config.Source replaces the factory: RapidSource(t) lets pgregory.net/rapid make
 // every choice, so a failing property shrinks the whole schedule (0 is always the boring choice).

@@ -11,7 +11,7 @@ import (
 // through Sim.Stream (by convention "faults" for a chaos monkey and "workload" for client workloads);
 // a node draws from "node/<name>" through Env.Rand.
 const (
-	StreamNetwork = "network" // latency samples, loss and duplication decisions
+	StreamNetwork = "network" // prefix of the per-link streams: latency samples, loss and duplication decisions
 	StreamFaults  = "faults"
 	StreamWork    = "workload"
 )

@@ -172,7 +172,10 @@ type Sim struct {
 	stats   Stats
 	streams map[string]protocol.Rand
 	source  func(string) protocol.Rand
-	network protocol.Rand
+	// linkRand holds each directed link's random stream, created on the link's first message. One
+	// stream per link means that traffic on one link never shifts the latencies drawn on another, so
+	// removing a client or an operation (shrinking) leaves the rest of the schedule as it was.
+	linkRand []protocol.Rand
 }
 
 type nodeState struct {
@@ -230,7 +233,7 @@ func New(cfg Config) (*Sim, error) {
 	if err := s.buildLinks(); err != nil {
 		return nil, err
 	}
-	s.network = s.Stream(StreamNetwork)
+	s.linkRand = make([]protocol.Rand, n*n)
 	for i, spec := range cfg.Nodes {
 		id := protocol.NodeID(i)
 		node := spec.New(id, 0)
@@ -499,28 +502,41 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		return
 	}
 	link := &s.links[idx]
-	if link.LossProb > 0 && s.network.Float64() < link.LossProb {
+	r := s.linkStream(idx)
+	if link.LossProb > 0 && r.Float64() < link.LossProb {
 		s.drop(to, from, msgID, DropLoss, sendSeq)
 		return
 	}
 	ev := event{kind: evDeliver, msg: m, id: msgID, cause: sendSeq, node: to, peer: from,
 		peerIncarnation: fromInc, nodeCrashes: s.nodes[to].crashes}
-	ev.at = s.arrivalTime(idx, link)
+	ev.at = s.arrivalTime(idx, link, r)
 	s.enqueue(ev)
-	if link.DupProb > 0 && s.network.Float64() < link.DupProb {
+	if link.DupProb > 0 && r.Float64() < link.DupProb {
 		s.stats.Duplicated++
 		dup := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDuplicate, Node: int32(to), Peer: int32(from),
 			MsgID: msgID, Cause: sendSeq}
 		s.commit(&dup)
-		ev.at = s.arrivalTime(idx, link)
+		ev.at = s.arrivalTime(idx, link, r)
 		s.enqueue(ev)
 	}
 }
 
+// linkStream returns the random stream of the directed link with index idx (from*n + to), named
+// "network/<from name>-><to name>".
+func (s *Sim) linkStream(idx int) protocol.Rand {
+	if r := s.linkRand[idx]; r != nil {
+		return r
+	}
+	from, to := idx/s.n, idx%s.n
+	r := s.Stream(StreamNetwork + "/" + s.cfg.Nodes[from].Name + "->" + s.cfg.Nodes[to].Name)
+	s.linkRand[idx] = r
+	return r
+}
+
 // arrivalTime samples the link's latency. On a FIFO link (the default) a message never arrives
 // before the previous one on the same link; ties keep send order through the queue's sequence.
-func (s *Sim) arrivalTime(idx int, link *Link) protocol.Time {
-	at := s.now + protocol.Time(link.Latency.sample(s.network))
+func (s *Sim) arrivalTime(idx int, link *Link, r protocol.Rand) protocol.Time {
+	at := s.now + protocol.Time(link.Latency.sample(r))
 	if !s.cfg.Network.Reorder {
 		if at < s.lastDeliveryAt[idx] {
 			at = s.lastDeliveryAt[idx]
