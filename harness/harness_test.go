@@ -1,0 +1,298 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+func mustScenario(t testing.TB, name string) Scenario {
+	t.Helper()
+	s, err := LookupScenario(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestBuiltInScenariosPassWithTheCorrectProtocol runs a few seeds of every built-in scenario: the
+// correct protocol must pass every check (or, where the scenario kills beyond redundancy on purpose,
+// report data loss rather than a protocol bug).
+func TestBuiltInScenariosPassWithTheCorrectProtocol(t *testing.T) {
+	for _, scn := range Scenarios() {
+		t.Run(scn.Name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 6; seed++ {
+				o, err := Run(scn, seed, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := []Verdict{VerdictPass}
+				if scn.ExpectDataLoss {
+					want = append(want, VerdictDataLoss)
+				}
+				if !containsVerdict(want, o.Final) {
+					t.Fatalf("seed %d: verdict %s, caught by %v:\n%s\n%v", seed, o.Final, o.CaughtBy, o.Banner(), o.Violations)
+				}
+				if len(o.History) == 0 {
+					t.Fatalf("seed %d: empty history", seed)
+				}
+			}
+		})
+	}
+}
+
+func containsVerdict(vs []Verdict, v Verdict) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSameSeedSameRun: the same seed gives the same trace hash and the same outcome; another seed
+// gives another hash.
+func TestSameSeedSameRun(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	hashes := map[uint64]uint64{}
+	for seed := uint64(1); seed <= 8; seed++ {
+		a, err := Run(scn, seed, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Run(scn, seed, Options{FullTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Result.Hash != b.Result.Hash || a.Final != b.Final {
+			t.Fatalf("seed %d: %016x/%s then %016x/%s", seed, a.Result.Hash, a.Final, b.Result.Hash, b.Final)
+		}
+		if other, dup := hashes[a.Result.Hash]; dup {
+			t.Fatalf("seeds %d and %d give the same hash %016x", other, seed, a.Result.Hash)
+		}
+		hashes[a.Result.Hash] = seed
+	}
+}
+
+// TestMutantIsCaughtReportedAndReplayed: a mutant the default checks catch yields a violation, a
+// report directory, and a trace that replays to the same hash; a tampered trace does not replay.
+func TestMutantIsCaughtReportedAndReplayed(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	scn.KV.Mutants = kv.NewMutants(kv.NoMitt)
+	var failing *Outcome
+	for seed := uint64(1); seed <= 200 && failing == nil; seed++ {
+		o, err := Run(scn, seed, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Final == VerdictViolation {
+			failing = o
+		}
+	}
+	if failing == nil {
+		t.Fatal("no-mitt was not caught in 200 seeds of the default scenario")
+	}
+	dir := t.TempDir()
+	tracePath, err := failing.WriteReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"index.html", "trace.jsonl", "history.json", "summary.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("report lacks %s: %v", f, err)
+		}
+	}
+	replayed, err := Replay(tracePath, Options{})
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if replayed.Final != VerdictViolation || replayed.Result.Hash != failing.Result.Hash {
+		t.Fatalf("replay gave %s/%016x, the run %s/%016x", replayed.Final, replayed.Result.Hash, failing.Final, failing.Result.Hash)
+	}
+
+	// Rename one client event in the trace: the rerun no longer matches it.
+	raw, err := os.ReadFile(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, `"name":"op-invoke"`) {
+			lines[i] = strings.Replace(l, `"name":"op-invoke"`, `"name":"op-invoked"`, 1)
+			break
+		}
+	}
+	tampered := filepath.Join(t.TempDir(), "tampered.jsonl")
+	if err := os.WriteFile(tampered, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(tampered, Options{}); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("a tampered trace must give ErrHashMismatch, got %v", err)
+	}
+}
+
+// TestShrinkFindsASmallCounterexample: shrinking a mutant's failure keeps it failing with at most 30
+// client operations (the mutation score's target).
+func TestShrinkFindsASmallCounterexample(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	scn.KV.Mutants = kv.NewMutants(kv.NoMitt)
+	for seed := uint64(1); seed <= 200; seed++ {
+		o, err := Run(scn, seed, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Final != VerdictViolation {
+			continue
+		}
+		shrunk := Shrink(o, 150)
+		if shrunk.Outcome.Final != VerdictViolation {
+			t.Fatalf("shrinking lost the failure")
+		}
+		if n := len(shrunk.Outcome.History); n > 30 || n >= len(o.History) {
+			t.Fatalf("shrunk counterexample has %d client operations (from %d), want at most 30", n, len(o.History))
+		}
+		return
+	}
+	t.Fatal("no-mitt was not caught in 200 seeds")
+}
+
+func TestReadRunTraceRejectsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := map[string]string{
+		"missing.jsonl":   "",
+		"garbage.jsonl":   "this is not json\n",
+		"otherrun.jsonl":  `{"version":1,"description":{"seed":3}}` + "\n",
+		"badformat.jsonl": `{"version":1,"description":{"format":"stateflush-run/99","seed":1,"source":"prng","scenario":{}}}` + "\n",
+	}
+	for name, content := range cases {
+		path := filepath.Join(dir, name)
+		if content != "" {
+			path = write(name, content)
+		}
+		if _, _, err := ReadRunTrace(path); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestScenarioValidationNamesTheParameter(t *testing.T) {
+	base := mustScenario(t, "small")
+	cases := []struct {
+		mutate func(*Scenario)
+		want   string
+	}{
+		{func(s *Scenario) { s.SafetyPhase = 0 }, "SafetyPhase"},
+		{func(s *Scenario) { s.QuiesceBudget = -1 }, "QuiesceBudget"},
+		{func(s *Scenario) { s.Nemeses.ClientLossProb = 1.5 }, "ClientLossProb"},
+		{func(s *Scenario) { s.Nemeses.ClientDupProb = -0.1 }, "ClientDupProb"},
+		{func(s *Scenario) {
+			s.Nemeses.DelaySpikeMeanGap, s.Nemeses.DelaySpikeMax, s.Nemeses.DelaySpikeLatency = 1, 1, s.KV.FailureDetectionTimeout
+		}, "FailureDetectionTimeout"},
+		{func(s *Scenario) { s.KV.Redundancy = s.KV.Servers + 1 }, "Redundancy"},
+		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: "explode", Node: 0}} }, "Kind"},
+		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: ActionCrash, Node: 99}} }, "Node"},
+	}
+	for _, c := range cases {
+		s := base
+		s.Nemeses = base.Nemeses
+		c.mutate(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error naming %s, got %v", c.want, err)
+		}
+	}
+	if _, err := LookupScenario("nope"); !errors.Is(err, ErrUnknownScenario) {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// TestSweepOutputIsIndependentOfWorkersAndShards: results come in seed order whatever the number
+// of workers, and shards merge back into the whole sweep.
+func TestSweepOutputIsIndependentOfWorkersAndShards(t *testing.T) {
+	scn := mustScenario(t, "small")
+	sweep := func(shard Shard, workers int) []SeedResult {
+		var out []SeedResult
+		ParallelSeeds(shard.Seeds(1, 12), workers, func(seed uint64) SeedResult {
+			o, err := Run(scn, seed, Options{})
+			if err != nil {
+				t.Error(err)
+				return SeedResult{}
+			}
+			return o.SeedResult()
+		}, func(r SeedResult) { out = append(out, r) }, nil)
+		return out
+	}
+	one, two := sweep(AllSeeds, 1), sweep(AllSeeds, 2)
+	var a, b bytes.Buffer
+	for i := range one {
+		_ = WriteSeedResult(&a, one[i])
+		_ = WriteSeedResult(&b, two[i])
+	}
+	if a.String() != b.String() || len(one) != 12 {
+		t.Fatalf("sweep output differs between 1 and 2 workers:\n%s\n---\n%s", a.String(), b.String())
+	}
+	s0, s1 := sweep(Shard{0, 2}, 2), sweep(Shard{1, 2}, 2)
+	merged, err := MergeSweeps(s1, s0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m bytes.Buffer
+	for _, r := range merged {
+		_ = WriteSeedResult(&m, r)
+	}
+	if m.String() != a.String() {
+		t.Fatalf("merged shards differ from the whole sweep")
+	}
+	back, err := ReadSweep(strings.NewReader(a.String()), "sweep.jsonl")
+	if err != nil || len(back) != 12 {
+		t.Fatalf("reading the sweep back: %d results, %v", len(back), err)
+	}
+	if _, err := MergeSweeps(s0, s0); err == nil {
+		t.Fatal("overlapping shards must not merge")
+	}
+	if _, err := ReadSweep(strings.NewReader("{\"seed\":1}\n"), "bad.jsonl"); err == nil {
+		t.Fatal("a line without scenario and verdict must be rejected")
+	}
+	for _, bad := range []string{"1", "2/2", "-1/3", "a/b", "0/0"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("shard %q accepted", bad)
+		}
+	}
+}
+
+// TestSwarmDrawsOnlyEnabledNemesesAndZeroIsQuiet: swarm draws never enable a nemesis the scenario
+// lacks, and the all-zero draw (where shrinking pushes) switches every nemesis off.
+func TestSwarmDrawsOnlyEnabledNemesesAndZeroIsQuiet(t *testing.T) {
+	full := mustScenario(t, DefaultScenario).Nemeses
+	if got := DrawSwarm(full, zeroRand{}); got.Describe() != "none" {
+		t.Fatalf("the zero draw enabled %s", got.Describe())
+	}
+	none := DrawSwarm(Nemeses{}, oneRand{})
+	if none.Describe() != "none" {
+		t.Fatalf("a scenario without nemeses drew %s", none.Describe())
+	}
+}
+
+type zeroRand struct{}
+
+func (zeroRand) Intn(int) int     { return 0 }
+func (zeroRand) Float64() float64 { return 0 }
+
+type oneRand struct{}
+
+func (oneRand) Intn(n int) int   { return n - 1 }
+func (oneRand) Float64() float64 { return 0.999 }
+
+var _ protocol.Rand = zeroRand{}
