@@ -30,6 +30,7 @@ type harness struct {
 	heldTimers map[htimerKey]bool
 
 	log     []string
+	last    map[protocol.NodeID]*ClientRequest // each client's last request, for retries
 	events  []hevent
 	replies map[protocol.NodeID][]*ClientReply
 	quiet   bool // leave heartbeats out of the log
@@ -123,6 +124,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		heldChans:  map[hchan]bool{},
 		heldTimers: map[htimerKey]bool{},
 		replies:    map[protocol.NodeID][]*ClientReply{},
+		last:       map[protocol.NodeID]*ClientRequest{},
 		quiet:      true,
 	}
 	for id := 0; id < cfg.Servers; id++ {
@@ -214,7 +216,7 @@ func (h *harness) server(name string) *Server { return h.servers[h.id(name)].srv
 
 func describeMessage(m protocol.Message) string {
 	type describer interface{ TraceAttrs() []protocol.Attr }
-	if d, ok := m.(describer); ok {
+	if d, ok := m.(describer); ok && len(d.TraceAttrs()) > 0 {
 		return m.Type() + " " + formatAttrs(d.TraceAttrs())
 	}
 	return m.Type()
@@ -276,8 +278,24 @@ func (h *harness) request(client, server, op, key, value string) uint64 {
 	c := hchan{from: cid, to: h.id(server)}
 	req := &ClientRequest{Seq: seq, Op: op, Key: key, Value: value}
 	h.channels[c] = append(h.channels[c], &hmsg{id: h.nextMsg, from: cid, to: c.to, msg: req})
+	h.last[cid] = req
 	h.logf("%s -> %s %s", client, server, describeMessage(req))
 	return seq
+}
+
+// retry sends the client's last request again (same event id) to server.
+func (h *harness) retry(client, server string) uint64 {
+	h.t.Helper()
+	cid := h.id(client)
+	req := h.last[cid]
+	if req == nil {
+		h.t.Fatalf("retry: %s sent nothing yet", client)
+	}
+	h.nextMsg++
+	c := hchan{from: cid, to: h.id(server)}
+	h.channels[c] = append(h.channels[c], &hmsg{id: h.nextMsg, from: cid, to: c.to, msg: req})
+	h.logf("%s -> %s %s (retry)", client, server, describeMessage(req))
+	return req.Seq
 }
 
 // requestAnyCopy sends a get that any initialized copy may answer.

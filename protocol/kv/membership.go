@@ -297,20 +297,20 @@ func (s *Server) demote(b *bucketState) {
 	b.sync = nil
 	for _, w := range b.writesInOrder() {
 		for _, c := range w.clients {
-			s.replyClient(c.client, c.seq, replyRetry, b.index, false, "")
+			s.replyClient(c.client, c.seq, replyRetry, b.index)
 		}
 		w.clients = nil
 	}
 	for _, key := range sortedStrings(b.waitingGets) {
 		for _, c := range b.waitingGets[key] {
-			s.replyClient(c.client, c.seq, replyRedirect, b.index, false, "")
+			s.replyClient(c.client, c.seq, replyRedirect, b.index)
 		}
 	}
 	b.waitingGets = map[string][]clientWait{}
 	held := b.held
 	b.held = nil
 	for _, h := range held {
-		s.replyClient(h.client, h.req.Seq, replyRedirect, b.index, false, "")
+		s.replyClient(h.client, h.req.Seq, replyRedirect, b.index)
 	}
 	b.blockedBy = noMember
 	s.answerDeferredAnnounces(b)

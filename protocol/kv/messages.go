@@ -62,7 +62,7 @@ type ViewMsg struct {
 
 func (*ViewMsg) Type() string { return "view" }
 func (m *ViewMsg) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames())}
+	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames()), a("buckets", m.View.bucketSummary())}
 }
 
 // TakeoverQuery: a member that suspects every older member becomes coordinator; it first asks the
@@ -95,7 +95,7 @@ type TakeoverReply struct {
 
 func (*TakeoverReply) Type() string { return "takeover-reply" }
 func (m *TakeoverReply) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{a("term", m.Term), a("view", m.View.Version), a("buckets", len(m.Facts))}
+	return []protocol.Attr{a("term", m.Term), a("view", m.View.Version), a("copies", len(m.Facts))}
 }
 
 // Rebalance asks the coordinator to create a copy of Bucket on Target and then remove one old copy.
@@ -380,8 +380,10 @@ func (r replyStatus) String() string { return replyStatusNames[r] }
 
 // ClientReply answers a ClientRequest. A redirect carries the server's knowledge of the bucket.
 type ClientReply struct {
-	Seq     uint64
-	Status  replyStatus
+	Seq    uint64
+	Status replyStatus
+	// Read: the reply answers a get (Found and Value are its output).
+	Read    bool
 	Found   bool
 	Value   string
 	Bucket  int
@@ -393,9 +395,10 @@ type ClientReply struct {
 func (*ClientReply) Type() string { return "client-reply" }
 func (m *ClientReply) TraceAttrs() []protocol.Attr {
 	attrs := []protocol.Attr{a("seq", m.Seq), a("status", m.Status)}
-	if m.Status == replyOK {
+	switch {
+	case m.Read:
 		attrs = append(attrs, a("found", m.Found), a("value", m.Value))
-	} else {
+	case m.Status != replyOK:
 		attrs = append(attrs, a("bucket", m.Bucket), a("primary", m.Primary))
 	}
 	return attrs

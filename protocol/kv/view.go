@@ -2,6 +2,7 @@ package kv
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -169,4 +170,28 @@ func sortMembers(ms []Member) {
 		}
 		return ms[i].Inc < ms[j].Inc
 	})
+}
+
+// bucketSummary renders every bucket's holders: "0:[s0* s1 s2?]" (* primary, ? uninitialized),
+// "1:lost".
+func (v *View) bucketSummary() string {
+	parts := make([]string, len(v.Buckets))
+	for i, b := range v.Buckets {
+		if b.Lost {
+			parts[i] = strconv.Itoa(i) + ":lost"
+			continue
+		}
+		hs := make([]string, len(b.Holders))
+		for k, h := range b.Holders {
+			hs[k] = h.Member.String()
+			if h.Member == b.Primary {
+				hs[k] += "*"
+			}
+			if !h.Initialized {
+				hs[k] += "?"
+			}
+		}
+		parts[i] = strconv.Itoa(i) + ":[" + strings.Join(hs, " ") + "]"
+	}
+	return strings.Join(parts, " ")
 }

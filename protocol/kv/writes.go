@@ -27,16 +27,15 @@ func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
 	}
 	i := BucketOf(m.Key, s.cfg.Buckets)
 	if s.view.Buckets[i].Lost {
-		s.replyClient(client, m.Seq, replyLost, i, false, "")
+		s.replyClient(client, m.Seq, replyLost, i)
 		return
 	}
 	b := s.buckets[i]
 	switch {
 	case b != nil && m.Op == protocol.OpGet && m.AnyCopy && b.initialized && b.role == roleFollower:
-		found, value := b.read(m.Key)
-		s.replyClient(client, m.Seq, replyOK, i, found, value)
+		s.replyRead(client, m.Seq, b, m.Key)
 	case b == nil || b.role == roleFollower:
-		s.replyClient(client, m.Seq, replyRedirect, i, false, "")
+		s.replyClient(client, m.Seq, replyRedirect, i)
 	case b.role == roleSyncing:
 		b.held = append(b.held, heldRequest{client: client, req: m})
 	default:
@@ -52,8 +51,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 			b.waitingGets[m.Key] = append(b.waitingGets[m.Key], clientWait{client: client, seq: m.Seq})
 			return
 		}
-		found, value := b.read(m.Key)
-		s.replyClient(client, m.Seq, replyOK, b.index, found, value)
+		s.replyRead(client, m.Seq, b, m.Key)
 		return
 	}
 	ev := EventID{Client: client, Seq: m.Seq}
@@ -62,7 +60,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		if w := b.writeFor(ev); w != nil {
 			w.clients = append(w.clients, clientWait{client: client, seq: m.Seq})
 		} else {
-			s.replyClient(client, m.Seq, replyOK, b.index, false, "")
+			s.replyClient(client, m.Seq, replyOK, b.index)
 		}
 		return
 	}
@@ -167,7 +165,7 @@ func (s *Server) checkWriteDone(b *bucketState, w *write) {
 		status = replyRetry
 	}
 	for _, c := range w.clients {
-		s.replyClient(c.client, c.seq, status, b.index, false, "")
+		s.replyClient(c.client, c.seq, status, b.index)
 	}
 	if w.sync {
 		s.syncPushDone(b, w)
@@ -188,10 +186,9 @@ func (s *Server) releaseGets(b *bucketState, key string) {
 	delete(b.waitingGets, key)
 	for _, c := range waiting {
 		if b.role == roleServing {
-			found, value := b.read(key)
-			s.replyClient(c.client, c.seq, replyOK, b.index, found, value)
+			s.replyRead(c.client, c.seq, b, key)
 		} else {
-			s.replyClient(c.client, c.seq, replyRedirect, b.index, false, "")
+			s.replyClient(c.client, c.seq, replyRedirect, b.index)
 		}
 	}
 }
@@ -210,10 +207,16 @@ func (s *Server) unblock(b *bucketState) {
 	s.releaseHeld(b)
 }
 
-// replyClient answers a client. Anything but ok carries this server's knowledge of the bucket, so
-// the client can follow it.
-func (s *Server) replyClient(client protocol.NodeID, seq uint64, status replyStatus, bucket int, found bool, value string) {
-	r := &ClientReply{Seq: seq, Status: status, Found: found, Value: value, Bucket: bucket, Primary: -1}
+// replyRead answers a get.
+func (s *Server) replyRead(client protocol.NodeID, seq uint64, b *bucketState, key string) {
+	found, value := b.read(key)
+	s.env.Send(client, &ClientReply{Seq: seq, Status: replyOK, Read: true, Found: found, Value: value, Bucket: b.index, Primary: -1})
+}
+
+// replyClient answers a client without a read result. Anything but ok carries this server's
+// knowledge of the bucket, so the client can follow it.
+func (s *Server) replyClient(client protocol.NodeID, seq uint64, status replyStatus, bucket int) {
+	r := &ClientReply{Seq: seq, Status: status, Bucket: bucket, Primary: -1}
 	if status != replyOK {
 		meta := &s.view.Buckets[bucket]
 		r.View = s.view.Version
