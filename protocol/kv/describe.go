@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// describe renders the server's state for tests and debugging: view, and per bucket copy its role,
+// Describe renders the server's state for tests and debugging: view, and per bucket copy its role,
 // fence, entries, profiles and any creation in progress.
-func (s *Server) describe() string {
+func (s *Server) Describe() string {
 	var b strings.Builder
 	switch {
 	case s.stopped:

@@ -525,7 +525,7 @@ func (h *harness) describe() string {
 			fmt.Fprintf(&b, "%s: crashed\n", h.name(n.id))
 			continue
 		}
-		b.WriteString(n.srv.describe())
+		b.WriteString(n.srv.Describe())
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

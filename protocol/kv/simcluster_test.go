@@ -23,6 +23,8 @@ type cluster struct {
 	cfg    kv.Config
 	sim    *sim.Sim
 	events []tapped
+	// falseLoss lists data-lost events emitted while a live server still held an initialized copy.
+	falseLoss []string
 }
 
 type tapped struct {
@@ -52,8 +54,28 @@ type tapEnv struct {
 }
 
 func (e tapEnv) Emit(name string, attrs ...protocol.Attr) {
-	e.c.events = append(e.c.events, tapped{node: e.Self(), at: e.Now(), name: name, attrs: attrs})
+	ev := tapped{node: e.Self(), at: e.Now(), name: name, attrs: attrs}
+	e.c.events = append(e.c.events, ev)
+	if name == protocol.EventDataLost {
+		e.c.checkLoss(ev)
+	}
 	e.Env.Emit(name, attrs...)
+}
+
+// checkLoss: a bucket may be declared lost only when no live server holds an initialized copy.
+func (c *cluster) checkLoss(ev tapped) {
+	bucket, _ := strconv.Atoi(ev.get("bucket"))
+	for id := 0; id < c.cfg.Servers; id++ {
+		s := c.server(protocol.NodeID(id))
+		if s == nil || !s.Joined() {
+			continue
+		}
+		for _, h := range s.Holdings() {
+			if h.Bucket == bucket && h.Initialized {
+				c.falseLoss = append(c.falseLoss, fmt.Sprintf("bucket %d declared lost at %v by s%d while s%d holds an initialized copy", bucket, ev.at, ev.node, id))
+			}
+		}
+	}
 }
 
 func (n tapNode) Start(env protocol.Env) { n.inner.Start(tapEnv{env, n.c}) }
@@ -141,7 +163,7 @@ func (c *cluster) lostBuckets() map[int]bool {
 // bucket holds identical entries (tombstones included) and event ids, all initialized; exactly one
 // primary; the configured number of copies when enough servers live.
 func (c *cluster) checkQuiescentState() []string {
-	var problems []string
+	problems := append([]string(nil), c.falseLoss...)
 	live := c.liveServers()
 	lost := c.lostBuckets()
 	type copyOf struct {

@@ -1,0 +1,175 @@
+// Package kv is a partitioned, replicated key-value store whose new bucket copies are created by
+// GemFire's state flush operation, written as deterministic protocol.Node state machines so that the
+// simulator (package sim) can drive it, replay it and check it.
+//
+// # Operating manual
+//
+// A cluster is Config.Servers servers (node ids 0..Servers-1, named "s0", "s1", ...) followed by
+// Config.Clients clients ("c0", ...). Build a Config with DefaultConfig, change what you study,
+// and get a node factory:
+//
+//	cfg := kv.DefaultConfig()
+//	cfg.SourceChoice = kv.PreferNonPrimary
+//	cfg.Mutants = kv.NewMutants(kv.SkipFlush) // or kv.ParseMutants("skip-flush")
+//	factory, err := kv.NewFactory(cfg)         // validates: redundancy above servers, zero buckets, ...
+//	for id := 0; id < cfg.Servers+cfg.Clients; id++ {
+//		nodes = append(nodes, sim.NodeSpec{Name: kv.NodeName(cfg, protocol.NodeID(id)),
+//			Client: kv.IsClient(cfg, protocol.NodeID(id)), New: factory})
+//	}
+//
+// Clients start their workload (Config.Workload) on their own: one operation at a time, drawn from
+// their own random stream (env.Rand()). Operators act by injecting a message from
+// protocol.External: a Rebalance{Bucket, Target} sent to any server (non-coordinators forward it)
+// creates a copy of the bucket on the target and then removes one old copy.
+//
+// Heartbeats run on background timers, so a run can look quiescent right after a crash, before the
+// failure detector could notice it. Run a simulation past the last fault plus a few
+// Config.FailureDetectionTimeout (sim.RunUntil) before running it to quiescence (sim.Run).
+//
+// At the end of a run, inspect each live server (sim.Node(id).(*kv.Server)): Holdings lists every
+// copy it holds (bucket, primary?, initialized?, entries sorted by key with version and tombstone,
+// the event-id table), Drops counts the messages it dropped (unknown bucket, stale incarnation,
+// sender no longer in the view, not yet joined, invalid), Joined, Stopped (forced disconnect),
+// CreatingCopies. Describe renders a server's state for people.
+//
+// Everything observable goes to the trace through Env.Emit with the names of protocol/events.go:
+// op-invoke and op-return for every client operation (the attrs documented there; the checker builds
+// porcupine histories from them), and for every phase of replica creation and membership
+// (announce-sent, announce-complete, mitt-open, marker-sent, holder-stable, flush-complete,
+// image-chunk-sent, image-chunk-applied, image-discarded, initialized, primary-change,
+// redundancy-restored, view-change, data-lost, write-blocked) with attrs bucket, replica, source,
+// holder. This package adds a few events of its own (EventCopyWaiting, EventForcedDisconnect,
+// EventTakeover, EventPrimaryServing, EventRebalanceRejected, EventBucketDropped). Every message has
+// a stable Type() name and TraceAttrs, so a trace reads like a conversation.
+//
+// # The store
+//
+// Keys map to Config.Buckets buckets by BucketOf (FNV-1a modulo the bucket count). Each bucket has
+// Config.Redundancy copies: a primary and redundant copies. Operations are get, put, delete and
+// append (appending to a missing key creates it); values are strings; a get of a missing or deleted
+// key returns found=false.
+//
+// Writes. A client sends an operation to the primary it believes in; a server that is not the
+// primary redirects it. The primary applies a write with a new version (Version: the bucket's
+// primary epoch, a counter, the writer; ordered lexicographically, so versions stay totally ordered
+// across primary changes), counts it in as in progress, chooses its recipients (every other holder
+// it has a profile of, initialized or not) and, after Config.DistributionDelay, puts it on the wire
+// and counts it out. It acknowledges the client only after every recipient has applied the write or
+// left the view. A get at the primary waits for unacknowledged writes to its key. Deletes leave
+// versioned tombstones, kept forever.
+//
+// At most once. Every operation carries an event id (client, sequence number); a retry carries the
+// same one. Each bucket keeps the latest applied sequence number per client (a client has one
+// operation outstanding, so this suffices); the table travels with every replicated write, every
+// image and every failover synchronization, so a retry is never applied twice, also when it reaches
+// a new primary. A client that runs out of timeouts or redirects ends the operation with status
+// unknown (a get, which never has an effect, or a write no attempt of which can have taken effect:
+// status fail).
+//
+// Membership. Every server heartbeats every other view member. The coordinator (the oldest member)
+// removes members it has not heard from for Config.FailureDetectionTimeout and sends the new view to
+// the others, who learn it at different times. If the coordinator fails, the oldest surviving member
+// takes over once it suspects every older member: it first asks every other member for its view and
+// its copies (the old coordinator may have sent its last view to only some members) and rebuilds the
+// bucket metadata from what members actually hold, under a new term. A member that learns it was
+// removed (it was suspected, rightly or not) stops at once and stays silent: a forced disconnect; a
+// restart brings it back empty, as a new member that asks to join. The coordinator decides the bucket
+// metadata (holders, primary, which copies are initialized) and distributes it with the views;
+// clients learn it from redirects.
+//
+// Failover. When a primary leaves, the coordinator makes an initialized copy primary under a new
+// epoch. Before it serves, the new primary fences every holder at the new epoch (from then on a
+// holder rejects writes of older primaries, whose in-flight writes therefore cannot slip in later),
+// collects every holder's entries and event-id table, keeps per key the highest version, and pushes
+// the result to every holder as one replicated write. A write the old primary sent to only some
+// holders is then everywhere or nowhere, and after quiescence every holder holds identical entries.
+// A copy still being created that is fenced at a new epoch starts its creation over (its mitt could
+// hold writes of the old primary that the synchronization did not see).
+//
+// Redundancy recovery. When a bucket has fewer copies than Config.Redundancy, the coordinator places
+// a new copy on the live member holding the fewest copies (then the lowest id); a bucket has at most
+// one copy under creation at a time. A rebalance adds its target and, once the target is
+// initialized, removes the old copy on the member holding the most copies (then the highest id),
+// never going below the redundancy; if that copy was primary, the target becomes primary first (in
+// the same view, under a new epoch). When no initialized copy of a bucket is left, the coordinator
+// emits data-lost; the bucket's operations fail from then on. Nothing papers over a loss.
+//
+// Reads go to the primary. Config.ReadFromAnyCopy lets clients read from any initialized copy, which
+// is not linearizable in general (a copy may lag the primary by the writes being replicated); it is an
+// option to study, off by default.
+//
+// # Creating a copy: the state flush operation
+//
+// The new copy R, once a view lists it as an uninitialized holder:
+//
+//  1. opens its catcher's mitt: from now on it applies every replicated write sent to it (an update
+//     of a key it does not have creates it; a delete leaves a tombstone; versions are kept);
+//  2. announces its profile to every holder and waits for every reply. A holder installs the
+//     profile: every write it starts from then on includes R among its recipients, and the writes it
+//     has in progress at that moment become R's "started before" writes (count in before choosing
+//     recipients, count out once every message is on the wire);
+//  3. chooses an initialized source S (Config.SourceChoice: the primary, or a non-primary copy; the
+//     protocol is correct for any) and sends a state marker naming S to every holder;
+//  4. each holder M other than S waits until its "started before R" writes are all on the wire,
+//     then sends S a flush record: how many content-changing messages it has put on its channel to
+//     S, travelling behind them on the same FIFO channel. S, on the record, waits until it has
+//     applied (not merely received) that many messages from M, then reports M stable to R. S answers
+//     for itself once its own started-before writes are out. R's observer completes when every
+//     holder is accounted for: reported stable, or gone from the view;
+//  5. requests the image. S streams its live map in key order (Config.ChunkEntries per chunk, one
+//     chunk every Config.ImageChunkDelay), not a frozen snapshot: later chunks reflect writes applied
+//     meanwhile. Entries carry versions, tombstones included; the last chunk carries the event-id
+//     table. R applies each chunk (Config.ChunkApplyDelay) never overwriting a newer mitt entry;
+//  6. marks itself initialized only after the last chunk is applied, and announces that to the
+//     holders and the coordinator. Only then does it serve reads, count toward redundancy, or qualify
+//     as primary or source.
+//
+// Failures during a copy: if S leaves before the last chunk has arrived, R discards the partial image
+// and its mitt and starts a fresh flush aimed at another initialized copy; with none left, R tells the
+// coordinator, which declares the data lost. A holder that leaves counts as flushed. If R leaves, the
+// holders drop its profile and recovery creates the copy elsewhere. No timeout ever lets a copy
+// proceed unflushed: after Config.CopyWarnAfter a waiting copy emits copy-waiting (and again every
+// period) and keeps waiting.
+//
+// Strategies and mutants. Config.Strategy selects StateFlush (the above), Blocking (the baseline:
+// the primary answers the announce only once no write is being replicated, and holds every new write
+// to the bucket, emitting write-blocked, until the copy is initialized; no flush) or Naive (announce,
+// then copy the image without the flush: incorrect on purpose). Config.Mutants switches on any of the
+// twelve named bugs of the reference description (MutantNames lists them in its order); each changes
+// only its own behaviour.
+//
+// # What the protocol guarantees, and under which assumptions
+//
+// Assumptions: channels between servers are reliable and FIFO (as in Chandy and Lamport's snapshot
+// algorithm), and each server processes a sender's messages in order; servers fail by crashing
+// (crash-stop; a restarted server is a new, empty member); failures are detected by timeout, and
+// message delays and partitions are shorter than Config.FailureDetectionTimeout, so a live member is
+// never suspected. A run that breaks these assumptions (message loss, reordering, long partitions)
+// is expected to fail and the checkers must show it; a wrongly suspected member disconnects itself,
+// but while it has not yet learned of its removal it may still answer reads as primary.
+//
+// Under these assumptions: every acknowledged write survives as long as one initialized copy of its
+// bucket does, and client operations are linearizable per key (with reads at the primary); a write is
+// applied at most once, retries included; every copy creation that starts either completes or ends
+// because its member left or the data was lost (reported by data-lost); after quiescence every holder
+// of a bucket holds identical entries, tombstones and event ids included, with exactly one primary,
+// and each bucket that is not lost has Config.Redundancy copies when that many members live. The
+// tests check these properties over hundreds of random schedules with crashes
+// (TestRandomCrashesConverge), and show each mutant breaking them on its reference interleaving
+// (TestMutant*).
+//
+// # Tests
+//
+// testdata/scripts holds hand-written schedules run by TestScripts with a small scripted environment
+// (deliver this message, fire that timer, crash that server); `go test ./protocol/kv -run TestScripts
+// -update` rewrites their expected output. STATEFLUSH_LONG=1 raises the random test from 500 to 5000
+// seeds; STATEFLUSH_SEED=n replays one seed of it with every protocol event printed
+// (TestReplaySeed).
+//
+// # Extending
+//
+// Server.dispatch is the one switch where message types meet their handlers; a later component (for
+// instance Chandy–Lamport snapshots, which record each server's state and send markers on every
+// outgoing channel) adds its message cases there and its state to Server. Servers send to each other
+// only through Server.send, which is where a component that must see every outgoing message hooks in.
+package kv
