@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -322,14 +321,14 @@ func (s *Server) applyImageEntry(b *bucketState, e Entry) {
 	cur, ok := b.entries[e.Key]
 	switch {
 	case !ok, s.cfg.Mutants.Has(ImageOverwritesMitt):
-		b.entries[e.Key] = e
+		b.set(e)
 	default:
 		mittVersion := cur.Version
 		if cur.Tombstone && s.cfg.Mutants.Has(WrongVersionOrder) {
 			mittVersion = Version{}
 		}
 		if e.Version.Compare(mittVersion) > 0 {
-			b.entries[e.Key] = e
+			b.set(e)
 		}
 	}
 }
@@ -604,14 +603,7 @@ func (s *Server) sendNextChunk(st *imageStream) {
 		s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt})
 		return
 	}
-	keys := b.sortedKeys()
-	if st.started {
-		keys = keys[sort.SearchStrings(keys, st.cursor+"\x00"):]
-	}
-	last := len(keys) <= s.cfg.ChunkEntries
-	if !last {
-		keys = keys[:s.cfg.ChunkEntries]
-	}
+	keys, last := b.keysAfter(st.cursor, !st.started, s.cfg.ChunkEntries)
 	chunk := &ImageChunk{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt, Index: st.index, Last: last}
 	for _, k := range keys {
 		chunk.Entries = append(chunk.Entries, b.entries[k])

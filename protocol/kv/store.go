@@ -30,8 +30,11 @@ type profile struct {
 
 // bucketState is one copy of a bucket held by a server, with every role the server plays for it.
 type bucketState struct {
-	index       int
-	entries     map[string]Entry
+	index   int
+	entries map[string]Entry
+	// keys lists the keys of entries in order, so the image source's scan of its live map costs a
+	// binary search per chunk rather than a sort.
+	keys        []string
 	events      map[protocol.NodeID]uint64 // latest applied write seq per client
 	initialized bool
 	since       ConfigVersion
@@ -128,13 +131,47 @@ func newBucketState(index int) *bucketState {
 	}
 }
 
+// set stores an entry (every change of entries goes through set or remove).
+func (b *bucketState) set(e Entry) {
+	if _, ok := b.entries[e.Key]; !ok {
+		i := sort.SearchStrings(b.keys, e.Key)
+		b.keys = append(b.keys, "")
+		copy(b.keys[i+1:], b.keys[i:])
+		b.keys[i] = e.Key
+	}
+	b.entries[e.Key] = e
+}
+
+// remove forgets a key entirely (only the MittIgnoresDeletes mutant does this: deletes leave
+// tombstones).
+func (b *bucketState) remove(key string) {
+	if _, ok := b.entries[key]; !ok {
+		return
+	}
+	i := sort.SearchStrings(b.keys, key)
+	b.keys = append(b.keys[:i], b.keys[i+1:]...)
+	delete(b.entries, key)
+}
+
+// keysAfter returns up to n keys greater than cursor, in order, and whether they are the last.
+func (b *bucketState) keysAfter(cursor string, first bool, n int) (keys []string, last bool) {
+	rest := b.keys
+	if !first {
+		rest = rest[sort.SearchStrings(rest, cursor+"\x00"):]
+	}
+	if len(rest) <= n {
+		return rest, true
+	}
+	return rest[:n], false
+}
+
 // applyNewer stores e unless the copy already has the key at the same or a newer version: the rule
 // for replicated writes and for merging holders' states.
 func (b *bucketState) applyNewer(e Entry) {
 	if cur, ok := b.entries[e.Key]; ok && cur.Version.Compare(e.Version) >= 0 {
 		return
 	}
-	b.entries[e.Key] = e
+	b.set(e)
 }
 
 func (b *bucketState) mergeEvents(events []EventID) {
@@ -145,19 +182,9 @@ func (b *bucketState) mergeEvents(events []EventID) {
 	}
 }
 
-func (b *bucketState) sortedKeys() []string {
-	keys := make([]string, 0, len(b.entries))
-	for k := range b.entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (b *bucketState) sortedEntries() []Entry {
-	keys := b.sortedKeys()
-	out := make([]Entry, len(keys))
-	for i, k := range keys {
+	out := make([]Entry, len(b.keys))
+	for i, k := range b.keys {
 		out[i] = b.entries[k]
 	}
 	return out
@@ -222,6 +249,7 @@ func (b *bucketState) writeFor(ev EventID) *write {
 // discardData empties the copy: the mitt and any partial image.
 func (b *bucketState) discardData() {
 	b.entries = map[string]Entry{}
+	b.keys = nil
 	b.events = map[protocol.NodeID]uint64{}
 	b.imageQueue = nil
 	b.imageAttempt = 0

@@ -82,7 +82,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 			e.Value = cur.Value + m.Value
 		}
 	}
-	b.entries[m.Key] = e // the origin applies before distributing
+	b.set(e) // the origin applies before distributing
 	b.events[client] = m.Seq
 	b.keyWrites[m.Key]++
 	w := s.newWrite(b, []Entry{e}, []EventID{ev}, false)
@@ -292,7 +292,7 @@ func (s *Server) applyEntries(b *bucketState, m *Replicate) {
 	}
 	for _, e := range m.Entries {
 		if mitt && e.Tombstone && s.cfg.Mutants.Has(MittIgnoresDeletes) {
-			delete(b.entries, e.Key)
+			b.remove(e.Key)
 			continue
 		}
 		b.applyNewer(e)
