@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stateflush/stateflush/linearizability"
+)
+
+var checkHelpText = help{
+	usage: "stateflush check [flags] FILE",
+	about: `Checks a recorded client history (history.json of a report directory, or any file written by
+linearizability.WriteHistoryFile) for linearizability with porcupine: one register per key, or one
+whole-store model when the history holds a successful snapshot. FILE may also be a report directory.
+A check that runs out of --budget is unknown, never a pass.
+Exit code: 0 linearizable, 1 not linearizable, 3 unknown (out of time), 2 unreadable or malformed file.`,
+	examples: `  stateflush check stateflush-out/steady-monkey-seed56-no-mitt/history.json
+  stateflush check stateflush-out/steady-monkey-seed56-no-mitt
+  stateflush check history.json --budget 1m --json
+`,
+}
+
+// runCheck is `stateflush check FILE`.
+func runCheck(s *streams, args []string) (int, error) {
+	fs := newFlagSet("stateflush check")
+	budget := addBudgetFlag(fs)
+	asJSON := fs.Bool("json", false, "print the verdict as JSON")
+	files, err := parseFlags(s, fs, checkHelpText, args)
+	if err != nil {
+		return 0, err
+	}
+	if len(files) != 1 {
+		return 0, badInput("want exactly one history file, got %d arguments (see 'stateflush check --help')", len(files))
+	}
+	if err := validateBudget(*budget); err != nil {
+		return 0, err
+	}
+	path := files[0]
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		path = filepath.Join(path, linearizability.ReportHistoryFile)
+	}
+	if err := readableFile(path); err != nil {
+		return 0, err
+	}
+	history, err := linearizability.ReadHistoryFile(path)
+	if err != nil {
+		return 0, asBadInput(err)
+	}
+	verdict, err := linearizability.CheckHistory(history, *budget)
+	if err != nil {
+		return 0, asBadInput(fmt.Errorf("%s: %w", path, err))
+	}
+	if *asJSON {
+		b, err := json.Marshal(verdict)
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(s.stdout, "%s\n", b)
+	} else {
+		fmt.Fprintf(s.stdout, "%s: %d operations: %s\n", path, len(history), verdict)
+	}
+	switch verdict.Result {
+	case linearizability.Ok:
+		return exitPass, nil
+	case linearizability.Illegal:
+		return exitViolation, nil
+	}
+	return exitUnknown, nil
+}

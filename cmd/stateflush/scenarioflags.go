@@ -1,0 +1,172 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+// scenarioFlags are the flags that pick a built-in scenario and change its parameters. Their names
+// are exactly those of the replay commands package harness prints (harness/swarm.go, overrideFlags),
+// so that every printed command works.
+type scenarioFlags struct {
+	fs   *flag.FlagSet
+	name string
+	// mutants is --mutant; mutantDefault its default, which applies even when the flag is not
+	// given (the default job switches on a mutant).
+	mutants       string
+	mutantDefault string
+	strategy      string
+	source        string
+	servers       int
+	clients       int
+	buckets       int
+	redundancy    int
+	opsPerClient  int
+	keys          int
+	swarm         bool
+	safetyMS      int64
+}
+
+// scenarioFlagNames are the flags addScenarioFlags registers (help lists them apart).
+var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms"}
+
+// addScenarioFlags registers the scenario flags. With withMutant false the command defines its own
+// --mutant (the mutation score takes a list of mutants to score one by one, not one set).
+func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *scenarioFlags {
+	f := &scenarioFlags{fs: fs, mutantDefault: defaultMutant}
+	fs.StringVar(&f.name, "scenario", harness.DefaultScenario, "built-in `scenario`: "+strings.Join(harness.ScenarioNames(), ", "))
+	if withMutant {
+		fs.StringVar(&f.mutants, "mutant", defaultMutant, "comma-separated `mutants` to switch on: "+strings.Join(kv.MutantNames(), ", "))
+	}
+	fs.StringVar(&f.strategy, "strategy", "", "replica creation `strategy`: "+strings.Join(kv.Strategies(), ", ")+" (default: the scenario's)")
+	fs.StringVar(&f.source, "source", "", "image `source` choice: prefer-primary, prefer-non-primary (default: the scenario's)")
+	fs.IntVar(&f.servers, "servers", 0, "`number` of servers (default: the scenario's)")
+	fs.IntVar(&f.clients, "clients", 0, "`number` of clients (default: the scenario's)")
+	fs.IntVar(&f.buckets, "buckets", 0, "`number` of buckets (default: the scenario's)")
+	fs.IntVar(&f.redundancy, "redundancy", 0, "`copies` of each bucket, primary included (default: the scenario's)")
+	fs.IntVar(&f.opsPerClient, "ops-per-client", 0, "client `operations` per client (default: the scenario's)")
+	fs.IntVar(&f.keys, "keys", 0, "`number` of distinct keys (default: the scenario's)")
+	fs.BoolVar(&f.swarm, "swarm", false, "draw the enabled nemeses and their rates per seed; --swarm=false runs every nemesis at its rate (default: the scenario's)")
+	fs.Int64Var(&f.safetyMS, "safety-ms", 0, "length of the safety phase (faults on) in virtual `ms` (default: the scenario's)")
+	return f
+}
+
+// isSet reports whether the user gave the flag.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// scenario builds the scenario the flags describe and validates it. Errors are bad input.
+func (f *scenarioFlags) scenario() (harness.Scenario, error) {
+	scn, err := harness.LookupScenario(f.name)
+	if err != nil {
+		return scn, asBadInput(fmt.Errorf("--scenario: %w", err))
+	}
+	k := &scn.KV
+	if isSet(f.fs, "mutant") || f.mutantDefault != "" {
+		if k.Mutants, err = kv.ParseMutants(f.mutants); err != nil {
+			return scn, asBadInput(fmt.Errorf("--mutant: %w", err))
+		}
+	}
+	if isSet(f.fs, "strategy") {
+		if k.Strategy, err = kv.ParseStrategy(f.strategy); err != nil {
+			return scn, asBadInput(fmt.Errorf("--strategy: %w", err))
+		}
+	}
+	if isSet(f.fs, "source") {
+		if k.SourceChoice, err = kv.ParseSourceChoice(f.source); err != nil {
+			return scn, asBadInput(fmt.Errorf("--source: %w", err))
+		}
+	}
+	counts := []struct {
+		flag   string
+		value  int
+		target *int
+	}{
+		{"servers", f.servers, &k.Servers},
+		{"clients", f.clients, &k.Clients},
+		{"buckets", f.buckets, &k.Buckets},
+		{"redundancy", f.redundancy, &k.Redundancy},
+		{"ops-per-client", f.opsPerClient, &k.Workload.OpsPerClient},
+		{"keys", f.keys, &k.Workload.Keys},
+	}
+	for _, c := range counts {
+		if !isSet(f.fs, c.flag) {
+			continue
+		}
+		if c.value < 1 {
+			return scn, badInput("--%s %d: must be at least 1", c.flag, c.value)
+		}
+		*c.target = c.value
+	}
+	if isSet(f.fs, "swarm") {
+		scn.Swarm = f.swarm
+	}
+	if isSet(f.fs, "safety-ms") {
+		if f.safetyMS < 1 {
+			return scn, badInput("--safety-ms %d: must be at least 1", f.safetyMS)
+		}
+		scn.SafetyPhase = protocol.Duration(f.safetyMS) * protocol.Millisecond
+	}
+	if err := scn.Validate(); err != nil {
+		return scn, asBadInput(fmt.Errorf("the flags give an invalid scenario: %w", err))
+	}
+	return scn, nil
+}
+
+// sweepRangeFlags are the seed range of sweeps: --seeds, --first-seed, --workers.
+type sweepRangeFlags struct {
+	seeds     int
+	firstSeed uint64
+	workers   int
+}
+
+func addSweepRangeFlags(fs *flag.FlagSet, defaultSeeds int) *sweepRangeFlags {
+	f := &sweepRangeFlags{}
+	fs.IntVar(&f.seeds, "seeds", defaultSeeds, "`number` of seeds")
+	fs.Uint64Var(&f.firstSeed, "first-seed", 1, "first `seed` of the range")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "`number` of parallel simulations (one per core is best)")
+	return f
+}
+
+func (f *sweepRangeFlags) validate() error {
+	if f.seeds < 1 {
+		return badInput("--seeds %d: the seed count must be at least 1", f.seeds)
+	}
+	if f.workers < 1 {
+		return badInput("--workers %d: must be at least 1", f.workers)
+	}
+	if f.firstSeed+uint64(f.seeds-1) < f.firstSeed {
+		return badInput("--first-seed %d with --seeds %d: the range passes the largest seed", f.firstSeed, f.seeds)
+	}
+	return nil
+}
+
+// addBudgetFlag registers --budget, the wall-clock budget of a linearizability check.
+func addBudgetFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("budget", 10*time.Second, "wall-clock `budget` of each linearizability check; a check that runs out is unknown")
+}
+
+func validateBudget(budget time.Duration) error {
+	if budget <= 0 {
+		return badInput("--budget %v: must be positive", budget)
+	}
+	return nil
+}
+
+// noPositional rejects arguments a command does not take.
+func noPositional(fs *flag.FlagSet, positional []string) error {
+	if len(positional) > 0 {
+		return badInput("unexpected argument %q (see '%s --help')", positional[0], fs.Name())
+	}
+	return nil
+}
