@@ -122,9 +122,22 @@ func (n *nemesis) requestMove(bucket int, target protocol.NodeID) {
 	}
 }
 
-// stopAll ends every fault at the end of the safety phase: partitions heal and links recover.
+// stopAll ends every fault at the end of the safety phase: partitions heal, slowed links recover and
+// client links stop losing and duplicating messages.
 func (n *nemesis) stopAll() {
 	_ = n.sim.Heal()
+	if n.scn.Nemeses.ClientLossProb > 0 || n.scn.Nemeses.ClientDupProb > 0 {
+		reliable := sim.Link{Latency: n.scn.Latency}
+		for c := n.scn.KV.Servers; c < n.scn.KV.Servers+n.scn.KV.Clients; c++ {
+			for srv := 0; srv < n.scn.KV.Servers; srv++ {
+				for _, key := range []sim.LinkKey{{From: protocol.NodeID(c), To: protocol.NodeID(srv)}, {From: protocol.NodeID(srv), To: protocol.NodeID(c)}} {
+					if err := n.sim.SetLink(key, reliable); err != nil {
+						panic(fmt.Sprintf("harness: restoring client link %v: %v", key, err))
+					}
+				}
+			}
+		}
+	}
 	for id := 0; id < n.scn.KV.Servers; id++ {
 		for to := 0; to < n.scn.KV.Servers; to++ {
 			key := sim.LinkKey{From: protocol.NodeID(id), To: protocol.NodeID(to)}

@@ -108,3 +108,23 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	}
 	return tracePath, linearizability.WriteReport(dir, in)
 }
+
+// ErrPartialTrace is returned by WriteTrace for an outcome that kept only the checkers' records.
+var ErrPartialTrace = errors.New("the run kept only the checkers' records: run it with Options.FullTrace to write its trace")
+
+// WriteTrace writes the run's full trace, with the run spec in its header, so that the file replays
+// on its own (Replay, `stateflush replay FILE`).
+func (o *Outcome) WriteTrace(path string) error {
+	if !o.FullTrace {
+		return ErrPartialTrace
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := trace.Write(f, trace.Header{Version: trace.Version, Description: o.TraceHeader()}, o.Records); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,104 @@
+package traces
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+var update = flag.Bool("update", false, "regenerate the mutant corpus: search, shrink and write one trace per mutant")
+
+// corpusSeeds bounds the search for a mutant's first failure when regenerating.
+const corpusSeeds = 400
+
+func mutantEntries(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob("*.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]string{}
+	for _, f := range files {
+		name, _, ok := strings.Cut(f, ".seed")
+		if ok && slices.Contains(kv.MutantNames(), name) {
+			entries[name] = f
+		}
+	}
+	return entries
+}
+
+// TestMutantCorpusReplays replays every mutant entry: the rerun must reproduce the recorded trace
+// hash and fail again, and the same run with the mutant switched off must pass.
+func TestMutantCorpusReplays(t *testing.T) {
+	if *update {
+		regenerate(t)
+	}
+	entries := mutantEntries(t)
+	for _, name := range kv.MutantNames() {
+		t.Run(name, func(t *testing.T) {
+			file, ok := entries[name]
+			if !ok {
+				t.Fatalf("no corpus entry for mutant %s: run `go test ./traces/ -update`", name)
+			}
+			t.Parallel()
+			out, err := harness.Replay(file, harness.Options{})
+			if err != nil {
+				t.Fatalf("%v\nreplay: go run ./cmd/stateflush replay traces/%s", err, file)
+			}
+			if out.Final != harness.VerdictViolation {
+				t.Fatalf("%s no longer fails (verdict %s): the checks lost this mutant\nreplay: go run ./cmd/stateflush replay traces/%s", file, out.Final, file)
+			}
+			fixed := out.Spec.Scenario
+			fixed.KV.Mutants = 0
+			clean, err := harness.Run(fixed, out.Spec.Seed, harness.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if clean.Final != harness.VerdictPass {
+				t.Fatalf("%s with the mutant switched off gives %s (%v): the correct protocol fails this schedule\n%v",
+					file, clean.Final, clean.CaughtBy, clean.Violations)
+			}
+		})
+	}
+}
+
+// regenerate searches each mutant's first failing seed in the default scenario, shrinks it and writes
+// its full trace as MUTANT.seedN.jsonl, replacing the mutant's old entry.
+func regenerate(t *testing.T) {
+	scn, err := harness.LookupScenario(harness.DefaultScenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := harness.ScoreMutants(harness.MutationConfig{Scenario: scn, Seeds: corpusSeeds, FirstSeed: 1, ShrinkTries: 200, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := mutantEntries(t)
+	for _, s := range scores {
+		if !s.Caught {
+			t.Errorf("mutant %s not caught in %d seeds: no corpus entry", s.Mutant, corpusSeeds)
+			continue
+		}
+		if f, ok := old[s.Mutant]; ok {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		full, err := harness.Run(s.Shrunk.Spec.Scenario, s.Shrunk.Spec.Seed, harness.Options{FullTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := fmt.Sprintf("%s.seed%d.jsonl", s.Mutant, full.Spec.Seed)
+		if err := full.WriteTrace(path); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d client ops, caught by %v -> %s", s.Mutant, len(full.History), full.CaughtBy, path)
+	}
+}
