@@ -145,8 +145,11 @@
 // (crash-stop; a restarted server is a new, empty member); failures are detected by timeout, and
 // message delays and partitions are shorter than Config.FailureDetectionTimeout, so a live member is
 // never suspected. A run that breaks these assumptions (message loss, reordering, long partitions)
-// is expected to fail and the checkers must show it; a wrongly suspected member disconnects itself,
-// but while it has not yet learned of its removal it may still answer reads as primary.
+// is expected to fail and the checkers must show it. A member wrongly suspected (its messages were
+// late, it still hears the others) disconnects itself when the view removing it arrives, but until
+// then it may still answer reads as primary. A full partition longer than the timeout splits the
+// cluster: the isolated side suspects every older member, takes over a view of its own and serves
+// from it (split brain); there is no quorum rule (testdata/scripts/forced-disconnect.txt shows both).
 //
 // Under these assumptions: every acknowledged write survives as long as one initialized copy of its
 // bucket does, and client operations are linearizable per key (with reads at the primary); a write is

@@ -28,6 +28,8 @@ type harness struct {
 
 	heldChans  map[hchan]bool
 	heldTimers map[htimerKey]bool
+	isolated   map[protocol.NodeID]bool // partitioned away: nothing to or from it is delivered
+	muted      map[protocol.NodeID]bool // nothing from it is delivered (a one-way partition)
 
 	log     []string
 	last    map[protocol.NodeID]*ClientRequest // each client's last request, for retries
@@ -123,6 +125,8 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		nextSeq:    map[protocol.NodeID]uint64{},
 		heldChans:  map[hchan]bool{},
 		heldTimers: map[htimerKey]bool{},
+		isolated:   map[protocol.NodeID]bool{},
+		muted:      map[protocol.NodeID]bool{},
 		replies:    map[protocol.NodeID][]*ClientReply{},
 		last:       map[protocol.NodeID]*ClientRequest{},
 		quiet:      true,
@@ -385,19 +389,31 @@ func (h *harness) releaseTimer(node string, k int32) {
 func (h *harness) releaseAll() {
 	h.heldChans = map[hchan]bool{}
 	h.heldTimers = map[htimerKey]bool{}
+	h.isolated = map[protocol.NodeID]bool{}
+	h.muted = map[protocol.NodeID]bool{}
+}
+
+// mute holds everything a node sends, heartbeats included, until releaseAll; it still hears others.
+func (h *harness) mute(name string) { h.muted[h.id(name)] = true }
+
+// isolate partitions a node from everyone, heartbeats included, until releaseAll; messages wait.
+func (h *harness) isolate(name string) { h.isolated[h.id(name)] = true }
+
+func (h *harness) deliverable(c hchan) bool {
+	return !h.isolated[c.from] && !h.isolated[c.to] && !h.muted[c.from] && (c.heartbeat || !h.heldChans[c])
 }
 
 // step performs one event: the first deliverable message (channels in order), or else the earliest
 // foreground timer (background ones only up to limit). It returns false when nothing can happen.
 func (h *harness) step(limit protocol.Time) bool {
 	for _, c := range h.sortedChannels() {
-		if !h.heldChans[c] {
+		if h.deliverable(c) {
 			h.deliverHead(c)
 			return true
 		}
 	}
 	for _, t := range h.sortedTimers() {
-		if h.heldTimers[htimerKey{t.node, t.tag.Kind}] || t.tag.Kind == timerCopyWarn {
+		if h.heldTimers[htimerKey{t.node, t.tag.Kind}] || (t.tag.Kind == timerCopyWarn && t.at > limit) {
 			continue
 		}
 		if t.tag.Background && t.at > limit {

@@ -301,3 +301,47 @@ func TestMutantNamesAndParse(t *testing.T) {
 		t.Errorf("ParseMutants: %v %v (%s)", set, err, set)
 	}
 }
+
+// The Naive baseline copies without the flush: on the reference interleaving of skip-flush it loses
+// the acknowledged write as well.
+func TestNaiveStrategyLosesPreAnnounceWrite(t *testing.T) {
+	for _, strategy := range []Strategy{StateFlush, Naive} {
+		cfg := harnessConfig()
+		cfg.SourceChoice = PreferNonPrimary
+		cfg.Strategy = strategy
+		h := newHarness(t, cfg)
+		got := lostPreAnnounceWrite(t, func() *harness { return h })
+		want := foundV1
+		if strategy == Naive {
+			want = notFound
+		}
+		if got != want {
+			t.Errorf("%s: %+v, want %+v", strategy, got, want)
+		}
+	}
+}
+
+// A copy that cannot complete (P0's record stays behind a write that never reaches S) warns with
+// copy-waiting, again and again, and never proceeds unflushed.
+func TestStuckCopyWarnsAndKeepsWaiting(t *testing.T) {
+	h := mutantHarness(t, 0, false, 3)
+	putInFlightToS(h, "k", "v1", "s1")
+	h.rebalance(0, "s2")
+	h.stabilize()
+	h.advance(3 * h.cfg.CopyWarnAfter)
+	warnings := h.eventsNamed(EventCopyWaiting)
+	if len(warnings) < 2 {
+		t.Fatalf("%d copy-waiting warnings after %v, want at least 2", len(warnings), 3*h.cfg.CopyWarnAfter)
+	}
+	if w := warnings[0]; w.get("phase") != "flushing" || w.get("waiting") != "s0" {
+		t.Errorf("warning %v: want phase flushing, waiting for s0", w.attrs)
+	}
+	if c := h.server("s2").buckets[0].creation; c == nil || c.phase != phaseFlushing {
+		t.Fatalf("the copy moved on without its flush:\n%s", h.describe())
+	}
+	h.releaseAll()
+	h.stabilize()
+	if len(h.eventsNamed(protocol.EventInitialized)) != 1 || h.entriesOf("s2", 0) != `[k="v1"@1.1@s0]` {
+		t.Fatalf("after the write reached S the copy should complete with it:\n%s", h.describe())
+	}
+}

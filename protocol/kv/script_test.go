@@ -36,6 +36,9 @@ var updateScripts = flag.Bool("update", false, "rewrite the expected output of t
 //	deliver FROM TO                          deliver the first message on that channel
 //	fire NODE KIND                           fire the node's earliest timer of that kind
 //	hold FROM TO | release FROM TO | hold-timer NODE KIND | release-all
+//	isolate NODE                             hold everything to and from NODE, heartbeats included
+//	mute NODE                                hold everything from NODE, heartbeats included
+//	                                         (hold never holds heartbeats)
 //	stabilize                                deliver and fire until nothing can happen
 //	until NODE EVENT                         run until NODE emits EVENT
 //	advance DURATION                         let time pass (heartbeats, failure detection)
@@ -228,6 +231,14 @@ func runScriptCommand(t *testing.T, h *harness, file string, line int, f []strin
 	case "hold-timer":
 		need(3)
 		h.holdTimer(f[1], kind(f[2]))
+		return "ok"
+	case "isolate":
+		need(2)
+		h.isolate(f[1])
+		return "ok"
+	case "mute":
+		need(2)
+		h.mute(f[1])
 		return "ok"
 	case "release-all":
 		need(1)
