@@ -135,3 +135,23 @@ func TestStaleIncarnationAfterRestart(t *testing.T) {
 		t.Errorf("message from s2's old incarnation: %d stale drops, want 1", got)
 	}
 }
+
+// A replicated write delivered twice is dropped and counted, and counts once toward the flush.
+func TestDuplicateReplicateIsDroppedAndCountedOnce(t *testing.T) {
+	h := newHarness(t, harnessConfig())
+	h.request("c0", "s0", protocol.OpPut, "k", "v1")
+	h.deliver("c0", "s0")
+	h.fire("s0", timerDistribute)
+	dup := h.channels[hchan{from: 0, to: 1}][0].msg
+	h.stabilize()
+	h.inject(0, "s1", dup)
+	h.stabilize()
+	s1 := h.server("s1")
+	if got := s1.Drops().Duplicate; got != 1 {
+		t.Errorf("duplicate drops = %d, want 1", got)
+	}
+	from := Member{ID: 0}
+	if s1.contentReceived[from] != 1 || s1.contentApplied[from] != 1 {
+		t.Errorf("channel counts received=%d applied=%d, want 1 and 1", s1.contentReceived[from], s1.contentApplied[from])
+	}
+}

@@ -141,7 +141,8 @@
 // # What the protocol guarantees, and under which assumptions
 //
 // Assumptions: channels between servers are reliable and FIFO (as in Chandy and Lamport's snapshot
-// algorithm), and each server processes a sender's messages in order; servers fail by crashing
+// algorithm; duplicated deliveries are tolerated: replicated writes carry per-channel sequence
+// numbers), and each server processes a sender's messages in order; servers fail by crashing
 // (crash-stop; a restarted server is a new, empty member); failures are detected by timeout, and
 // message delays and partitions are shorter than Config.FailureDetectionTimeout, so a live member is
 // never suspected. A run that breaks these assumptions (message loss, reordering, long partitions)

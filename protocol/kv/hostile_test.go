@@ -61,6 +61,18 @@ func TestHostileSchedulesConverge(t *testing.T) {
 	}
 }
 
+// TestDuplicatingNetworkConverges: a network that delivers some messages twice does not break the
+// store (replicated writes carry per-channel sequence numbers; every other handler is idempotent).
+func TestDuplicatingNetworkConverges(t *testing.T) {
+	mix := hostileFaults
+	mix.DupProb = 0.05
+	for seed := uint64(1); seed <= 150; seed++ {
+		if problems, desc := runProblems(t, seed, hostileConfig(), mix); len(problems) > 0 {
+			t.Fatalf("%s:\n%v", desc, problems)
+		}
+	}
+}
+
 // TestMutantDetectionRates (STATEFLUSH_MUTANT_RATES=1) runs the hostile schedules with each mutant
 // switched on and logs how often the convergence and linearizability checks catch it. Random
 // schedules catch the mitt mutants often and the flush mutants rarely (their windows are narrow);

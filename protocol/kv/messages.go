@@ -265,7 +265,10 @@ func (m *SourceUnavailable) TraceAttrs() []protocol.Attr {
 // from the primary they accept (Epoch fences out older primaries).
 type Replicate struct {
 	Hdr
-	Bucket  int
+	// ChannelSeq numbers the content-changing messages on the channel from sender to receiver (from
+	// 1), so a duplicated delivery is recognized and dropped instead of counted twice.
+	ChannelSeq uint64
+	Bucket     int
 	Epoch   uint64
 	WriteID uint64
 	Entries []Entry

@@ -23,6 +23,8 @@ type faultMix struct {
 	// DelaySpikes slow one server-to-server link each for a while (below the failure-detection
 	// timeout): writes then linger on their way to an image source.
 	DelaySpikes int
+	// DupProb is the probability that the network delivers a message twice.
+	DupProb float64
 }
 
 var defaultFaults = faultMix{MaxCrashes: 3, Rebalances: 1}
@@ -41,7 +43,7 @@ func randomRunWith(t testing.TB, seed uint64, cfg kv.Config, mix faultMix, mode 
 	if setup.Intn(2) == 1 {
 		cfg.SourceChoice = kv.PreferNonPrimary
 	}
-	c := newCluster(t, seed, cfg, sim.Network{Default: sim.Link{Latency: lat}}, mode)
+	c := newCluster(t, seed, cfg, sim.Network{Default: sim.Link{Latency: lat, DupProb: mix.DupProb}}, mode)
 	faults := c.sim.Stream("faults")
 	var plan []string
 	lastFault := protocol.Time(0)
@@ -90,7 +92,7 @@ func randomRunWith(t testing.TB, seed uint64, cfg kv.Config, mix faultMix, mode 
 		at := protocol.Time(faults.Intn(int(200 * protocol.Millisecond)))
 		length := protocol.Time(5*protocol.Millisecond) + protocol.Time(faults.Intn(int(30*protocol.Millisecond)))
 		key := sim.LinkKey{From: from, To: to}
-		slow := sim.Link{Latency: sim.Latency{Kind: sim.Uniform, Min: 2 * protocol.Millisecond, Max: 12 * protocol.Millisecond}}
+		slow := sim.Link{Latency: sim.Latency{Kind: sim.Uniform, Min: 2 * protocol.Millisecond, Max: 12 * protocol.Millisecond}, DupProb: mix.DupProb}
 		plan = append(plan, fmt.Sprintf("slow s%d->s%d from %v for %v", from, to, at, protocol.Duration(length)))
 		c.sim.At(at, "slow link", func() { _ = c.sim.SetLink(key, slow) })
 		c.sim.At(at+length, "heal link", func() { _ = c.sim.ResetLink(key) })

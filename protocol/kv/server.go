@@ -55,6 +55,8 @@ type DropCounts struct {
 	DepartedSender uint64
 	// NotJoined: arrived while this server was not in any view (restarted, still joining).
 	NotJoined uint64
+	// Duplicate: a replicated write delivered a second time (by a duplicating network).
+	Duplicate uint64
 	// Invalid: a message of a type servers do not handle, an operation with an unknown name, or a
 	// rebalance request the coordinator rejected.
 	Invalid uint64

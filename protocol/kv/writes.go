@@ -124,8 +124,8 @@ func (s *Server) onDistributeTimer(id uint64) {
 		if b.profiles[r] == nil {
 			continue // left, or removed from the bucket, since the recipients were chosen
 		}
-		s.send(r, &Replicate{Hdr: s.hdr(r), Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
 		s.contentSent[r]++
+		s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
 		w.awaiting[r] = true
 	}
 	// Count out only now that every message is on the wire.
@@ -235,7 +235,11 @@ func (s *Server) replyClient(client protocol.NodeID, seq uint64, status replySta
 
 // onReplicate queues a replicated write for application (in arrival order).
 func (s *Server) onReplicate(from Member, m *Replicate) {
-	s.contentReceived[from]++
+	if m.ChannelSeq <= s.contentReceived[from] {
+		s.drops.Duplicate++
+		return
+	}
+	s.contentReceived[from] = m.ChannelSeq
 	s.applyQueue = append(s.applyQueue, inboundWrite{from: from, msg: m})
 	if s.cfg.Mutants.Has(CountOnReceipt) {
 		s.checkAllRecordWaits()
