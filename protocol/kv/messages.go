@@ -269,11 +269,11 @@ type Replicate struct {
 	// 1), so a duplicated delivery is recognized and dropped instead of counted twice.
 	ChannelSeq uint64
 	Bucket     int
-	Epoch   uint64
-	WriteID uint64
-	Entries []Entry
-	Events  []EventID
-	Sync    bool
+	Epoch      uint64
+	WriteID    uint64
+	Entries    []Entry
+	Events     []EventID
+	Sync       bool
 }
 
 func (*Replicate) Type() string       { return "replicate" }
