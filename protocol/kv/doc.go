@@ -29,8 +29,8 @@
 // At the end of a run, inspect each live server (sim.Node(id).(*kv.Server)): Holdings lists every
 // copy it holds (bucket, primary?, initialized?, entries sorted by key with version and tombstone,
 // the event-id table), Drops counts the messages it dropped (unknown bucket, stale incarnation,
-// sender no longer in the view, not yet joined, invalid), Joined, Stopped (forced disconnect),
-// CreatingCopies. Describe renders a server's state for people.
+// sender no longer in the view, not yet joined, duplicate, invalid), Joined, Stopped (forced
+// disconnect), CreatingCopies. Describe renders a server's state for people.
 //
 // Everything observable goes to the trace through Env.Emit with the names of protocol/events.go:
 // op-invoke and op-return for every client operation (the attrs documented there; the checker builds
@@ -47,7 +47,9 @@
 // Keys map to Config.Buckets buckets by BucketOf (FNV-1a modulo the bucket count). Each bucket has
 // Config.Redundancy copies: a primary and redundant copies. Operations are get, put, delete and
 // append (appending to a missing key creates it); values are strings; a get of a missing or deleted
-// key returns found=false.
+// key returns found=false. Clients write unique values, "c<client>-<seq>;" (client index, operation
+// sequence number), so every value in a history names the write that produced it and appended
+// texts stay readable when concatenated.
 //
 // Writes. A client sends an operation to the primary it believes in; a server that is not the
 // primary redirects it. The primary applies a write with a new version (Version: the bucket's

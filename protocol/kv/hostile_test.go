@@ -33,6 +33,14 @@ func hostileConfig() kv.Config {
 
 var hostileFaults = faultMix{MaxCrashes: 3, Rebalances: 3, DelaySpikes: 4}
 
+// hostileSeeds is 150, or 1500 with STATEFLUSH_LONG=1.
+func hostileSeeds() uint64 {
+	if os.Getenv("STATEFLUSH_LONG") != "" {
+		return 1500
+	}
+	return 150
+}
+
 // runProblems runs one seed and lists everything wrong with it.
 func runProblems(t *testing.T, seed uint64, cfg kv.Config, mix faultMix) (problems []string, desc string) {
 	c, res, desc := randomRunWith(t, seed, cfg, mix, sim.TraceHashOnly)
@@ -48,10 +56,10 @@ func runProblems(t *testing.T, seed uint64, cfg kv.Config, mix faultMix) (proble
 
 // TestHostileSchedulesConverge: under heavy load, crashes, rebalances and slow links, both the
 // state flush and the blocking baseline keep every holder identical, restore redundancy and stay
-// linearizable.
+// linearizable. STATEFLUSH_LONG=1 runs ten times the seeds (as do the two tests below).
 func TestHostileSchedulesConverge(t *testing.T) {
 	for _, strategy := range []kv.Strategy{kv.StateFlush, kv.Blocking} {
-		for seed := uint64(1); seed <= 150; seed++ {
+		for seed := uint64(1); seed <= hostileSeeds(); seed++ {
 			cfg := hostileConfig()
 			cfg.Strategy = strategy
 			if problems, desc := runProblems(t, seed, cfg, hostileFaults); len(problems) > 0 {
@@ -66,7 +74,19 @@ func TestHostileSchedulesConverge(t *testing.T) {
 func TestDuplicatingNetworkConverges(t *testing.T) {
 	mix := hostileFaults
 	mix.DupProb = 0.05
-	for seed := uint64(1); seed <= 150; seed++ {
+	for seed := uint64(1); seed <= hostileSeeds(); seed++ {
+		if problems, desc := runProblems(t, seed, hostileConfig(), mix); len(problems) > 0 {
+			t.Fatalf("%s:\n%v", desc, problems)
+		}
+	}
+}
+
+// TestLossyClientLinksConverge: clients whose requests and replies are lost or duplicated retry
+// with the same event id; writes are still applied at most once and the history stays linearizable.
+func TestLossyClientLinksConverge(t *testing.T) {
+	mix := hostileFaults
+	mix.ClientLossProb, mix.ClientDupProb = 0.05, 0.05
+	for seed := uint64(1); seed <= hostileSeeds(); seed++ {
 		if problems, desc := runProblems(t, seed, hostileConfig(), mix); len(problems) > 0 {
 			t.Fatalf("%s:\n%v", desc, problems)
 		}

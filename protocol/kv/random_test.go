@@ -25,6 +25,9 @@ type faultMix struct {
 	DelaySpikes int
 	// DupProb is the probability that the network delivers a message twice.
 	DupProb float64
+	// ClientLossProb and ClientDupProb apply to the links between clients and servers only (server
+	// channels are assumed reliable).
+	ClientLossProb, ClientDupProb float64
 }
 
 var defaultFaults = faultMix{MaxCrashes: 3, Rebalances: 1}
@@ -43,7 +46,17 @@ func randomRunWith(t testing.TB, seed uint64, cfg kv.Config, mix faultMix, mode 
 	if setup.Intn(2) == 1 {
 		cfg.SourceChoice = kv.PreferNonPrimary
 	}
-	c := newCluster(t, seed, cfg, sim.Network{Default: sim.Link{Latency: lat, DupProb: mix.DupProb}}, mode)
+	network := sim.Network{Default: sim.Link{Latency: lat, DupProb: mix.DupProb}, Links: map[sim.LinkKey]sim.Link{}}
+	if mix.ClientLossProb > 0 || mix.ClientDupProb > 0 {
+		lossy := sim.Link{Latency: lat, LossProb: mix.ClientLossProb, DupProb: mix.ClientDupProb}
+		for server := 0; server < cfg.Servers; server++ {
+			for client := cfg.Servers; client < cfg.Servers+cfg.Clients; client++ {
+				network.Links[sim.LinkKey{From: protocol.NodeID(server), To: protocol.NodeID(client)}] = lossy
+				network.Links[sim.LinkKey{From: protocol.NodeID(client), To: protocol.NodeID(server)}] = lossy
+			}
+		}
+	}
+	c := newCluster(t, seed, cfg, network, mode)
 	faults := c.sim.Stream("faults")
 	var plan []string
 	lastFault := protocol.Time(0)
