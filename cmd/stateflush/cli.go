@@ -180,7 +180,9 @@ func parseFlags(s *streams, fs *flag.FlagSet, h help, args []string) ([]string, 
 				printHelp(s.stdout, fs, h)
 				return nil, errHelpShown
 			}
-			return nil, badInput("%v (see '%s --help')", err, fs.Name())
+			// The flag package names flags with one dash; users type two.
+			msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
+			return nil, badInput("%s (see '%s --help')", msg, fs.Name())
 		}
 		rest := fs.Args()
 		consumed := len(args) - len(rest)
@@ -243,18 +245,29 @@ func printFlags(w io.Writer, title string, flags []*flag.Flag, withHelp bool) {
 	tw.Flush()
 }
 
+var helpHelpText = help{
+	usage:    "stateflush help [SUBCOMMAND]",
+	about:    "Shows the help of a subcommand (the same as stateflush SUBCOMMAND --help), or without one the\nhelp of stateflush itself.",
+	examples: "  stateflush help\n  stateflush help sweep\n",
+}
+
 // runHelp is `stateflush help [SUBCOMMAND]`.
 func runHelp(s *streams, args []string) (int, error) {
-	if len(args) == 0 {
+	fs := newFlagSet("stateflush help")
+	names, err := parseFlags(s, fs, helpHelpText, args)
+	if err != nil {
+		return 0, err
+	}
+	switch len(names) {
+	case 0:
 		return runDemo(s, []string{"--help"})
+	case 1:
+	default:
+		return 0, badInput("want at most one subcommand, got %d arguments", len(names))
 	}
-	if args[0] == "help" {
-		fmt.Fprintf(s.stdout, "Usage: stateflush help [SUBCOMMAND]\n\nShows the help of a subcommand (the same as SUBCOMMAND --help).\n\nEXAMPLES\n  stateflush help sweep\n")
-		return exitPass, nil
-	}
-	cmd, ok := lookupCommand(args[0])
+	cmd, ok := lookupCommand(names[0])
 	if !ok {
-		return 0, badInput("unknown subcommand %q (known: %s)", args[0], commandNames())
+		return 0, badInput("unknown subcommand %q (known: %s)", names[0], commandNames())
 	}
 	return cmd.run(s, []string{"--help"})
 }

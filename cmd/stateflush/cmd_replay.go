@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/sim/trace"
 )
 
 var replayHelpText = help{
@@ -46,12 +47,25 @@ func runReplay(s *streams, args []string) (int, error) {
 	if *out != "" && sameDir(*out, filepath.Dir(path)) {
 		return 0, badInput("--out %s holds the trace being replayed: choose another directory", *out)
 	}
-	o, replayErr := harness.Replay(path, harness.Options{CheckBudget: *budget})
+	// Reading the file first tells a file cut at a line boundary (which still parses) from a run
+	// that diverges: Replay reads it again, which costs little beside the run.
+	_, recorded, err := harness.ReadRunTrace(path)
+	if err != nil {
+		// Unreadable, malformed, truncated inside a line, another format version, not a harness
+		// run, or a recorded scenario that cannot run.
+		return 0, asBadInput(err)
+	}
+	if len(recorded) == 0 {
+		return 0, badInput("%s: no records after the header: the file is truncated", path)
+	}
+	// The full trace, for the report and for comparing the rerun with the file record by record.
+	o, replayErr := harness.Replay(path, harness.Options{CheckBudget: *budget, FullTrace: true})
 	mismatch := errors.Is(replayErr, harness.ErrHashMismatch)
 	if replayErr != nil && !mismatch {
-		// Everything else Replay rejects is the file: unreadable, malformed, truncated, another
-		// format version, not a harness run, or a recorded scenario that cannot run.
 		return 0, asBadInput(replayErr)
+	}
+	if mismatch && len(recorded) < len(o.Records) && trace.Hash(o.Records[:len(recorded)]) == trace.Hash(recorded) {
+		return 0, badInput("%s: the file is truncated: its %d records are the start of the run's %d", path, len(recorded), len(o.Records))
 	}
 	if mismatch {
 		fmt.Fprintf(s.stdout, "THE RERUN DOES NOT REPRODUCE THE RECORDING: %s\nthe rerun:\n", oneLine(replayErr.Error()))
