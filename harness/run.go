@@ -119,7 +119,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	cfg := sim.Config{
 		Seed:        seed,
 		Nodes:       nodeSpecs(drawn.KV, factory),
-		Network:     network(drawn),
+		Network:     network(drawn, source("topology")),
 		TimeBudget:  drawn.SafetyPhase + drawn.QuiesceBudget,
 		StepBudget:  defaultSteps,
 		Trace:       sim.TraceEvents,
@@ -175,15 +175,27 @@ func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
 	return nodes
 }
 
-// network gives every link the scenario's latency, and client links the scenario's loss and
-// duplication.
-func network(scn Scenario) sim.Network {
-	net := sim.Network{Default: sim.Link{Latency: scn.Latency}}
+// network gives every link the scenario's latency (scaled per server link when the scenario's
+// network is uneven), and client links the scenario's loss and duplication.
+func network(scn Scenario, topology protocol.Rand) sim.Network {
+	net := sim.Network{Default: sim.Link{Latency: scn.Latency}, Links: map[sim.LinkKey]sim.Link{}}
+	if scn.LinkSpread > 1 {
+		for from := 0; from < scn.KV.Servers; from++ {
+			for to := 0; to < scn.KV.Servers; to++ {
+				if from == to {
+					continue
+				}
+				factor := protocol.Duration(1 + topology.Intn(scn.LinkSpread))
+				l := scn.Latency
+				l.Min, l.Mean, l.Max = l.Min*factor, l.Mean*factor, l.Max*factor
+				net.Links[sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}] = sim.Link{Latency: l}
+			}
+		}
+	}
 	n := scn.Nemeses
 	if n.ClientLossProb == 0 && n.ClientDupProb == 0 {
 		return net
 	}
-	net.Links = map[sim.LinkKey]sim.Link{}
 	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
 	for c := scn.KV.Servers; c < scn.KV.Servers+scn.KV.Clients; c++ {
 		for srv := 0; srv < scn.KV.Servers; srv++ {

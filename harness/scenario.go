@@ -47,7 +47,12 @@ type Scenario struct {
 	KV kv.Config `json:"kv"`
 	// Latency is the default one-way delay of every link.
 	Latency sim.Latency `json:"latency"`
-	Nemeses Nemeses     `json:"nemeses"`
+	// LinkSpread, when above 1, makes the network uneven: each directed link between servers gets
+	// its own latency, Latency scaled by a factor drawn per seed between 1 and LinkSpread (as racks
+	// and routes differ). Writes then overtake one another between different pairs of members,
+	// which is when the state flush matters.
+	LinkSpread int     `json:"link_spread,omitempty"`
+	Nemeses    Nemeses `json:"nemeses"`
 	// Swarm draws, per seed, which nemeses are enabled and at what rates (see DrawSwarm), so that
 	// some seeds run with few faults and reach deep states.
 	Swarm bool `json:"swarm"`
@@ -99,6 +104,11 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario %s: QuiesceBudget=%d µs must be positive", s.Name, s.QuiesceBudget)
 	case s.Latency.Min < 0 || s.Latency.Mean < 0 || s.Latency.Max < 0:
 		return fmt.Errorf("scenario %s: Latency=%+v has a negative duration", s.Name, s.Latency)
+	case s.LinkSpread < 0:
+		return fmt.Errorf("scenario %s: LinkSpread=%d is negative", s.Name, s.LinkSpread)
+	case max(s.Latency.Max, s.Latency.Mean)*protocol.Duration(max(1, s.LinkSpread))+s.KV.HeartbeatInterval >= s.KV.FailureDetectionTimeout:
+		return fmt.Errorf("scenario %s: the slowest link (Latency max %d µs × LinkSpread %d) plus HeartbeatInterval=%d µs reaches FailureDetectionTimeout=%d µs: live members would be suspected",
+			s.Name, max(s.Latency.Max, s.Latency.Mean), max(1, s.LinkSpread), s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.ClientLossProb < 0 || n.ClientLossProb > 1:
 		return fmt.Errorf("scenario %s: ClientLossProb=%v outside [0,1]", s.Name, n.ClientLossProb)
 	case n.ClientDupProb < 0 || n.ClientDupProb > 1:
@@ -166,19 +176,37 @@ func Scenarios() []Scenario {
 	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small()}
 }
 
-// base is the cluster every built-in scenario starts from: the store's defaults with a workload of
-// 1,000 client operations over 100 keys, and three copies of each bucket with a non-primary image
-// source, so that a new copy can be fed by a source that is not the origin of every write: the case
-// the flush exists for (with two copies the only source left after a loss is the primary).
+// base is the cluster every built-in scenario starts from. It is tuned to open the windows that each
+// step of the state flush closes, so that a bug in any step shows within a few seeds:
+//
+//   - three copies of each bucket and a non-primary image source, so a new copy can be fed by a source
+//     that is not the origin of every write (the case the flush exists for; with two copies the only
+//     source left after a loss is the primary);
+//   - twenty clients with short think times (1,000 operations in all), so many writes are concurrent,
+//     and most writes are appends over 200 keys: an append that a copy misses stays missed, where a
+//     later put would paper over the loss;
+//   - an uneven network (LinkSpread) and servers that take time to distribute writes (recipients are
+//     chosen several milliseconds before the messages leave), to apply them and to apply image chunks,
+//     so writes are in progress, in flight and unapplied while copies are made.
 func base() Scenario {
 	cfg := kv.DefaultConfig()
 	cfg.Redundancy = 3
 	cfg.SourceChoice = kv.PreferNonPrimary
-	cfg.Workload.OpsPerClient = 250
-	cfg.Workload.Keys = 100
+	cfg.Clients = 20
+	cfg.Workload.OpsPerClient = 50
+	cfg.Workload.Keys = 200
+	cfg.Workload.ThinkTimeMin = 0
+	cfg.Workload.ThinkTimeMax = 500 * protocol.Microsecond
+	cfg.Workload.Mix = kv.OpMix{Get: 30, Put: 10, Delete: 5, Append: 55}
+	cfg.DistributionDelay = 8 * protocol.Millisecond
+	cfg.ApplyDelay = 1 * protocol.Millisecond
+	cfg.ChunkEntries = 4
+	cfg.ImageChunkDelay = 500 * protocol.Microsecond
+	cfg.ChunkApplyDelay = 3 * protocol.Millisecond
 	return Scenario{
 		KV:            cfg,
 		Latency:       sim.Latency{Kind: sim.Exponential, Min: 100 * protocol.Microsecond, Mean: 500 * protocol.Microsecond, Max: 5 * protocol.Millisecond},
+		LinkSpread:    8,
 		SafetyPhase:   1500 * protocol.Millisecond,
 		QuiesceBudget: 3 * protocol.Second,
 	}
@@ -186,7 +214,7 @@ func base() Scenario {
 
 func defaultMonkey() *chaos.Config {
 	return &chaos.Config{
-		MeanTimeBetweenKills: 250 * protocol.Millisecond,
+		MeanTimeBetweenKills: 150 * protocol.Millisecond,
 		MinGapBetweenKills:   100 * protocol.Millisecond,
 		RestartAfter:         150 * protocol.Millisecond,
 		Start:                protocol.Time(20 * protocol.Millisecond),
@@ -196,9 +224,10 @@ func defaultMonkey() *chaos.Config {
 func steadyMonkey() Scenario {
 	s := base()
 	s.Name = "steady-monkey"
-	s.Description = "steady workload (1,000 ops, 4 clients, 100 keys) under the chaos monkey, with swarm-drawn client-link faults and server delay spikes"
+	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey and rebalancing, with swarm-drawn client-link faults and server delay spikes"
 	s.Nemeses = Nemeses{
 		Monkey:                 defaultMonkey(),
+		RebalanceMeanGap:       150 * protocol.Millisecond,
 		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,
