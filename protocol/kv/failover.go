@@ -4,8 +4,9 @@ import "github.com/stateflush/stateflush/protocol"
 
 // Primary failover. A copy assigned primary under a new epoch does not serve until every live holder
 // agrees:
-//  1. it fences itself and every holder at the new epoch (SyncCollect): from then on a holder
-//     rejects writes of any older primary, whose in-flight writes therefore cannot slip in later;
+//  1. it fences itself, every holder and the previous primary (if still a member) at the new epoch
+//     (SyncCollect): from then on a holder rejects writes of any older primary, whose in-flight
+//     writes therefore cannot slip in later, and the previous primary stops serving;
 //  2. it collects every holder's entries and event-id table and keeps, per key, the highest version
 //     (and per client the highest applied sequence number);
 //  3. it pushes the merged state to every holder as one replicated write (so the flush counts it
@@ -27,11 +28,17 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 	if b.role != roleFollower {
 		s.demote(b)
 	}
+	previous := b.primary
 	b.primary, b.epoch = s.self, epoch
 	b.role = roleSyncing
 	s.emit(protocol.EventPrimaryChange, a("bucket", b.index), a("primary", s.self), a("epoch", epoch))
 	meta := &s.view.Buckets[b.index]
 	targets := map[Member]bool{}
+	if previous.valid() && previous != s.self && s.view.hasMember(previous) {
+		// The previous primary may have lost its copy in this very view (a rebalance handing the
+		// primary role over) and not know it yet: fence it too, or it could keep serving reads.
+		targets[previous] = true
+	}
 	for _, h := range meta.Holders {
 		if h.Member == s.self || s.departed[h.Member] {
 			continue
