@@ -55,6 +55,7 @@ func commands() []command {
 		{"mutants", "the mutation score: how fast the checks catch each mutant", runMutants},
 		{"check", "check a recorded history file for linearizability", runCheck},
 		{"scenarios", "list the built-in scenarios and all their parameters", runScenarios},
+		{"plot", "regenerate the notebook figures", runPlot},
 		{"help", "show the help of a subcommand", runHelp},
 	}
 }

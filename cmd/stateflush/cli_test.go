@@ -13,6 +13,7 @@ import (
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/notebooks"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
 
@@ -345,5 +346,33 @@ func TestMutantsScoreJSONAndReports(t *testing.T) {
 func TestDefaultMutantExists(t *testing.T) {
 	if _, err := kv.ParseMutant(defaultMutant); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPlotListsExperimentsAndRejectsUnknownNames(t *testing.T) {
+	r := cli(t, "plot", "--list")
+	wantCode(t, r, exitPass, "plot", "--list")
+	for _, e := range notebooks.Experiments() {
+		if !strings.Contains(r.stdout, e.Name) || !strings.Contains(r.stdout, "notebooks/"+e.Dir) {
+			t.Errorf("plot --list lacks experiment %s:\n%s", e.Name, r.stdout)
+		}
+	}
+	r = cli(t, "plot", "no-such-figure")
+	wantCode(t, r, exitUsage, "plot", "no-such-figure")
+	if !strings.Contains(r.stderr, `"no-such-figure"`) {
+		t.Errorf("plot of an unknown experiment does not name it: %s", r)
+	}
+
+	// The figures' default home is found from any directory inside the checkout, and only there.
+	checkout, err := findCheckout()
+	if err != nil {
+		t.Fatalf("the test runs inside the checkout, yet: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(checkout, "notebooks")); err != nil {
+		t.Errorf("checkout %s has no notebooks directory: %v", checkout, err)
+	}
+	t.Chdir(t.TempDir())
+	if _, err := findCheckout(); err == nil || exitCodeOf(err) != exitUsage {
+		t.Errorf("findCheckout outside the checkout: want a usage error, got %v", err)
 	}
 }
