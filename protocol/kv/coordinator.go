@@ -236,7 +236,7 @@ func (s *Server) onJoin(from Member, _ *Join) {
 // baseline, let writes through again); as the coordinator, record the copy in the metadata.
 func (s *Server) onInitialized(from Member, m *Initialized) {
 	if b := s.buckets[m.Bucket]; b != nil {
-		if p := b.profiles[from]; p != nil {
+		if p := b.profiles[from]; p != nil && p.since == m.Since {
 			p.initialized = true
 		}
 		if b.blockedBy == from {
@@ -247,15 +247,15 @@ func (s *Server) onInitialized(from Member, m *Initialized) {
 	case s.takeover != nil:
 		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
 	case s.isCoordinator():
-		s.recordInitialized(from, m.Bucket)
+		s.recordInitialized(from, m.Bucket, m.Since)
 	}
 }
 
-func (s *Server) recordInitialized(r Member, bucket int) {
+func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 	next := s.nextView()
 	meta := &next.Buckets[bucket]
 	hi := meta.holder(r)
-	if hi < 0 || meta.Holders[hi].Initialized || meta.Lost {
+	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != since || meta.Lost {
 		return
 	}
 	before := len(meta.initializedHolders())
@@ -310,7 +310,7 @@ func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
 	next := s.nextView()
 	meta := &next.Buckets[m.Bucket]
 	hi := meta.holder(from)
-	if hi < 0 || meta.Holders[hi].Initialized || meta.Lost {
+	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != m.Since || meta.Lost {
 		return
 	}
 	meta.removeHolder(from)

@@ -347,7 +347,7 @@ func (s *Server) completeCreation(b *bucketState) {
 		}
 	}
 	for _, m := range sortedMembersOf(notify) {
-		s.send(m, &Initialized{Hdr: s.hdr(m), Bucket: b.index, Attempt: c.attempt})
+		s.send(m, &Initialized{Hdr: s.hdr(m), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 	}
 }
 
@@ -357,7 +357,7 @@ func (s *Server) creationFailed(b *bucketState) {
 	c := b.creation
 	coord := s.coordinator()
 	s.dropBucket(b, "no-source")
-	s.send(coord, &CreationFailed{Hdr: s.hdr(coord), Bucket: b.index, Attempt: c.attempt})
+	s.send(coord, &CreationFailed{Hdr: s.hdr(coord), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 }
 
 // restartCreation starts over after a primary change: the mitt may hold writes of the old primary

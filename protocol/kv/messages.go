@@ -116,6 +116,9 @@ type Initialized struct {
 	Hdr
 	Bucket  int
 	Attempt uint64
+	// Since is the view that assigned the copy: a notice about an earlier assignment of the same
+	// member (removed and assigned again since) is stale and ignored.
+	Since ConfigVersion
 }
 
 func (*Initialized) Type() string       { return "initialized" }
@@ -129,6 +132,7 @@ type CreationFailed struct {
 	Hdr
 	Bucket  int
 	Attempt uint64
+	Since   ConfigVersion
 }
 
 func (*CreationFailed) Type() string       { return "creation-failed" }
