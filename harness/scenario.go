@@ -272,9 +272,10 @@ func slowSource() Scenario {
 func beyondRedundancy() Scenario {
 	s := base()
 	s.Name = "beyond-redundancy"
-	s.Description = "the monkey may kill every copy of a bucket: data loss beyond redundancy is expected and reported as such"
+	s.Description = "the monkey may kill every copy of a bucket (never s0, its blind spot, which keeps the membership alive): data loss beyond redundancy is expected and reported as such"
 	s.KV.Redundancy = 2
 	m := defaultMonkey()
+	m.BlindSpots = []string{"s0"}
 	m.MeanTimeBetweenKills = 50 * protocol.Millisecond
 	m.MinGapBetweenKills = 10 * protocol.Millisecond
 	m.RestartAfter = 400 * protocol.Millisecond
