@@ -183,10 +183,6 @@ func (e *henv) CancelTimer(id protocol.TimerID) {
 func (e *henv) Emit(name string, attrs ...protocol.Attr) {
 	h := e.h
 	h.events = append(h.events, hevent{node: e.n.id, at: h.now, name: name, attrs: attrs})
-	if name == protocol.EventViewChange && h.quiet {
-		h.logf("%s event %s %s", h.name(e.n.id), name, formatAttrs(attrs))
-		return
-	}
 	h.logf("%s event %s %s", h.name(e.n.id), name, formatAttrs(attrs))
 }
 
