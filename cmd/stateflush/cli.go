@@ -162,8 +162,10 @@ type help struct {
 	extra    string // optional sections after the examples (EXIT CODES for the root)
 }
 
-// newFlagSet makes the FlagSet of one command; name is what the user typed, e.g. "stateflush run". Parse errors and --help are handled by parseFlags,
-// so the FlagSet itself never prints.
+// newFlagSet makes the FlagSet of one command. The standard library's flag package, one FlagSet per
+// subcommand, is all a command of this size needs: a CLI framework would add a dependency and
+// little else. name is what the user typed, e.g. "stateflush run". Parse errors and --help are
+// handled by parseFlags, so the FlagSet itself never prints.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -156,6 +156,7 @@ func TestBadInputIsExit2WithOneLineNamingTheProblem(t *testing.T) {
 		{[]string{"run", "stray"}, `unexpected argument "stray"`},
 		{[]string{"sweep", "--seeds", "-5"}, "--seeds -5"},
 		{[]string{"sweep", "--seeds", "0"}, "--seeds 0"},
+		{[]string{"sweep", "--seeds", "100000001"}, "at most 100000000"},
 		{[]string{"sweep", "--workers", "0"}, "--workers 0"},
 		{[]string{"sweep", "--seed", "3", "--shard", "0/2"}, "--seed and --shard conflict"},
 		{[]string{"sweep", "--seed", "3", "--seeds", "10"}, "--seed and --seeds conflict"},

@@ -156,6 +156,6 @@ func runMutants(s *streams, args []string) (int, error) {
 			}
 		}
 	}
-	fmt.Fprintf(s.stderr, "mutation score took %v on %d workers\n", elapsed.Round(time.Millisecond), rangeFlags.workers)
+	fmt.Fprintf(s.stderr, "mutation score took %v on %s\n", elapsed.Round(time.Millisecond), workersText(rangeFlags.workers))
 	return exitPass, nil
 }

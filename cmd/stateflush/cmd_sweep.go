@@ -105,7 +105,7 @@ func runSweep(s *streams, args []string) (int, error) {
 	if shard != harness.AllSeeds {
 		fmt.Fprintf(summary, ", shard %s (%d seeds)", shard, len(seeds))
 	}
-	fmt.Fprintf(summary, " on %d workers\n", rangeFlags.workers)
+	fmt.Fprintf(summary, " on %s\n", workersText(rangeFlags.workers))
 
 	var tally harness.Tally
 	var failures []seedRun
@@ -131,7 +131,7 @@ func runSweep(s *streams, args []string) (int, error) {
 	}
 	printFailures(summary, failures)
 	fmt.Fprintf(summary, "%s\n", tallyLine(tally))
-	fmt.Fprintf(summary, "%d seeds in %v: %.1f seeds/s on %d workers\n", tally.Seeds, elapsed.Round(time.Millisecond), seedsPerSecond(tally.Seeds, elapsed), rangeFlags.workers)
+	fmt.Fprintf(summary, "%d seeds in %v: %.1f seeds/s on %s\n", tally.Seeds, elapsed.Round(time.Millisecond), seedsPerSecond(tally.Seeds, elapsed), workersText(rangeFlags.workers))
 	if *out != "" {
 		fmt.Fprintf(summary, "results: %s\n", *out)
 	}

@@ -138,9 +138,16 @@ func addSweepRangeFlags(fs *flag.FlagSet, defaultSeeds int) *sweepRangeFlags {
 	return f
 }
 
+// maxSeeds bounds one invocation's seed range (its seed list is held in memory): a hundred million
+// seeds is days of work on a hundred cores; larger sweeps are split with --first-seed.
+const maxSeeds = 100_000_000
+
 func (f *sweepRangeFlags) validate() error {
 	if f.seeds < 1 {
 		return badInput("--seeds %d: the seed count must be at least 1", f.seeds)
+	}
+	if f.seeds > maxSeeds {
+		return badInput("--seeds %d: at most %d per invocation (split the range with --first-seed)", f.seeds, maxSeeds)
 	}
 	if f.workers < 1 {
 		return badInput("--workers %d: must be at least 1", f.workers)

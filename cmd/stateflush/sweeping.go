@@ -78,3 +78,11 @@ func seedsPerSecond(seeds int, elapsed time.Duration) float64 {
 	}
 	return float64(seeds) / elapsed.Seconds()
 }
+
+// workersText is "1 worker" or "n workers".
+func workersText(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
+}
