@@ -82,14 +82,9 @@ func commandNames() string {
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	s := &streams{stdout: stdout, stderr: stderr}
 	name := "stateflush"
-	// A panic is a broken invariant somewhere below; the user gets one line and exit 4, not a stack
-	// trace (set STATEFLUSH_TRACEBACK=1 to get the stack trace instead).
 	defer func() {
 		if p := recover(); p != nil {
-			if os.Getenv("STATEFLUSH_TRACEBACK") != "" {
-				panic(p)
-			}
-			fmt.Fprintf(stderr, "%s: internal error: %v\n", name, p)
+			fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(panicError(p).Error()))
 			code = exitInternal
 		}
 	}()
@@ -114,6 +109,16 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return exitCodeOf(err)
 	}
 	return code
+}
+
+// panicError turns a recovered panic (a broken invariant somewhere below) into an internal error,
+// so that the user gets one line and exit 4 rather than a stack trace. With STATEFLUSH_TRACEBACK
+// set it panics again, for the stack trace.
+func panicError(p any) error {
+	if os.Getenv("STATEFLUSH_TRACEBACK") != "" {
+		panic(p)
+	}
+	return fmt.Errorf("internal error: %v (set STATEFLUSH_TRACEBACK=1 for the stack trace)", p)
 }
 
 // exitError carries the exit code of an error. Errors without one are internal errors.

@@ -90,7 +90,7 @@ func runDemo(s *streams, args []string) (int, error) {
 		return 0, err
 	}
 	if mutated.KV.Mutants.Len() == 0 {
-		return 0, badInput("--mutant is empty: the default job compares the correct protocol with a mutant (known: %s)", kv.MutantNames())
+		return 0, badInput("--mutant is empty: the default job compares the correct protocol with a mutant (known: %s)", strings.Join(kv.MutantNames(), ", "))
 	}
 	correct := mutated
 	correct.KV.Mutants = 0
@@ -122,7 +122,7 @@ func runDemo(s *streams, args []string) (int, error) {
 
 	if first != nil {
 		counterexample := first
-		fmt.Fprintf(w, "\nfirst counterexample: seed %d, caught by %v, %d client ops\n", first.Spec.Seed, first.CaughtBy, len(first.History))
+		fmt.Fprintf(w, "\nfirst counterexample: seed %d, caught by %s, %d client ops\n", first.Spec.Seed, strings.Join(first.CaughtBy, ", "), len(first.History))
 		if *shrinkTries > 0 {
 			start := time.Now()
 			shrunk := harness.Shrink(first, *shrinkTries)
@@ -166,7 +166,8 @@ func demoSweep(s *streams, quiet bool, spec sweepSpec, label string, also ...fun
 	err := runSeeds(spec, bar, func(r seedRun) error {
 		tally.Add(r.result)
 		if failed(r.result.Verdict) {
-			failures = append(failures, r)
+			// Without the outcome: the list must not hold every failing run's trace.
+			failures = append(failures, seedRun{result: r.result, replay: r.replay})
 		}
 		for _, f := range also {
 			f(r)

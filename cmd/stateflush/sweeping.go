@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/stateflush/stateflush/harness"
@@ -37,14 +36,10 @@ func runSeeds(spec sweepSpec, bar *progress, emit func(seedRun) error) error {
 	var stopErr error
 	harness.ParallelSeeds(spec.seeds, spec.workers,
 		func(seed uint64) (r seedRun) {
-			// A panic on a worker goroutine would kill the process with a stack trace; make it the
-			// sweep's internal error instead (STATEFLUSH_TRACEBACK=1 keeps the stack trace).
+			// A panic on a worker goroutine would end the process before run could recover it.
 			defer func() {
 				if p := recover(); p != nil {
-					if os.Getenv("STATEFLUSH_TRACEBACK") != "" {
-						panic(p)
-					}
-					r.err = fmt.Errorf("seed %d: internal error: %v", seed, p)
+					r.err = fmt.Errorf("seed %d: %w", seed, panicError(p))
 				}
 			}()
 			o, err := harness.Run(spec.scenario, seed, harness.Options{CheckBudget: spec.budget})
