@@ -34,6 +34,9 @@ func (n *nemesis) arm() {
 	if cfg.RebalanceMeanGap > 0 {
 		n.every("nemesis/rebalance", cfg.RebalanceMeanGap, n.rebalance)
 	}
+	if cfg.SourceKillProb > 0 {
+		n.watchSources(n.sim.Stream("nemesis/source-kill"))
+	}
 	for _, a := range n.scn.Script {
 		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
 	}
@@ -120,6 +123,49 @@ func (n *nemesis) requestMove(bucket int, target protocol.NodeID) {
 			panic(fmt.Sprintf("harness: injecting a rebalance request: %v", err))
 		}
 	}
+}
+
+// sourceWatchInterval is how often the source-kill nemesis looks for copies in progress.
+const sourceWatchInterval = 2 * protocol.Millisecond
+
+// watchSources polls the servers for copies in progress and, once per copy attempt, kills its image
+// source with probability SourceKillProb while the copy is flushing or streaming.
+func (n *nemesis) watchSources(r protocol.Rand) {
+	seen := map[[3]int64]bool{}
+	var tick func()
+	tick = func() {
+		for id := 0; id < n.scn.KV.Servers; id++ {
+			replica := n.world.server(protocol.NodeID(id))
+			if replica == nil {
+				continue
+			}
+			for _, c := range replica.CopiesInProgress() {
+				key := [3]int64{int64(id), int64(c.Bucket), int64(c.Attempt)}
+				if c.Phase == "announcing" || seen[key] || c.Source.ID < 0 {
+					continue
+				}
+				seen[key] = true
+				source := c.Source.ID
+				if !sim.Happens(r, n.scn.Nemeses.SourceKillProb) || !n.sim.Alive(source) || n.sim.Incarnation(source) != c.Source.Inc || !n.world.SafeToKill(source) {
+					continue
+				}
+				_ = n.sim.Crash(source, chaos.Label)
+				restart := 150 * protocol.Millisecond
+				if m := n.scn.Nemeses.Monkey; m != nil && m.RestartAfter > 0 {
+					restart = m.RestartAfter
+				}
+				n.sim.At(n.sim.Now()+protocol.Time(restart), "nemesis/source-restart", func() {
+					if !n.sim.Alive(source) {
+						_ = n.sim.RestartBy(source, chaos.Label)
+					}
+				})
+			}
+		}
+		if next := n.sim.Now() + protocol.Time(sourceWatchInterval); next < n.end {
+			n.sim.At(next, "nemesis/source-watch", tick)
+		}
+	}
+	n.sim.At(n.sim.Now(), "nemesis/source-watch", tick)
 }
 
 // stopAll ends every fault at the end of the safety phase: partitions heal, slowed links recover and

@@ -509,6 +509,9 @@ func (n Nemeses) Describe() string {
 	if n.RebalanceMeanGap > 0 {
 		parts = append(parts, fmt.Sprintf("rebalance(mean gap %dms)", n.RebalanceMeanGap/protocol.Millisecond))
 	}
+	if n.SourceKillProb > 0 {
+		parts = append(parts, fmt.Sprintf("source-kill(%.2f per copy)", n.SourceKillProb))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

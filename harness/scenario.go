@@ -35,6 +35,11 @@ type Nemeses struct {
 	// RebalanceMeanGap, when > 0, asks the coordinator now and then to move a random bucket to a
 	// random server.
 	RebalanceMeanGap protocol.Duration `json:"rebalance_mean_gap_us,omitempty"`
+	// SourceKillProb, when > 0, is the chance that the image source of a copy in progress is killed
+	// mid-copy (once per copy attempt, and only when every bucket keeps a live copy without it): a
+	// targeted fault, like a monkey aimed at the moment that matters. Killed sources restart after
+	// the monkey's RestartAfter (150 ms without a monkey).
+	SourceKillProb float64 `json:"source_kill_prob,omitempty"`
 }
 
 // Scenario is a named, parameterised experiment: a cluster, a workload, faults, and the phases of a
@@ -120,6 +125,8 @@ func (s Scenario) Validate() error {
 	case n.DelaySpikeLatency+s.KV.HeartbeatInterval >= s.KV.FailureDetectionTimeout && n.DelaySpikeMeanGap > 0:
 		return fmt.Errorf("scenario %s: DelaySpikeLatency=%d µs plus HeartbeatInterval=%d µs reaches FailureDetectionTimeout=%d µs: spikes would look like crashes, outside the failure model",
 			s.Name, n.DelaySpikeLatency, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
+	case n.SourceKillProb < 0 || n.SourceKillProb > 1:
+		return fmt.Errorf("scenario %s: SourceKillProb=%v outside [0,1]", s.Name, n.SourceKillProb)
 	case n.RebalanceMeanGap < 0:
 		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
 	}
@@ -228,6 +235,7 @@ func steadyMonkey() Scenario {
 	s.Nemeses = Nemeses{
 		Monkey:                 defaultMonkey(),
 		RebalanceMeanGap:       150 * protocol.Millisecond,
+		SourceKillProb:         0.3,
 		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,

@@ -101,5 +101,6 @@ var nemesisRemovals = []func(s *Scenario) bool{
 		s.Nemeses.RebalanceMeanGap = 0
 		return on
 	},
+	func(s *Scenario) bool { on := s.Nemeses.SourceKillProb > 0; s.Nemeses.SourceKillProb = 0; return on },
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
 }

@@ -37,6 +37,9 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	if n.RebalanceMeanGap > 0 && on() {
 		out.RebalanceMeanGap = scale(n.RebalanceMeanGap)
 	}
+	if n.SourceKillProb > 0 && on() {
+		out.SourceKillProb = scaleProb(n.SourceKillProb)
+	}
 	return out
 }
 

@@ -100,3 +100,7 @@ func splitmix64(state *uint64) uint64 {
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
 	return z ^ (z >> 31)
 }
+
+// Happens draws whether an event of probability p happens. The draw u=0, where a property-based
+// testing engine shrinks, means "it does not happen", so the boring schedule is the fault-free one.
+func Happens(r protocol.Rand, p float64) bool { return 1-r.Float64() <= p }

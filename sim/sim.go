@@ -503,7 +503,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 	}
 	link := &s.links[idx]
 	r := s.linkStream(idx)
-	if link.LossProb > 0 && happens(r, link.LossProb) {
+	if link.LossProb > 0 && Happens(r, link.LossProb) {
 		s.drop(to, from, msgID, DropLoss, sendSeq)
 		return
 	}
@@ -511,7 +511,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		peerIncarnation: fromInc, nodeCrashes: s.nodes[to].crashes}
 	ev.at = s.arrivalTime(idx, link, r)
 	s.enqueue(ev)
-	if link.DupProb > 0 && happens(r, link.DupProb) {
+	if link.DupProb > 0 && Happens(r, link.DupProb) {
 		s.stats.Duplicated++
 		dup := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDuplicate, Node: int32(to), Peer: int32(from),
 			MsgID: msgID, Cause: sendSeq}
@@ -520,10 +520,6 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		s.enqueue(ev)
 	}
 }
-
-// happens draws whether an event of probability p happens. The draw u=0, where a property-based
-// testing engine shrinks, means "it does not happen", so the boring schedule is the fault-free one.
-func happens(r protocol.Rand, p float64) bool { return 1-r.Float64() <= p }
 
 // linkStream returns the random stream of the directed link with index idx (from*n + to), named
 // "network/<from name>-><to name>".

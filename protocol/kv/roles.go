@@ -31,3 +31,26 @@ func (s *Server) IsPrimaryOfAny() bool {
 	}
 	return false
 }
+
+// CopyInProgress describes one bucket copy this server is creating.
+type CopyInProgress struct {
+	Bucket  int
+	Attempt uint64
+	// Phase is "announcing", "flushing" or "copying"; Source is valid from "flushing" on.
+	Phase  string
+	Source Member
+}
+
+// CopiesInProgress lists, by bucket, the copies this server is creating. Fault injectors use it to
+// aim at the moments that matter, such as the image source dying mid-copy.
+func (s *Server) CopiesInProgress() []CopyInProgress {
+	var out []CopyInProgress
+	for i, b := range s.buckets {
+		if b == nil || b.creation == nil {
+			continue
+		}
+		c := b.creation
+		out = append(out, CopyInProgress{Bucket: i, Attempt: c.attempt, Phase: c.phase.String(), Source: c.source})
+	}
+	return out
+}
