@@ -1,0 +1,389 @@
+package notebooks
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+// The house style of every figure: one size that fits a page column and a slide, fonts that stay
+// readable when the figure is scaled to that size, and one palette.
+const (
+	// figureWidth and figureHeight are the default figure size (16 x 9 cm).
+	figureWidth  = 16 * vg.Centimeter
+	figureHeight = 9 * vg.Centimeter
+	// pngDPI makes a 16 cm wide PNG about 950 pixels wide: sharp on a page, small in the repository.
+	pngDPI = 150
+
+	titleFontSize  = 12
+	labelFontSize  = 11
+	tickFontSize   = 10
+	legendFontSize = 10
+)
+
+// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale
+// print by lightness.
+var (
+	colorBlue       = color.NRGBA{R: 0x00, G: 0x72, B: 0xB2, A: 0xFF}
+	colorVermillion = color.NRGBA{R: 0xD5, G: 0x5E, B: 0x00, A: 0xFF}
+	colorGreen      = color.NRGBA{R: 0x00, G: 0x9E, B: 0x73, A: 0xFF}
+	colorOrange     = color.NRGBA{R: 0xE6, G: 0x9F, B: 0x00, A: 0xFF}
+	colorSky        = color.NRGBA{R: 0x56, G: 0xB4, B: 0xE9, A: 0xFF}
+	colorPurple     = color.NRGBA{R: 0xCC, G: 0x79, B: 0xA7, A: 0xFF}
+	colorYellow     = color.NRGBA{R: 0xF0, G: 0xE4, B: 0x42, A: 0xFF}
+	colorBlack      = color.NRGBA{A: 0xFF}
+	colorGrey       = color.NRGBA{R: 0x88, G: 0x88, B: 0x88, A: 0xFF}
+	colorRed        = color.NRGBA{R: 0xC0, G: 0x00, B: 0x00, A: 0xFF}
+)
+
+// houseFont is the typeface of every text: a sans-serif reads better than gonum's default serif at
+// small sizes.
+var houseFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+
+// seriesColors is the palette for an ordered list of series (mutants, key counts, kill rates).
+var seriesColors = []color.Color{colorBlue, colorVermillion, colorGreen, colorOrange, colorSky, colorPurple, colorBlack, colorYellow}
+
+// seriesDashes gives series beyond the palette's length a second distinguishing feature.
+var seriesDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}}
+
+// seriesColor and seriesDash style series i of a list.
+func seriesColor(i int) color.Color { return seriesColors[i%len(seriesColors)] }
+func seriesDash(i int) []vg.Length  { return seriesDashes[(i/len(seriesColors))%len(seriesDashes)] }
+
+// strategyColor keeps each replica-creation strategy in the same colour in every figure.
+func strategyColor(s kv.Strategy) color.Color {
+	switch s {
+	case kv.StateFlush:
+		return colorBlue
+	case kv.Blocking:
+		return colorVermillion
+	default:
+		return colorGrey
+	}
+}
+
+// strategies are the three replica-creation strategies, in the order figures show them.
+var strategies = []kv.Strategy{kv.StateFlush, kv.Blocking, kv.Naive}
+
+// newPlot makes a plot in the house style: title, axis labels with units, fonts, a light grid.
+func newPlot(title, xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(houseFont, titleFontSize)
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		ax.Label.TextStyle.Font = font.From(houseFont, labelFontSize)
+		ax.Tick.Label.Font = font.From(houseFont, tickFontSize)
+		ax.Tick.Marker = plainTicks{}
+	}
+	p.Legend.TextStyle.Font = font.From(houseFont, legendFontSize)
+	p.Legend.Top = true
+	p.Legend.ThumbnailWidth = vg.Points(18)
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 0xE0}
+	grid.Horizontal.Color = color.Gray{Y: 0xE0}
+	p.Add(grid)
+	return p
+}
+
+// textStyle is a text style in the house font at the given size.
+func textStyle(size vg.Length, c color.Color) draw.TextStyle {
+	return draw.TextStyle{Color: c, Font: font.From(houseFont, size), Handler: plot.DefaultTextHandler}
+}
+
+// painter draws a whole figure onto a canvas; saveFigure calls it once per output format.
+type painter func(dc draw.Canvas)
+
+// figureMargin keeps text at the edges (long row labels, the last tick label) off the border.
+const figureMargin = 2 * vg.Millimeter
+
+// saveFigure renders a figure as NAME.png (for pages) and NAME.svg (for papers) in outDir. Both are
+// byte-identical for identical input on the same platform: no timestamps, no random identifiers.
+func saveFigure(outDir, name string, width, height vg.Length, paint painter) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("figure %s: %w", name, err)
+	}
+	framed := func(dc draw.Canvas) {
+		paint(draw.Crop(dc, figureMargin, -figureMargin, figureMargin, -figureMargin))
+	}
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(pngDPI))
+	framed(draw.New(img))
+	if err := writeFile(filepath.Join(outDir, name+".png"), vgimg.PngCanvas{Canvas: img}); err != nil {
+		return err
+	}
+	svg := vgsvg.New(width, height)
+	framed(draw.New(svg))
+	return writeFile(filepath.Join(outDir, name+".svg"), svg)
+}
+
+// savePlot saves a single plot at the default size.
+func savePlot(outDir, name string, p *plot.Plot) error {
+	return saveFigure(outDir, name, figureWidth, figureHeight, p.Draw)
+}
+
+// stackedPanels paints plots one above the other with aligned data areas, so that panels sharing
+// an x axis line up exactly.
+func stackedPanels(plots ...*plot.Plot) painter {
+	rows := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		rows[i] = []*plot.Plot{p}
+	}
+	return func(dc draw.Canvas) {
+		tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Millimeter, PadTop: vg.Millimeter, PadBottom: vg.Millimeter,
+			PadLeft: vg.Millimeter, PadRight: 2 * vg.Millimeter}
+		canvases := plot.Align(rows, tiles, dc)
+		for i, p := range plots {
+			p.Draw(canvases[i][0])
+		}
+	}
+}
+
+func writeFile(path string, w io.WriterTo) error {
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return fmt.Errorf("rendering %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeCSV saves the numbers behind a figure as NAME.csv, so that a reader can check a figure or
+// plot it another way.
+func writeCSV(outDir, name string, header []string, rows [][]string) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("table %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if err := w.Write(header); err != nil {
+		return err
+	}
+	if err := w.WriteAll(rows); err != nil {
+		return err
+	}
+	path := filepath.Join(outDir, name+".csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// formatFloat prints a number for a CSV cell with just enough digits; NaN (no data) is empty.
+func formatFloat(x float64) string {
+	if math.IsNaN(x) {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'g', 6, 64)
+}
+
+// formatMS prints a virtual time in ms for a CSV cell; a negative time (a phase that did not
+// happen) is empty.
+func formatMS(us int64) string {
+	if us < 0 {
+		return ""
+	}
+	return formatFloat(usToMS(us))
+}
+
+// line is a styled line series.
+func line(xys plotter.XYs, c color.Color, dashes []vg.Length) (*plotter.Line, error) {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, err
+	}
+	l.Color, l.Width, l.Dashes = c, vg.Points(1.5), dashes
+	return l, nil
+}
+
+// linePoints is a styled line series with a glyph at every point.
+func linePoints(xys plotter.XYs, c color.Color, dashes []vg.Length, shape draw.GlyphDrawer) (*plotter.Line, *plotter.Scatter, error) {
+	l, err := line(xys, c, dashes)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := plotter.NewScatter(xys)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Color, s.Radius, s.Shape = c, vg.Points(2.5), shape
+	return l, s, nil
+}
+
+// band is a shaded span of the x axis (a protocol phase) across the whole height of a plot.
+type band struct {
+	From, To float64
+	Color    color.Color
+}
+
+// bands draws shaded x spans behind the data. It extends only the x range of the plot, and clips
+// spans to the axis range, so a zoomed plot can be given every phase.
+type bands []band
+
+// Plot implements plot.Plotter.
+func (bs bands) Plot(c draw.Canvas, p *plot.Plot) {
+	for _, b := range bs {
+		from, to := math.Max(b.From, p.X.Min), math.Min(b.To, p.X.Max)
+		if to <= from {
+			continue
+		}
+		x0, x1 := c.X(p.X.Norm(from)), c.X(p.X.Norm(to))
+		c.FillPolygon(b.Color, []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
+	}
+}
+
+// DataRange implements plot.DataRanger: the spans' x extent; no y extent (+Inf, -Inf leave the
+// y range to the data).
+func (bs bands) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, xmax = math.Inf(1), math.Inf(-1)
+	for _, b := range bs {
+		xmin, xmax = math.Min(xmin, b.From), math.Max(xmax, b.To)
+	}
+	return xmin, xmax, math.Inf(1), math.Inf(-1)
+}
+
+// swatch is a legend thumbnail: a filled square of one colour.
+type swatch struct{ color.Color }
+
+// Thumbnail implements plot.Thumbnailer.
+func (s swatch) Thumbnail(c *draw.Canvas) {
+	c.FillPolygon(s.Color, []vg.Point{c.Min, {X: c.Max.X, Y: c.Min.Y}, c.Max, {X: c.Min.X, Y: c.Max.Y}})
+}
+
+// withAlpha returns a translucent version of a colour, for shading.
+func withAlpha(c color.Color, alpha uint8) color.Color {
+	r, g, b, _ := c.RGBA()
+	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: alpha}
+}
+
+// verticalLine marks one x value across the whole plot height (an instant: a copy's completion).
+type verticalLine struct {
+	X     float64
+	Style draw.LineStyle
+}
+
+// Plot implements plot.Plotter.
+func (v verticalLine) Plot(c draw.Canvas, p *plot.Plot) {
+	if v.X < p.X.Min || v.X > p.X.Max {
+		return
+	}
+	x := c.X(p.X.Norm(v.X))
+	c.StrokeLine2(v.Style, x, c.Min.Y, x, c.Max.Y)
+}
+
+// Thumbnail implements plot.Thumbnailer.
+func (v verticalLine) Thumbnail(c *draw.Canvas) {
+	x := (c.Min.X + c.Max.X) / 2
+	c.StrokeLine2(v.Style, x, c.Min.Y, x, c.Max.Y)
+}
+
+// Log axes. gonum's plot.LogScale places an axis label's glyph box at the arithmetic midpoint of
+// the range, so on a log axis a long label pushes the data area in; instead, log-scaled data is
+// plotted as its base-10 logarithm on a linear axis, and logTicks labels it in the original units.
+
+// useLogAxis makes an axis show log10-transformed values labelled in original units. Pass the data
+// through logXYs.
+func useLogAxis(ax *plot.Axis) { ax.Tick.Marker = logTicks{} }
+
+// logXYs transforms points for log axes: x and/or y become their base-10 logarithms.
+func logXYs(xys plotter.XYs, logX, logY bool) plotter.XYs {
+	out := make(plotter.XYs, len(xys))
+	for i, xy := range xys {
+		if logX {
+			xy.X = math.Log10(xy.X)
+		}
+		if logY {
+			xy.Y = math.Log10(xy.Y)
+		}
+		out[i] = xy
+	}
+	return out
+}
+
+// logTicks labels a log10-transformed axis at 1, 2 and 5 times the powers of ten, with minor ticks
+// at the other integer multiples.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker; lo and hi are base-10 logarithms.
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for e := math.Floor(lo); e <= math.Ceil(hi); e++ {
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * math.Pow(10, e)
+			at := math.Log10(v)
+			if at < lo-1e-9 || at > hi+1e-9 {
+				continue
+			}
+			tick := plot.Tick{Value: at}
+			if m == 1 || m == 2 || m == 5 {
+				tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, tick)
+		}
+	}
+	return ticks
+}
+
+// plainTicks are gonum's default tick positions with labels in the shortest form ("25", not
+// "25.00").
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if !ticks[i].IsMinor() {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', -1, 64)
+		}
+	}
+	return ticks
+}
+
+// cell is one filled unit square of a grid, centred on (X, Y) in data coordinates.
+type cell struct {
+	X, Y  float64
+	Color color.Color
+}
+
+// cellGrid draws unit cells (a matrix of outcomes) with a thin gap between neighbours.
+type cellGrid []cell
+
+// Plot implements plot.Plotter.
+func (g cellGrid) Plot(c draw.Canvas, p *plot.Plot) {
+	tx, ty := p.Transforms(&c)
+	gap := vg.Points(0.6)
+	for _, cl := range g {
+		x0, x1 := tx(cl.X-0.5)+gap, tx(cl.X+0.5)-gap
+		y0, y1 := ty(cl.Y-0.5)+gap, ty(cl.Y+0.5)-gap
+		c.FillPolygon(cl.Color, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+	}
+}
+
+// DataRange implements plot.DataRanger: the cells' extent.
+func (g cellGrid) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for _, cl := range g {
+		xmin, xmax = math.Min(xmin, cl.X-0.5), math.Max(xmax, cl.X+0.5)
+		ymin, ymax = math.Min(ymin, cl.Y-0.5), math.Max(ymax, cl.Y+0.5)
+	}
+	return xmin, xmax, ymin, ymax
+}

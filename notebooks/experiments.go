@@ -1,0 +1,44 @@
+package notebooks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Experiment is one figure-producing experiment. Name is what the command line takes, Title says
+// in a few words what it shows, Dir is its directory under notebooks/ (README and committed
+// figures), and Run regenerates its figures and data into outDir.
+type Experiment struct {
+	Name, Title, Dir string
+	Run              func(outDir string) error
+}
+
+// ErrUnknownExperiment is returned by Lookup for a name that is not registered.
+var ErrUnknownExperiment = errors.New("unknown experiment")
+
+// Experiments lists every experiment in its numbered order.
+func Experiments() []Experiment {
+	return []Experiment{
+		{Name: "latency-timeline", Title: "client latency during one replica creation: state flush vs blocking vs naive", Dir: "01-latency-timeline", Run: runLatencyTimeline},
+		{Name: "copy-latency-vs-size", Title: "p50 and p99 write latency during a copy vs keys per bucket", Dir: "02-copy-latency-vs-size", Run: runCopyLatencyVsSize},
+		{Name: "mutant-detection", Title: "how often, and how soon, the checks catch each mutant", Dir: "03-mutant-detection", Run: runMutantDetection},
+		{Name: "checker-cost", Title: "linearizability checker wall time vs history length and keys", Dir: "04-checker-cost", Run: runCheckerCost},
+		{Name: "availability-under-chaos", Title: "availability and redundancy over time under chaos monkey kill rates", Dir: "05-availability-under-chaos", Run: runAvailabilityUnderChaos},
+		{Name: "spacetime-diagram", Title: "space-time diagram of a shrunk failing run", Dir: "06-spacetime-diagram", Run: runSpacetimeDiagram},
+		{Name: "sim-throughput", Title: "simulator throughput vs cluster size", Dir: "07-sim-throughput", Run: runSimThroughput},
+		{Name: "snapshot-vs-flush", Title: "Chandy–Lamport snapshot vs state flush on the same workload", Dir: "08-snapshot-vs-flush", Run: runSnapshotVsFlush},
+	}
+}
+
+// Lookup returns the named experiment; an unknown name is an error listing the known ones.
+func Lookup(name string) (Experiment, error) {
+	var names []string
+	for _, e := range Experiments() {
+		if e.Name == name {
+			return e, nil
+		}
+		names = append(names, e.Name)
+	}
+	return Experiment{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownExperiment, name, strings.Join(names, ", "))
+}

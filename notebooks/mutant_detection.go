@@ -1,0 +1,148 @@
+package notebooks
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+// Experiment 3: for each mutant, how the fraction of seeds that catch it evolves as seeds are
+// added, and after how many seeds it is first caught.
+
+const (
+	// detectionSeeds is the budget per mutant: seeds 1..60 of the default scenario, every one run
+	// (Full), about 8 s on 2 cores.
+	detectionSeeds     = 60
+	detectionFirstSeed = 1
+)
+
+func runMutantDetection(outDir string) error {
+	scn, err := harness.LookupScenario(harness.DefaultScenario)
+	if err != nil {
+		return err
+	}
+	mutants := kv.MutantNames()
+	verdicts := map[string][]harness.Verdict{}
+	scores, err := harness.ScoreMutants(harness.MutationConfig{
+		Scenario: scn, Mutants: mutants, Seeds: detectionSeeds, FirstSeed: detectionFirstSeed, Full: true,
+		Workers: runtime.GOMAXPROCS(0),
+		// Called in seed order for each mutant, so verdicts[m][i] is seed FirstSeed+i.
+		Progress: func(mutant string, _ uint64, v harness.Verdict) { verdicts[mutant] = append(verdicts[mutant], v) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := plotDetectionRate(outDir, scn.Name, mutants, verdicts); err != nil {
+		return err
+	}
+	if err := plotDetectionMatrix(outDir, scn.Name, scores, verdicts); err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, s := range scores {
+		first := ""
+		if s.Caught {
+			first = fmt.Sprint(s.SeedsToDetection)
+		}
+		rows = append(rows, []string{s.Mutant, fmt.Sprint(s.Seeds), fmt.Sprint(s.Detections), formatFloat(float64(s.Detections) / float64(s.Seeds)),
+			first, fmt.Sprint(s.Unknown), strings.Join(s.CaughtBy, " ")})
+	}
+	return writeCSV(outDir, "mutant-detection",
+		[]string{"mutant", "seeds", "detections", "detection_rate", "seeds_to_first_detection", "unknown", "caught_by_on_first_detection"}, rows)
+}
+
+// plotDetectionRate draws, per mutant, the fraction of the first n seeds that caught it.
+func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[string][]harness.Verdict) error {
+	p := newPlot(fmt.Sprintf("Mutant detection rate as seeds are added (scenario %s)", scenario),
+		"seeds run", "fraction of seeds that caught the mutant")
+	p.Legend.Left = false
+	p.Legend.Top = true
+	var never []string
+	for i, m := range mutants {
+		var xys plotter.XYs
+		caught := 0
+		for n, v := range verdicts[m] {
+			if v == harness.VerdictViolation {
+				caught++
+			}
+			xys = append(xys, plotter.XY{X: float64(n + 1), Y: float64(caught) / float64(n+1)})
+		}
+		if caught == 0 {
+			never = append(never, m)
+			continue
+		}
+		l, err := line(xys, seriesColor(i), seriesDash(i))
+		if err != nil {
+			return err
+		}
+		p.Add(l)
+		p.Legend.Add(m, l)
+	}
+	if len(never) > 0 {
+		// Mutants never caught would all lie on y = 0; one grey line stands for them, named in the
+		// legend.
+		var zero plotter.XYs
+		for n := 1; n <= detectionSeeds; n++ {
+			zero = append(zero, plotter.XY{X: float64(n), Y: 0})
+		}
+		l, err := line(zero, colorGrey, nil)
+		if err != nil {
+			return err
+		}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("never caught: %d mutants", len(never)), l)
+	}
+	p.X.Min, p.X.Max = 1, detectionSeeds
+	p.Y.Min = 0
+	return savePlot(outDir, "mutant-detection-rate", p)
+}
+
+// plotDetectionMatrix draws one row per mutant and one cell per seed, filled where the seed caught
+// the mutant; the row label gives detections/seeds and the first catching seed.
+func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, verdicts map[string][]harness.Verdict) error {
+	// The colour key goes in the axis label: a legend inside the grid would hide cells.
+	p := newPlot(fmt.Sprintf("Which seeds catch which mutant (scenario %s, seeds %d–%d)", scenario, detectionFirstSeed, detectionFirstSeed+detectionSeeds-1),
+		"seed   (dark red: first catch, orange: later catches, grey: check out of time, pale: passed)", "")
+	var names []string
+	var cells cellGrid
+	// Rows from the top in the reference order: the y value of row i is len-1-i.
+	for i, s := range scores {
+		y := float64(len(scores) - 1 - i)
+		label := fmt.Sprintf("%s  %d/%d", s.Mutant, s.Detections, s.Seeds)
+		if s.Caught {
+			label += fmt.Sprintf(", first #%d", s.SeedsToDetection)
+		}
+		names = append(names, label)
+		for n, v := range verdicts[s.Mutant] {
+			seed := float64(detectionFirstSeed + n)
+			switch v {
+			case harness.VerdictViolation:
+				c := colorVermillion
+				if n+1 == s.SeedsToDetection {
+					c = colorRed
+				}
+				cells = append(cells, cell{X: seed, Y: y, Color: c})
+			case harness.VerdictUnknown:
+				cells = append(cells, cell{X: seed, Y: y, Color: colorGrey})
+			default:
+				cells = append(cells, cell{X: seed, Y: y, Color: withAlpha(colorBlue, 0x28)})
+			}
+		}
+	}
+	// NominalY labels values 0..n-1 from the bottom.
+	reversed := make([]string, len(names))
+	for i, n := range names {
+		reversed[len(names)-1-i] = n
+	}
+	p.Add(cells)
+	p.NominalY(reversed...)
+	p.Y.Tick.Label.Font.Size = tickFontSize
+	p.X.Min, p.X.Max = float64(detectionFirstSeed)-0.5, float64(detectionFirstSeed+detectionSeeds)-0.5
+	return saveFigure(outDir, "mutant-detection-matrix", figureWidth, 11*vg.Centimeter, p.Draw)
+}

@@ -1,0 +1,277 @@
+package notebooks
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/trace"
+)
+
+func TestRegistryListsEightUniqueExperimentsInOrder(t *testing.T) {
+	exps := Experiments()
+	if len(exps) != 8 {
+		t.Fatalf("Experiments() lists %d experiments, want 8", len(exps))
+	}
+	names, dirs := map[string]bool{}, map[string]bool{}
+	for i, e := range exps {
+		if e.Name == "" || e.Title == "" || e.Run == nil {
+			t.Errorf("experiment %d is incomplete: %+v", i+1, e)
+		}
+		if names[e.Name] || dirs[e.Dir] {
+			t.Errorf("experiment %d: name %q or directory %q is used twice", i+1, e.Name, e.Dir)
+		}
+		names[e.Name], dirs[e.Dir] = true, true
+		if want := twoDigits(i+1) + "-" + e.Name; e.Dir != want {
+			t.Errorf("experiment %d: Dir=%q, want %q (numbered, named after the experiment)", i+1, e.Dir, want)
+		}
+		got, err := Lookup(e.Name)
+		if err != nil || got.Dir != e.Dir {
+			t.Errorf("Lookup(%q) = %+v, %v", e.Name, got, err)
+		}
+	}
+}
+
+func twoDigits(n int) string { return string(rune('0'+n/10)) + string(rune('0'+n%10)) }
+
+func TestLookupOfAnUnknownNameListsTheKnownOnes(t *testing.T) {
+	_, err := Lookup("no-such-experiment")
+	if !errors.Is(err, ErrUnknownExperiment) {
+		t.Fatalf("Lookup error %v does not wrap ErrUnknownExperiment", err)
+	}
+	for _, e := range Experiments() {
+		if !strings.Contains(err.Error(), e.Name) {
+			t.Errorf("Lookup error %q does not list %q", err, e.Name)
+		}
+	}
+	if !strings.Contains(err.Error(), "no-such-experiment") {
+		t.Errorf("Lookup error %q does not name the unknown experiment", err)
+	}
+}
+
+// TestSameSeedsGiveByteIdenticalFigures runs the cheapest experiment twice and compares every file
+// it writes, PNG and SVG included.
+func TestSameSeedsGiveByteIdenticalFigures(t *testing.T) {
+	e, err := Lookup("latency-timeline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := t.TempDir(), t.TempDir()
+	for _, dir := range []string{first, second} {
+		if err := e.Run(dir); err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+	}
+	files, err := os.ReadDir(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, f := range files {
+		a, err := os.ReadFile(filepath.Join(first, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(second, f.Name()))
+		if err != nil {
+			t.Fatalf("the second run did not write %s: %v", f.Name(), err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two runs with the same seeds", f.Name())
+		}
+		ext := filepath.Ext(f.Name())
+		kinds[ext] = true
+		switch ext {
+		case ".png":
+			if !bytes.HasPrefix(a, []byte("\x89PNG\r\n\x1a\n")) || len(a) < 10_000 {
+				t.Errorf("%s is not a PNG with a figure in it (%d bytes)", f.Name(), len(a))
+			}
+		case ".svg":
+			if !bytes.Contains(a, []byte("<svg")) || !bytes.Contains(a, []byte("<text")) {
+				t.Errorf("%s is not an SVG with text in it", f.Name())
+			}
+		}
+	}
+	for _, ext := range []string{".png", ".svg", ".csv"} {
+		if !kinds[ext] {
+			t.Errorf("%s wrote no %s file", e.Name, ext)
+		}
+	}
+}
+
+// TestEveryExperimentHasAReadmeWhoseFiguresExist checks the committed notebooks: each experiment's
+// directory has a README that links its figures, with the regeneration commands, and the linked
+// files exist.
+func TestEveryExperimentHasAReadmeWhoseFiguresExist(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)]+\.(?:png|svg|csv))\)`)
+	for _, e := range Experiments() {
+		readme, err := os.ReadFile(filepath.Join(e.Dir, "README.md"))
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
+		}
+		for _, cmd := range []string{"go run ./cmd/stateflush plot " + e.Name, "go run ./notebooks/cmd/regen " + e.Name} {
+			if !bytes.Contains(readme, []byte(cmd)) {
+				t.Errorf("%s/README.md does not give the command %q", e.Dir, cmd)
+			}
+		}
+		links := link.FindAllSubmatch(readme, -1)
+		if len(links) == 0 {
+			t.Errorf("%s/README.md links no figure", e.Dir)
+		}
+		for _, l := range links {
+			if _, err := os.Stat(filepath.Join(e.Dir, string(l[1]))); err != nil {
+				t.Errorf("%s/README.md links %s: %v", e.Dir, l[1], err)
+			}
+		}
+	}
+}
+
+// TestEveryExperimentRuns regenerates every figure into a temporary directory. It takes about two
+// minutes on 2 cores, so it runs only with STATEFLUSH_LONG=1.
+func TestEveryExperimentRuns(t *testing.T) {
+	if os.Getenv("STATEFLUSH_LONG") == "" {
+		t.Skip("set STATEFLUSH_LONG=1 to run every experiment")
+	}
+	for _, e := range Experiments() {
+		t.Run(e.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := e.Run(dir); err != nil {
+				t.Fatal(err)
+			}
+			pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+			svgs, _ := filepath.Glob(filepath.Join(dir, "*.svg"))
+			if len(pngs) == 0 || len(pngs) != len(svgs) {
+				t.Errorf("%s wrote %d PNG and %d SVG files", e.Name, len(pngs), len(svgs))
+			}
+		})
+	}
+}
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	values := []float64{5, 1, 4, 2, 3}
+	for _, c := range []struct {
+		q    float64
+		want float64
+	}{{0.2, 1}, {0.5, 3}, {0.99, 5}, {1, 5}, {0.01, 1}} {
+		if got := percentile(values, c.q); got != c.want {
+			t.Errorf("percentile(%v, %v) = %v, want %v", values, c.q, got, c.want)
+		}
+	}
+	if got := percentile(nil, 0.5); !math.IsNaN(got) {
+		t.Errorf("percentile of nothing = %v, want NaN", got)
+	}
+	if values[0] != 5 {
+		t.Errorf("percentile sorted its input in place: %v", values)
+	}
+}
+
+func TestLogTicksLabelOneTwoFive(t *testing.T) {
+	var labels []string
+	for _, tick := range (logTicks{}).Ticks(math.Log10(15), math.Log10(600)) {
+		if tick.Label != "" {
+			labels = append(labels, tick.Label)
+		}
+	}
+	if got, want := strings.Join(labels, " "), "20 50 100 200 500"; got != want {
+		t.Errorf("log ticks over [15, 600] are labelled %q, want %q", got, want)
+	}
+}
+
+// event builds a protocol event record for the trace-reading tests.
+func event(seq uint64, timeUS int64, node int32, name string, attrs ...string) trace.Record {
+	r := trace.Record{Seq: seq, TimeUS: timeUS, Kind: trace.KindEvent, Node: node, Name: name}
+	for i := 0; i+1 < len(attrs); i += 2 {
+		r.Attrs = append(r.Attrs, trace.Attr{Key: attrs[i], Value: attrs[i+1]})
+	}
+	return r
+}
+
+func TestCompletedCreationsKeepTheLastStartAndSkipUnfinishedOnes(t *testing.T) {
+	records := []trace.Record{
+		event(1, 100, 3, protocol.EventMittOpen, "bucket", "0", "replica", "s3"),
+		event(2, 110, 3, protocol.EventAnnounceSent, "bucket", "0", "replica", "s3"),
+		// A restart of the creation (new primary): a new mitt-open replaces the first start.
+		event(3, 200, 3, protocol.EventMittOpen, "bucket", "0", "replica", "s3"),
+		event(4, 210, 3, protocol.EventAnnounceSent, "bucket", "0", "replica", "s3"),
+		event(5, 220, 3, protocol.EventAnnounceComplete, "bucket", "0", "replica", "s3"),
+		event(6, 230, 3, protocol.EventFlushComplete, "bucket", "0", "replica", "s3"),
+		event(7, 300, 3, protocol.EventInitialized, "bucket", "0", "replica", "s3", "entries", "42"),
+		// Another copy that never completes.
+		event(8, 310, 4, protocol.EventMittOpen, "bucket", "1", "replica", "s4"),
+	}
+	got, err := completedCreations(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := creation{Bucket: 0, Replica: 3, Member: "s3", MittOpenUS: 200, AnnounceSentUS: 210, AnnounceCompleteUS: 220,
+		FlushCompleteUS: 230, InitializedUS: 300, Entries: 42}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("completedCreations = %+v, want [%+v]", got, want)
+	}
+	if got[0].CopyStartUS() != 230 {
+		t.Errorf("copy starts at %d, want the flush's end 230", got[0].CopyStartUS())
+	}
+	if _, err := completedCreations([]trace.Record{event(1, 5, 2, protocol.EventInitialized, "bucket", "0", "replica", "s2")}); err == nil {
+		t.Error("an initialized event without a mitt-open was accepted")
+	}
+}
+
+func TestCopyTimelineFollowsCrashesCopiesAndDrops(t *testing.T) {
+	initial := []linearizability.Holding{
+		{Node: 0, Bucket: 0, Initialized: true}, {Node: 1, Bucket: 0, Initialized: true},
+		{Node: 1, Bucket: 1, Initialized: true}, {Node: 2, Bucket: 1, Initialized: false},
+	}
+	tl := newCopyTimeline(2, initial)
+	steps := []struct {
+		record    trace.Record
+		mean      float64
+		leastOf   int
+		afterWhat string
+	}{
+		{trace.Record{Seq: 1, Kind: trace.KindCrash, Node: 1}, 0.5, 0, "s1 crashes"},
+		{event(2, 10, 2, protocol.EventInitialized, "bucket", "1"), 1, 1, "s2's copy of bucket 1 completes"},
+		{trace.Record{Seq: 3, Kind: trace.KindRestart, Node: 1}, 1, 1, "s1 restarts empty"},
+		{event(4, 20, 0, kv.EventBucketDropped, "bucket", "0"), 0.5, 0, "s0 drops bucket 0"},
+	}
+	for _, s := range steps {
+		if err := tl.apply(&s.record); err != nil {
+			t.Fatal(err)
+		}
+		if tl.meanCopies() != s.mean || tl.minCopies() != s.leastOf {
+			t.Errorf("after %s: mean %v, min %d copies; want %v, %d", s.afterWhat, tl.meanCopies(), tl.minCopies(), s.mean, s.leastOf)
+		}
+	}
+	bad := event(5, 30, 0, protocol.EventInitialized, "bucket", "7")
+	if err := tl.apply(&bad); err == nil {
+		t.Error("an event naming bucket 7 of 2 was accepted")
+	}
+}
+
+func TestViolatingReadIsTheFirstReadWithoutALinearization(t *testing.T) {
+	h := linearizability.History{
+		{Client: 10, Seq: 1, Kind: linearizability.OpPut, Key: "k", Value: "a", Status: linearizability.StatusOK, CallUS: 0, ReturnUS: 10},
+		{Client: 11, Seq: 1, Kind: linearizability.OpGet, Key: "k", Found: true, Output: "a", Status: linearizability.StatusOK, CallUS: 20, ReturnUS: 30},
+		// The put is lost: this read, after it was acknowledged, finds nothing.
+		{Client: 11, Seq: 2, Kind: linearizability.OpGet, Key: "k", Found: false, Status: linearizability.StatusOK, CallUS: 40, ReturnUS: 50},
+		{Client: 11, Seq: 3, Kind: linearizability.OpGet, Key: "k", Found: false, Status: linearizability.StatusOK, CallUS: 60, ReturnUS: 70},
+	}
+	got, err := violatingRead(h, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != 2 {
+		t.Errorf("violating read is %v, want client 11's read #2", got)
+	}
+	if _, err := violatingRead(h[:2], "k"); !errors.Is(err, errNoViolatingRead) {
+		t.Errorf("a linearizable history gave %v, want errNoViolatingRead", err)
+	}
+}
