@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
 
@@ -148,12 +149,18 @@ func runMutants(s *streams, args []string) (int, error) {
 		fmt.Fprintf(s.stdout, "\ncaught %d of %d mutants; median seeds to detection: %d (an uncaught mutant counts as %d)\n",
 			report.Caught, len(scores), report.MedianSeedsToDetection, rangeFlags.seeds+1)
 		for _, sc := range scores {
-			if sc.ShrunkReplay != "" {
-				fmt.Fprintf(s.stdout, "  %s: shrunk counterexample: %s\n", sc.Mutant, sc.ShrunkReplay)
+			if sc.Shrunk == nil {
+				continue
 			}
 			if dir, ok := report.Reports[sc.Mutant]; ok {
-				fmt.Fprintf(s.stdout, "  %s: report %s\n", sc.Mutant, dir)
+				fmt.Fprintf(s.stdout, "  %s: report %s, replay exactly: %s\n", sc.Mutant, dir, sc.Shrunk.ReplayCommand(filepath.Join(dir, linearizability.ReportTraceFile)))
+				continue
 			}
+			note := ""
+			if !replayCommandReproduces(sc.Shrunk) {
+				note = "  # approximate: the shrunk run's nemeses are no flags; --out writes its exact trace"
+			}
+			fmt.Fprintf(s.stdout, "  %s: shrunk counterexample: %s%s\n", sc.Mutant, sc.ShrunkReplay, note)
 		}
 	}
 	fmt.Fprintf(s.stderr, "mutation score took %v on %s\n", elapsed.Round(time.Millisecond), workersText(rangeFlags.workers))
