@@ -12,7 +12,10 @@
 // (iterate sorted keys).
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // NodeID names a process in a cluster: servers and clients alike. IDs are dense, starting at 0.
 type NodeID int32
@@ -74,11 +77,24 @@ type Attr struct {
 	Value string `json:"v"`
 }
 
-// A makes an Attr, formatting the value with fmt's %v verb.
+// A makes an Attr, formatting the value as fmt's %v verb does. Integers and strings, the common
+// case on every client operation, take a fast path that avoids fmt.
 func A(key string, value any) Attr {
 	switch v := value.(type) {
 	case string:
 		return Attr{Key: key, Value: v}
+	case int:
+		return Attr{Key: key, Value: strconv.Itoa(v)}
+	case int64:
+		return Attr{Key: key, Value: strconv.FormatInt(v, 10)}
+	case uint64:
+		return Attr{Key: key, Value: strconv.FormatUint(v, 10)}
+	case NodeID:
+		return Attr{Key: key, Value: strconv.Itoa(int(v))}
+	case bool:
+		return Attr{Key: key, Value: strconv.FormatBool(v)}
+	case fmt.Stringer:
+		return Attr{Key: key, Value: v.String()}
 	default:
 		return Attr{Key: key, Value: fmt.Sprint(v)}
 	}
