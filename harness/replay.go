@@ -31,10 +31,12 @@ func ReadRunTrace(path string) (RunSpec, []trace.Record, error) {
 	if err != nil {
 		return RunSpec{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var spec RunSpec
+	var th traceHeader
 	dec := json.NewDecoder(bytes.NewReader(header.Description))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
+	err = dec.Decode(&th)
+	spec := th.RunSpec
+	if err != nil {
 		return RunSpec{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
 	}
 	if spec.Format != RunFormat {

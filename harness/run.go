@@ -474,9 +474,16 @@ func (o *Outcome) ReplayCommand(traceFile string) string {
 	return cmd + overrideFlags(builtin, o.Spec.Scenario)
 }
 
+// traceHeader is what a harness trace's header holds: the spec that reproduces the run, and the
+// banner's drawn parameters so that a reader sees what ran without re-running it.
+type traceHeader struct {
+	RunSpec
+	DrawnNemeses Nemeses `json:"drawn_nemeses"`
+}
+
 // TraceHeader is the description written in the header of the run's trace.
 func (o *Outcome) TraceHeader() json.RawMessage {
-	b, err := json.Marshal(o.Spec)
+	b, err := json.Marshal(traceHeader{RunSpec: o.Spec, DrawnNemeses: o.Drawn.Nemeses})
 	if err != nil {
 		panic(fmt.Sprintf("harness: RunSpec does not marshal: %v", err))
 	}
