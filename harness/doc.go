@@ -1,0 +1,40 @@
+// Package harness wires stateflush together: it builds a simulated cluster of the replicated store
+// (protocol/kv) from a named Scenario, runs a workload under the chaos monkey and other nemeses,
+// checks the run with package linearizability, and turns the result into verdicts, reports and
+// sweeps. The command line, the notebooks, the property tests and the regression corpus all use it,
+// so "run a scenario and check it" exists once.
+//
+// # One run
+//
+//	scn, _ := harness.LookupScenario("steady-monkey")
+//	out, err := harness.Run(scn, seed, harness.Options{})
+//	out.Final        // pass, violation, unknown, or data-loss (only where the scenario asks for it)
+//	out.Banner()     // every drawn parameter and the command that replays the run
+//	out.WriteReport(dir)
+//
+// A run has two phases. In the safety phase the clients run their workload while nemeses inject
+// faults that stay within what the store claims to survive (server crashes by the chaos monkey,
+// client-link loss, duplication and partitions, short server-link delay spikes, rebalances, the image
+// source killed mid-copy). Then every fault stops and the system must converge within the scenario's
+// quiesce budget: quiescent, no copy still being created, every holder equal, redundancy restored.
+// The checks: per-key linearizability (porcupine), convergence, acknowledged writes present,
+// redundancy, liveness, undeclared data loss, and the monitor's alarms for losses that are not the
+// monkey's.
+//
+// # Randomness and reproduction
+//
+// Every choice comes from streams derived from the seed (sim.PRNGSource), one per subsystem and per
+// link, so the same seed reproduces the same trace hash, and removing one client or operation leaves
+// the other choices in place. With Scenario.Swarm each seed also draws which nemeses run and how
+// hard (DrawSwarm). Options.Source lets rapid drive every choice instead (sim.RapidSource), so a
+// failing property shrinks to a short schedule. A run's trace header holds its RunSpec, so Replay
+// re-runs a trace file and checks its hash; runs keep only the checkers' records unless
+// Options.FullTrace is set, and WriteReport re-runs the seed with the full trace when it needs one.
+//
+// # Many runs
+//
+// ParallelSeeds runs one simulator per goroutine and emits results in seed order, so a sweep's output
+// does not depend on the number of workers; Shard splits a sweep across machines and MergeSweeps
+// joins the shards. Shrink searches for a smaller run that still fails; ScoreMutants measures how fast
+// the checks catch each of the store's twelve mutants.
+package harness
