@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/stateflush/stateflush/protocol/kv"
 )
@@ -48,6 +49,8 @@ type MutationConfig struct {
 	// ShrinkTries bounds the runs spent shrinking each first counterexample; 0 skips shrinking.
 	ShrinkTries int
 	Workers     int
+	// CheckBudget bounds each run's linearizability check (0: the default); see Options.
+	CheckBudget time.Duration
 	// Progress, when set, is called after each seed (for a progress bar).
 	Progress func(mutant string, seed uint64, verdict Verdict)
 }
@@ -81,7 +84,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		}
 		ParallelSeeds(AllSeeds.Seeds(cfg.FirstSeed, cfg.Seeds), cfg.Workers,
 			func(seed uint64) seedRun {
-				o, err := Run(scn, seed, Options{})
+				o, err := Run(scn, seed, Options{CheckBudget: cfg.CheckBudget})
 				return seedRun{o, err}
 			},
 			func(r seedRun) {

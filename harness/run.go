@@ -445,15 +445,28 @@ func (o *Outcome) SeedResult() SeedResult {
 
 // Banner describes the run: every drawn parameter, and the command that replays it.
 func (o *Outcome) Banner() string {
-	var b strings.Builder
 	d := o.Drawn
-	fmt.Fprintf(&b, "scenario %s, seed %d, strategy %s, mutants [%s]\n", d.Name, o.Spec.Seed, d.KV.Strategy, d.KV.Mutants)
+	return fmt.Sprintf("scenario %s, seed %d, strategy %s, mutants [%s]\n%s  replay: %s",
+		d.Name, o.Spec.Seed, d.KV.Strategy, d.KV.Mutants, d.Describe(), o.ReplayCommand(""))
+}
+
+// Describe lists a scenario's parameters, one aspect per line, each line indented and ending in a
+// newline. With Swarm on, the nemeses listed are the ranges a seed draws from; an Outcome's Drawn
+// scenario lists what the seed drew.
+func (s Scenario) Describe() string {
+	var b strings.Builder
 	fmt.Fprintf(&b, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, source %s, %d ops over %d keys\n",
-		d.KV.Servers, d.KV.Clients, d.KV.Buckets, d.KV.Redundancy, d.KV.SourceChoice, d.ClientOps(), d.KV.Workload.Keys)
-	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs\n",
-		protocol.Time(d.SafetyPhase), protocol.Time(d.QuiesceBudget), latencyKindName(d.Latency.Kind), d.Latency.Min, d.Latency.Mean, d.Latency.Max)
-	fmt.Fprintf(&b, "  nemeses%s: %s\n", map[bool]string{true: " (swarm-drawn)", false: ""}[d.Swarm], d.Nemeses.Describe())
-	fmt.Fprintf(&b, "  replay: %s", o.ReplayCommand(""))
+		s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy, s.KV.SourceChoice, s.ClientOps(), s.KV.Workload.Keys)
+	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs, link spread %d\n",
+		protocol.Time(s.SafetyPhase), protocol.Time(s.QuiesceBudget), latencyKindName(s.Latency.Kind), s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
+	swarm := ""
+	if s.Swarm {
+		swarm = " (swarm-drawn)"
+	}
+	fmt.Fprintf(&b, "  nemeses%s: %s\n", swarm, s.Nemeses.Describe())
+	for _, a := range s.Script {
+		fmt.Fprintf(&b, "  script: %s at %v (node %d, bucket %d)\n", a.Kind, a.At, a.Node, a.Bucket)
+	}
 	return b.String()
 }
 
@@ -466,12 +479,25 @@ func (o *Outcome) ReplayCommand(traceFile string) string {
 	if o.Spec.Source != sourcePRNG {
 		return "rerun the property test with the -rapid.seed it printed (or its fail file)"
 	}
-	cmd := fmt.Sprintf("go run ./cmd/stateflush run --scenario %s --seed %d", o.Spec.Scenario.Name, o.Spec.Seed)
+	if builtin, err := LookupScenario(o.Spec.Scenario.Name); err == nil {
+		if flags, ok := overrideFlags(builtin, o.Spec.Scenario); ok {
+			return fmt.Sprintf("go run ./cmd/stateflush run --scenario %s --seed %d%s", o.Spec.Scenario.Name, o.Spec.Seed, flags)
+		}
+	}
+	return "no flags express this scenario: write the run's trace (report directory) and replay that file"
+}
+
+// Replayable says whether ReplayCommand("") gives a command-line that reproduces the run.
+func (o *Outcome) Replayable() bool {
+	if o.Spec.Source != sourcePRNG {
+		return false
+	}
 	builtin, err := LookupScenario(o.Spec.Scenario.Name)
 	if err != nil {
-		return cmd + "  # scenario not built in: replay the trace file instead"
+		return false
 	}
-	return cmd + overrideFlags(builtin, o.Spec.Scenario)
+	_, ok := overrideFlags(builtin, o.Spec.Scenario)
+	return ok
 }
 
 // traceHeader is what a harness trace's header holds: the spec that reproduces the run, and the

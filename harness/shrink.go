@@ -74,8 +74,11 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 				progress = true
 			}
 		}
-		// A shorter safety phase (faults stop sooner).
-		for current.SafetyPhase > 20*protocol.Millisecond && try(func(s *Scenario) bool { s.SafetyPhase /= 2; return true }) {
+		// A shorter safety phase (faults stop sooner), in whole milliseconds.
+		for current.SafetyPhase > 20*protocol.Millisecond && try(func(s *Scenario) bool {
+			s.SafetyPhase = s.SafetyPhase / 2 / protocol.Millisecond * protocol.Millisecond
+			return true
+		}) {
 			progress = true
 		}
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -43,43 +44,63 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	return out
 }
 
-// overrideFlags returns the command-line flags that turn a built-in scenario into the given one, for
-// the parameters the command line can set. Parameters it cannot set are reported in a comment.
-func overrideFlags(builtin, s Scenario) string {
+// overrideFlags returns the command-line flags that turn a built-in scenario into the given one, and
+// whether they express every difference. A scenario changed in ways no flag sets (a shrunk run's
+// fixed nemeses, a different network) can only be replayed from its trace file.
+func overrideFlags(builtin, s Scenario) (string, bool) {
 	var b strings.Builder
 	k, bk := s.KV, builtin.KV
+	candidate := builtin
 	if k.Strategy != bk.Strategy {
 		fmt.Fprintf(&b, " --strategy %s", k.Strategy)
+		candidate.KV.Strategy = k.Strategy
 	}
 	if k.Mutants != bk.Mutants {
 		fmt.Fprintf(&b, " --mutant %s", k.Mutants)
+		candidate.KV.Mutants = k.Mutants
 	}
 	if k.Servers != bk.Servers {
 		fmt.Fprintf(&b, " --servers %d", k.Servers)
+		candidate.KV.Servers = k.Servers
 	}
 	if k.Clients != bk.Clients {
 		fmt.Fprintf(&b, " --clients %d", k.Clients)
+		candidate.KV.Clients = k.Clients
 	}
 	if k.Buckets != bk.Buckets {
 		fmt.Fprintf(&b, " --buckets %d", k.Buckets)
+		candidate.KV.Buckets = k.Buckets
 	}
 	if k.Redundancy != bk.Redundancy {
 		fmt.Fprintf(&b, " --redundancy %d", k.Redundancy)
+		candidate.KV.Redundancy = k.Redundancy
 	}
 	if k.SourceChoice != bk.SourceChoice {
 		fmt.Fprintf(&b, " --source %s", k.SourceChoice)
+		candidate.KV.SourceChoice = k.SourceChoice
 	}
 	if k.Workload.OpsPerClient != bk.Workload.OpsPerClient {
 		fmt.Fprintf(&b, " --ops-per-client %d", k.Workload.OpsPerClient)
+		candidate.KV.Workload.OpsPerClient = k.Workload.OpsPerClient
 	}
 	if k.Workload.Keys != bk.Workload.Keys {
 		fmt.Fprintf(&b, " --keys %d", k.Workload.Keys)
+		candidate.KV.Workload.Keys = k.Workload.Keys
 	}
 	if s.Swarm != builtin.Swarm {
 		fmt.Fprintf(&b, " --swarm=%v", s.Swarm)
+		candidate.Swarm = s.Swarm
 	}
-	if s.SafetyPhase != builtin.SafetyPhase {
+	if s.SafetyPhase != builtin.SafetyPhase && s.SafetyPhase%protocol.Millisecond == 0 {
 		fmt.Fprintf(&b, " --safety-ms %d", s.SafetyPhase/protocol.Millisecond)
+		candidate.SafetyPhase = s.SafetyPhase
 	}
-	return b.String()
+	return b.String(), sameScenario(candidate, s)
+}
+
+// sameScenario compares two scenarios by their JSON form, which is what a trace header records.
+func sameScenario(a, b Scenario) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }

@@ -195,7 +195,7 @@ func MergeSweeps(parts ...[]SeedResult) ([]SeedResult, error) {
 
 // Tally counts verdicts.
 type Tally struct {
-	Seeds, Pass, Violation, Unknown int
+	Seeds, Pass, Violation, Unknown, DataLoss int
 	// ByCheck counts, per check, the seeds on which it found a violation.
 	ByCheck map[string]int
 }
@@ -210,6 +210,8 @@ func (t *Tally) Add(r SeedResult) {
 		t.Violation++
 	case VerdictUnknown:
 		t.Unknown++
+	case VerdictDataLoss:
+		t.DataLoss++
 	}
 	for _, c := range r.CaughtBy {
 		if t.ByCheck == nil {
@@ -220,5 +222,9 @@ func (t *Tally) Add(r SeedResult) {
 }
 
 func (t Tally) String() string {
-	return fmt.Sprintf("%d seeds: %d pass, %d violation, %d unknown", t.Seeds, t.Pass, t.Violation, t.Unknown)
+	s := fmt.Sprintf("%d seeds: %d pass, %d violation, %d unknown", t.Seeds, t.Pass, t.Violation, t.Unknown)
+	if t.DataLoss > 0 {
+		s += fmt.Sprintf(", %d data loss beyond redundancy (expected by the scenario)", t.DataLoss)
+	}
+	return s
 }
