@@ -458,7 +458,7 @@ func (s Scenario) Describe() string {
 	fmt.Fprintf(&b, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, source %s, %d ops over %d keys\n",
 		s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy, s.KV.SourceChoice, s.ClientOps(), s.KV.Workload.Keys)
 	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs, link spread %d\n",
-		protocol.Time(s.SafetyPhase), protocol.Time(s.QuiesceBudget), latencyKindName(s.Latency.Kind), s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
+		protocol.Time(s.SafetyPhase), protocol.Time(s.QuiesceBudget), s.Latency.Kind, s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
 	swarm := ""
 	if s.Swarm {
 		swarm = " (swarm-drawn)"
@@ -549,14 +549,6 @@ func (n Nemeses) Describe() string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func latencyKindName(k sim.LatencyKind) string {
-	names := map[sim.LatencyKind]string{sim.Constant: "constant", sim.Uniform: "uniform", sim.Exponential: "exponential", sim.LongTail: "long-tail"}
-	if n, ok := names[k]; ok {
-		return n
-	}
-	return fmt.Sprintf("kind-%d", int(k))
 }
 
 // ErrNotReplayable is returned for a trace whose choices came from another engine than the seed.

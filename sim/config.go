@@ -61,6 +61,25 @@ func (k LatencyKind) String() string {
 	return fmt.Sprintf("LatencyKind(%d)", int(k))
 }
 
+// MarshalText writes the kind's name, so configurations written as JSON name their distributions.
+func (k LatencyKind) MarshalText() ([]byte, error) {
+	if k < Constant || k > LongTail {
+		return nil, invalid("LatencyKind", int(k), "unknown latency kind")
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText reads a kind's name: constant, uniform, exponential or long-tail.
+func (k *LatencyKind) UnmarshalText(b []byte) error {
+	for c := Constant; c <= LongTail; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return invalid("LatencyKind", string(b), "unknown latency kind (constant, uniform, exponential, long-tail)")
+}
+
 // Latency is a distribution of one-way message delay. Which fields matter depends on Kind (see the
 // LatencyKind constants). All durations are virtual microseconds and never negative.
 type Latency struct {

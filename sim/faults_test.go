@@ -446,3 +446,24 @@ func TestFaultMethodsRejectBadArguments(t *testing.T) {
 		s.At(0, "past", func() {})
 	}()
 }
+
+// TestLatencyKindText: latency kinds read and write as names; unknown names and kinds are errors.
+func TestLatencyKindText(t *testing.T) {
+	for k := sim.Constant; k <= sim.LongTail; k++ {
+		b, err := k.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back sim.LatencyKind
+		if err := back.UnmarshalText(b); err != nil || back != k {
+			t.Fatalf("%s: read back %v, %v", b, back, err)
+		}
+	}
+	var k sim.LatencyKind
+	if err := k.UnmarshalText([]byte("gaussian")); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if _, err := sim.LatencyKind(9).MarshalText(); err == nil {
+		t.Error("out-of-range kind marshalled")
+	}
+}
