@@ -72,6 +72,8 @@ type chaosSeries struct {
 	minCopiesSum []float64
 	runs, kills  int
 	verdicts     map[harness.Verdict]int
+	// fewestCopies is the fewest initialized copies any bucket had at any sampled moment of any run.
+	fewestCopies int
 }
 
 func runAvailabilityUnderChaos(outDir string) error {
@@ -94,7 +96,7 @@ func runAvailabilityUnderChaos(outDir string) error {
 	series := make([]*chaosSeries, len(chaosMeanGaps))
 	for g, gap := range chaosMeanGaps {
 		series[g] = &chaosSeries{meanGap: gap, okOps: make([]int, bins), ops: make([]int, bins),
-			copiesSum: make([]float64, bins), minCopiesSum: make([]float64, bins), verdicts: map[harness.Verdict]int{}}
+			copiesSum: make([]float64, bins), minCopiesSum: make([]float64, bins), verdicts: map[harness.Verdict]int{}, fewestCopies: math.MaxInt}
 	}
 	type result struct {
 		gap int
@@ -147,6 +149,7 @@ func (s *chaosSeries) add(o *harness.Outcome, initial []linearizability.Holding,
 		for ; next < bins && int64(next)*int64(chaosBin)+int64(chaosBin)/2 <= upToUS; next++ {
 			s.copiesSum[next] += copies.meanCopies()
 			s.minCopiesSum[next] += float64(copies.minCopies())
+			s.fewestCopies = min(s.fewestCopies, copies.minCopies())
 		}
 	}
 	for i := range o.Records {
@@ -205,7 +208,7 @@ func plotAvailability(outDir string, base harness.Scenario, series []*chaosSerie
 		}
 		summary = append(summary, []string{fmt.Sprint(int64(s.meanGap / protocol.Millisecond)), fmt.Sprint(s.runs), fmt.Sprint(s.kills),
 			fmt.Sprint(s.verdicts[harness.VerdictPass]), fmt.Sprint(s.verdicts[harness.VerdictViolation]), fmt.Sprint(s.verdicts[harness.VerdictUnknown]),
-			fmt.Sprint(s.verdicts[harness.VerdictDataLoss])})
+			fmt.Sprint(s.verdicts[harness.VerdictDataLoss]), fmt.Sprint(s.fewestCopies)})
 		for _, panel := range []struct {
 			p      *plot.Plot
 			xys    plotter.XYs
@@ -226,6 +229,7 @@ func plotAvailability(outDir string, base harness.Scenario, series []*chaosSerie
 	for _, p := range []*plot.Plot{avail, goodput, redundancy} {
 		p.Add(stop)
 		p.X.Min, p.X.Max = 0, usToMS(int64(lastOpBin+1)*int64(chaosBin))
+		p.X.Tick.Marker = stepTicks{Step: 500}
 	}
 	redundancy.Legend.Add("monkey stops (end of safety phase)", stop)
 	avail.Y.Min, avail.Y.Max = math.Min(95, math.Floor(lowestPct)-1), 100.5
@@ -235,7 +239,7 @@ func plotAvailability(outDir string, base harness.Scenario, series []*chaosSerie
 		return err
 	}
 	if err := writeCSV(outDir, "availability-under-chaos-runs",
-		[]string{"mean_ms_between_kills", "runs", "kills", "pass", "violation", "unknown", "data_loss"}, summary); err != nil {
+		[]string{"mean_ms_between_kills", "runs", "kills", "pass", "violation", "unknown", "data_loss", "fewest_copies_of_a_bucket"}, summary); err != nil {
 		return err
 	}
 	return writeCSV(outDir, "availability-under-chaos",

@@ -46,7 +46,6 @@ var (
 	colorOrange     = color.NRGBA{R: 0xE6, G: 0x9F, B: 0x00, A: 0xFF}
 	colorSky        = color.NRGBA{R: 0x56, G: 0xB4, B: 0xE9, A: 0xFF}
 	colorPurple     = color.NRGBA{R: 0xCC, G: 0x79, B: 0xA7, A: 0xFF}
-	colorYellow     = color.NRGBA{R: 0xF0, G: 0xE4, B: 0x42, A: 0xFF}
 	colorBlack      = color.NRGBA{A: 0xFF}
 	colorGrey       = color.NRGBA{R: 0x88, G: 0x88, B: 0x88, A: 0xFF}
 	colorRed        = color.NRGBA{R: 0xC0, G: 0x00, B: 0x00, A: 0xFF}
@@ -57,7 +56,8 @@ var (
 var houseFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
 // seriesColors is the palette for an ordered list of series (mutants, key counts, kill rates).
-var seriesColors = []color.Color{colorBlue, colorVermillion, colorGreen, colorOrange, colorSky, colorPurple, colorBlack, colorYellow}
+// (Okabe–Ito's yellow is left out: too faint for a line on white.)
+var seriesColors = []color.Color{colorBlue, colorVermillion, colorGreen, colorOrange, colorSky, colorPurple, colorBlack}
 
 // seriesDashes gives series beyond the palette's length a second distinguishing feature.
 var seriesDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}}
@@ -152,6 +152,25 @@ func stackedPanels(plots ...*plot.Plot) painter {
 		for i, p := range plots {
 			p.Draw(canvases[i][0])
 		}
+	}
+}
+
+// sideLegend paints a plot with its legend in a column of the given width to its right, for plots
+// whose many series a legend drawn inside would hide. The title spans the whole figure.
+func sideLegend(p *plot.Plot, width vg.Length) painter {
+	legend := p.Legend
+	legend.Top, legend.Left = true, true
+	p.Legend = plot.NewLegend() // the plot itself draws no legend
+	title := p.Title
+	p.Title.Text = ""
+	return func(dc draw.Canvas) {
+		if title.Text != "" {
+			descent := title.TextStyle.FontExtents().Descent
+			dc.FillText(title.TextStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y + descent}, title.Text)
+			dc.Max.Y -= title.TextStyle.Height(title.Text) + title.Padding
+		}
+		p.Draw(draw.Crop(dc, 0, -width, 0, 0))
+		legend.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-width+vg.Millimeter, 0, 0, 0))
 	}
 }
 
@@ -386,4 +405,21 @@ func (g cellGrid) DataRange() (xmin, xmax, ymin, ymax float64) {
 		ymin, ymax = math.Min(ymin, cl.Y-0.5), math.Max(ymax, cl.Y+0.5)
 	}
 	return xmin, xmax, ymin, ymax
+}
+
+// stepTicks labels an axis every Step units, with a minor tick halfway, for axes where gonum's
+// default picks too few labels.
+type stepTicks struct{ Step float64 }
+
+// Ticks implements plot.Ticker.
+func (t stepTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/t.Step*2) * t.Step / 2; v <= hi; v += t.Step / 2 {
+		tick := plot.Tick{Value: v}
+		if math.Mod(math.Abs(v), t.Step) < t.Step/4 {
+			tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		ticks = append(ticks, tick)
+	}
+	return ticks
 }

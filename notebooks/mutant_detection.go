@@ -61,8 +61,6 @@ func runMutantDetection(outDir string) error {
 func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[string][]harness.Verdict) error {
 	p := newPlot(fmt.Sprintf("Mutant detection rate as seeds are added (scenario %s)", scenario),
 		"seeds run", "fraction of seeds that caught the mutant")
-	p.Legend.Left = false
-	p.Legend.Top = true
 	var never []string
 	for i, m := range mutants {
 		var xys plotter.XYs
@@ -96,19 +94,19 @@ func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[s
 			return err
 		}
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("never caught: %d mutants", len(never)), l)
+		p.Legend.Add("not caught: "+strings.Join(never, ", "), l)
 	}
 	p.X.Min, p.X.Max = 1, detectionSeeds
 	p.Y.Min = 0
-	return savePlot(outDir, "mutant-detection-rate", p)
+	return saveFigure(outDir, "mutant-detection-rate", 19*vg.Centimeter, figureHeight, sideLegend(p, 6.5*vg.Centimeter))
 }
 
 // plotDetectionMatrix draws one row per mutant and one cell per seed, filled where the seed caught
 // the mutant; the row label gives detections/seeds and the first catching seed.
 func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, verdicts map[string][]harness.Verdict) error {
-	// The colour key goes in the axis label: a legend inside the grid would hide cells.
-	p := newPlot(fmt.Sprintf("Which seeds catch which mutant (scenario %s, seeds %d–%d)", scenario, detectionFirstSeed, detectionFirstSeed+detectionSeeds-1),
-		"seed   (dark red: first catch, orange: later catches, grey: check out of time, pale: passed)", "")
+	// The colour key goes in the title: a legend inside the grid would hide cells.
+	p := newPlot(fmt.Sprintf("Which seeds catch which mutant (scenario %s, seeds %d–%d)\nblack: first catch, orange: later catches, grey: check out of time, pale: passed",
+		scenario, detectionFirstSeed, detectionFirstSeed+detectionSeeds-1), "seed", "")
 	var names []string
 	var cells cellGrid
 	// Rows from the top in the reference order: the y value of row i is len-1-i.
@@ -125,7 +123,7 @@ func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, 
 			case harness.VerdictViolation:
 				c := colorVermillion
 				if n+1 == s.SeedsToDetection {
-					c = colorRed
+					c = colorBlack
 				}
 				cells = append(cells, cell{X: seed, Y: y, Color: c})
 			case harness.VerdictUnknown:

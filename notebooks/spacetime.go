@@ -654,10 +654,16 @@ func (sp spacetimePlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		c.DrawGlyph(markStyles[m.kind].glyph, vg.Point{X: tx(float64(m.pos)), Y: ty(st.laneY(m.lane))})
 	}
 	for _, n := range st.notes {
+		// A note reads away from the nearer edge: right of its point in the left half, left of it
+		// in the right half.
 		sty := textStyle(labelFontSize, n.color)
-		sty.XAlign = draw.XRight
 		sty.YAlign = draw.YBottom
-		c.FillText(sty, vg.Point{X: tx(float64(n.pos)) - vg.Points(4), Y: ty(st.laneY(n.lane)) + vg.Points(4)}, n.text)
+		x := tx(float64(n.pos)) + vg.Points(4)
+		if 2*n.pos > st.positions {
+			sty.XAlign = draw.XRight
+			x -= vg.Points(8)
+		}
+		c.FillText(sty, vg.Point{X: x, Y: ty(st.laneY(n.lane)) + vg.Points(4)}, n.text)
 	}
 }
 
