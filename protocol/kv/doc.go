@@ -52,13 +52,17 @@
 // texts stay readable when concatenated.
 //
 // Writes. A client sends an operation to the primary it believes in; a server that is not the
-// primary redirects it. The primary applies a write with a new version (Version: the bucket's
-// primary epoch, a counter, the writer; ordered lexicographically, so versions stay totally ordered
-// across primary changes), counts it in as in progress, chooses its recipients (every other holder
-// it has a profile of, initialized or not) and, after Config.DistributionDelay, puts it on the wire
-// and counts it out. It acknowledges the client only after every recipient has applied the write or
-// left the view. A get at the primary waits for unacknowledged writes to its key. Deletes leave
-// versioned tombstones, kept forever.
+// primary redirects it. The primary counts a write in as in progress, chooses its recipients (every
+// other holder it has a profile of, initialized or not) and, after Config.DistributionDelay, applies
+// it with a new version (Version: the bucket's primary epoch, a counter, the writer; ordered
+// lexicographically, so versions stay totally ordered across primary changes) and puts it on the
+// wire in one step, and counts it out. Applying atomically with the sends, not before, matters when
+// the primary is also an image source: its image's event-id table could otherwise claim a write that
+// dies with it before reaching any holder (writes.go explains). A write whose primary is fenced by a
+// newer one before that moment is void: never applied, never sent, its client told to retry. The
+// primary acknowledges the client only after every recipient has applied the write or left the
+// view. A get at the primary waits for unacknowledged writes to its key. Deletes leave versioned
+// tombstones, kept forever.
 //
 // At most once. Every operation carries an event id (client, sequence number); a retry carries the
 // same one. Each bucket keeps the latest applied sequence number per client (a client has one

@@ -10,7 +10,9 @@ import "github.com/stateflush/stateflush/protocol"
 //  2. it collects every holder's entries and event-id table and keeps, per key, the highest version
 //     (and per client the highest applied sequence number);
 //  3. it pushes the merged state to every holder as one replicated write (so the flush counts it
-//     like any write) and serves once all have applied it.
+//     like any write) and serves once all have applied it. Like any write, the merged state is
+//     applied to its own copy only when the push goes on the wire: an image it streams meanwhile
+//     must not claim events that could die with it (see writes.go).
 // A write the old primary sent to only some holders before dying is thereby either everywhere or
 // (if no live holder had it) nowhere; a client retry finds its event id in the merged table and is
 // not applied twice. A copy under creation that is fenced at a new epoch starts its creation again.
@@ -19,6 +21,8 @@ type syncState struct {
 	epoch    uint64
 	awaiting map[Member]bool
 	pushing  bool
+	// collected holds the holders' answers until the push is built from them.
+	collected []*SyncState
 }
 
 func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
@@ -80,26 +84,36 @@ func (s *Server) onSyncState(from Member, m *SyncState) {
 		return
 	}
 	delete(b.sync.awaiting, from)
-	for _, e := range m.Entries {
-		b.applyNewer(e)
-	}
-	b.mergeEvents(m.Events)
+	b.sync.collected = append(b.sync.collected, m)
 	s.checkCollectDone(b)
 }
 
-// checkCollectDone starts the push once every holder answered or left. New versions must order
-// after everything collected, whatever epoch wrote it.
+// checkCollectDone starts the push once every holder answered or left: this copy's state merged
+// with every answer (per key the highest version, per client the highest sequence number). New
+// versions must order after everything collected, whatever epoch wrote it.
 func (s *Server) checkCollectDone(b *bucketState) {
 	sy := b.sync
 	if sy == nil || sy.pushing || len(sy.awaiting) > 0 {
 		return
 	}
 	sy.pushing = true
+	merged := newBucketState(b.index)
+	for _, e := range b.sortedEntries() {
+		merged.set(e)
+	}
+	merged.mergeEvents(b.eventList())
+	for _, m := range sy.collected {
+		for _, e := range m.Entries {
+			merged.applyNewer(e)
+		}
+		merged.mergeEvents(m.Events)
+	}
+	sy.collected = nil
 	b.clock = Version{Epoch: b.epoch}
-	if max := b.maxVersion(); max.Compare(b.clock) > 0 {
+	if max := merged.maxVersion(); max.Compare(b.clock) > 0 {
 		b.clock = Version{Epoch: max.Epoch, Counter: max.Counter}
 	}
-	w := s.newWrite(b, b.sortedEntries(), b.eventList(), true)
+	w := s.newWrite(b, merged.sortedEntries(), merged.eventList(), true)
 	s.distribute(b, w)
 }
 

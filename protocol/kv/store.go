@@ -103,9 +103,12 @@ type recordWait struct {
 
 // write is one distributed write: a client write or a new primary's synchronization push.
 type write struct {
-	id         uint64
-	bucket     int
-	epoch      uint64
+	id     uint64
+	bucket int
+	epoch  uint64
+	// op is a client write's request; its entry is made when the write is applied at the origin
+	// and put on the wire (applyAtOrigin). nil for a synchronization push.
+	op         *ClientRequest
 	entries    []Entry
 	events     []EventID
 	sync       bool
@@ -231,10 +234,11 @@ func (b *bucketState) writesInOrder() []*write {
 	return out
 }
 
-// writeFor finds the unacknowledged write of a client event.
+// writeFor finds the unacknowledged write of a client event started under the current epoch (the
+// writes of an older epoch answer their clients "retry").
 func (b *bucketState) writeFor(ev EventID) *write {
 	for _, w := range b.writesInOrder() {
-		if w.sync {
+		if w.sync || w.epoch != b.epoch {
 			continue
 		}
 		for _, e := range w.events {

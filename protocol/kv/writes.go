@@ -8,11 +8,20 @@ import (
 
 // Client operations at servers, synchronous replication and the apply queue.
 //
-// A write is applied at the primary (with a new version), counted in as in progress, its
-// recipients chosen (every holder with a profile, initialized or not), and after
-// Config.DistributionDelay put on the wire to all of them and counted out. The client is
-// acknowledged once every recipient has applied it or left. Holders apply replicated writes in
-// arrival order, each after Config.ApplyDelay, only from the primary they accept.
+// A client write is counted in as in progress at the primary and its recipients chosen (every
+// holder with a profile, initialized or not); after Config.DistributionDelay the primary applies it
+// locally (with a new version) and puts it on the wire to all of them in one step, and counts it
+// out. The client is acknowledged once every recipient has applied it or left. Holders apply
+// replicated writes in arrival order, each after Config.ApplyDelay, only from the primary they
+// accept.
+//
+// Why the origin applies atomically with distributing, not before: an image source scans its live
+// map while it streams and sends its event-id table with the last chunk. Were a write applied at
+// the origin before it is on the wire, an origin that is also the image source could stream a table
+// claiming the write (its key's chunk already gone without it) and die before sending it: no holder
+// would have the write, yet the new copy would answer the client's retry as already applied, an
+// acknowledged write lost. Applied atomically with the sends, a write in an image's table is always
+// on the wire to the new copy too (it is among the recipients, or the flush waited for the write).
 
 func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
 	if !s.joined {
@@ -55,13 +64,14 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		return
 	}
 	ev := EventID{Client: client, Seq: m.Seq}
+	if w := b.writeFor(ev); w != nil {
+		// A retry of a write still being distributed: it is answered with the write.
+		w.clients = append(w.clients, clientWait{client: client, seq: m.Seq})
+		return
+	}
 	if b.events[client] >= m.Seq {
 		// A retry of a write already applied here: never apply it twice.
-		if w := b.writeFor(ev); w != nil {
-			w.clients = append(w.clients, clientWait{client: client, seq: m.Seq})
-		} else {
-			s.replyClient(client, m.Seq, replyOK, b.index)
-		}
+		s.replyClient(client, m.Seq, replyOK, b.index)
 		return
 	}
 	if s.cfg.Strategy == Blocking && b.blockedBy.valid() {
@@ -69,6 +79,18 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		s.emit(protocol.EventWriteBlocked, a("bucket", b.index), a("replica", b.blockedBy), a("client", client), a("seq", m.Seq))
 		return
 	}
+	b.keyWrites[m.Key]++
+	w := s.newWrite(b, nil, []EventID{ev}, false)
+	w.op = m
+	w.clients = []clientWait{{client: client, seq: m.Seq}}
+	s.distribute(b, w)
+}
+
+// applyAtOrigin applies a client write at its origin, with a new version, the moment it is put on
+// the wire (see the top of this file for why not earlier). An append extends the value current at
+// that moment, so appends to one key chain in the order they are distributed.
+func (s *Server) applyAtOrigin(b *bucketState, w *write) {
+	m := w.op
 	cur, has := b.entries[m.Key]
 	e := Entry{Key: m.Key, Version: s.nextVersion(b)}
 	switch m.Op {
@@ -82,12 +104,9 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 			e.Value = cur.Value + m.Value
 		}
 	}
-	b.set(e) // the origin applies before distributing
-	b.events[client] = m.Seq
-	b.keyWrites[m.Key]++
-	w := s.newWrite(b, []Entry{e}, []EventID{ev}, false)
-	w.clients = []clientWait{{client: client, seq: m.Seq}}
-	s.distribute(b, w)
+	b.set(e)
+	b.mergeEvents(w.events)
+	w.entries = []Entry{e}
 }
 
 func (s *Server) nextVersion(b *bucketState) Version {
@@ -101,8 +120,8 @@ func (s *Server) newWrite(b *bucketState, entries []Entry, events []EventID, syn
 }
 
 // distribute counts the write in, then chooses its recipients, then (after the distribution delay)
-// puts it on the wire. A profile installed between the two is "started before" the write's
-// recipients were chosen and so waits for it in the flush.
+// applies it locally and puts it on the wire. A profile installed between the two is "started
+// before" the write's recipients were chosen and so waits for it in the flush.
 func (s *Server) distribute(b *bucketState, w *write) {
 	b.outgoing[w.id] = w
 	s.writes[w.id] = w
@@ -120,13 +139,24 @@ func (s *Server) onDistributeTimer(id uint64) {
 		delete(s.writes, id)
 		return
 	}
-	for _, r := range w.recipients {
-		if b.profiles[r] == nil {
-			continue // left, or removed from the bucket, since the recipients were chosen
+	if w.epoch != b.epoch {
+		// A newer primary fenced this copy since the write started: the write is void, neither
+		// applied nor sent (its clients were told to retry when this copy stepped down).
+		w.failed = true
+	} else {
+		if w.op != nil {
+			s.applyAtOrigin(b, w)
+		} else {
+			s.applyEntries(b, w.entries, w.events) // a synchronization push: the merged state
 		}
-		s.contentSent[r]++
-		s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
-		w.awaiting[r] = true
+		for _, r := range w.recipients {
+			if b.profiles[r] == nil {
+				continue // left, or removed from the bucket, since the recipients were chosen
+			}
+			s.contentSent[r]++
+			s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
+			w.awaiting[r] = true
+		}
 	}
 	// Count out only now that every message is on the wire.
 	delete(b.outgoing, id)
@@ -170,12 +200,11 @@ func (s *Server) checkWriteDone(b *bucketState, w *write) {
 	if w.sync {
 		s.syncPushDone(b, w)
 	} else {
-		for _, e := range w.entries {
-			b.keyWrites[e.Key]--
-			if b.keyWrites[e.Key] <= 0 {
-				delete(b.keyWrites, e.Key)
-				s.releaseGets(b, e.Key)
-			}
+		key := w.op.Key
+		b.keyWrites[key]--
+		if b.keyWrites[key] <= 0 {
+			delete(b.keyWrites, key)
+			s.releaseGets(b, key)
 		}
 	}
 	s.answerDeferredAnnounces(b)
@@ -281,7 +310,7 @@ func (s *Server) applyReplicate(from Member, m *Replicate) {
 			ack.Outcome, ack.Primary, ack.Epoch = ackRejected, b.primary, b.epoch
 			break
 		}
-		s.applyEntries(b, m)
+		s.applyEntries(b, m.Entries, m.Events)
 	}
 	s.send(from, ack)
 	s.checkAllRecordWaits()
@@ -289,19 +318,19 @@ func (s *Server) applyReplicate(from Member, m *Replicate) {
 
 // applyEntries applies a replicated write's entries; while the copy is uninitialized this is the
 // catcher's mitt: an update of a key it does not have creates it, a delete leaves a tombstone.
-func (s *Server) applyEntries(b *bucketState, m *Replicate) {
+func (s *Server) applyEntries(b *bucketState, entries []Entry, events []EventID) {
 	mitt := !b.initialized
 	if mitt && s.cfg.Mutants.Has(NoMitt) {
 		return
 	}
-	for _, e := range m.Entries {
+	for _, e := range entries {
 		if mitt && e.Tombstone && s.cfg.Mutants.Has(MittIgnoresDeletes) {
 			b.remove(e.Key)
 			continue
 		}
 		b.applyNewer(e)
 	}
-	b.mergeEvents(m.Events)
+	b.mergeEvents(events)
 }
 
 func sortedStrings[V any](m map[string]V) []string {
