@@ -162,6 +162,9 @@ func Checks(long bool) []Check {
 			Expect: Holds, Search: DepthFirst, What: "complete image at initialization; convergence; termination"},
 		Check{Name: "stateflush-retry.correct", Model: StateFlushModel, Defines: with(stateFlushRetry),
 			Expect: Holds, Search: DepthFirst, What: "the same, with S1 dying at any moment and a retry from S2"},
+		Check{Name: "stateflush-retry.atomic-distribution", Model: StateFlushModel,
+			Defines: with(stateFlushRetry, "ATOMIC_DISTRIBUTION", "RETRY_WITHOUT_FLUSH_NEW_OPS"), Expect: Holds, Search: DepthFirst,
+			What: "a write's messages leave in one step: the retry's flush need not wait for new writes"},
 	)
 	// The retry configuration's counterexamples lie deep (a death, a discard, a second flush and
 	// copy): breadth-first search needs millions of states to reach them, depth-first search finds

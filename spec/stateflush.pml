@@ -61,6 +61,9 @@
  * NO_MITT (7), IMAGE_OVERWRITES_MITT (8), MITT_IGNORES_DELETES (9), PREMATURE_COMPLETION (10),
  * WRONG_VERSION_ORDER (11), PARTIAL_IMAGE_ACCEPTED (12, RETRY); and RETRY_WITHOUT_FLUSH_NEW_OPS (RETRY):
  * the retry's flush waits only for writes started before the announce, as in a flush without a retry.
+ *
+ * ATOMIC_DISTRIBUTION puts all of a write's messages on the wire in one step (as protocol/kv does)
+ * instead of one recipient at a time. It is not a bug: with it, RETRY_WITHOUT_FLUSH_NEW_OPS holds.
  */
 
 #ifndef NWRITES
@@ -183,6 +186,23 @@ end:
             :: else -> notSentToRq[key] = ver[key]
             fi
         }
+#ifdef ATOMIC_DISTRIBUTION
+    /* Every message of the write goes on the wire in one step. */
+    :: distributing && unsent != 0 ->
+        atomic {
+            if
+            :: unsent & BIT(RQ) -> p0ToRq!WRITE(key, ver[key], deleted[key])
+            :: else
+            fi;
+            p0ToS1!WRITE(key, ver[key], deleted[key]);
+            sentToS1++;
+#ifdef RETRY
+            p0ToS2!WRITE(key, ver[key], deleted[key]);
+            sentToS2++;
+#endif
+            unsent = 0
+        }
+#else
     /* Sends go out in a fixed order, RQ first, then the holders by id. Putting the holders last is the
      * adversarial order for the flush (counts and count-out wait longest for them), and nothing but RQ
      * itself observes when the copy to RQ is sent: its receipt can be delayed at will. */
@@ -198,6 +218,7 @@ end:
         p0ToS2!WRITE(key, ver[key], deleted[key]);
         sentToS2++;
         unsent = 0
+#endif
 #endif
     :: distributing && unsent == 0 ->
         /* Count out: every message of the write is on the wire. */
@@ -334,7 +355,7 @@ end_dead:
  * Requester.
  */
 
-/* The version an entry counts as when compared with an incoming one. */
+/* The version a mitt entry counts as when compared with an image entry. */
 #ifdef WRONG_VERSION_ORDER
 #define CURRENT(k) (deleted[k] -> 0 : ver[k])
 #else
@@ -484,7 +505,7 @@ proctype Requester() {
 #endif
         :: else ->
             if
-            :: b > CURRENT(a) -> ver[a] = b; deleted[a] = c
+            :: b > ver[a] -> ver[a] = b; deleted[a] = c
             :: else
             fi
         fi;
