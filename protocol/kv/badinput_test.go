@@ -32,6 +32,11 @@ func TestValidateNamesTheParameter(t *testing.T) {
 		{"think times reversed", func(c *Config) { c.Workload.ThinkTimeMax = 1 }, "Workload.ThinkTimeMax=1", ErrInvalidConfig},
 		{"empty mix", func(c *Config) { c.Workload.Mix = OpMix{} }, "Workload.Mix", ErrInvalidConfig},
 		{"negative weight", func(c *Config) { c.Workload.Mix.Put = -2 }, "negative weight", ErrInvalidConfig},
+		{"only key beyond the key space", func(c *Config) { c.Workload.OnlyKeys = []string{"k3", "k40"} }, `Workload.OnlyKeys[1]="k40"`, ErrInvalidConfig},
+		{"only key not a key", func(c *Config) { c.Workload.OnlyKeys = []string{"x1"} }, `Workload.OnlyKeys[0]="x1"`, ErrInvalidConfig},
+		{"only key with a leading zero", func(c *Config) { c.Workload.OnlyKeys = []string{"k07"} }, `Workload.OnlyKeys[0]="k07"`, ErrInvalidConfig},
+		{"only key without a number", func(c *Config) { c.Workload.OnlyKeys = []string{"k"} }, `Workload.OnlyKeys[0]="k"`, ErrInvalidConfig},
+		{"only key negative", func(c *Config) { c.Workload.OnlyKeys = []string{"k-1"} }, `Workload.OnlyKeys[0]="k-1"`, ErrInvalidConfig},
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("DefaultConfig is invalid: %v", err)

@@ -24,6 +24,8 @@ type Client struct {
 	seq       uint64
 	completed int
 	op        *clientOp
+	// only is Workload.OnlyKeys as a set; nil when every key is performed.
+	only map[string]bool
 }
 
 type clientOp struct {
@@ -41,6 +43,12 @@ type clientOp struct {
 
 func newClient(cfg Config, id protocol.NodeID) *Client {
 	c := &Client{cfg: cfg, id: id, index: int(id) - cfg.Servers}
+	if len(cfg.Workload.OnlyKeys) > 0 {
+		c.only = map[string]bool{}
+		for _, k := range cfg.Workload.OnlyKeys {
+			c.only[k] = true
+		}
+	}
 	v := initialView(cfg)
 	for _, meta := range v.Buckets {
 		c.primary = append(c.primary, meta.Primary.ID)
@@ -54,7 +62,7 @@ func newClient(cfg Config, id protocol.NodeID) *Client {
 	return c
 }
 
-// Completed is the number of operations that have ended.
+// Completed is the number of operations that have ended (or were skipped: Workload.OnlyKeys).
 func (c *Client) Completed() int { return c.completed }
 
 // Start schedules the first operation.
@@ -112,19 +120,25 @@ func (c *Client) invoke() {
 	default:
 		op.kind = protocol.OpAppend
 	}
-	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("op", op.kind), a("key", op.key)}
-	if op.kind == protocol.OpPut || op.kind == protocol.OpAppend {
-		op.value = fmt.Sprintf("c%d-%d;", c.index, op.seq) // unique, so every write is traceable
-		attrs = append(attrs, a("value", op.value))
-	}
 	op.bucket = BucketOf(op.key, c.cfg.Buckets)
-	c.op = op
-	c.env.Emit(protocol.EventOpInvoke, attrs...)
 	target := c.primary[op.bucket]
 	if op.kind == protocol.OpGet && c.cfg.ReadFromAnyCopy && len(c.holders[op.bucket]) > 0 {
 		hs := c.holders[op.bucket]
 		target = hs[r.Intn(len(hs))]
 	}
+	if c.only != nil && !c.only[op.key] {
+		// Drawn like every operation, so that every later draw stays the same, but not performed.
+		c.completed++
+		c.think()
+		return
+	}
+	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("op", op.kind), a("key", op.key)}
+	if op.kind == protocol.OpPut || op.kind == protocol.OpAppend {
+		op.value = fmt.Sprintf("c%d-%d;", c.index, op.seq) // unique, so every write is traceable
+		attrs = append(attrs, a("value", op.value))
+	}
+	c.op = op
+	c.env.Emit(protocol.EventOpInvoke, attrs...)
 	c.sendAttempt(target)
 }
 

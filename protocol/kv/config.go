@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -102,6 +103,13 @@ type WorkloadConfig struct {
 	Keys int
 	// Mix weighs get, put, delete and append.
 	Mix OpMix
+	// OnlyKeys, when not empty, restricts the workload to these keys ("k<n>", n below Keys): each
+	// client still draws every operation exactly as without it (the same draws from its random
+	// stream, the same sequence numbers and values), but performs only those on a listed key; any
+	// other is skipped without an event or a message, and the client goes straight on to its next
+	// think time. A shrinker keeps only a counterexample's failing keys this way, so the run shrinks
+	// to the operations on those keys while every other random choice stays put.
+	OnlyKeys []string `json:"only_keys,omitempty"`
 }
 
 // Config is everything a cluster needs. Build one with DefaultConfig and change what you study;
@@ -262,7 +270,22 @@ func (w WorkloadConfig) validate() error {
 	case w.OpsPerClient > 0 && m.Get+m.Put+m.Delete+m.Append == 0:
 		return invalidf("Workload.Mix=%+v: weights sum to 0 but OpsPerClient=%d", m, w.OpsPerClient)
 	}
+	for i, key := range w.OnlyKeys {
+		if !w.isKey(key) {
+			return invalidf("Workload.OnlyKeys[%d]=%q is not a key k0..k%d", i, key, w.Keys-1)
+		}
+	}
 	return nil
+}
+
+// isKey reports whether key is one the workload draws: "k<n>" written as fmt does, n below Keys.
+func (w WorkloadConfig) isKey(key string) bool {
+	digits, ok := strings.CutPrefix(key, "k")
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(digits)
+	return err == nil && n >= 0 && n < w.Keys && strconv.Itoa(n) == digits
 }
 
 // NewFactory validates cfg once and returns a node factory (the shape package sim wants).
