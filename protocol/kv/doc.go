@@ -20,9 +20,10 @@
 // Clients start their workload (Config.Workload) on their own: one operation at a time, drawn from
 // their own random stream (env.Rand()). Workload.OnlyKeys performs only the operations on the
 // listed keys, skipping the others silently with every draw unchanged, so that a counterexample
-// shrinks to the operations on its failing keys while every other random choice stays put. Operators act by injecting a message from
-// protocol.External: a Rebalance{Bucket, Target} sent to any server (non-coordinators forward it)
-// creates a copy of the bucket on the target and then removes one old copy.
+// shrinks to the operations on its failing keys while every other random choice stays put.
+// Operators act by injecting a message from protocol.External: a Rebalance{Bucket, Target} sent
+// to any server (non-coordinators forward it) creates a copy of the bucket on the target and then
+// removes one old copy.
 //
 // Heartbeats run on background timers, so a run can look quiescent right after a crash, before the
 // failure detector could notice it. Run a simulation past the last fault plus a few
