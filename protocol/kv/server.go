@@ -108,6 +108,8 @@ type Server struct {
 
 	selfQueue []protocol.Message
 	drops     DropCounts
+
+	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
 }
 
 type deferredMessage struct {
@@ -180,6 +182,7 @@ func (s *Server) Start(env protocol.Env) {
 func (s *Server) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
 	s.enter(env)
 	defer s.leave()
+	s.recordSnapshotChannels(from, m)
 	s.dispatch(from, m)
 }
 
@@ -220,10 +223,12 @@ func (s *Server) enter(env protocol.Env) { s.env = env }
 // returns: a role that talks to itself (the coordinator that is also the new copy, the source
 // answering for itself) goes through the same handlers without re-entering one.
 func (s *Server) leave() {
+	s.settleSnapshots()
 	for len(s.selfQueue) > 0 {
 		m := s.selfQueue[0]
 		s.selfQueue = s.selfQueue[1:]
 		s.dispatch(s.self.ID, m)
+		s.settleSnapshots()
 	}
 	s.env = nil
 }
@@ -236,7 +241,13 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	}
 	switch msg := m.(type) {
 	case *ClientRequest:
+		if s.holdForSnapshot(from, msg) {
+			return
+		}
 		s.onClientRequest(from, msg)
+		return
+	case *StartSnapshot:
+		s.onStartSnapshot(msg)
 		return
 	case *Rebalance:
 		s.onRebalance(from, msg)
@@ -304,6 +315,8 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.onSyncCollect(sender, msg)
 	case *SyncState:
 		s.onSyncState(sender, msg)
+	case snapshotMessage:
+		s.onSnapshotMessage(sender, msg)
 	default:
 		s.drops.Invalid++
 	}

@@ -1,0 +1,688 @@
+package kv
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Chandy–Lamport snapshots of the store.
+//
+// Any server initiates a snapshot when it receives StartSnapshot (from protocol.External). The
+// snapshot's members are the members of the initiator's view at that moment (clients are outside
+// the snapshot); the channels it records are the directed channels between members, identified by
+// node id as the consistent-cut checker sees them.
+//
+// The marker rules (both variants):
+//
+//   - The initiator records its local state (every bucket copy it holds, entries with versions and
+//     tombstones, and the replicated writes it has received but not yet applied), emits
+//     snapshot-local, and sends a SnapshotMarker to every other member before sending anything else
+//     on those channels (all of it happens within one step, so nothing can slip in between).
+//   - A member that receives its first marker does the same, and records the channel that marker
+//     came on as empty.
+//   - After recording, a member records every message arriving on each other incoming channel from
+//     a member (whatever its type: heartbeats and acknowledgements are messages of the cut too,
+//     markers of any snapshot are not) with a snapshot-channel event whose Cause is the message's
+//     delivery, until that channel's marker arrives (snapshot-marker).
+//   - Once every incoming channel is closed, the member sends its recorded copies and the entries of
+//     the replicated writes that were part of its state without being applied (queued at the cut,
+//     or recorded in flight) to the initiator in a SnapshotReport.
+//
+// The result. When every member has reported, the initiator emits snapshot-complete and returns the
+// snapshot as a client operation of its own: op-invoke when StartSnapshot arrived and op-return
+// (status ok, value = the JSON object of every live key's value) on completion, with client = the
+// initiator's node id and seq = incarnation × 1,000,000 + the number of snapshots this incarnation
+// has been asked for (so a restarted initiator never reuses one). The value is computed as follows:
+// for each key, the entry with the newest version among (a) the entries of every initialized copy
+// recorded by any member, and (b) the entries of every replicated write recorded as queued or in
+// flight; a key whose newest entry is a tombstone is absent. When the cut is consistent this is
+// exactly each bucket's primary's recorded state with the replicated writes in flight to it
+// applied: a holder only ever holds versions its primary wrote before sending them, and a primary's
+// recorded state includes every write it sent inside the cut. Taking the newest version everywhere
+// rather than reading the primary alone also keeps the result right while a new primary is still
+// collecting the holders' states (it merges them by the same rule). As a guard, completion
+// requires that, for every bucket the initiator's view does not list as lost, some member recorded
+// itself as the bucket's primary; otherwise the snapshot is aborted rather than returned.
+//
+// The flush variant (SnapshotFlush) first sends SnapshotHold to every member. A member then holds
+// every new client write to a bucket it serves (gets are still answered: the store does not change
+// while it holds) and, once none of its writes is in progress (every one acknowledged by every
+// recipient or failed), answers SnapshotHoldReady. When every member is ready, the initiator runs
+// the marker algorithm above; on completion it sends SnapshotRelease and members serve the held
+// writes. Between the last SnapshotHoldReady and the first release no member applies a client
+// write, so the recorded state is the store's state at any moment of that interval, which lies
+// inside the snapshot operation: the snapshot is linearizable. A new primary that finishes its
+// synchronization releases the writes held for it by the synchronization itself; a member notices
+// that a write was served while it held (its bucket version clocks moved between ready and its cut)
+// and reports Broken, and the initiator aborts instead of returning a snapshot that is not a quiet
+// point.
+//
+// Failures and concurrency. A snapshot is aborted (snapshot-aborted, op-return with status fail,
+// SnapshotRelease with Aborted to every member) when the initiator's view changes membership
+// before completion (a member left, or one joined: the new member would be outside the snapshot),
+// when a member refuses or reports Broken, when the guard above fails, and when StartSnapshot is
+// invalid (empty or reused ID, unknown variant or mutant, initiator not in a view). A member drops
+// its part, emitting snapshot-abandoned and releasing its held writes, when a member of the snapshot
+// (the initiator included) leaves its view, when it is released, or when it is disconnected; so no
+// member waits for a marker or holds writes forever, and no snapshot is returned without every
+// member's report. Several snapshots may run at once, each with its own ID (two initiators that pick
+// the same ID at once are refused by the members that know the other, which aborts both); each records its own
+// channels, and holds nest (a write is held while any flush snapshot holds). A member remembers the
+// IDs whose part ended, so late messages of an ended snapshot are ignored.
+
+// EventSnapshotAbandoned: a member dropped its part in a snapshot without reporting it (attrs
+// snapshot, reason). The initiator reports the snapshot's end with protocol.EventSnapshotAborted.
+const EventSnapshotAbandoned = "snapshot-abandoned"
+
+// snapshotSeqPerIncarnation spaces the snapshot operation numbers of successive incarnations of an
+// initiator, so that (client, seq) stays unique in the history across restarts.
+const snapshotSeqPerIncarnation = 1_000_000
+
+// snapshotState is a server's part in every snapshot it takes part in or leads. Its zero value is
+// ready to use.
+type snapshotState struct {
+	runs  map[string]*snapshotRun  // this server's part as a member, by snapshot id
+	leads map[string]*snapshotLead // snapshots this server initiated and has not ended, by id
+	ended map[string]Member        // ids whose part ended here, with their initiators: late messages are ignored
+	held  []heldRequest            // client writes held by flush snapshots, in arrival order
+	asked uint64                   // StartSnapshot requests this incarnation received
+}
+
+// snapshotRun is one member's part in one snapshot.
+type snapshotRun struct {
+	id        string
+	initiator Member
+	members   []Member
+	memberIDs map[protocol.NodeID]bool
+	variant   SnapshotVariant
+	mutant    SnapshotMutant
+
+	// Flush variant: holding new client writes; ready sent once drained, with the bucket version
+	// clocks at that moment (a change by the cut means a write was served while holding).
+	holding   bool
+	readySent bool
+	clocks    []Version
+
+	recorded bool
+	markers  map[protocol.NodeID]bool // incoming channels whose marker arrived
+	reported bool
+	broken   bool
+	copies   []SnapshotCopy
+	writes   []Entry
+}
+
+// snapshotLead is the initiator's side of one snapshot.
+type snapshotLead struct {
+	id        string
+	seq       uint64
+	variant   SnapshotVariant
+	mutant    SnapshotMutant
+	members   []Member
+	view      *View // the initiator's view at the start: the members and the buckets not lost
+	ready     map[Member]bool
+	reports   map[Member]*SnapshotReport
+	recording bool // the marker algorithm has started
+}
+
+func (st *snapshotState) active() bool { return len(st.runs) > 0 || len(st.leads) > 0 }
+
+func (st *snapshotState) known(id string) bool {
+	_, ended := st.ended[id]
+	return st.runs[id] != nil || st.leads[id] != nil || ended
+}
+
+// initiatorOf returns the initiator of a snapshot this server takes or took part in.
+func (st *snapshotState) initiatorOf(id string) (Member, bool) {
+	if r := st.runs[id]; r != nil {
+		return r.initiator, true
+	}
+	m, ok := st.ended[id]
+	return m, ok
+}
+
+func (st *snapshotState) holding() bool {
+	for _, r := range st.runs {
+		if r.holding {
+			return true
+		}
+	}
+	return false
+}
+
+// ActiveSnapshots lists, sorted, the IDs of the snapshots this server currently takes part in or
+// leads. After a run quiesces it is empty: no snapshot hangs.
+func (s *Server) ActiveSnapshots() []string {
+	set := map[string]bool{}
+	for id := range s.snap.runs {
+		set[id] = true
+	}
+	for id := range s.snap.leads {
+		set[id] = true
+	}
+	return sortedStrings(set)
+}
+
+// HeldSnapshotWrites is the number of client writes this server holds for flush snapshots.
+func (s *Server) HeldSnapshotWrites() int { return len(s.snap.held) }
+
+// onStartSnapshot begins a snapshot with this server as its initiator.
+func (s *Server) onStartSnapshot(m *StartSnapshot) {
+	s.snap.asked++
+	seq := uint64(s.self.Inc)*snapshotSeqPerIncarnation + s.snap.asked
+	s.emit(protocol.EventOpInvoke, a("client", s.self.ID), a("seq", seq), a("op", protocol.OpSnapshot))
+	reject := ""
+	switch {
+	case m.ID == "":
+		reject = "empty snapshot id"
+	case !m.Variant.valid():
+		reject = "unknown variant " + m.Variant.String()
+	case !m.Mutant.valid():
+		reject = "unknown mutant " + m.Mutant.String()
+	case !s.joined:
+		reject = "initiator is not in a view"
+	case s.snap.known(m.ID):
+		reject = "snapshot id already used"
+	}
+	if reject != "" {
+		s.drops.Invalid++
+		s.emit(protocol.EventSnapshotAborted, a("snapshot", m.ID), a("reason", reject))
+		s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", seq), a("status", protocol.StatusFail))
+		return
+	}
+	members := append([]Member(nil), s.view.Members...)
+	sortMembers(members)
+	lead := &snapshotLead{id: m.ID, seq: seq, variant: m.Variant, mutant: m.Mutant, members: members, view: s.view,
+		ready: map[Member]bool{}, reports: map[Member]*SnapshotReport{}}
+	if s.snap.leads == nil {
+		s.snap.leads = map[string]*snapshotLead{}
+	}
+	s.snap.leads[m.ID] = lead
+	if m.Variant == SnapshotFlush {
+		for _, to := range members {
+			s.send(to, &SnapshotHold{Hdr: s.hdr(to), ID: m.ID, Initiator: s.self, Members: members})
+		}
+		return
+	}
+	s.startRecording(lead)
+}
+
+// startRecording runs the marker algorithm from the initiator: it records its own state and sends
+// its markers.
+func (s *Server) startRecording(lead *snapshotLead) {
+	lead.recording = true
+	run := s.snap.runs[lead.id]
+	if run == nil {
+		run = s.joinSnapshot(lead.id, s.self, lead.members, lead.variant, lead.mutant)
+	}
+	if run == nil {
+		// The initiator's own part ended before the markers (it abandoned it): nothing to record.
+		s.abortSnapshot(lead, "the initiator's own part ended before recording")
+		return
+	}
+	s.recordLocalState(run)
+	s.reportIfClosed(run)
+}
+
+// joinSnapshot creates this server's part in a snapshot, or returns nil if it must not take part
+// (an ended ID, or a member list without this incarnation).
+func (s *Server) joinSnapshot(id string, initiator Member, members []Member, variant SnapshotVariant, mutant SnapshotMutant) *snapshotRun {
+	if _, taken := s.snap.initiatorOf(id); taken {
+		return nil
+	}
+	run := &snapshotRun{id: id, initiator: initiator, members: members, memberIDs: map[protocol.NodeID]bool{},
+		variant: variant, mutant: mutant, markers: map[protocol.NodeID]bool{}}
+	self := false
+	for _, m := range members {
+		run.memberIDs[m.ID] = true
+		self = self || m == s.self
+	}
+	if !self {
+		return nil
+	}
+	if s.snap.runs == nil {
+		s.snap.runs = map[string]*snapshotRun{}
+	}
+	s.snap.runs[id] = run
+	return run
+}
+
+// recordLocalState records this member's state at its cut point and sends its markers, all in one
+// step, so that no message leaves on a member channel between the recording and the marker.
+func (s *Server) recordLocalState(run *snapshotRun) {
+	run.recorded = true
+	for i, b := range s.buckets {
+		if b == nil {
+			continue
+		}
+		run.copies = append(run.copies, SnapshotCopy{Bucket: i, Primary: b.role != roleFollower,
+			Initialized: b.initialized, Epoch: b.epoch, Entries: b.sortedEntries()})
+	}
+	for _, in := range s.applyQueue {
+		run.writes = append(run.writes, in.msg.Entries...)
+	}
+	if run.clocks != nil && !sameClocks(run.clocks, s.bucketClocks()) {
+		run.broken = true
+	}
+	s.emit(protocol.EventSnapshotLocal, a("snapshot", run.id), a("state", describeRecordedState(run.copies, len(run.writes))))
+	for _, to := range run.members {
+		if to != s.self {
+			s.send(to, &SnapshotMarker{Hdr: s.hdr(to), ID: run.id, Initiator: run.initiator, Members: run.members,
+				Variant: run.variant, Mutant: run.mutant})
+		}
+	}
+}
+
+// describeRecordedState renders a member's recorded copies for the snapshot-local event, e.g.
+// `b0 primary e1 [k1="c0-1;"@1.1@s0] | b1 copy e1 [] | 0 queued writes`.
+func describeRecordedState(copies []SnapshotCopy, queued int) string {
+	var b strings.Builder
+	for _, c := range copies {
+		role := "copy"
+		if c.Primary {
+			role = "primary"
+		}
+		if !c.Initialized {
+			role += " uninitialized"
+		}
+		parts := make([]string, len(c.Entries))
+		for i, e := range c.Entries {
+			parts[i] = e.String()
+		}
+		fmt.Fprintf(&b, "b%d %s e%d [%s] | ", c.Bucket, role, c.Epoch, strings.Join(parts, " "))
+	}
+	fmt.Fprintf(&b, "%d queued writes", queued)
+	return b.String()
+}
+
+// recordSnapshotChannels is called for every message delivered to this server, before it is
+// handled: a message from another member on a channel that a snapshot is recording becomes part of
+// that channel's state.
+func (s *Server) recordSnapshotChannels(from protocol.NodeID, m protocol.Message) {
+	if len(s.snap.runs) == 0 || from == s.self.ID || s.stopped || !IsServer(s.cfg, from) {
+		return
+	}
+	if _, marker := m.(*SnapshotMarker); marker {
+		return // markers are the algorithm's own signals, never channel state
+	}
+	for _, id := range sortedStrings(s.snap.runs) {
+		run := s.snap.runs[id]
+		if !run.recording(from) {
+			continue
+		}
+		s.emit(protocol.EventSnapshotChannel, a("snapshot", id), a("from", from), a("message", m.Type()))
+		if r, ok := m.(*Replicate); ok {
+			run.writes = append(run.writes, r.Entries...)
+		}
+	}
+}
+
+// recording reports whether the channel from the given node is being recorded.
+func (r *snapshotRun) recording(from protocol.NodeID) bool {
+	if !r.recorded || r.reported || !r.memberIDs[from] {
+		return false
+	}
+	if r.mutant == RecordAfterMarker {
+		return true // the bug: a channel stays open after its marker, until the last one arrives
+	}
+	return !r.markers[from]
+}
+
+// onSnapshotMessage handles the snapshot algorithm's server-to-server messages.
+func (s *Server) onSnapshotMessage(from Member, m snapshotMessage) {
+	switch msg := m.(type) {
+	case *SnapshotMarker:
+		s.onSnapshotMarker(from, msg)
+	case *SnapshotHold:
+		s.onSnapshotHold(from, msg)
+	case *SnapshotHoldReady:
+		s.onSnapshotHoldReady(from, msg)
+	case *SnapshotReport:
+		s.onSnapshotReport(from, msg)
+	case *SnapshotRelease:
+		s.onSnapshotRelease(from, msg)
+	default:
+		s.drops.Invalid++
+	}
+}
+
+func (s *Server) onSnapshotMarker(from Member, m *SnapshotMarker) {
+	if initiator, taken := s.snap.initiatorOf(m.ID); taken && initiator != m.Initiator {
+		s.refuseSnapshot(m.ID, m.Initiator)
+		return
+	}
+	run := s.snap.runs[m.ID]
+	if run == nil {
+		if _, ended := s.snap.ended[m.ID]; ended {
+			return // a late marker of a part that ended here
+		}
+		if run = s.joinSnapshot(m.ID, m.Initiator, m.Members, m.Variant, m.Mutant); run == nil {
+			s.drops.Invalid++ // a member list without this incarnation
+			return
+		}
+	}
+	if !run.recorded {
+		// The first marker: record now; the channel it came on is recorded as empty.
+		s.recordLocalState(run)
+	}
+	if run.markers[from.ID] || !run.memberIDs[from.ID] {
+		return // a duplicated delivery, or a marker from outside the snapshot
+	}
+	run.markers[from.ID] = true
+	s.emit(protocol.EventSnapshotMarker, a("snapshot", run.id), a("from", from.ID))
+	s.reportIfClosed(run)
+}
+
+// refuseSnapshot tells an initiator that this member will not take part in its snapshot: the ID
+// is already used here by another initiator's snapshot.
+func (s *Server) refuseSnapshot(id string, initiator Member) {
+	s.drops.Invalid++
+	s.send(initiator, &SnapshotReport{Hdr: s.hdr(initiator), ID: id, Refused: true})
+}
+
+// reportIfClosed sends the member's part to the initiator once every incoming member channel is
+// closed.
+func (s *Server) reportIfClosed(run *snapshotRun) {
+	if !run.recorded || run.reported {
+		return
+	}
+	for _, m := range run.members {
+		if m != s.self && !run.markers[m.ID] {
+			return
+		}
+	}
+	run.reported = true
+	s.send(run.initiator, &SnapshotReport{Hdr: s.hdr(run.initiator), ID: run.id, Copies: run.copies, Writes: run.writes, Broken: run.broken})
+	if run.variant == SnapshotPlain {
+		s.endRun(run) // nothing left to do here; a flush member holds writes until released
+	}
+}
+
+func (s *Server) onSnapshotHold(from Member, m *SnapshotHold) {
+	if from != m.Initiator {
+		s.drops.Invalid++
+		return
+	}
+	if initiator, taken := s.snap.initiatorOf(m.ID); taken {
+		if initiator != m.Initiator {
+			s.refuseSnapshot(m.ID, m.Initiator)
+		}
+		return // otherwise a duplicated delivery, or a late one of a part that ended
+	}
+	run := s.joinSnapshot(m.ID, m.Initiator, m.Members, SnapshotFlush, NoSnapshotMutant)
+	if run == nil {
+		s.drops.Invalid++ // a member list without this incarnation
+		return
+	}
+	run.holding = true // settleSnapshots answers ready once nothing is in progress
+}
+
+func (s *Server) onSnapshotHoldReady(from Member, m *SnapshotHoldReady) {
+	lead := s.snap.leads[m.ID]
+	if lead == nil || lead.recording || !lead.isMember(from) {
+		return
+	}
+	lead.ready[from] = true
+	if len(lead.ready) == len(lead.members) {
+		s.startRecording(lead)
+	}
+}
+
+func (s *Server) onSnapshotReport(from Member, m *SnapshotReport) {
+	lead := s.snap.leads[m.ID]
+	if lead == nil || !lead.isMember(from) {
+		return
+	}
+	switch {
+	case m.Refused:
+		s.abortSnapshot(lead, fmt.Sprintf("member %s refused: the id is in use by another initiator", from))
+		return
+	case m.Broken:
+		s.abortSnapshot(lead, fmt.Sprintf("member %s served a client write while holding", from))
+		return
+	}
+	lead.reports[from] = m
+	if len(lead.reports) == len(lead.members) {
+		s.completeSnapshot(lead)
+	}
+}
+
+func (s *Server) onSnapshotRelease(from Member, m *SnapshotRelease) {
+	run := s.snap.runs[m.ID]
+	if run == nil || from != run.initiator {
+		return
+	}
+	if m.Aborted && !run.reported {
+		s.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", "aborted by the initiator"))
+	}
+	s.endRun(run)
+}
+
+func (l *snapshotLead) isMember(m Member) bool {
+	for _, x := range l.members {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// completeSnapshot computes the result from every member's report and returns it.
+func (s *Server) completeSnapshot(lead *snapshotLead) {
+	primaries := map[int]bool{}
+	newest := map[string]Entry{}
+	take := func(e Entry) {
+		if cur, ok := newest[e.Key]; !ok || e.Version.Compare(cur.Version) > 0 {
+			newest[e.Key] = e
+		}
+	}
+	for _, m := range lead.members {
+		r := lead.reports[m]
+		for _, c := range r.Copies {
+			if !c.Initialized {
+				continue
+			}
+			if c.Primary {
+				primaries[c.Bucket] = true
+			}
+			for _, e := range c.Entries {
+				take(e)
+			}
+		}
+		for _, e := range r.Writes {
+			take(e)
+		}
+	}
+	for i := range lead.view.Buckets {
+		if !lead.view.Buckets[i].Lost && !primaries[i] {
+			s.abortSnapshot(lead, fmt.Sprintf("no member recorded itself as primary of bucket %d", i))
+			return
+		}
+	}
+	content := map[string]string{}
+	for k, e := range newest {
+		if !e.Tombstone {
+			content[k] = e.Value
+		}
+	}
+	value, err := json.Marshal(content) // sorted keys: deterministic
+	if err != nil {
+		panic(fmt.Sprintf("kv: snapshot content does not marshal: %v", err))
+	}
+	ids := make([]string, len(lead.members))
+	for i, m := range lead.members {
+		ids[i] = strconv.Itoa(int(m.ID))
+	}
+	s.emit(protocol.EventSnapshotComplete, a("snapshot", lead.id), a("members", strings.Join(ids, ",")),
+		a("variant", lead.variant), a("keys", len(content)))
+	s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", lead.seq), a("status", protocol.StatusOK), a("value", string(value)))
+	s.endLead(lead, lead.variant == SnapshotFlush, false)
+}
+
+// abortSnapshot ends a snapshot this server leads without a result.
+func (s *Server) abortSnapshot(lead *snapshotLead, reason string) {
+	s.emit(protocol.EventSnapshotAborted, a("snapshot", lead.id), a("reason", reason))
+	s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", lead.seq), a("status", protocol.StatusFail))
+	s.endLead(lead, true, true)
+}
+
+// endLead forgets a led snapshot and, when asked, releases its members.
+func (s *Server) endLead(lead *snapshotLead, release, aborted bool) {
+	delete(s.snap.leads, lead.id)
+	if !release || s.stopped {
+		return
+	}
+	for _, to := range lead.members {
+		if to == s.self {
+			if run := s.snap.runs[lead.id]; run != nil {
+				s.endRun(run) // the initiator's own part: its end is the lead's, already reported
+			}
+			continue
+		}
+		s.send(to, &SnapshotRelease{Hdr: s.hdr(to), ID: lead.id, Aborted: aborted})
+	}
+}
+
+// endRun forgets this member's part and, if it was the last to hold writes, serves them.
+func (s *Server) endRun(run *snapshotRun) {
+	delete(s.snap.runs, run.id)
+	if s.snap.ended == nil {
+		s.snap.ended = map[string]Member{}
+	}
+	s.snap.ended[run.id] = run.initiator
+	if !run.holding || s.snap.holding() {
+		return
+	}
+	held := s.snap.held
+	s.snap.held = nil
+	if s.stopped {
+		return
+	}
+	for _, h := range held {
+		s.onClientRequest(h.client, h.req)
+	}
+}
+
+// abandonRun drops this member's part without reporting it.
+func (s *Server) abandonRun(run *snapshotRun, reason string) {
+	s.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", reason))
+	s.endRun(run)
+}
+
+// holdForSnapshot holds a client write that this server would serve while a flush snapshot holds
+// writes. It reports whether the request was held.
+func (s *Server) holdForSnapshot(client protocol.NodeID, m *ClientRequest) bool {
+	if len(s.snap.runs) == 0 || !s.snap.holding() {
+		return false
+	}
+	switch m.Op {
+	case protocol.OpPut, protocol.OpDelete, protocol.OpAppend:
+	default:
+		return false
+	}
+	i := BucketOf(m.Key, s.cfg.Buckets)
+	if b := s.buckets[i]; b == nil || b.role == roleFollower {
+		return false // redirected at once: a redirect has no effect
+	}
+	s.snap.held = append(s.snap.held, heldRequest{client: client, req: m})
+	return true
+}
+
+// settleSnapshots runs after every step of this server: it drops parts whose members left the
+// view, aborts led snapshots whose membership changed, and answers ready once a holding member has
+// no write in progress.
+func (s *Server) settleSnapshots() {
+	if !s.snap.active() {
+		return
+	}
+	for _, id := range sortedStrings(s.snap.leads) {
+		lead := s.snap.leads[id]
+		switch {
+		case s.stopped || !s.joined:
+			s.abortSnapshot(lead, "the initiator was disconnected")
+		case !sameMemberSet(lead.members, s.view.Members):
+			s.abortSnapshot(lead, fmt.Sprintf("membership changed: view %s has members %s", s.view.Version, s.view.memberNames()))
+		}
+	}
+	for _, id := range sortedStrings(s.snap.runs) {
+		run := s.snap.runs[id]
+		if run == nil {
+			continue // ended with its lead above
+		}
+		if s.stopped || !s.joined {
+			s.abandonRun(run, "this member was disconnected")
+			continue
+		}
+		if gone := s.departedMember(run.members); gone.valid() {
+			s.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
+			continue
+		}
+		if run.holding && !run.readySent && s.writesDrained() {
+			run.readySent = true
+			run.clocks = s.bucketClocks()
+			s.send(run.initiator, &SnapshotHoldReady{Hdr: s.hdr(run.initiator), ID: run.id})
+		}
+	}
+}
+
+// departedMember returns a member of the list that is not in this server's view, or noMember.
+func (s *Server) departedMember(members []Member) Member {
+	for _, m := range members {
+		if !s.view.hasMember(m) {
+			return m
+		}
+	}
+	return noMember
+}
+
+func sameMemberSet(sorted []Member, view []Member) bool {
+	if len(sorted) != len(view) {
+		return false
+	}
+	other := append([]Member(nil), view...)
+	sortMembers(other)
+	for i := range sorted {
+		if sorted[i] != other[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// writesDrained reports whether no write of this server is in progress: none counted in and not yet
+// on the wire, none on the wire and not yet acknowledged by every recipient.
+func (s *Server) writesDrained() bool {
+	for _, b := range s.buckets {
+		if b != nil && (len(b.outgoing) > 0 || len(b.pending) > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// bucketClocks lists, per bucket, the version clock of this server's copy (zero without one): it
+// moves whenever the server, as primary, issues a version.
+func (s *Server) bucketClocks() []Version {
+	out := make([]Version, len(s.buckets))
+	for i, b := range s.buckets {
+		if b != nil {
+			out[i] = b.clock
+		}
+	}
+	return out
+}
+
+func sameClocks(a, b []Version) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
