@@ -36,8 +36,8 @@
  *               announce (flushNewOps), then copies from S2.
  *
  * Interleavings modelled: a write runs in steps at the primary: count in, apply locally and choose
- * recipients (one step); put it on each recipient's channel (one step per recipient, in any order);
- * count out. The primary handles messages between those steps, as its message threads would, so a
+ * recipients (one step); put it on each recipient's channel (one step per recipient: RQ first, then
+ * the holders); count out. The primary handles messages between those steps, as its message threads would, so a
  * write whose recipients were chosen before the announce can still be unsent when the marker comes. A
  * holder hands a received write to a one-slot apply stage and may handle other messages before it
  * applies it; the requester queues received chunks and applies them later, in order.
@@ -123,11 +123,11 @@ chan p0ToS1 = [NWRITES + 1] of MSG;         /* writes; a record */
 chan p0ToRq = [NWRITES + 1 + NKEYS] of MSG; /* writes after the announce; announce ack; truths */
 chan rqToP0 = [3] of MSG;                   /* announce; a marker per flush */
 chan rqToS1 = [3] of MSG;                   /* announce; marker; request */
-chan s1ToRq = [6] of MSG;                   /* announce ack; 3 stable; 2 chunks */
+chan s1ToRq = [5] of MSG;                   /* announce ack; 2 stable; 2 chunks */
 #ifdef RETRY
 chan p0ToS2 = [NWRITES + 1] of MSG;         /* writes; the retry's record */
 chan rqToS2 = [4] of MSG;                   /* announce; 2 markers; request */
-chan s2ToRq = [6] of MSG;                   /* announce ack; 2 stable; 2 chunks */
+chan s2ToRq = [6] of MSG;                   /* announce ack; 3 stable (one for S1's flush); 2 chunks */
 chan s1DownToRq = [1] of MSG;               /* the membership service reports S1's death */
 chan s2DownToRq = [1] of MSG;               /* never used: S2 does not die */
 #else
