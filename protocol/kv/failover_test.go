@@ -61,3 +61,38 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// A new primary collects from every holder, including a copy just assigned to a restarted member
+// that has not yet installed the view admitting it. That member, outside any view, must still
+// answer (it holds nothing), or the new primary waits for it forever and the bucket never serves.
+//
+// Four servers, four buckets, two copies each: bucket 2 on s2 (primary) and s3. s2 crashes and
+// restarts at once; its join makes the coordinator s0 publish a view in which s3 is bucket 2's
+// primary and the restarted s2 gets a new copy of it. The views to s2 are late, so s3's collect
+// reaches s2 before s2 has joined.
+func TestNewPrimaryIsNotStuckOnAJoiningHolder(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers, cfg.Buckets = 4, 4
+	h := newHarness(t, cfg)
+	key := keyInBucket(cfg, 2)
+	h.write("c0", "s2", protocol.OpPut, key, "v1")
+	h.crash("s2")
+	h.hold("s0", "s2") // the coordinator's views to the restarted s2 are late
+	h.restart("s2")
+	h.stabilize()
+	meta := h.server("s3").view.Buckets[2]
+	if meta.Primary != (Member{ID: 3}) || meta.holder(Member{ID: 2, Inc: 1}) < 0 {
+		t.Fatalf("the join should make s3 bucket 2's primary and give s2#1 a copy:\n%s", h.describe())
+	}
+	if h.server("s2").Joined() {
+		t.Fatalf("s2#1 should not have joined yet:\n%s", h.describe())
+	}
+	h.releaseAll()
+	h.stabilize()
+	if b := h.server("s3").buckets[2]; b == nil || b.role != roleServing {
+		t.Fatalf("s3 should serve bucket 2 once s2#1 has joined:\n%s", h.describe())
+	}
+	if r := h.get("c1", "s3", key); r == nil || r.Status != replyOK || r.Value != "v1" {
+		t.Fatalf("get %s at s3: %+v\n%s", key, r, h.describe())
+	}
+}

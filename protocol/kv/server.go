@@ -269,9 +269,14 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		}
 	}
 	if !s.joined {
-		if v, ok := m.(*ViewMsg); ok {
-			s.installView(v.View)
-		} else {
+		switch msg := m.(type) {
+		case *ViewMsg:
+			s.installView(msg.View)
+		case *SyncCollect:
+			// A new primary waits for every holder its view lists, and that view may give this
+			// server a copy before this server has installed it: outside any view it holds nothing.
+			s.send(sender, &SyncState{Hdr: s.hdr(sender), Bucket: msg.Bucket, Epoch: msg.Epoch})
+		default:
 			s.drops.NotJoined++
 		}
 		return
