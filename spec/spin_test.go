@@ -65,7 +65,11 @@ func TestSpin(t *testing.T) {
 					}
 				}
 				if err := res.Verdict(); err != nil {
-					t.Errorf("%v\nkept trail, replay with: %s", err, replay)
+					if res.Trail != "" {
+						t.Errorf("%v\nthe trail is kept; replay with: %s", err, replay)
+					} else {
+						t.Error(err)
+					}
 					return
 				}
 				t.Logf("%s: errors %d, %d states, depth %d, %.1f MB, %.2fs (wall %s)", c.Expect, res.Stats.Errors,

@@ -14,13 +14,14 @@ const (
 // RenderTable formats results as a Markdown table, one row per check, in the order given.
 func RenderTable(results []Result) string {
 	var b strings.Builder
-	b.WriteString("| check | bounds (-D) | search | expected | errors | states stored | transitions | depth | memory (MB) | pan time (s) | first violation |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| check | what | -D flags | search | expected | errors | states stored | transitions | depth | memory (MB) | pan time (s) | first violation |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		s := r.Stats
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %d | %d | %.1f | %.2f | %s |\n",
-			r.Check.Name, "`"+r.Check.Bounds()+"`", r.Check.Search, r.Check.Expect, s.Errors,
-			s.StatesStored, s.Transitions, s.DepthReached, s.MemoryMB, s.ElapsedS, tableCell(s.Violation))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %d | %d | %d | %.1f | %.2f | %s |\n",
+			r.Check.Name, strings.ReplaceAll(r.Check.What, "|", `\|`), "`"+r.Check.Bounds()+"`", r.Check.Search,
+			r.Check.Expect, s.Errors, s.StatesStored, s.Transitions, s.DepthReached, s.MemoryMB, s.ElapsedS,
+			tableCell(s.Violation))
 	}
 	return b.String()
 }
