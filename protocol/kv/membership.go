@@ -393,6 +393,8 @@ func (s *Server) queryForTakeover(t *takeoverState, m Member) {
 	s.send(m, &TakeoverQuery{Hdr: s.hdr(m), Term: t.term})
 }
 
+// onTakeoverQuery answers a member taking over with this server's view and copies (no view and no
+// copies while it is joining).
 func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 	if q.Term <= s.maxTerm {
 		return // an older (or a rival, equal) takeover
@@ -410,7 +412,7 @@ func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
 	}
 	delete(t.awaiting, from)
 	t.replies[from] = r
-	if r.View.Version.Compare(s.view.Version) > 0 {
+	if r.View != nil && r.View.Version.Compare(s.view.Version) > 0 {
 		// A newer view we never installed: its members must be asked too.
 		for _, m := range r.View.Members {
 			if m != s.self && !t.awaiting[m] && t.replies[m] == nil && !t.suspected[m] && !s.departed[m] && !s.view.hasMember(m) {
@@ -456,7 +458,7 @@ func (s *Server) finishTakeover() {
 	for _, m := range sortedMembersOf(replySet(t.replies)) {
 		r := t.replies[m]
 		facts[m] = r.Facts
-		if r.View.Version.Compare(base.Version) > 0 {
+		if r.View != nil && r.View.Version.Compare(base.Version) > 0 {
 			base = r.View
 		}
 	}

@@ -85,7 +85,8 @@ type BucketFact struct {
 	Epoch   uint64
 }
 
-// TakeoverReply answers a TakeoverQuery.
+// TakeoverReply answers a TakeoverQuery. View is nil when the member is not in any view yet (it
+// is joining).
 type TakeoverReply struct {
 	Hdr
 	Term  uint64
@@ -95,7 +96,11 @@ type TakeoverReply struct {
 
 func (*TakeoverReply) Type() string { return "takeover-reply" }
 func (m *TakeoverReply) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{a("term", m.Term), a("view", m.View.Version), a("copies", len(m.Facts))}
+	view := "none"
+	if m.View != nil {
+		view = m.View.Version.String()
+	}
+	return []protocol.Attr{a("term", m.Term), a("view", view), a("copies", len(m.Facts))}
 }
 
 // Rebalance asks the coordinator to create a copy of Bucket on Target and then remove one old copy.

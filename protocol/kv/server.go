@@ -276,6 +276,11 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			// A new primary waits for every holder its view lists, and that view may give this
 			// server a copy before this server has installed it: outside any view it holds nothing.
 			s.send(sender, &SyncState{Hdr: s.hdr(sender), Bucket: msg.Bucket, Epoch: msg.Epoch})
+		case *TakeoverQuery:
+			// Likewise a takeover waits for every live member of the newest view, which may admit
+			// this server before it has installed that view: it answers with no view and no copies
+			// (and the new coordinator's view admits it).
+			s.onTakeoverQuery(sender, msg)
 		default:
 			s.drops.NotJoined++
 		}
