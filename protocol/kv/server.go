@@ -268,6 +268,11 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			return
 		}
 	}
+	if sm, ok := m.(snapshotMessage); ok {
+		// Also while joining: a restarted server may already be in a snapshot's member list.
+		s.onSnapshotMessage(sender, sm)
+		return
+	}
 	if !s.joined {
 		switch msg := m.(type) {
 		case *ViewMsg:
@@ -325,8 +330,6 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.onSyncCollect(sender, msg)
 	case *SyncState:
 		s.onSyncState(sender, msg)
-	case snapshotMessage:
-		s.onSnapshotMessage(sender, msg)
 	default:
 		s.drops.Invalid++
 	}

@@ -69,7 +69,9 @@ import (
 // its part, emitting snapshot-abandoned and releasing its held writes, when a member of the snapshot
 // (the initiator included) leaves its view, when it is released, or when it is disconnected; so no
 // member waits for a marker or holds writes forever, and no snapshot is returned without every
-// member's report. Several snapshots may run at once, each with its own ID (two initiators that pick
+// member's report. A restarted server that a view already lists but that has not installed a view
+// yet takes part all the same (it holds nothing; it must record and send its markers, or the others
+// would wait for them). Several snapshots may run at once, each with its own ID (two initiators that pick
 // the same ID at once are refused by the members that know the other, which aborts both); each records its own
 // channels, and holds nest (a write is held while any flush snapshot holds). A member remembers the
 // IDs whose part ended, so late messages of an ended snapshot are ignored.
@@ -92,14 +94,21 @@ type snapshotState struct {
 	asked uint64                   // StartSnapshot requests this incarnation received
 }
 
-// snapshotRun is one member's part in one snapshot.
-type snapshotRun struct {
+// snapshotDef is what defines a snapshot for every member: it travels in SnapshotHold and
+// SnapshotMarker.
+type snapshotDef struct {
 	id        string
 	initiator Member
-	members   []Member
-	memberIDs map[protocol.NodeID]bool
+	members   []Member      // sorted
+	view      ConfigVersion // the initiator's view the members come from
 	variant   SnapshotVariant
 	mutant    SnapshotMutant
+}
+
+// snapshotRun is one member's part in one snapshot.
+type snapshotRun struct {
+	snapshotDef
+	memberIDs map[protocol.NodeID]bool
 
 	// Flush variant: holding new client writes; ready sent once drained, with the bucket version
 	// clocks at that moment (a change by the cut means a write was served while holding).
@@ -117,12 +126,9 @@ type snapshotRun struct {
 
 // snapshotLead is the initiator's side of one snapshot.
 type snapshotLead struct {
-	id        string
+	snapshotDef
 	seq       uint64
-	variant   SnapshotVariant
-	mutant    SnapshotMutant
-	members   []Member
-	view      *View // the initiator's view at the start: the members and the buckets not lost
+	lost      []bool // per bucket, lost in the initiator's view at the start
 	ready     map[Member]bool
 	reports   map[Member]*SnapshotReport
 	recording bool // the marker algorithm has started
@@ -195,15 +201,20 @@ func (s *Server) onStartSnapshot(m *StartSnapshot) {
 	}
 	members := append([]Member(nil), s.view.Members...)
 	sortMembers(members)
-	lead := &snapshotLead{id: m.ID, seq: seq, variant: m.Variant, mutant: m.Mutant, members: members, view: s.view,
-		ready: map[Member]bool{}, reports: map[Member]*SnapshotReport{}}
+	lead := &snapshotLead{
+		snapshotDef: snapshotDef{id: m.ID, initiator: s.self, members: members, view: s.view.Version, variant: m.Variant, mutant: m.Mutant},
+		seq:         seq, ready: map[Member]bool{}, reports: map[Member]*SnapshotReport{},
+	}
+	for i := range s.view.Buckets {
+		lead.lost = append(lead.lost, s.view.Buckets[i].Lost)
+	}
 	if s.snap.leads == nil {
 		s.snap.leads = map[string]*snapshotLead{}
 	}
 	s.snap.leads[m.ID] = lead
 	if m.Variant == SnapshotFlush {
 		for _, to := range members {
-			s.send(to, &SnapshotHold{Hdr: s.hdr(to), ID: m.ID, Initiator: s.self, Members: members})
+			s.send(to, &SnapshotHold{Hdr: s.hdr(to), ID: m.ID, Initiator: s.self, Members: members, View: lead.view, Mutant: m.Mutant})
 		}
 		return
 	}
@@ -216,7 +227,7 @@ func (s *Server) startRecording(lead *snapshotLead) {
 	lead.recording = true
 	run := s.snap.runs[lead.id]
 	if run == nil {
-		run = s.joinSnapshot(lead.id, s.self, lead.members, lead.variant, lead.mutant)
+		run = s.joinSnapshot(lead.snapshotDef)
 	}
 	if run == nil {
 		// The initiator's own part ended before the markers (it abandoned it): nothing to record.
@@ -229,14 +240,13 @@ func (s *Server) startRecording(lead *snapshotLead) {
 
 // joinSnapshot creates this server's part in a snapshot, or returns nil if it must not take part
 // (an ended ID, or a member list without this incarnation).
-func (s *Server) joinSnapshot(id string, initiator Member, members []Member, variant SnapshotVariant, mutant SnapshotMutant) *snapshotRun {
-	if _, taken := s.snap.initiatorOf(id); taken {
+func (s *Server) joinSnapshot(def snapshotDef) *snapshotRun {
+	if _, taken := s.snap.initiatorOf(def.id); taken {
 		return nil
 	}
-	run := &snapshotRun{id: id, initiator: initiator, members: members, memberIDs: map[protocol.NodeID]bool{},
-		variant: variant, mutant: mutant, markers: map[protocol.NodeID]bool{}}
+	run := &snapshotRun{snapshotDef: def, memberIDs: map[protocol.NodeID]bool{}, markers: map[protocol.NodeID]bool{}}
 	self := false
-	for _, m := range members {
+	for _, m := range def.members {
 		run.memberIDs[m.ID] = true
 		self = self || m == s.self
 	}
@@ -246,7 +256,7 @@ func (s *Server) joinSnapshot(id string, initiator Member, members []Member, var
 	if s.snap.runs == nil {
 		s.snap.runs = map[string]*snapshotRun{}
 	}
-	s.snap.runs[id] = run
+	s.snap.runs[def.id] = run
 	return run
 }
 
@@ -271,7 +281,7 @@ func (s *Server) recordLocalState(run *snapshotRun) {
 	for _, to := range run.members {
 		if to != s.self {
 			s.send(to, &SnapshotMarker{Hdr: s.hdr(to), ID: run.id, Initiator: run.initiator, Members: run.members,
-				Variant: run.variant, Mutant: run.mutant})
+				View: run.view, Variant: run.variant, Mutant: run.mutant})
 		}
 	}
 }
@@ -359,7 +369,8 @@ func (s *Server) onSnapshotMarker(from Member, m *SnapshotMarker) {
 		if _, ended := s.snap.ended[m.ID]; ended {
 			return // a late marker of a part that ended here
 		}
-		if run = s.joinSnapshot(m.ID, m.Initiator, m.Members, m.Variant, m.Mutant); run == nil {
+		def := snapshotDef{id: m.ID, initiator: m.Initiator, members: m.Members, view: m.View, variant: m.Variant, mutant: m.Mutant}
+		if run = s.joinSnapshot(def); run == nil {
 			s.drops.Invalid++ // a member list without this incarnation
 			return
 		}
@@ -412,7 +423,7 @@ func (s *Server) onSnapshotHold(from Member, m *SnapshotHold) {
 		}
 		return // otherwise a duplicated delivery, or a late one of a part that ended
 	}
-	run := s.joinSnapshot(m.ID, m.Initiator, m.Members, SnapshotFlush, NoSnapshotMutant)
+	run := s.joinSnapshot(snapshotDef{id: m.ID, initiator: m.Initiator, members: m.Members, view: m.View, variant: SnapshotFlush, mutant: m.Mutant})
 	if run == nil {
 		s.drops.Invalid++ // a member list without this incarnation
 		return
@@ -496,8 +507,8 @@ func (s *Server) completeSnapshot(lead *snapshotLead) {
 			take(e)
 		}
 	}
-	for i := range lead.view.Buckets {
-		if !lead.view.Buckets[i].Lost && !primaries[i] {
+	for i, lost := range lead.lost {
+		if !lost && !primaries[i] {
 			s.abortSnapshot(lead, fmt.Sprintf("no member recorded itself as primary of bucket %d", i))
 			return
 		}
@@ -612,13 +623,17 @@ func (s *Server) settleSnapshots() {
 		if run == nil {
 			continue // ended with its lead above
 		}
-		if s.stopped || !s.joined {
+		if s.stopped {
 			s.abandonRun(run, "this member was disconnected")
 			continue
 		}
-		if gone := s.departedMember(run.members); gone.valid() {
-			s.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
-			continue
+		// A restarted member still joining takes part (its view will list the others); once in a
+		// view it watches for departures.
+		if s.joined {
+			if gone := s.departedMember(run.members, run.view); gone.valid() {
+				s.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
+				continue
+			}
 		}
 		if run.holding && !run.readySent && s.writesDrained() {
 			run.readySent = true
@@ -628,10 +643,17 @@ func (s *Server) settleSnapshots() {
 	}
 }
 
-// departedMember returns a member of the list that is not in this server's view, or noMember.
-func (s *Server) departedMember(members []Member) Member {
+// departedMember returns a member of the list that has left the view, or noMember. A member has
+// left when this server installed a view without it, when a newer incarnation of it is a member,
+// or when it is absent from this server's view and that view is at least as new as the one the
+// snapshot's members come from (absent from an older view, it may have joined since).
+func (s *Server) departedMember(members []Member, since ConfigVersion) Member {
 	for _, m := range members {
-		if !s.view.hasMember(m) {
+		if s.view.hasMember(m) {
+			continue
+		}
+		cur, present := s.view.member(m.ID)
+		if s.departed[m] || (present && cur.Inc > m.Inc) || s.view.Version.Compare(since) >= 0 {
 			return m
 		}
 	}

@@ -175,8 +175,12 @@ type SnapshotMarker struct {
 	ID        string
 	Initiator Member
 	Members   []Member
-	Variant   SnapshotVariant
-	Mutant    SnapshotMutant
+	// View is the version of the initiator's view the members come from. A member absent from a
+	// view at least this new has left; absent from an older one, it may simply be newer than what
+	// the receiver has heard of.
+	View    ConfigVersion
+	Variant SnapshotVariant
+	Mutant  SnapshotMutant
 }
 
 func (*SnapshotMarker) Type() string         { return SnapshotMarkerType }
@@ -192,6 +196,8 @@ type SnapshotHold struct {
 	ID        string
 	Initiator Member
 	Members   []Member
+	View      ConfigVersion // as in SnapshotMarker
+	Mutant    SnapshotMutant
 }
 
 func (*SnapshotHold) Type() string         { return "snapshot-hold" }
