@@ -129,7 +129,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	switch {
 	case opt.HashOnly:
 		cfg.Trace = sim.TraceHashOnly
-	case opt.FullTrace:
+	case opt.FullTrace || drawn.Snapshots.Enabled(): // the cut check reads sends and deliveries
 		cfg.Trace = sim.TraceFull
 	}
 	s, err := sim.New(cfg)
@@ -149,6 +149,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	}
 	n := newNemesis(s, drawn, world)
 	n.arm()
+	n.armSnapshots()
 
 	// Safety phase: workload under faults. Then every fault stops and the system must quiesce.
 	s.RunUntil(protocol.Time(drawn.SafetyPhase))
@@ -178,7 +179,7 @@ func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
 // network gives every link the scenario's latency (scaled per server link when the scenario's
 // network is uneven), and client links the scenario's loss and duplication.
 func network(scn Scenario, topology protocol.Rand) sim.Network {
-	net := sim.Network{Default: sim.Link{Latency: scn.Latency}, Links: map[sim.LinkKey]sim.Link{}}
+	net := sim.Network{Default: sim.Link{Latency: scn.Latency}, Links: map[sim.LinkKey]sim.Link{}, Reorder: scn.Reorder}
 	if scn.LinkSpread > 1 {
 		for from := 0; from < scn.KV.Servers; from++ {
 			for to := 0; to < scn.KV.Servers; to++ {
@@ -367,6 +368,9 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 	for _, l := range o.Liveness {
 		violate(linearizability.Violation{Check: LivenessCheck, Bucket: linearizability.NoBucket, Message: l})
 	}
+	for _, v := range o.checkSnapshots(world) {
+		violate(v)
+	}
 	if len(o.LostBuckets) > 0 && !o.Drawn.ExpectDataLoss {
 		violate(linearizability.Violation{Check: DataLossCheck, Bucket: o.LostBuckets[0],
 			Message: fmt.Sprintf("buckets %v lost every copy although the scenario stays within redundancy %d", o.LostBuckets, cfg.Redundancy)})
@@ -464,6 +468,9 @@ func (s Scenario) Describe() string {
 		swarm = " (swarm-drawn)"
 	}
 	fmt.Fprintf(&b, "  nemeses%s: %s\n", swarm, s.Nemeses.Describe())
+	if plan := s.Snapshots.describe(); plan != "" || s.Reorder {
+		fmt.Fprintf(&b, "  snapshots: %s; links reorder messages: %v\n", plan, s.Reorder)
+	}
 	for _, a := range s.Script {
 		fmt.Fprintf(&b, "  script: %s at %v (node %d, bucket %d)\n", a.Kind, a.At, a.Node, a.Bucket)
 	}

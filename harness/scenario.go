@@ -56,8 +56,14 @@ type Scenario struct {
 	// its own latency, Latency scaled by a factor drawn per seed between 1 and LinkSpread (as racks
 	// and routes differ). Writes then overtake one another between different pairs of members,
 	// which is when the state flush matters.
-	LinkSpread int     `json:"link_spread,omitempty"`
-	Nemeses    Nemeses `json:"nemeses"`
+	LinkSpread int `json:"link_spread,omitempty"`
+	// Reorder lets a message overtake an earlier one on every link (sim.Network.Reorder). It breaks
+	// the FIFO channels the store and its snapshots assume: runs are expected to fail the checks.
+	Reorder bool    `json:"reorder,omitempty"`
+	Nemeses Nemeses `json:"nemeses"`
+	// Snapshots, when enabled, takes Chandy–Lamport snapshots of the store during the safety phase
+	// (see SnapshotPlan).
+	Snapshots SnapshotPlan `json:"snapshots,omitzero"`
 	// Swarm draws, per seed, which nemeses are enabled and at what rates (see DrawSwarm), so that
 	// some seeds run with few faults and reach deep states.
 	Swarm bool `json:"swarm"`
@@ -100,6 +106,9 @@ func (s Scenario) Validate() error {
 	}
 	if err := s.KV.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	if err := s.Snapshots.validate(s.Name); err != nil {
+		return err
 	}
 	n := s.Nemeses
 	switch {
@@ -180,7 +189,7 @@ const DefaultScenario = "steady-monkey"
 
 // Scenarios returns the built-in scenarios, the default first. Each call returns fresh values.
 func Scenarios() []Scenario {
-	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small()}
+	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario()}
 }
 
 // base is the cluster every built-in scenario starts from. It is tuned to open the windows that each
