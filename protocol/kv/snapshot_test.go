@@ -394,3 +394,56 @@ func TestSnapshotSwitchesText(t *testing.T) {
 		t.Fatalf(`ParseSnapshotMutant(""): %v %v`, m, err)
 	}
 }
+
+// restartedMemberHarness crashes s2 and lets the restarted s2#1 join: the coordinator s0 installs
+// the view t1.2 that lists s2#1 and sends it to s1 and s2#1, where it is still undelivered.
+func restartedMemberHarness(t *testing.T) *harness {
+	h := snapshotHarness(t)
+	h.crash("s2")
+	h.restart("s2")
+	log := h.deliver("s2", "s0")
+	expectInOrder(t, "join", log, "s0 event view-change view=t1.2 members=s0,s1,s2#1")
+	h.deliver("s2", "s1")
+	return h
+}
+
+// TestSnapshotMemberStillJoining: a snapshot's member list (the initiator's view) may name a
+// restarted server that has not installed a view yet. It takes part all the same: it records its
+// (empty) state on the marker and sends its markers, so the others are not left waiting.
+func TestSnapshotMemberStillJoining(t *testing.T) {
+	h := restartedMemberHarness(t)
+	h.deliver("s0", "s1") // s1 installs t1.2
+	h.inject(protocol.External, "s1", &StartSnapshot{ID: "j"})
+	log := h.deliver("s1", "s2") // before s0's view reaches s2#1
+	expectInOrder(t, "marker while joining", log,
+		"s2 event snapshot-local snapshot=j state=0 queued writes",
+		"s2 -> s0 snapshot-marker snapshot=j initiator=s1",
+		"s2 -> s1 snapshot-marker snapshot=j initiator=s1")
+	h.stabilize()
+	if status, _ := snapshotResult(t, h, "s1", "1"); status != protocol.StatusOK {
+		t.Fatalf("snapshot with a joining member: status %s", status)
+	}
+	noSnapshotLeft(t, h)
+}
+
+// TestSnapshotMemberWithAnOlderView: a member whose view predates the snapshot's does not take a
+// newer member's absence from it for a departure.
+func TestSnapshotMemberWithAnOlderView(t *testing.T) {
+	h := restartedMemberHarness(t)
+	h.inject(protocol.External, "s0", &StartSnapshot{ID: "o"})
+	h.deliver("s0", "s2") // s2#1 installs t1.2
+	h.deliver("s0", "s2")
+	h.deliver("s0", "s2") // s0's marker: s2#1 records and sends its markers
+	h.deliver("s2", "s1") // s2#1 announces its new copy of bucket 1, before its marker
+	log := h.deliver("s2", "s1")
+	expectInOrder(t, "marker at an older view", log, "s1 event snapshot-local snapshot=o state=b0 copy e1 [] | b1 primary e1 [] | 0 queued writes")
+	expectAbsent(t, "marker at an older view", log, EventSnapshotAbandoned)
+	if v := h.server("s1").ViewVersion(); v != (ConfigVersion{Term: 1, Seq: 1}) {
+		t.Fatalf("s1 already has view %s: the schedule does not test an older view", v)
+	}
+	h.stabilize()
+	if status, _ := snapshotResult(t, h, "s0", "1"); status != protocol.StatusOK {
+		t.Fatalf("snapshot: status %s", status)
+	}
+	noSnapshotLeft(t, h)
+}
