@@ -71,10 +71,11 @@ import (
 // member waits for a marker or holds writes forever, and no snapshot is returned without every
 // member's report. A restarted server that a view already lists but that has not installed a view
 // yet takes part all the same (it holds nothing; it must record and send its markers, or the others
-// would wait for them). Several snapshots may run at once, each with its own ID (two initiators that pick
-// the same ID at once are refused by the members that know the other, which aborts both); each records its own
-// channels, and holds nest (a write is held while any flush snapshot holds). A member remembers the
-// IDs whose part ended, so late messages of an ended snapshot are ignored.
+// would wait for them). Several snapshots may run at once, each with its own ID (two initiators
+// that pick the same ID at once are refused by the members that know the other, which aborts
+// both); each records its own channels, and holds nest (a write is held while any flush snapshot
+// holds). A member remembers the IDs whose part ended, so late messages of an ended snapshot are
+// ignored.
 
 // EventSnapshotAbandoned: a member dropped its part in a snapshot without reporting it (attrs
 // snapshot, reason). The initiator reports the snapshot's end with protocol.EventSnapshotAborted.
@@ -89,7 +90,7 @@ const snapshotSeqPerIncarnation = 1_000_000
 type snapshotState struct {
 	runs  map[string]*snapshotRun  // this server's part as a member, by snapshot id
 	leads map[string]*snapshotLead // snapshots this server initiated and has not ended, by id
-	ended map[string]Member        // ids whose part ended here, with their initiators: late messages are ignored
+	ended map[string]Member        // ids whose part ended here, and their initiators (late messages are ignored)
 	held  []heldRequest            // client writes held by flush snapshots, in arrival order
 	asked uint64                   // StartSnapshot requests this incarnation received
 }
