@@ -82,9 +82,14 @@
 // its copies (the old coordinator may have sent its last view to only some members) and rebuilds the
 // bucket metadata from what members actually hold, under a new term. A member that learns it was
 // removed (it was suspected, rightly or not) stops at once and stays silent: a forced disconnect; a
-// restart brings it back empty, as a new member that asks to join. The coordinator decides the bucket
-// metadata (holders, primary, which copies are initialized) and distributes it with the views;
-// clients learn it from redirects.
+// restart brings it back empty, as a new member that asks to join. Members that have not learned of
+// a restart yet address the previous incarnation: their messages still count as signs of life, and
+// a newer view sent to the previous incarnation without the new one removes the new one too (its
+// admission died with the coordinator that published it). A server still joining answers the two
+// requests that may reach it before the view admitting it does (a new primary's collect, a
+// takeover's query) as holding nothing, so neither waits for it forever. The coordinator decides
+// the bucket metadata (holders, primary, which copies are initialized) and distributes it with the
+// views; clients learn it from redirects.
 //
 // Failover. When a primary leaves, the coordinator makes an initialized copy primary under a new
 // epoch. Before it serves, the new primary fences every holder at the new epoch (from then on a

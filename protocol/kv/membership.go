@@ -155,6 +155,19 @@ func (s *Server) forcedDisconnect(v *View) {
 	s.emit(EventForcedDisconnect, a("view", v.Version))
 }
 
+// onViewForEarlierIncarnation: a view sent to an earlier incarnation of this server, by a member
+// whose view still lists that incarnation. If it is newer than this server's view, the cluster has
+// moved on without this incarnation (a coordinator admitted it and died before anyone else learned
+// of it, say): it is removed, exactly as if the view had been addressed to it.
+func (s *Server) onViewForEarlierIncarnation(v *View) {
+	if s.joined && !s.stopped && v.Version.Compare(s.view.Version) > 0 && !v.hasMember(s.self) {
+		if v.Version.Term > s.maxTerm {
+			s.maxTerm = v.Version.Term
+		}
+		s.forcedDisconnect(v)
+	}
+}
+
 func (s *Server) nextView() *View {
 	next := s.view.clone()
 	next.Version.Seq++

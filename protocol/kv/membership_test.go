@@ -1,6 +1,10 @@
 package kv
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stateflush/stateflush/protocol"
+)
 
 // A coordinator takeover asks every live member of the newest view, which may admit a restarted
 // member that has not installed that view yet (the old coordinator died before its view reached
@@ -28,5 +32,45 @@ func TestTakeoverIsNotStuckOnAJoiningMember(t *testing.T) {
 	}
 	if !h.server("s3").Joined() {
 		t.Fatalf("s3#1 should be in s1's view:\n%s", h.describe())
+	}
+}
+
+// The coordinator admits a restarted member and dies before its view reaches anyone else: the
+// others still list the member's previous incarnation and address their heartbeats to it. The
+// restarted member must not conclude from the silence that everyone older is dead and take over
+// alone (with no copies it would declare every bucket lost and make the others disconnect): the
+// heartbeats prove the senders alive whichever incarnation they address, and the view the rightful
+// successor sends to the previous incarnation tells the restarted member it is not in the cluster.
+//
+// Four servers. s3 crashes and restarts; s0 admits s3#1 in a view that reaches only s3#1, and
+// crashes. s1 suspects s0 and s3's previous incarnation, and takes over.
+func TestRestartedMemberDoesNotTakeOverAlone(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 4
+	h := newHarness(t, cfg)
+	key := keyInBucket(cfg, 0)
+	h.write("c0", "s0", protocol.OpPut, key, "v1")
+	h.crash("s3")
+	h.hold("s0", "s1") // s0's view admitting s3#1 reaches only s3#1
+	h.hold("s0", "s2")
+	h.restart("s3")
+	h.stabilize()
+	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s3#1 alone should know the view admitting it:\n%s", h.describe())
+	}
+	h.crash("s0")
+	h.advance(6 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	if lost := h.eventsNamed(protocol.EventDataLost); len(lost) > 0 {
+		t.Fatalf("%s declared bucket %s lost while s1 holds a copy:\n%s", h.name(lost[0].node), lost[0].get("bucket"), h.describe())
+	}
+	if s1 := h.server("s1"); !s1.IsCoordinator() {
+		t.Fatalf("s1 should coordinate after taking over from s0:\n%s", h.describe())
+	}
+	if s3 := h.server("s3"); !s3.Stopped() && !h.server("s1").view.hasMember(s3.Self()) {
+		t.Fatalf("s3#1, left out of s1's view, should have disconnected:\n%s", h.describe())
+	}
+	if r := h.get("c1", "s1", key); r == nil || r.Status != replyOK || r.Value != "v1" {
+		t.Fatalf("get %s at s1: %+v\n%s", key, r, h.describe())
 	}
 }

@@ -260,6 +260,9 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	}
 	sender, ok := s.admit(from, sm.header())
 	if !ok {
+		if v, isView := m.(*ViewMsg); isView && v.ToInc != anyIncarnation && v.ToInc < s.self.Inc {
+			s.onViewForEarlierIncarnation(v.View)
+		}
 		return
 	}
 	if bm, ok := m.(bucketMessage); ok {
@@ -339,6 +342,17 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 // the sender is alive.
 func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	sender := Member{ID: from, Inc: h.FromInc}
+	var known Member
+	isMember := false
+	if from != s.self.ID && s.view != nil {
+		known, isMember = s.view.member(from)
+		if isMember && h.FromInc == known.Inc {
+			// Alive, also when the message was addressed to an earlier incarnation of this server
+			// (the sender has not learned of this one yet): silence is what failure detection
+			// counts, and this is not silence.
+			s.lastHeard[from] = s.env.Now()
+		}
+	}
 	if h.ToInc != anyIncarnation && h.ToInc != s.self.Inc {
 		s.drops.StaleIncarnation++
 		return sender, false
@@ -346,16 +360,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	if from == s.self.ID {
 		return sender, true
 	}
-	if s.view != nil {
-		if known, ok := s.view.member(from); ok {
-			if h.FromInc < known.Inc {
-				s.drops.StaleIncarnation++
-				return sender, false
-			}
-			if h.FromInc == known.Inc {
-				s.lastHeard[from] = s.env.Now()
-			}
-		}
+	if isMember && h.FromInc < known.Inc {
+		s.drops.StaleIncarnation++
+		return sender, false
 	}
 	if s.departed[sender] {
 		s.drops.DepartedSender++
