@@ -376,10 +376,12 @@ func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// cell is one filled unit square of a grid, centred on (X, Y) in data coordinates.
+// cell is one filled unit square of a grid, centred on (X, Y) in data coordinates, with an optional
+// label written in its middle.
 type cell struct {
 	X, Y  float64
 	Color color.Color
+	Label string
 }
 
 // cellGrid draws unit cells (a matrix of outcomes) with a thin gap between neighbours.
@@ -393,6 +395,11 @@ func (g cellGrid) Plot(c draw.Canvas, p *plot.Plot) {
 		x0, x1 := tx(cl.X-0.5)+gap, tx(cl.X+0.5)-gap
 		y0, y1 := ty(cl.Y-0.5)+gap, ty(cl.Y+0.5)-gap
 		c.FillPolygon(cl.Color, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+		if cl.Label != "" {
+			sty := textStyle(labelFontSize, colorBlack)
+			sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
+			c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}, cl.Label)
+		}
 	}
 }
 

@@ -35,7 +35,9 @@
 // Every experiment runs fixed seeds, and the simulator is deterministic, so the same code on the
 // same platform regenerates byte-identical figures and tables. Two experiments measure wall-clock
 // time (checker-cost and sim-throughput): their runs are reproducible but their figures are not,
-// and they name the machine's GOMAXPROCS. Figures depend on the code they were generated with:
+// and they name the machine's GOMAXPROCS. snapshot-vs-flush checks each run's whole-store
+// linearizability within a 1 s wall-clock budget, so its count of undecided checks can differ on a
+// slower or busier machine. Figures depend on the code they were generated with:
 // after a change to the protocol or the harness, regenerate them (the mutant-detection and
 // spacetime-diagram experiments follow the default scenario, so retuning it changes them).
 //

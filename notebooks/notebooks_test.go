@@ -135,8 +135,8 @@ func TestEveryExperimentHasAReadmeWhoseFiguresExist(t *testing.T) {
 	}
 }
 
-// TestEveryExperimentRuns regenerates every figure into a temporary directory. It takes about two
-// minutes on 2 cores, so it runs only with STATEFLUSH_LONG=1.
+// TestEveryExperimentRuns regenerates every figure into a temporary directory. It takes 30–60 s on
+// 2 cores, so it runs only with STATEFLUSH_LONG=1.
 func TestEveryExperimentRuns(t *testing.T) {
 	if os.Getenv("STATEFLUSH_LONG") == "" {
 		t.Skip("set STATEFLUSH_LONG=1 to run every experiment")

@@ -1,16 +1,356 @@
 package notebooks
 
 import (
-	"errors"
 	"fmt"
+	"image/color"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/stateflush/stateflush/harness"
+	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
 )
 
-// Experiment 8: a Chandy–Lamport snapshot and a state flush on the same workload.
+// Experiment 8: a Chandy–Lamport snapshot and the state flush on the same workload — what each
+// guarantees, checked run by run, and what each costs the clients.
 
-// ErrSnapshotUnavailable is returned by the snapshot-vs-flush experiment while the store has no
-// Chandy–Lamport snapshot to compare with.
-var ErrSnapshotUnavailable = errors.New("the store implements no Chandy–Lamport snapshot yet")
+var snapshotSeeds = harness.AllSeeds.Seeds(1, 40)
 
-func runSnapshotVsFlush(string) error {
-	return fmt.Errorf("snapshot-vs-flush: %w: it needs protocol/kv to emit the snapshot-* events of protocol/events.go and harness to start a snapshot at a scripted time", ErrSnapshotUnavailable)
+const (
+	// snapshotSafety is the workload's length; snapshots are requested about every
+	// snapshotMeanGap during it, and the state flush creates one copy of each bucket in it.
+	snapshotSafety  = 300 * protocol.Millisecond
+	snapshotMeanGap = 30 * protocol.Millisecond
+	// snapshotKeys keeps the whole-store state small: a snapshot is checked with porcupine's
+	// whole-store model, one partition for the whole history.
+	snapshotKeys = 40
+	// snapshotCheckBudget bounds each run's linearizability check; a check that runs out is counted
+	// as undecided, never as a pass.
+	snapshotCheckBudget = time.Second
+	// skimCheckBudget is the check budget of runs whose snapshots are not read back as values (the
+	// buggy snapshot's, which the cut check rejects): their whole-store check would only cost time.
+	skimCheckBudget = 50 * time.Millisecond
+)
+
+// mechanism is one row of the comparison.
+type mechanism struct {
+	name string
+	// snapshots is the snapshot plan (zero for the state flush and the baseline); copies says the
+	// run creates one new copy of each bucket by the state flush.
+	snapshots harness.SnapshotPlan
+	copies    bool
+	// skipReads leaves the snapshots' values unchecked (see skimCheckBudget).
+	skipReads bool
+}
+
+var mechanisms = []mechanism{
+	{name: "no snapshot, no copy (baseline)"},
+	{name: "state flush: new copy of each bucket", copies: true},
+	{name: "Chandy–Lamport snapshot", snapshots: harness.SnapshotPlan{MeanGap: snapshotMeanGap, Variant: kv.SnapshotPlain}},
+	{name: "Chandy–Lamport, writes held first", snapshots: harness.SnapshotPlan{MeanGap: snapshotMeanGap, Variant: kv.SnapshotFlush}},
+	{name: "Chandy–Lamport with a bug (record-after-marker)", snapshots: harness.SnapshotPlan{MeanGap: snapshotMeanGap, Variant: kv.SnapshotPlain, Mutant: kv.RecordAfterMarker},
+		skipReads: true},
+}
+
+// snapshotScenario is the notebook cluster with an uneven network (each server link's latency
+// scaled by a per-seed factor up to 8, so that messages overtake one another between different
+// pairs of members: the situation both protocols exist for), 40 keys, and the mechanism's work.
+func (m mechanism) scenario() harness.Scenario {
+	scn := notebookCluster("snapshot-vs-flush", m.name)
+	scn.LinkSpread = 8
+	scn.KV.Workload.Keys = snapshotKeys
+	scn.SafetyPhase = snapshotSafety
+	scn.KV.Workload.OpsPerClient = opsFor(snapshotSafety)
+	scn.Snapshots = m.snapshots
+	if m.copies {
+		for b := 0; b < scn.KV.Buckets; b++ {
+			scn.Script = append(scn.Script, harness.Action{
+				At:   protocol.Time(b+1) * protocol.Time(snapshotSafety) / protocol.Time(scn.KV.Buckets+1),
+				Kind: harness.ActionRebalance, Node: protocol.NodeID((b + scn.KV.Redundancy) % scn.KV.Servers), Bucket: b,
+			})
+		}
+	}
+	return scn
+}
+
+// tally counts how often a guarantee held: Held of Total, with Undecided checks (out of time) apart.
+type tally struct{ Held, Total, Undecided int }
+
+func (t tally) label() string {
+	s := fmt.Sprintf("%d/%d", t.Held, t.Total)
+	if t.Undecided > 0 {
+		s += fmt.Sprintf(" (%d ?)", t.Undecided)
+	}
+	return s
+}
+
+// mechanismResult pools one mechanism's runs.
+type mechanismResult struct {
+	runs             int
+	snapshots        harness.SnapshotStats
+	consistentCut    tally // per completed snapshot
+	linearizableRead tally // per run: every snapshot of the run is a linearizable read
+	copiesComplete   tally // per run that created copies: no acknowledged write lost, copies converge
+	// nonLinearizableSeeds are the runs whose snapshots are not all linearizable reads.
+	nonLinearizableSeeds []uint64
+	writeLatencyMS       []float64
+	operationsPerformed  int // snapshots completed or copies initialized
+}
+
+func runSnapshotVsFlush(outDir string) error {
+	results := make([]*mechanismResult, len(mechanisms))
+	for i := range results {
+		results[i] = &mechanismResult{}
+	}
+	type job struct {
+		mech int
+		seed uint64
+	}
+	var jobs []job
+	for m := range mechanisms {
+		for _, seed := range snapshotSeeds {
+			jobs = append(jobs, job{m, seed})
+		}
+	}
+	indices := make([]uint64, len(jobs))
+	for i := range indices {
+		indices[i] = uint64(i)
+	}
+	type outcome struct {
+		mech int
+		o    *harness.Outcome
+		err  error
+	}
+	var firstErr error
+	harness.ParallelSeeds(indices, runtime.GOMAXPROCS(0), func(i uint64) outcome {
+		j := jobs[i]
+		budget := snapshotCheckBudget
+		if mechanisms[j.mech].skipReads {
+			budget = skimCheckBudget
+		}
+		o, err := harness.Run(mechanisms[j.mech].scenario(), j.seed, harness.Options{CheckBudget: budget})
+		return outcome{j.mech, o, err}
+	}, func(r outcome) {
+		if r.err == nil {
+			r.err = results[r.mech].add(mechanisms[r.mech], r.o)
+		}
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+	}, func() bool { return firstErr != nil })
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := plotGuarantees(outDir, results); err != nil {
+		return err
+	}
+	if err := plotSnapshotLatency(outDir, results); err != nil {
+		return err
+	}
+	var rows [][]string
+	for i, r := range results {
+		rows = append(rows, []string{mechanisms[i].name, fmt.Sprint(r.runs), fmt.Sprint(r.snapshots.Requested), fmt.Sprint(r.snapshots.Completed),
+			fmt.Sprint(r.snapshots.Aborted), fmt.Sprint(r.consistentCut.Held), fmt.Sprint(r.linearizableRead.Total), fmt.Sprint(r.linearizableRead.Held),
+			fmt.Sprint(r.linearizableRead.Undecided), strings.Trim(fmt.Sprint(r.nonLinearizableSeeds), "[]"),
+			fmt.Sprint(r.copiesComplete.Held), fmt.Sprint(r.copiesComplete.Total), fmt.Sprint(len(r.writeLatencyMS)),
+			formatFloat(percentile(r.writeLatencyMS, 0.5)), formatFloat(percentile(r.writeLatencyMS, 0.99))})
+	}
+	return writeCSV(outDir, "snapshot-vs-flush", []string{"mechanism", "runs", "snapshots_requested", "snapshots_completed", "snapshots_aborted",
+		"consistent_cuts", "runs_with_snapshots", "runs_all_snapshots_linearizable", "runs_undecided", "seeds_with_non_linearizable_snapshots",
+		"runs_with_complete_copies", "runs_with_copies",
+		"writes_during_operations", "write_p50_ms", "write_p99_ms"}, rows)
+}
+
+// add reads one run back: the snapshots' cut and linearizability checks, the copies' checks, and
+// the latency of the writes invoked while the mechanism was at work.
+func (r *mechanismResult) add(m mechanism, o *harness.Outcome) error {
+	r.runs++
+	var windows [][2]int64
+	switch {
+	case m.snapshots.Enabled():
+		st := harness.SnapshotStatsOf(o.Records)
+		r.snapshots.Requested += st.Requested
+		r.snapshots.Completed += st.Completed
+		r.snapshots.Aborted += st.Aborted
+		for _, id := range linearizability.CompletedSnapshots(o.Records) {
+			cut, err := linearizability.CheckCut(o.Records, id, nil)
+			if err != nil {
+				return fmt.Errorf("snapshot-vs-flush: seed %d, snapshot %s: %w", o.Spec.Seed, id, err)
+			}
+			r.consistentCut.Total++
+			if len(cut.Violations) == 0 {
+				r.consistentCut.Held++
+			}
+		}
+		if !m.skipReads {
+			if err := r.checkSnapshotReads(o); err != nil {
+				return err
+			}
+		}
+		for _, op := range o.History {
+			if op.Kind == linearizability.OpSnapshot && op.Status == linearizability.StatusOK {
+				windows = append(windows, [2]int64{op.CallUS, op.ReturnUS})
+			}
+		}
+		r.operationsPerformed += st.Completed
+	case m.copies:
+		cs, err := completedCreations(o.Records)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			windows = append(windows, [2]int64{c.AnnounceSentUS, c.InitializedUS})
+		}
+		r.operationsPerformed += len(cs)
+		r.copiesComplete.Total++
+		// The copies hold every acknowledged write and agree with their primaries: none of the
+		// checks on the store's final state and history failed.
+		if !slices.ContainsFunc(o.CaughtBy, func(c string) bool {
+			return c == string(linearizability.ConvergenceCheck) || c == string(linearizability.AcknowledgedWriteCheck) ||
+				c == string(linearizability.LinearizabilityCheck) || c == harness.LivenessCheck
+		}) {
+			r.copiesComplete.Held++
+		}
+	default:
+		windows = [][2]int64{{0, int64(snapshotSafety)}}
+	}
+	for i := range o.History {
+		op := &o.History[i]
+		if !op.Kind.IsWrite() || op.Status != linearizability.StatusOK || !completed(op) {
+			continue
+		}
+		if slices.ContainsFunc(windows, func(w [2]int64) bool { return op.CallUS >= w[0] && op.CallUS <= w[1] }) {
+			r.writeLatencyMS = append(r.writeLatencyMS, latencyMS(op))
+		}
+	}
+	return nil
+}
+
+// checkSnapshotReads asks whether every snapshot of a run is a linearizable read of the whole
+// store: the run's history with its snapshots is checked with porcupine's whole-store model (by the
+// harness). When that fails, the history without the snapshots must pass, so that the failure is
+// the snapshots' and not the store's.
+func (r *mechanismResult) checkSnapshotReads(o *harness.Outcome) error {
+	if !slices.ContainsFunc(o.History, func(op linearizability.Operation) bool {
+		return op.Kind == linearizability.OpSnapshot && op.Status == linearizability.StatusOK
+	}) {
+		return nil
+	}
+	r.linearizableRead.Total++
+	switch o.Verdict.Result {
+	case linearizability.Ok:
+		r.linearizableRead.Held++
+		return nil
+	case linearizability.Unknown:
+		r.linearizableRead.Undecided++
+		return nil
+	}
+	withoutSnapshots := slices.DeleteFunc(slices.Clone(o.History), func(op linearizability.Operation) bool { return op.Kind == linearizability.OpSnapshot })
+	v, err := linearizability.CheckHistory(withoutSnapshots, snapshotCheckBudget)
+	if err != nil {
+		return fmt.Errorf("snapshot-vs-flush: seed %d: %w", o.Spec.Seed, err)
+	}
+	if v.Result != linearizability.Ok {
+		return fmt.Errorf("snapshot-vs-flush: seed %d: the history is %s even without its snapshots: a store bug, not a snapshot's (replay: %s)",
+			o.Spec.Seed, v.Result, o.ReplayCommand(""))
+	}
+	r.nonLinearizableSeeds = append(r.nonLinearizableSeeds, o.Spec.Seed)
+	return nil
+}
+
+// plotGuarantees draws the comparison as a table: one row per mechanism, one column per guarantee,
+// each cell saying how often the guarantee held.
+func plotGuarantees(outDir string, results []*mechanismResult) error {
+	columns := []string{"consistent cut\n(snapshots)", "linearizable\nreads (runs)", "copies hold every\nacknowledged\nwrite (runs)", "write p99\nduring the\noperation"}
+	p := newPlot(fmt.Sprintf("What each mechanism guaranteed on %d seeds of the same workload\n(held/checked; ?: undecided within the %v check budget)", len(snapshotSeeds), snapshotCheckBudget), "", "")
+	baselineP99 := percentile(results[0].writeLatencyMS, 0.99)
+	notApplicable := cell{Color: color.Gray{Y: 0xEE}, Label: "n/a"}
+	var cells cellGrid
+	var rowNames []string
+	for i, r := range results {
+		y := float64(len(results) - 1 - i)
+		rowNames = append(rowNames, mechanisms[i].name)
+		snapshots := mechanisms[i].snapshots.Enabled()
+		for col, c := range []cell{
+			tallyCell(r.consistentCut, snapshots, notApplicable),
+			tallyCell(r.linearizableRead, snapshots && !mechanisms[i].skipReads, notApplicable),
+			tallyCell(r.copiesComplete, mechanisms[i].copies, notApplicable),
+			latencyCell(percentile(r.writeLatencyMS, 0.99), baselineP99),
+		} {
+			c.X, c.Y = float64(col), y
+			cells = append(cells, c)
+		}
+	}
+	p.Add(cells)
+	reversed := make([]string, len(rowNames))
+	for i, n := range rowNames {
+		reversed[len(rowNames)-1-i] = n
+	}
+	p.NominalY(reversed...)
+	p.NominalX(columns...)
+	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = tickFontSize, tickFontSize
+	return saveFigure(outDir, "snapshot-vs-flush-guarantees", 20*vg.Centimeter, 9*vg.Centimeter, p.Draw)
+}
+
+// tallyCell shows a tally as "held/total", green when it always held, red when it ever failed.
+func tallyCell(t tally, applies bool, notApplicable cell) cell {
+	if !applies || t.Total == 0 {
+		return notApplicable
+	}
+	c := cell{Label: t.label(), Color: withAlpha(colorGreen, 0x60)}
+	if t.Held+t.Undecided < t.Total {
+		c.Color = withAlpha(colorVermillion, 0x70)
+	}
+	return c
+}
+
+// latencyCell shows a p99 write latency against the baseline's.
+func latencyCell(p99, baseline float64) cell {
+	if math.IsNaN(p99) {
+		return cell{Color: color.Gray{Y: 0xEE}, Label: "no writes"}
+	}
+	ratio := p99 / baseline
+	c := cell{Label: fmt.Sprintf("%.1f ms (×%.1f)", p99, ratio), Color: withAlpha(colorGreen, 0x60)}
+	if ratio > 1.5 {
+		c.Color = withAlpha(colorOrange, 0x70)
+	}
+	return c
+}
+
+// plotSnapshotLatency draws the distribution of the latency of writes invoked while each mechanism
+// was at work (the baseline: any time).
+func plotSnapshotLatency(outDir string, results []*mechanismResult) error {
+	p := newPlot("Latency of the writes invoked while each mechanism was at work", "write latency (ms)", "fraction of writes at most that slow")
+	useLogAxis(&p.X)
+	p.Legend.Top, p.Legend.Left = true, true
+	for i, r := range results {
+		if len(r.writeLatencyMS) == 0 || mechanisms[i].snapshots.Mutant != kv.NoSnapshotMutant {
+			continue
+		}
+		sorted := slices.Clone(r.writeLatencyMS)
+		slices.Sort(sorted)
+		var xys plotter.XYs
+		for j, v := range sorted {
+			xys = append(xys, plotter.XY{X: math.Log10(v), Y: float64(j+1) / float64(len(sorted))})
+		}
+		l, err := line(xys, seriesColor(i), seriesDash(i))
+		if err != nil {
+			return err
+		}
+		l.StepStyle = plotter.PostStep
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (%d writes)", mechanisms[i].name, len(sorted)), l)
+	}
+	// Headroom above 1 keeps the legend off the curves; the ticks stop at 1.
+	p.Y.Min, p.Y.Max = 0, 1.4
+	p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25}, {Value: 0.5, Label: "0.5"}, {Value: 0.75}, {Value: 1, Label: "1"}})
+	return savePlot(outDir, "snapshot-vs-flush-latency", p)
 }

@@ -423,11 +423,14 @@ func (st *story) pick(o *harness.Outcome, inSegment func(int64) int) {
 		selected[op.InvokeSeq], selected[op.ReturnSeq] = true, true
 	}
 	// Deliveries and drops of picked messages, and the lane events.
-	var marks []struct {
+	type laneEvent struct {
 		seq  uint64
 		node int32
 		kind markKind
 	}
+	var marks []laneEvent
+	markOf := map[string]markKind{protocol.EventMittOpen: markMittOpen, protocol.EventFlushComplete: markFlushComplete,
+		protocol.EventInitialized: markInitialized, protocol.EventPrimaryChange: markPrimaryChange}
 	for i := range records {
 		r := &records[i]
 		switch r.Kind {
@@ -442,25 +445,15 @@ func (st *story) pick(o *harness.Outcome, inSegment func(int64) int) {
 				if r.Kind == trace.KindRestart {
 					kind = markRestart
 				}
-				marks = append(marks, struct {
-					seq  uint64
-					node int32
-					kind markKind
-				}{r.Seq, r.Node, kind})
+				marks = append(marks, laneEvent{r.Seq, r.Node, kind})
 			}
 		case trace.KindEvent:
 			if inSegment(r.TimeUS) < 0 || !eventOfBucket(r, st.bucket) {
 				continue
 			}
-			kinds := map[string]markKind{protocol.EventMittOpen: markMittOpen, protocol.EventFlushComplete: markFlushComplete,
-				protocol.EventInitialized: markInitialized, protocol.EventPrimaryChange: markPrimaryChange}
-			if k, ok := kinds[r.Name]; ok {
+			if k, ok := markOf[r.Name]; ok {
 				selected[r.Seq] = true
-				marks = append(marks, struct {
-					seq  uint64
-					node int32
-					kind markKind
-				}{r.Seq, r.Node, k})
+				marks = append(marks, laneEvent{r.Seq, r.Node, k})
 			}
 		}
 	}
