@@ -1,10 +1,14 @@
 package notebooks
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -40,12 +44,14 @@ func runSpacetimeDiagram(outDir string) error {
 	if err != nil {
 		return err
 	}
-	shrunk := harness.Shrink(failing, spacetimeShrinkTries).Outcome
+	// Shrink keeps a smaller run when it fails one of the checks that caught the original; the
+	// diagram needs a read that fails linearizability, so only that check is named.
+	target := *failing
+	target.CaughtBy = []string{string(linearizability.LinearizabilityCheck)}
+	shrunk := harness.Shrink(&target, spacetimeShrinkTries).Outcome
 	shrinkNote := fmt.Sprintf("shrunk from %d to %d ops", len(failing.History), len(shrunk.History))
-	if shrunk.Verdict.Result != linearizability.Illegal {
-		// The shrinker keeps a run that fails any of the original's checks; the diagram needs a
-		// read that fails linearizability, so it falls back to the unshrunk run.
-		shrunk, shrinkNote = failing, "not shrunk: smaller runs no longer fail linearizability"
+	if shrunk == &target {
+		shrunk, shrinkNote = failing, "no smaller run fails linearizability"
 	}
 	full, err := harness.Run(shrunk.Spec.Scenario, shrunk.Spec.Seed, harness.Options{FullTrace: true})
 	if err != nil {
@@ -63,12 +69,21 @@ func runSpacetimeDiagram(outDir string) error {
 	if err := saveFigure(outDir, "spacetime-diagram", 24*vg.Centimeter, 15*vg.Centimeter, st.painter(title)); err != nil {
 		return err
 	}
+	// The run drawn, exactly: a shrunk scenario has no command-line flags, so its spec is saved.
+	var spec bytes.Buffer
+	if err := json.Indent(&spec, shrunk.TraceHeader(), "", "  "); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "spacetime-diagram-run.json"), append(spec.Bytes(), '\n'), 0o644); err != nil {
+		return err
+	}
 	return writeCSV(outDir, "spacetime-diagram", []string{"what", "value"}, [][]string{
 		{"mutant", spacetimeMutant},
 		{"scenario", shrunk.Spec.Scenario.Name},
 		{"seed", fmt.Sprint(shrunk.Spec.Seed)},
 		{"shrinking", shrinkNote},
-		{"replay", shrunk.ReplayCommand("")},
+		{"unshrunk_replay", failing.ReplayCommand("")},
+		{"run_spec", "spacetime-diagram-run.json (harness.RunSpec of the run drawn: scenario and seed)"},
 		{"caught_by", strings.Join(shrunk.CaughtBy, " ")},
 		{"key", st.key},
 		{"bucket", fmt.Sprint(st.bucket)},
@@ -428,7 +443,7 @@ func (st *story) pick(o *harness.Outcome, inSegment func(int64) int) {
 		node int32
 		kind markKind
 	}
-	var marks []laneEvent
+	var marks, mitts []laneEvent
 	markOf := map[string]markKind{protocol.EventMittOpen: markMittOpen, protocol.EventFlushComplete: markFlushComplete,
 		protocol.EventInitialized: markInitialized, protocol.EventPrimaryChange: markPrimaryChange}
 	for i := range records {
@@ -454,6 +469,9 @@ func (st *story) pick(o *harness.Outcome, inSegment func(int64) int) {
 			if k, ok := markOf[r.Name]; ok {
 				selected[r.Seq] = true
 				marks = append(marks, laneEvent{r.Seq, r.Node, k})
+				if k == markMittOpen {
+					mitts = append(mitts, laneEvent{r.Seq, r.Node, k})
+				}
 			}
 		}
 	}
@@ -530,18 +548,31 @@ func (st *story) pick(o *harness.Outcome, inSegment func(int64) int) {
 			st.marks = append(st.marks, storyMark{pos: pos[m.seq], lane: lane, kind: m.kind})
 		}
 	}
-	// Mitt bands: from a mitt-open to the same lane's next initialized, crash or end of picture.
-	for _, m := range st.marks {
-		if m.kind != markMittOpen {
-			continue
-		}
-		end := st.positions - 1
-		for _, e := range st.marks {
-			if e.lane == m.lane && e.pos > m.pos && (e.kind == markInitialized || e.kind == markCrash) && e.pos < end {
-				end = e.pos
+	// Mitt bands: from a mitt-open to the end of that copy's creation in the full trace (it is
+	// initialized or dropped, or its server crashes; a discarded image does not end it, the copy
+	// retries with its mitt open), drawn up to the last record shown before then, so that a
+	// creation ending in cut-out time does not run on into the next segment.
+	for _, m := range mitts {
+		endUS := int64(math.MaxInt64)
+		for i := range records {
+			r := &records[i]
+			if r.Seq <= m.seq || r.Node != m.node {
+				continue
+			}
+			ends := r.Kind == trace.KindCrash || (r.Kind == trace.KindEvent && eventOfBucket(r, st.bucket) &&
+				(r.Name == protocol.EventInitialized || r.Name == kv.EventBucketDropped))
+			if ends {
+				endUS = r.TimeUS
+				break
 			}
 		}
-		st.bands = append(st.bands, storyBand{from: m.pos, to: end, lane: m.lane})
+		end := pos[m.seq]
+		for _, r := range tickRecords {
+			if r.TimeUS <= endUS {
+				end = max(end, pos[r.Seq])
+			}
+		}
+		st.bands = append(st.bands, storyBand{from: pos[m.seq], to: end, lane: laneOf[m.node]})
 	}
 	// Notes at the two operations' returns.
 	for _, n := range []struct {
