@@ -94,11 +94,13 @@
 // Failover. When a primary leaves, the coordinator makes an initialized copy primary under a new
 // epoch. Before it serves, the new primary fences every holder at the new epoch (from then on a
 // holder rejects writes of older primaries, whose in-flight writes therefore cannot slip in later),
-// collects every holder's entries and event-id table, keeps per key the highest version, and pushes
-// the result to every holder as one replicated write. A write the old primary sent to only some
-// holders is then everywhere or nowhere, and after quiescence every holder holds identical entries.
-// A copy still being created that is fenced at a new epoch starts its creation over (its mitt could
-// hold writes of the old primary that the synchronization did not see).
+// collects every initialized holder's entries and event-id table, keeps per key the highest
+// version, and pushes the result to every holder as one replicated write. A write the old primary
+// sent to only some holders is then everywhere or nowhere, and after quiescence every holder holds
+// identical entries. A copy still being created contributes nothing (its partial image lacks the
+// event ids of its entries, which come with the last chunk: merged, they would let a retry apply a
+// write twice); fenced at a new epoch, it starts its creation over (its mitt could hold writes of
+// the old primary that the synchronization did not see).
 //
 // Redundancy recovery. When a bucket has fewer copies than Config.Redundancy, the coordinator places
 // a new copy on the live member holding the fewest copies (then the lowest id); a bucket has at most

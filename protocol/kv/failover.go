@@ -7,8 +7,9 @@ import "github.com/stateflush/stateflush/protocol"
 //  1. it fences itself, every holder and the previous primary (if still a member) at the new epoch
 //     (SyncCollect): from then on a holder rejects writes of any older primary, whose in-flight
 //     writes therefore cannot slip in later, and the previous primary stops serving;
-//  2. it collects every holder's entries and event-id table and keeps, per key, the highest version
-//     (and per client the highest applied sequence number);
+//  2. it collects every initialized holder's entries and event-id table and keeps, per key, the
+//     highest version (and per client the highest applied sequence number); copies under creation
+//     are fenced but contribute nothing (a partial image lacks the event ids of its entries);
 //  3. it pushes the merged state to every holder as one replicated write (so the flush counts it
 //     like any write) and serves once all have applied it. Like any write, the merged state is
 //     applied to its own copy only when the push goes on the wire: an image it streams meanwhile
@@ -71,8 +72,13 @@ func (s *Server) onSyncCollect(from Member, m *SyncCollect) {
 		}
 		if b.primary == from && b.epoch == m.Epoch {
 			reply.Holds = true
-			reply.Entries = b.sortedEntries()
-			reply.Events = b.eventList()
+			if b.initialized {
+				// A copy under creation sends nothing: a partial image carries entries without
+				// their event ids (those come with the last chunk), and whatever else it holds is
+				// at an initialized holder too or is dropped when the copy starts over.
+				reply.Entries = b.sortedEntries()
+				reply.Events = b.eventList()
+			}
 		}
 	}
 	s.send(from, reply)

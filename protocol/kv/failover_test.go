@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"sort"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -94,5 +95,66 @@ func TestNewPrimaryIsNotStuckOnAJoiningHolder(t *testing.T) {
 	}
 	if r := h.get("c1", "s3", key); r == nil || r.Status != replyOK || r.Value != "v1" {
 		t.Fatalf("get %s at s3: %+v\n%s", key, r, h.describe())
+	}
+}
+
+// A copy under creation holds a partial image: entries of its first chunks, but not yet the
+// event-id table, which comes with the last chunk. A new primary that merged such entries would
+// hold a write without its event id, and the client's retry of that write would be applied a
+// second time. An uninitialized copy therefore answers a collect with no entries: everything it
+// holds is either at an initialized holder too, or is dropped when the copy starts over.
+//
+// Five servers, six buckets, three copies: bucket 1 on s1 (primary), s2 and s3 (s0, holding the
+// most copies, is never chosen for a new one). An append to k at s1 reaches s3 only; s1 crashes.
+// The coordinator s0 makes s2 bucket 1's primary and creates a copy on s4, which copies from s3
+// (prefer-non-primary); the views to s2 are late. s4 applies the chunk with k, then s3 crashes; s2
+// learns it is primary and collects from s4. The client retries its append.
+func TestNewPrimaryMergesNoPartialImage(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers, cfg.Buckets, cfg.Redundancy = 5, 6, 3
+	cfg.SourceChoice = PreferNonPrimary
+	h := newHarness(t, cfg)
+	var keys []string
+	for n := 0; len(keys) < 3; n++ {
+		if k := "k" + itoa(n); BucketOf(k, cfg.Buckets) == 1 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys) // the appended key comes first in the scan, so the first chunk carries it
+	key := keys[0]
+	for _, k := range keys[1:] {
+		h.write("c1", "s1", protocol.OpPut, k, "other")
+	}
+	seq := h.request("c0", "s1", protocol.OpAppend, key, "x")
+	h.hold("s1", "s2") // the append never reaches s2
+	h.deliver("c0", "s1")
+	h.fire("s1", timerDistribute)
+	h.stabilize()
+	h.crash("s1")
+
+	h.hold("s0", "s2")                 // s2 learns late that it is bucket 1's primary
+	h.holdTimer("s3", timerImageChunk) // s3 sends the first chunk only
+	h.advance(3 * cfg.FailureDetectionTimeout)
+	b := h.server("s4").buckets[1]
+	if b == nil || b.creation == nil || b.creation.source != (Member{ID: 3}) || b.epoch != 2 {
+		t.Fatalf("s4 should be copying bucket 1 from s3 under epoch 2:\n%s", h.describe())
+	}
+	if e, ok := b.entries[key]; !ok || e.Value != "x" {
+		t.Fatalf("s4's partial image should hold %s=x from s3:\n%s", key, h.describe())
+	}
+	h.crash("s3")
+	h.release("s0", "s2")
+	h.advance(3 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	if b := h.server("s2").buckets[1]; b == nil || b.role != roleServing {
+		t.Fatalf("s2 should serve bucket 1 by now:\n%s", h.describe())
+	}
+	h.retry("c0", "s2")
+	h.stabilize()
+	if r := h.reply("c0", seq); r == nil || r.Status != replyOK {
+		t.Fatalf("the retried append at s2 should be acknowledged: %+v\n%s", r, h.describe())
+	}
+	if r := h.get("c1", "s2", key); r == nil || r.Status != replyOK || r.Value != "x" {
+		t.Fatalf("get %s at s2 after one acknowledged append of x: %+v\n%s", key, r, h.describe())
 	}
 }
