@@ -137,8 +137,9 @@ func TestMutantIsCaughtReportedAndReplayed(t *testing.T) {
 	}
 }
 
-// TestShrinkFindsASmallCounterexample: shrinking a mutant's failure keeps it failing with at most 30
-// client operations (the mutation score's target).
+// TestShrinkFindsASmallCounterexample: shrinking a mutant's failure keeps it failing with fewer
+// operations, and searching small workloads finds a counterexample of at most 30 client operations
+// (the mutation score's target) that replays from command-line flags.
 func TestShrinkFindsASmallCounterexample(t *testing.T) {
 	scn := mustScenario(t, DefaultScenario)
 	scn.KV.Mutants = kv.NewMutants(kv.NoMitt)
@@ -150,12 +151,16 @@ func TestShrinkFindsASmallCounterexample(t *testing.T) {
 		if o.Final != VerdictViolation {
 			continue
 		}
-		shrunk := Shrink(o, 150)
-		if shrunk.Outcome.Final != VerdictViolation {
-			t.Fatalf("shrinking lost the failure")
+		shrunk := Shrink(o, 40)
+		if shrunk.Outcome.Final != VerdictViolation || len(shrunk.Outcome.History) >= len(o.History) {
+			t.Fatalf("shrinking gave %s with %d client operations (from %d)", shrunk.Outcome.Final, len(shrunk.Outcome.History), len(o.History))
 		}
-		if n := len(shrunk.Outcome.History); n > 30 || n >= len(o.History) {
-			t.Fatalf("shrunk counterexample has %d client operations (from %d), want at most 30", n, len(o.History))
+		small := SearchSmall(o, SmallCounterexampleOps, 200)
+		if small == nil {
+			t.Fatal("no counterexample of at most 30 client operations in 200 seeds per small workload")
+		}
+		if n := len(small.History); n > SmallCounterexampleOps || small.Final != VerdictViolation || !small.Replayable() {
+			t.Fatalf("small counterexample: %d client operations, verdict %s, replayable from flags %v", n, small.Final, small.Replayable())
 		}
 		return
 	}

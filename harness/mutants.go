@@ -46,7 +46,8 @@ type MutationConfig struct {
 	// Full runs every seed of the budget (for detection rates); otherwise a mutant's search stops at
 	// its first detection.
 	Full bool
-	// ShrinkTries bounds the runs spent shrinking each first counterexample; 0 skips shrinking.
+	// ShrinkTries bounds the seeds SearchSmall tries per small workload, and then the runs Shrink
+	// spends, for each first counterexample; 0 skips shrinking.
 	ShrinkTries int
 	Workers     int
 	// CheckBudget bounds each run's linearizability check (0: the default); see Options.
@@ -54,6 +55,10 @@ type MutationConfig struct {
 	// Progress, when set, is called after each seed (for a progress bar).
 	Progress func(mutant string, seed uint64, verdict Verdict)
 }
+
+// SmallCounterexampleOps is the size of counterexample the mutation score looks for (the issue's
+// target: at most 30 client operations).
+const SmallCounterexampleOps = 30
 
 // ScoreMutants runs each mutant over the seed budget and reports how the checks fared.
 func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
@@ -115,10 +120,14 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		if first != nil {
 			score.OpsBefore = len(first.History)
 			if cfg.ShrinkTries > 0 {
-				shrunk := Shrink(first, cfg.ShrinkTries)
-				score.Shrunk = shrunk.Outcome
-				score.ShrunkOps = len(shrunk.Outcome.History)
-				score.ShrunkReplay = shrunk.Outcome.ReplayCommand("")
+				// A small run found by search beats a large run cut down; shrink only without one.
+				small := SearchSmall(first, SmallCounterexampleOps, cfg.ShrinkTries)
+				if small == nil {
+					small = Shrink(first, cfg.ShrinkTries).Outcome
+				}
+				score.Shrunk = small
+				score.ShrunkOps = len(small.History)
+				score.ShrunkReplay = small.ReplayCommand("")
 			}
 		}
 		scores = append(scores, score)

@@ -154,6 +154,13 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	// Safety phase: workload under faults. Then every fault stops and the system must quiesce.
 	s.RunUntil(protocol.Time(drawn.SafetyPhase))
 	n.stopAll()
+	// Failure detection runs on background timers, so right after a late crash the run can look
+	// quiescent before anyone has noticed. Let a few detection timeouts pass before asking for
+	// quiescence.
+	settle := protocol.Time(drawn.SafetyPhase + 3*drawn.KV.FailureDetectionTimeout)
+	if settle < protocol.Time(drawn.SafetyPhase+drawn.QuiesceBudget) {
+		s.RunUntil(settle)
+	}
 	out.Result = s.Run()
 	if monkey != nil {
 		out.Kills = monkey.Kills()
@@ -334,7 +341,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 		o.Verdict = v
 		if v.Result == linearizability.Illegal {
 			violate(linearizability.Violation{Check: linearizability.LinearizabilityCheck, Bucket: linearizability.NoBucket,
-				Message: fmt.Sprintf("history is not linearizable: keys %s", strings.Join(v.IllegalKeys, ", "))})
+				Message: illegalMessage(v)})
 		}
 	}
 	add := func(vs []linearizability.Violation, err error, check linearizability.CheckName) {
@@ -560,3 +567,12 @@ func (n Nemeses) Describe() string {
 
 // ErrNotReplayable is returned for a trace whose choices came from another engine than the seed.
 var ErrNotReplayable = errors.New("trace was recorded with choices drawn by a property-testing engine, not a seed")
+
+// illegalMessage says what an Illegal verdict concerns: the keys of the per-key model, or the whole
+// history for the whole-store model (used when the history holds snapshots).
+func illegalMessage(v linearizability.Verdict) string {
+	if len(v.IllegalKeys) == 0 {
+		return fmt.Sprintf("history is not linearizable (%s model, whole history)", v.Model)
+	}
+	return fmt.Sprintf("history is not linearizable: keys %s", strings.Join(v.IllegalKeys, ", "))
+}

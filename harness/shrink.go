@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -55,6 +56,35 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 		}
 		return false
 	}
+	// First drop operations by key (Workload.OnlyKeys: a dropped operation still draws its choices,
+	// so the rest of the schedule stays in place), delta-debugging style: try the keys the checks
+	// named alone, then remove ever smaller chunks of the other keys while the run still fails.
+	named := failingKeys(failing)
+	if len(named) == 0 || !try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = named; return true }) {
+		kept := allKeys(current.KV.Workload.Keys)
+		for chunks := 2; tries < maxTries; {
+			others := slices.DeleteFunc(slices.Clone(kept), func(k string) bool { return slices.Contains(named, k) })
+			if len(others) == 0 {
+				break
+			}
+			size := max(1, len(others)/chunks)
+			removed := false
+			for start := 0; start < len(others) && tries < maxTries; start += size {
+				chunk := others[start:min(start+size, len(others))]
+				candidate := slices.DeleteFunc(slices.Clone(kept), func(k string) bool { return slices.Contains(chunk, k) })
+				if try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = candidate; return true }) {
+					kept, removed = candidate, true
+					break
+				}
+			}
+			if !removed {
+				if size == 1 {
+					break
+				}
+				chunks *= 2
+			}
+		}
+	}
 	for progress := true; progress && tries < maxTries; {
 		progress = false
 		// Fewer clients: drop the last one (server ids and every other stream stay the same).
@@ -85,6 +115,33 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 	return Shrunk{Outcome: best, Tries: tries}
 }
 
+// allKeys names the workload's keys "k0".."k<n-1>".
+func allKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	return keys
+}
+
+// failingKeys lists, sorted, the keys that the failing checks named.
+func failingKeys(o *Outcome) []string {
+	var keys []string
+	add := func(k string) {
+		if k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range o.Verdict.IllegalKeys {
+		add(k)
+	}
+	for _, v := range o.Violations {
+		add(v.Key)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // nemesisRemovals each switch one nemesis off, reporting whether it was on.
 var nemesisRemovals = []func(s *Scenario) bool{
 	func(s *Scenario) bool {
@@ -106,4 +163,40 @@ var nemesisRemovals = []func(s *Scenario) bool{
 	},
 	func(s *Scenario) bool { on := s.Nemeses.SourceKillProb > 0; s.Nemeses.SourceKillProb = 0; return on },
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
+}
+
+// SmallWorkloads are the client counts and operations per client that SearchSmall tries, most
+// concurrent first: a small counterexample needs concurrent writes as much as a large one.
+var smallWorkloads = [][2]int{{10, 3}, {6, 5}, {5, 6}, {3, 10}, {2, 15}}
+
+// SearchSmall looks for a counterexample of at most maxOps client operations by searching seeds
+// rather than cutting one run down: it keeps the failing run's scenario (swarm included, so the
+// result replays with command-line flags) and tries small workloads over seeds 1..seeds until one
+// fails a check the original failed. Small runs cost little, so searching hundreds of seeds is
+// cheaper than shrinking one large run whose failure depends on the load around it. It returns nil
+// when no small run fails.
+func SearchSmall(failing *Outcome, maxOps, seeds int) *Outcome {
+	base := failing.Spec.Scenario
+	for _, w := range smallWorkloads {
+		if w[0]*w[1] > maxOps {
+			continue
+		}
+		scn := base
+		scn.KV.Clients, scn.KV.Workload.OpsPerClient = w[0], w[1]
+		if scn.Validate() != nil {
+			continue
+		}
+		for seed := uint64(1); seed <= uint64(seeds); seed++ {
+			o, err := Run(scn, seed, Options{})
+			if err != nil || o.Final != VerdictViolation {
+				continue
+			}
+			for _, c := range o.CaughtBy {
+				if slices.Contains(failing.CaughtBy, c) {
+					return o
+				}
+			}
+		}
+	}
+	return nil
 }
