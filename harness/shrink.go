@@ -170,30 +170,37 @@ var nemesisRemovals = []func(s *Scenario) bool{
 var smallWorkloads = [][2]int{{10, 3}, {6, 5}, {5, 6}, {3, 10}, {2, 15}}
 
 // SearchSmall looks for a counterexample of at most maxOps client operations by searching seeds
-// rather than cutting one run down: it keeps the failing run's scenario (swarm included, so the
-// result replays with command-line flags) and tries small workloads over seeds 1..seeds until one
-// fails a check the original failed. Small runs cost little, so searching hundreds of seeds is
-// cheaper than shrinking one large run whose failure depends on the load around it. It returns nil
-// when no small run fails.
+// rather than cutting one run down. It tries small workloads over seeds 1..seeds, first in the failing
+// run's scenario with every nemesis at its full rate (Swarm off, which a command-line flag expresses,
+// so the result replays from flags), then with the nemeses the failing seed drew (replayable from its
+// trace file), until a run fails a check the original failed. Small runs cost little, so searching
+// hundreds of seeds is cheaper than shrinking one large run whose failure depends on the load around
+// it. It returns nil when no small run fails.
 func SearchSmall(failing *Outcome, maxOps, seeds int) *Outcome {
-	base := failing.Spec.Scenario
-	for _, w := range smallWorkloads {
-		if w[0]*w[1] > maxOps {
-			continue
-		}
-		scn := base
-		scn.KV.Clients, scn.KV.Workload.OpsPerClient = w[0], w[1]
-		if scn.Validate() != nil {
-			continue
-		}
-		for seed := uint64(1); seed <= uint64(seeds); seed++ {
-			o, err := Run(scn, seed, Options{})
-			if err != nil || o.Final != VerdictViolation {
+	fullRate := failing.Spec.Scenario
+	fullRate.Swarm = false
+	drawn := failing.Drawn
+	drawn.Swarm = false
+	drawn.KV.Workload.OnlyKeys = nil
+	for _, base := range []Scenario{fullRate, drawn} {
+		for _, w := range smallWorkloads {
+			if w[0]*w[1] > maxOps {
 				continue
 			}
-			for _, c := range o.CaughtBy {
-				if slices.Contains(failing.CaughtBy, c) {
-					return o
+			scn := base
+			scn.KV.Clients, scn.KV.Workload.OpsPerClient = w[0], w[1]
+			if scn.Validate() != nil {
+				continue
+			}
+			for seed := uint64(1); seed <= uint64(seeds); seed++ {
+				o, err := Run(scn, seed, Options{})
+				if err != nil || o.Final != VerdictViolation {
+					continue
+				}
+				for _, c := range o.CaughtBy {
+					if slices.Contains(failing.CaughtBy, c) {
+						return o
+					}
 				}
 			}
 		}
