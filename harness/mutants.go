@@ -169,3 +169,13 @@ func MedianSeedsToDetection(scores []MutantScore, budget int) int {
 	slices.Sort(xs)
 	return xs[len(xs)/2]
 }
+
+// UnreachableByRandomSchedules lists mutants that the default scenario's random schedules cannot
+// expose, with the reason. flush-not-bound-to-source differs from the correct protocol only when the
+// image source dies after the flush completed and the copy retries from a second source while writes
+// are still in flight to it; here the copy learns of the death through the failure detector (60 ms),
+// long after those writes drained. The scripted test in protocol/kv (TestMutantFlushNotBoundToSource)
+// and the Spin model (spec/) show it deterministically.
+var UnreachableByRandomSchedules = map[string]string{
+	"flush-not-bound-to-source": "retry follows the source's death only after failure detection, when no write is in flight",
+}

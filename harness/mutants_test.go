@@ -17,16 +17,6 @@ const (
 	mutationSmallAtLeast = 8
 )
 
-// unreachableByRandomSchedules are mutants that the default scenario's random schedules cannot
-// expose, with the reason. flush-not-bound-to-source differs from the correct protocol only when the
-// image source dies after the flush completed and the copy retries from a second source while writes
-// are still in flight to it; here the copy learns of the death through the failure detector (60 ms),
-// long after those writes drained. The scripted test in protocol/kv (TestMutantFlushNotBoundToSource)
-// and the Spin model (spec/) show it deterministically.
-var unreachableByRandomSchedules = map[string]string{
-	"flush-not-bound-to-source": "retry follows the source's death only after failure detection, when no write is in flight",
-}
-
 // TestMutationScore runs every mutant of the store over the default scenario until the checks catch
 // it, shrinks the first counterexample, and prints the table. Every mutant must be caught within 200
 // seeds (but the one random schedules cannot reach, listed below with the reason), the median seeds
@@ -46,12 +36,12 @@ func TestMutationScore(t *testing.T) {
 	t.Logf("mutation score, scenario %s, budget %d seeds:\n%s", scn.Name, mutationSeedBudget, table.String())
 	small := 0
 	for _, s := range scores {
-		_, unreachable := unreachableByRandomSchedules[s.Mutant]
+		_, unreachable := UnreachableByRandomSchedules[s.Mutant]
 		switch {
 		case !s.Caught && !unreachable:
 			t.Errorf("mutant %s escaped %d seeds", s.Mutant, s.Seeds)
 		case s.Caught && unreachable:
-			t.Logf("mutant %s is now caught: remove it from unreachableByRandomSchedules", s.Mutant)
+			t.Logf("mutant %s is now caught: remove it from UnreachableByRandomSchedules", s.Mutant)
 		case s.Caught && s.ShrunkOps >= s.OpsBefore:
 			t.Errorf("mutant %s: counterexample did not shrink (%d client operations)", s.Mutant, s.ShrunkOps)
 		}
