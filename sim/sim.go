@@ -234,6 +234,10 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.linkRand = make([]protocol.Rand, n*n)
+	if cfg.Trace != TraceHashOnly {
+		// Runs keep thousands of records; starting there saves the slice's first doublings.
+		s.records = make([]trace.Record, 0, 4096)
+	}
 	for i, spec := range cfg.Nodes {
 		id := protocol.NodeID(i)
 		node := spec.New(id, 0)
