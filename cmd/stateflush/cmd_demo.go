@@ -66,7 +66,7 @@ func runDemo(s *streams, args []string) (int, error) {
 	scnFlags := addScenarioFlags(fs, true, defaultMutant)
 	rangeFlags := addSweepRangeFlags(fs, 200)
 	out := fs.String("out", "", "report `directory` of the shrunk counterexample (default: ./stateflush-out/<run name>-shrunk)")
-	shrinkTries := fs.Int("shrink-tries", defaultShrinkTries, "`runs` spent shrinking the mutant's counterexample (0: no shrinking)")
+	shrinkTries := fs.Int("shrink-tries", defaultShrinkTries, "`runs` spent shrinking the mutant's counterexample: seeds per small workload searched, then runs cutting it down (0: no shrinking)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	budget := addBudgetFlag(fs)
 	positional, err := parseFlags(s, fs, rootHelp(), args)
@@ -124,10 +124,17 @@ func runDemo(s *streams, args []string) (int, error) {
 		counterexample := first
 		fmt.Fprintf(w, "\nfirst counterexample: seed %d, caught by %s, %d client ops\n", first.Spec.Seed, strings.Join(first.CaughtBy, ", "), len(first.History))
 		if *shrinkTries > 0 {
+			// A small run found by searching seeds (at most 30 client operations, replayable from
+			// flags) beats the large run cut down; cut it down only when the search finds none.
 			start := time.Now()
-			shrunk := harness.Shrink(first, *shrinkTries)
-			counterexample = shrunk.Outcome
-			fmt.Fprintf(w, "shrunk in %d runs (%v) to %d client ops:\n", shrunk.Tries, time.Since(start).Round(time.Millisecond), len(counterexample.History))
+			if small := harness.SearchSmall(first, harness.SmallCounterexampleOps, *shrinkTries); small != nil {
+				counterexample = small
+				fmt.Fprintf(w, "shrunk (a search of small workloads, %v) to %d client ops:\n", time.Since(start).Round(time.Millisecond), len(counterexample.History))
+			} else {
+				shrunk := harness.Shrink(first, *shrinkTries)
+				counterexample = shrunk.Outcome
+				fmt.Fprintf(w, "shrunk in %d runs (%v) to %d client ops:\n", shrunk.Tries, time.Since(start).Round(time.Millisecond), len(counterexample.History))
+			}
 		}
 		printOutcome(w, counterexample)
 		dir := *out
