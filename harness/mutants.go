@@ -171,11 +171,8 @@ func MedianSeedsToDetection(scores []MutantScore, budget int) int {
 }
 
 // UnreachableByRandomSchedules lists mutants that the default scenario's random schedules cannot
-// expose, with the reason. flush-not-bound-to-source differs from the correct protocol only when the
-// image source dies after the flush completed and the copy retries from a second source while writes
-// are still in flight to it; here the copy learns of the death through the failure detector (60 ms),
-// long after those writes drained. The scripted test in protocol/kv (TestMutantFlushNotBoundToSource)
-// and the Spin model (spec/) show it deterministically.
-var UnreachableByRandomSchedules = map[string]string{
-	"flush-not-bound-to-source": "retry follows the source's death only after failure detection, when no write is in flight",
-}
+// expose, with the reason; the mutation score and the corpus accept that they are not caught. It is
+// empty: flush-not-bound-to-source, the last one, became reachable with the source-bounce nemesis
+// (Nemeses.SourceBounceProb), which makes a copy retry from a second source while writes are still
+// in flight to it.
+var UnreachableByRandomSchedules = map[string]string{}

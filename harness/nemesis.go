@@ -34,7 +34,7 @@ func (n *nemesis) arm() {
 	if cfg.RebalanceMeanGap > 0 {
 		n.every("nemesis/rebalance", cfg.RebalanceMeanGap, n.rebalance)
 	}
-	if cfg.SourceKillProb > 0 {
+	if cfg.SourceKillProb > 0 || cfg.SourceBounceProb > 0 {
 		n.watchSources(n.sim.Stream("nemesis/source-kill"))
 	}
 	for _, a := range n.scn.Script {
@@ -125,13 +125,32 @@ func (n *nemesis) requestMove(bucket int, target protocol.NodeID) {
 	}
 }
 
-// sourceWatchInterval is how often the source-kill nemesis looks for copies in progress.
+// sourceWatchInterval is how often the source nemeses look for copies in progress.
 const sourceWatchInterval = 2 * protocol.Millisecond
 
-// watchSources polls the servers for copies in progress and, once per copy attempt, kills its image
-// source with probability SourceKillProb while the copy is flushing or streaming.
+// Source bounce: the primary's links to the holders other than the source slow to this latency for
+// this long when a copy starts flushing, and the source restarts this soon after it is killed.
+const (
+	bounceSlowLatency  = 30 * protocol.Millisecond
+	bounceSlowFor      = 120 * protocol.Millisecond
+	bounceRestartAfter = 1 * protocol.Millisecond
+)
+
+// watchSources polls the servers for copies in progress. Once per copy attempt it may kill the image
+// source while the copy flushes or streams (SourceKillProb), or bounce it (SourceBounceProb): slow the
+// primary's links to the other holders as the flush starts, so that writes to a second source are
+// still in flight, then kill the source as soon as the copy streams and restart it at once, so that
+// the copy retries from the second source quickly. That is the schedule in which reusing the first
+// flush (mutant flush-not-bound-to-source) loses a write.
 func (n *nemesis) watchSources(r protocol.Rand) {
-	seen := map[[3]int64]bool{}
+	type attempt struct {
+		replica, bucket int
+		attempt         uint64
+	}
+	decided := map[attempt]string{} // "", "kill" or "bounce"
+	slowed := map[attempt]bool{}
+	done := map[attempt]bool{}
+	cfg := n.scn.Nemeses
 	var tick func()
 	tick = func() {
 		for id := 0; id < n.scn.KV.Servers; id++ {
@@ -140,25 +159,33 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 				continue
 			}
 			for _, c := range replica.CopiesInProgress() {
-				key := [3]int64{int64(id), int64(c.Bucket), int64(c.Attempt)}
-				if c.Phase == "announcing" || seen[key] || c.Source.ID < 0 {
+				key := attempt{id, c.Bucket, c.Attempt}
+				if c.Phase == "announcing" || c.Source.ID < 0 || done[key] {
 					continue
 				}
-				seen[key] = true
-				source := c.Source.ID
-				if !sim.Happens(r, n.scn.Nemeses.SourceKillProb) || !n.sim.Alive(source) || n.sim.Incarnation(source) != c.Source.Inc || !n.world.SafeToKill(source) {
-					continue
-				}
-				_ = n.sim.Crash(source, chaos.Label)
-				restart := 150 * protocol.Millisecond
-				if m := n.scn.Nemeses.Monkey; m != nil && m.RestartAfter > 0 {
-					restart = m.RestartAfter
-				}
-				n.sim.At(n.sim.Now()+protocol.Time(restart), "nemesis/source-restart", func() {
-					if !n.sim.Alive(source) {
-						_ = n.sim.RestartBy(source, chaos.Label)
+				plan, seen := decided[key]
+				if !seen {
+					switch {
+					case sim.Happens(r, cfg.SourceBounceProb):
+						plan = "bounce"
+					case sim.Happens(r, cfg.SourceKillProb):
+						plan = "kill"
 					}
-				})
+					decided[key] = plan
+				}
+				switch {
+				case plan == "kill":
+					done[key] = true
+					n.killSource(c.Source, n.sourceRestartDelay())
+				case plan == "bounce" && !slowed[key]:
+					slowed[key] = true
+					n.slowPrimaryLinks(c.Bucket, c.Source.ID, protocol.NodeID(id))
+				case plan == "bounce" && c.Phase == "copying":
+					done[key] = true
+					n.killSource(c.Source, bounceRestartAfter)
+				case plan == "":
+					done[key] = true
+				}
 			}
 		}
 		if next := n.sim.Now() + protocol.Time(sourceWatchInterval); next < n.end {
@@ -166,6 +193,65 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 		}
 	}
 	n.sim.At(n.sim.Now(), "nemesis/source-watch", tick)
+}
+
+func (n *nemesis) sourceRestartDelay() protocol.Duration {
+	if m := n.scn.Nemeses.Monkey; m != nil && m.RestartAfter > 0 {
+		return m.RestartAfter
+	}
+	return 150 * protocol.Millisecond
+}
+
+// killSource crashes a copy's image source, if it is still that incarnation and every bucket keeps a
+// live copy without it, and restarts it after the given delay.
+func (n *nemesis) killSource(source kv.Member, restartAfter protocol.Duration) {
+	id := source.ID
+	if !n.sim.Alive(id) || n.sim.Incarnation(id) != source.Inc || !n.world.SafeToKill(id) {
+		return
+	}
+	_ = n.sim.Crash(id, chaos.Label)
+	n.sim.At(n.sim.Now()+protocol.Time(restartAfter), "nemesis/source-restart", func() {
+		if !n.sim.Alive(id) {
+			_ = n.sim.RestartBy(id, chaos.Label)
+		}
+	})
+}
+
+// slowPrimaryLinks slows the links from the bucket's primary to its holders other than the source
+// and the new replica, below the failure-detection timeout (Scenario.Validate checks the margin).
+func (n *nemesis) slowPrimaryLinks(bucket int, source, replica protocol.NodeID) {
+	primary := protocol.NodeID(-1)
+	var holders []protocol.NodeID
+	for id := 0; id < n.scn.KV.Servers; id++ {
+		srv := n.world.server(protocol.NodeID(id))
+		if srv == nil {
+			continue
+		}
+		for _, h := range srv.Holdings() {
+			if h.Bucket != bucket {
+				continue
+			}
+			if h.Primary {
+				primary = protocol.NodeID(id)
+			} else if id := protocol.NodeID(id); id != source && id != replica {
+				holders = append(holders, id)
+			}
+		}
+	}
+	if primary < 0 {
+		return
+	}
+	for _, h := range holders {
+		key := sim.LinkKey{From: primary, To: h}
+		if err := n.sim.SetLink(key, sim.Link{Latency: sim.Latency{Kind: sim.Uniform, Min: bounceSlowLatency, Max: bounceSlowLatency * 4 / 3}}); err != nil {
+			panic(fmt.Sprintf("harness: slowing %v: %v", key, err))
+		}
+		n.spiked[key] = true
+		n.sim.At(min(n.sim.Now()+protocol.Time(bounceSlowFor), n.end), "nemesis/bounce-slow-end", func() {
+			_ = n.sim.ResetLink(key)
+			delete(n.spiked, key)
+		})
+	}
 }
 
 // stopAll ends every fault at the end of the safety phase: partitions heal, slowed links recover and

@@ -559,6 +559,9 @@ func (n Nemeses) Describe() string {
 	if n.SourceKillProb > 0 {
 		parts = append(parts, fmt.Sprintf("source-kill(%.2f per copy)", n.SourceKillProb))
 	}
+	if n.SourceBounceProb > 0 {
+		parts = append(parts, fmt.Sprintf("source-bounce(%.2f per copy)", n.SourceBounceProb))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

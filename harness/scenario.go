@@ -40,6 +40,11 @@ type Nemeses struct {
 	// targeted fault, like a monkey aimed at the moment that matters. Killed sources restart after
 	// the monkey's RestartAfter (150 ms without a monkey).
 	SourceKillProb float64 `json:"source_kill_prob,omitempty"`
+	// SourceBounceProb, when > 0, is the chance that a copy's source is bounced: the primary's links
+	// to the other holders slow down as the flush starts, and the source is killed as the copy starts
+	// streaming and restarted at once, so the copy retries quickly from a second source that writes
+	// may still be in flight to (see watchSources).
+	SourceBounceProb float64 `json:"source_bounce_prob,omitempty"`
 }
 
 // Scenario is a named, parameterised experiment: a cluster, a workload, faults, and the phases of a
@@ -136,6 +141,11 @@ func (s Scenario) Validate() error {
 			s.Name, n.DelaySpikeLatency, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.SourceKillProb < 0 || n.SourceKillProb > 1:
 		return fmt.Errorf("scenario %s: SourceKillProb=%v outside [0,1]", s.Name, n.SourceKillProb)
+	case n.SourceBounceProb < 0 || n.SourceBounceProb > 1:
+		return fmt.Errorf("scenario %s: SourceBounceProb=%v outside [0,1]", s.Name, n.SourceBounceProb)
+	case n.SourceBounceProb > 0 && bounceSlowLatency*4/3+s.KV.HeartbeatInterval >= s.KV.FailureDetectionTimeout:
+		return fmt.Errorf("scenario %s: source bounces slow links to %d µs, which with HeartbeatInterval=%d µs reaches FailureDetectionTimeout=%d µs",
+			s.Name, bounceSlowLatency*4/3, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.RebalanceMeanGap < 0:
 		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
 	}
@@ -245,6 +255,7 @@ func steadyMonkey() Scenario {
 		Monkey:                 defaultMonkey(),
 		RebalanceMeanGap:       150 * protocol.Millisecond,
 		SourceKillProb:         0.3,
+		SourceBounceProb:       0.3,
 		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,

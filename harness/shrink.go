@@ -162,6 +162,11 @@ var nemesisRemovals = []func(s *Scenario) bool{
 		return on
 	},
 	func(s *Scenario) bool { on := s.Nemeses.SourceKillProb > 0; s.Nemeses.SourceKillProb = 0; return on },
+	func(s *Scenario) bool {
+		on := s.Nemeses.SourceBounceProb > 0
+		s.Nemeses.SourceBounceProb = 0
+		return on
+	},
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
 }
 

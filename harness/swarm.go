@@ -41,6 +41,9 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	if n.SourceKillProb > 0 && on() {
 		out.SourceKillProb = scaleProb(n.SourceKillProb)
 	}
+	if n.SourceBounceProb > 0 && on() {
+		out.SourceBounceProb = scaleProb(n.SourceBounceProb)
+	}
 	return out
 }
 

@@ -121,13 +121,9 @@ func writeReport(w io.Writer, o *harness.Outcome, dir string) error {
 	return nil
 }
 
-// tallyLine is the Tally in words, with data-loss seeds (expected in some scenarios) and the
-// checks that caught violations.
+// tallyLine is the Tally in words (data-loss seeds included) with the checks that caught violations.
 func tallyLine(t harness.Tally) string {
 	s := t.String()
-	if dataLoss := t.Seeds - t.Pass - t.Violation - t.Unknown; dataLoss > 0 {
-		s += fmt.Sprintf(", %d data loss beyond redundancy", dataLoss)
-	}
 	if len(t.ByCheck) > 0 {
 		var parts []string
 		for _, check := range slices.Sorted(maps.Keys(t.ByCheck)) {
