@@ -82,6 +82,14 @@ func (s *Server) checkFailures() {
 			return
 		}
 	}
+	if len(suspects) == len(s.view.Members)-1 && len(s.InitializedBuckets()) == 0 {
+		// Every other member is silent and this server holds no complete copy. Most likely its
+		// admission died with the coordinator that granted it, and the others are not silent but
+		// unaware of it; taking over alone would declare every bucket lost while their copies live.
+		// A server with no data has nothing to keep serving, so it leaves instead.
+		s.forcedDisconnect(s.view, "every other member is silent and it holds no complete copy")
+		return
+	}
 	s.startTakeover(suspects)
 }
 
@@ -106,7 +114,7 @@ func (s *Server) installView(v *View) {
 	}
 	if !v.hasMember(s.self) {
 		if s.joined {
-			s.forcedDisconnect(v)
+			s.forcedDisconnect(v, "a newer view removed it")
 		}
 		return
 	}
@@ -150,9 +158,9 @@ func (s *Server) installView(v *View) {
 // not). It stops serving at once and stays silent: it sends nothing and handles nothing until a
 // restart brings it back as a new member. Anything it would say could contradict the view the
 // others act on.
-func (s *Server) forcedDisconnect(v *View) {
+func (s *Server) forcedDisconnect(v *View, reason string) {
 	s.stopped = true
-	s.emit(EventForcedDisconnect, a("view", v.Version))
+	s.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
 }
 
 // onViewForEarlierIncarnation: a view sent to an earlier incarnation of this server, by a member
@@ -164,7 +172,7 @@ func (s *Server) onViewForEarlierIncarnation(v *View) {
 		if v.Version.Term > s.maxTerm {
 			s.maxTerm = v.Version.Term
 		}
-		s.forcedDisconnect(v)
+		s.forcedDisconnect(v, "a newer view sent to its earlier incarnation leaves it out")
 	}
 }
 
@@ -495,7 +503,7 @@ func (s *Server) finishTakeover() {
 	}
 	if !next.hasMember(s.self) {
 		// Our view is older than the base and the base does not list us: we were removed.
-		s.forcedDisconnect(base)
+		s.forcedDisconnect(base, "a takeover's view leaves it out")
 		return
 	}
 	// The new coordinator must be first: move self to the front (every older member is gone).

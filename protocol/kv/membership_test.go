@@ -74,3 +74,34 @@ func TestRestartedMemberDoesNotTakeOverAlone(t *testing.T) {
 		t.Fatalf("get %s at s1: %+v\n%s", key, r, h.describe())
 	}
 }
+
+// TestUnknownNewMemberDoesNotTakeOverAlone: the coordinator admits s3#1, and the only other member
+// that learned of it dies with the coordinator. s3#1 then hears nobody (s1 never knew it), but it
+// holds no data: it must leave rather than take over alone and declare every bucket lost.
+func TestUnknownNewMemberDoesNotTakeOverAlone(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 4
+	h := newHarness(t, cfg)
+	key := keyInBucket(cfg, 0)
+	h.write("c0", "s0", protocol.OpPut, key, "v1")
+	h.crash("s3")
+	h.hold("s0", "s1") // s0's view admitting s3#1 reaches s2 and s3#1 only
+	h.restart("s3")
+	h.stabilize()
+	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) || !h.server("s2").view.hasMember(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s3#1's admission should have reached s2 and not s1:\n%s", h.describe())
+	}
+	h.hold("s1", "s3") // and s1's takeover view never reaches s3#1 either
+	h.crash("s0")
+	h.crash("s2")
+	h.advance(6 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	for _, e := range h.eventsNamed(protocol.EventDataLost) {
+		if h.name(e.node) == "s3" {
+			t.Fatalf("s3#1, holding nothing, declared bucket %s lost while s1 is alive:\n%s", e.get("bucket"), h.describe())
+		}
+	}
+	if !h.server("s3").Stopped() {
+		t.Fatalf("s3#1 should have left:\n%s", h.describe())
+	}
+}
