@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// Mutation-score targets with the default scenario (issue "Chaos").
+// Mutation-score targets with the default scenario.
 const (
 	mutationSeedBudget      = 200
 	mutationMedianTarget    = 20
