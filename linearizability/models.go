@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,7 +114,7 @@ var StoreModel = porcupine.Model{
 			if in.unknown {
 				return true, s
 			}
-			return equalPairs(output.(*modelOutput).snapshot, s), s
+			return slices.Equal(output.(*modelOutput).snapshot, s), s
 		case OpPut:
 			return true, s.with(in.key, in.value)
 		case OpDelete:
@@ -124,7 +125,7 @@ var StoreModel = porcupine.Model{
 		}
 		panic(fmt.Sprintf("store model: operation kind %q reached Step (PorcupineOperations admits only known kinds)", in.kind))
 	},
-	Equal: func(a, b any) bool { return equalPairs(a.(storeState), b.(storeState)) },
+	Equal: func(a, b any) bool { return slices.Equal(a.(storeState), b.(storeState)) },
 	Hash: func(state any) uint64 {
 		h := fnvOffset
 		for _, kv := range state.(storeState) {
@@ -171,18 +172,6 @@ func (s storeState) without(key string) storeState {
 	next := make(storeState, 0, len(s)-1)
 	next = append(next, s[:i]...)
 	return append(next, s[i+1:]...)
-}
-
-func equalPairs(a, b []keyValue) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedPairs(m map[string]string) []keyValue {

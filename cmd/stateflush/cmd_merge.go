@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/stateflush/stateflush/harness"
@@ -50,18 +49,12 @@ func runMerge(s *streams, args []string) (int, error) {
 		return 0, asBadInput(err)
 	}
 
-	var lines io.Writer = io.Discard
-	summary := s.stdout
-	var file *outputFile
-	switch {
-	case *asJSON:
-		lines, summary = s.stdout, s.stderr
-	case *out != "":
-		if file, err = createOutput(*out); err != nil {
-			return 0, err
-		}
+	lines, summary, file, err := s.outputs(*asJSON, *out)
+	if err != nil {
+		return 0, err
+	}
+	if file != nil {
 		defer file.abandon()
-		lines = file
 	}
 	var tally harness.Tally
 	var failures []seedRun

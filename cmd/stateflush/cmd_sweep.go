@@ -87,18 +87,12 @@ func runSweep(s *streams, args []string) (int, error) {
 	}
 
 	// Where the JSON lines go, and where the words go.
-	var lines io.Writer = io.Discard
-	summary := s.stdout
-	var file *outputFile
-	switch {
-	case *asJSON:
-		lines, summary = s.stdout, s.stderr
-	case *out != "":
-		if file, err = createOutput(*out); err != nil {
-			return 0, err
-		}
+	lines, summary, file, err := s.outputs(*asJSON, *out)
+	if err != nil {
+		return 0, err
+	}
+	if file != nil {
 		defer file.abandon()
-		lines = file
 	}
 
 	fmt.Fprintf(summary, "sweep: %s; seeds %d..%d", describeRun(scn), rangeFlags.firstSeed, rangeFlags.firstSeed+uint64(rangeFlags.seeds-1))
@@ -136,6 +130,22 @@ func runSweep(s *streams, args []string) (int, error) {
 		fmt.Fprintf(summary, "results: %s\n", *out)
 	}
 	return tallyExitCode(tally), nil
+}
+
+// outputs chooses where a command's JSON lines and its words go: with --json the lines go to
+// stdout and the words to stderr; with --out the lines go to that file; otherwise only words, to
+// stdout. The caller abandons the returned file (when not nil) on error paths and closes it at the end.
+func (s *streams) outputs(asJSON bool, out string) (lines io.Writer, summary io.Writer, file *outputFile, err error) {
+	switch {
+	case asJSON:
+		return s.stdout, s.stderr, nil, nil
+	case out != "":
+		if file, err = createOutput(out); err != nil {
+			return nil, nil, nil, err
+		}
+		return file, s.stdout, file, nil
+	}
+	return io.Discard, s.stdout, nil, nil
 }
 
 // outputFile is the file --out names, buffered; close reports every write error.

@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -275,7 +276,7 @@ func (s *Server) recordLocalState(run *snapshotRun) {
 	for _, in := range s.applyQueue {
 		run.writes = append(run.writes, in.msg.Entries...)
 	}
-	if run.clocks != nil && !sameClocks(run.clocks, s.bucketClocks()) {
+	if run.clocks != nil && !slices.Equal(run.clocks, s.bucketClocks()) {
 		run.broken = true
 	}
 	s.emit(protocol.EventSnapshotLocal, a("snapshot", run.id), a("state", describeRecordedState(run.copies, len(run.writes))))
@@ -696,16 +697,4 @@ func (s *Server) bucketClocks() []Version {
 		}
 	}
 	return out
-}
-
-func sameClocks(a, b []Version) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
