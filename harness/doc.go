@@ -15,11 +15,11 @@
 // A run has two phases. In the safety phase the clients run their workload while nemeses inject
 // faults that stay within what the store claims to survive (server crashes by the chaos monkey,
 // client-link loss, duplication and partitions, short server-link delay spikes, rebalances, the image
-// source killed mid-copy). Then every fault stops and the system must converge within the scenario's
+// source killed or bounced mid-copy, Chandy–Lamport snapshots). Then every fault stops and the system must converge within the scenario's
 // quiesce budget: quiescent, no copy still being created, every holder equal, redundancy restored.
 // The checks: per-key linearizability (porcupine), convergence, acknowledged writes present,
-// redundancy, liveness, undeclared data loss, and the monitor's alarms for losses that are not the
-// monkey's.
+// redundancy, liveness, undeclared data loss, the monitor's alarms for losses that are not the
+// monkey's, and, in runs that take snapshots, the consistent-cut check of every snapshot.
 //
 // # Randomness and reproduction
 //
@@ -35,6 +35,7 @@
 //
 // ParallelSeeds runs one simulator per goroutine and emits results in seed order, so a sweep's output
 // does not depend on the number of workers; Shard splits a sweep across machines and MergeSweeps
-// joins the shards. Shrink searches for a smaller run that still fails; ScoreMutants measures how fast
-// the checks catch each of the store's twelve mutants.
+// joins the shards. SearchSmall looks for a counterexample of at most 30 client operations by
+// searching seeds with small workloads, and Shrink cuts a failing run down; ScoreMutants measures how
+// fast the checks catch each of the store's twelve mutants.
 package harness
