@@ -260,13 +260,9 @@ func (n *nemesis) stopAll() {
 	_ = n.sim.Heal()
 	if n.scn.Nemeses.ClientLossProb > 0 || n.scn.Nemeses.ClientDupProb > 0 {
 		reliable := sim.Link{Latency: n.scn.Latency}
-		for c := n.scn.KV.Servers; c < n.scn.KV.Servers+n.scn.KV.Clients; c++ {
-			for srv := 0; srv < n.scn.KV.Servers; srv++ {
-				for _, key := range []sim.LinkKey{{From: protocol.NodeID(c), To: protocol.NodeID(srv)}, {From: protocol.NodeID(srv), To: protocol.NodeID(c)}} {
-					if err := n.sim.SetLink(key, reliable); err != nil {
-						panic(fmt.Sprintf("harness: restoring client link %v: %v", key, err))
-					}
-				}
+		for _, key := range clientLinks(n.scn.KV) {
+			if err := n.sim.SetLink(key, reliable); err != nil {
+				panic(fmt.Sprintf("harness: restoring client link %v: %v", key, err))
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,13 +206,21 @@ func network(scn Scenario, topology protocol.Rand) sim.Network {
 		return net
 	}
 	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
-	for c := scn.KV.Servers; c < scn.KV.Servers+scn.KV.Clients; c++ {
-		for srv := 0; srv < scn.KV.Servers; srv++ {
-			net.Links[sim.LinkKey{From: protocol.NodeID(c), To: protocol.NodeID(srv)}] = clientLink
-			net.Links[sim.LinkKey{From: protocol.NodeID(srv), To: protocol.NodeID(c)}] = clientLink
-		}
+	for _, key := range clientLinks(scn.KV) {
+		net.Links[key] = clientLink
 	}
 	return net
+}
+
+// clientLinks lists every directed link between a client and a server, in node order.
+func clientLinks(cfg kv.Config) []sim.LinkKey {
+	var keys []sim.LinkKey
+	for c := cfg.Servers; c < cfg.Servers+cfg.Clients; c++ {
+		for srv := 0; srv < cfg.Servers; srv++ {
+			keys = append(keys, sim.LinkKey{From: protocol.NodeID(c), To: protocol.NodeID(srv)}, sim.LinkKey{From: protocol.NodeID(srv), To: protocol.NodeID(c)})
+		}
+	}
+	return keys
 }
 
 // kvWorld answers the chaos monkey's questions from the servers' actual state: the simulator is an
@@ -312,8 +321,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 		r := &o.Records[i]
 		if r.Kind == trace.KindEvent && r.Name == protocol.EventDataLost {
 			if b, ok := r.Get("bucket"); ok {
-				var bucket int
-				if _, err := fmt.Sscan(b, &bucket); err == nil && !slices.Contains(o.LostBuckets, bucket) {
+				if bucket, err := strconv.Atoi(b); err == nil && !slices.Contains(o.LostBuckets, bucket) {
 					o.LostBuckets = append(o.LostBuckets, bucket)
 				}
 			}

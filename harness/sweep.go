@@ -107,14 +107,9 @@ func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, 
 			stopped = stop != nil && stop()
 		}
 	}
+	// Workers blocked on handing in a result that is no longer wanted see quit and return.
 	close(quit)
-	// Drain workers blocked on sending a result that is no longer wanted.
-	go func() {
-		for range results {
-		}
-	}()
 	wg.Wait()
-	close(results)
 }
 
 // WriteSeedResult writes one JSON line.
