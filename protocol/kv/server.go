@@ -427,10 +427,8 @@ func (s *Server) ViewVersion() ConfigVersion {
 // CreatingCopies lists the buckets whose copy this server is creating.
 func (s *Server) CreatingCopies() []int {
 	var out []int
-	for i, b := range s.buckets {
-		if b != nil && b.creation != nil {
-			out = append(out, i)
-		}
+	for _, c := range s.CopiesInProgress() {
+		out = append(out, c.Bucket)
 	}
 	return out
 }
