@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,8 @@ const (
 	VerdictViolation Verdict = "violation"
 	VerdictUnknown   Verdict = "unknown"
 	VerdictDataLoss  Verdict = "data-loss"
+	// VerdictCrash: the run panicked (see Outcome.Crash): a finding, like a violation.
+	VerdictCrash Verdict = "crash"
 )
 
 // Checks beside those of package linearizability.
@@ -35,6 +38,7 @@ const (
 	DataLossCheck  = "data-loss" // a bucket lost every copy although the scenario stayed within redundancy
 	MonitorCheck   = "monitor"   // a member was lost without the chaos monkey's label
 	HistoryCheck   = "history"   // the trace's client events do not form a history
+	CrashCheck     = "crash"     // the run panicked
 	RunFormat      = "stateflush-run/1"
 	defaultSteps   = 200_000_000
 	defaultBudget  = 10 * time.Second
@@ -92,11 +96,15 @@ type Outcome struct {
 	// LostBuckets are the buckets the store reported lost (EventDataLost).
 	LostBuckets []int
 	Final       Verdict
+	// Crash is the panic that ended the run (VerdictCrash), nil otherwise.
+	Crash *Crash
 	// CaughtBy names the checks that failed, sorted.
 	CaughtBy []string
 }
 
-// Run runs one seed of a scenario and checks it.
+// Run runs one seed of a scenario and checks it. A panic in the protocol code (or anywhere in the
+// run) is a finding, not a failure of the tool: the outcome's verdict is VerdictCrash, with the
+// panic's message and stack as a violation of the CrashCheck and the trace up to the panic.
 func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	if err := scn.Validate(); err != nil {
 		return nil, err
@@ -117,6 +125,8 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	world := &kvWorld{cfg: drawn.KV}
+	var online *onlineChecker
 	cfg := sim.Config{
 		Seed:        seed,
 		Nodes:       nodeSpecs(drawn.KV, factory),
@@ -133,20 +143,43 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	case opt.FullTrace || drawn.Snapshots.Enabled(): // the cut check reads sends and deliveries
 		cfg.Trace = sim.TraceFull
 	}
+	if !opt.HashOnly {
+		online = newOnlineChecker(world)
+		cfg.Observer = online
+	}
 	s, err := sim.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	world.sim = s
 	out := &Outcome{Spec: spec, Drawn: drawn, FullTrace: cfg.Trace == sim.TraceFull}
-	world := &kvWorld{sim: s, cfg: drawn.KV}
-	var monkey *chaos.Monkey
+	if crash := out.protect(func() { out.simulate(s, world) }); crash != nil {
+		out.crashed(s, crash)
+		return out, nil
+	}
+	if opt.HashOnly {
+		out.Final = VerdictPass
+		return out, nil
+	}
+	out.Records = s.Trace()
+	if crash := out.protect(func() { out.check(s, world, online, opt) }); crash != nil {
+		out.crashed(s, crash)
+	}
+	return out, nil
+}
+
+// simulate runs the scenario's phases: the workload under faults, then heal and quiesce.
+func (o *Outcome) simulate(s *sim.Sim, world *kvWorld) {
+	drawn := o.Drawn
 	if m := drawn.Nemeses.Monkey; m != nil {
 		mc := *m
 		mc.Stop = protocol.Time(drawn.SafetyPhase)
-		if monkey, err = chaos.New(mc, s, world, knownRoles); err != nil {
-			return nil, err
+		monkey, err := chaos.New(mc, s, world, knownRoles)
+		if err != nil {
+			panic(fmt.Sprintf("harness: chaos monkey of a validated scenario: %v", err))
 		}
 		monkey.Arm()
+		defer func() { o.Kills = monkey.Kills() }()
 	}
 	n := newNemesis(s, drawn, world)
 	n.arm()
@@ -162,17 +195,41 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	if settle < protocol.Time(drawn.SafetyPhase+drawn.QuiesceBudget) {
 		s.RunUntil(settle)
 	}
-	out.Result = s.Run()
-	if monkey != nil {
-		out.Kills = monkey.Kills()
+	o.Result = s.Run()
+}
+
+// EndCrash is Result.End of a run that a panic ended.
+const EndCrash sim.EndReason = "crash"
+
+// Crash is what a panic left: its message and the goroutine's stack.
+type Crash struct {
+	Message string
+	Stack   string
+}
+
+// protect runs f and returns the panic it raised, if any.
+func (o *Outcome) protect(f func()) (crash *Crash) {
+	defer func() {
+		if p := recover(); p != nil {
+			crash = &Crash{Message: fmt.Sprint(p), Stack: string(debug.Stack())}
+		}
+	}()
+	f()
+	return nil
+}
+
+// crashed records a panic as the run's verdict, with the trace up to it.
+func (o *Outcome) crashed(s *sim.Sim, c *Crash) {
+	o.Crash = c
+	if o.Result.End == "" {
+		st := s.Stats()
+		o.Result = sim.Result{End: EndCrash, Now: s.Now(), Steps: st.Steps, Hash: s.Hash(), Stats: st}
 	}
-	if opt.HashOnly {
-		out.Final = VerdictPass
-		return out, nil
-	}
-	out.Records = s.Trace()
-	out.check(s, world, opt)
-	return out, nil
+	o.Records = s.Trace()
+	o.Violations = append(o.Violations, linearizability.Violation{Check: CrashCheck, Bucket: linearizability.NoBucket,
+		Message: fmt.Sprintf("the run panicked at t=%v after %d steps: %s\n%s", s.Now(), s.Stats().Steps, c.Message, c.Stack)})
+	o.CaughtBy = []string{CrashCheck}
+	o.Final = VerdictCrash
 }
 
 func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {

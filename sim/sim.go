@@ -58,6 +58,18 @@ type Config struct {
 	// Description is written, as JSON, in the trace file's header: what a reader needs to reproduce
 	// the run (seed, scenario, parameters). When nil the header describes the run as {"seed": Seed}.
 	Description any
+	// Observer, when set, sees every record the moment it is committed, with the message of a send
+	// or a delivery. Online checkers use it to judge a run while it goes, at the step where a
+	// property breaks. It must not change the run: it may read nodes' state, never call into them.
+	// It is not called in TraceHashOnly mode.
+	Observer Observer
+}
+
+// Observer watches a run as it happens (see Config.Observer).
+type Observer interface {
+	// Observe is called after r is committed. msg is the message sent (KindSend) or delivered
+	// (KindDeliver), nil for every other kind. r is valid only during the call.
+	Observe(r *trace.Record, msg protocol.Message)
 }
 
 // EndReason says why Run or RunUntil returned.
@@ -445,7 +457,7 @@ func (s *Sim) deliver(ev *event) {
 	s.stats.Delivered++
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDeliver, Node: int32(ev.node), Peer: int32(ev.peer),
 		Incarnation: ns.incarnation, MsgID: ev.id, Cause: ev.cause, Name: ev.msg.Type()}
-	seq := s.commit(&rec)
+	seq := s.commitMessage(&rec, ev.msg)
 	env := &s.envs[ev.node]
 	s.cause = seq
 	env.active = true
@@ -495,7 +507,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 	if s.cfg.Trace == TraceFull {
 		rec.Attrs = describe(m)
 	}
-	sendSeq := s.commit(&rec)
+	sendSeq := s.commitMessage(&rec, m)
 	if to < 0 || int(to) >= s.n {
 		s.drop(to, from, msgID, DropNoSuchNode, sendSeq)
 		return
@@ -560,12 +572,19 @@ func (s *Sim) enqueue(ev event) {
 }
 
 // commit assigns the next Seq to a record, hashes it and, in Full mode, keeps it.
-func (s *Sim) commit(r *trace.Record) uint64 {
+func (s *Sim) commit(r *trace.Record) uint64 { return s.commitMessage(r, nil) }
+
+// commitMessage commits a send or delivery record of message m (nil for other kinds) and shows it
+// to the observer.
+func (s *Sim) commitMessage(r *trace.Record, m protocol.Message) uint64 {
 	s.recordSeq++
 	r.Seq = s.recordSeq
 	s.hasher.Add(r)
 	if s.keeps(r.Kind) {
 		s.records = append(s.records, *r)
+	}
+	if s.cfg.Observer != nil && s.cfg.Trace != TraceHashOnly {
+		s.cfg.Observer.Observe(r, m)
 	}
 	return r.Seq
 }

@@ -54,3 +54,37 @@ func (s *Server) CopiesInProgress() []CopyInProgress {
 	}
 	return out
 }
+
+// EntryVersion is the version of key in this server's copy of bucket, a tombstone's included. ok is
+// false when the server holds no copy of the bucket (or was disconnected) or the copy has no entry
+// for the key. Online checkers read it to see that versions at a holder never go backwards.
+func (s *Server) EntryVersion(bucket int, key string) (v Version, ok bool) {
+	b := s.copyOf(bucket)
+	if b == nil {
+		return Version{}, false
+	}
+	e, ok := b.entries[key]
+	return e.Version, ok
+}
+
+// CopyState reports whether this server holds a copy of bucket and whether that copy is
+// initialized (complete).
+func (s *Server) CopyState(bucket int) (held, initialized bool) {
+	b := s.copyOf(bucket)
+	return b != nil, b != nil && b.initialized
+}
+
+// Entries lists this server's copy of bucket sorted by key, tombstones included (nil without a copy).
+func (s *Server) Entries(bucket int) []Entry {
+	if b := s.copyOf(bucket); b != nil {
+		return b.sortedEntries()
+	}
+	return nil
+}
+
+func (s *Server) copyOf(bucket int) *bucketState {
+	if s.stopped || bucket < 0 || bucket >= len(s.buckets) {
+		return nil
+	}
+	return s.buckets[bucket]
+}

@@ -2,6 +2,9 @@ package chaos
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/stateflush/stateflush/sim/trace"
 )
@@ -19,53 +22,93 @@ func (a Alarm) String() string {
 }
 
 // Monitor watches a trace the way an operations team's monitoring watches a cluster: every member
-// that goes away raises an alarm, unless the loss carries the chaos monkey's label, in which case it
-// is counted as planned work. Feed it records in trace order with Observe.
+// that goes away raises an alarm, unless planned work explains it. A crash is planned when it
+// carries the chaos monkey's label (or another label the configuration names as planned); a member
+// that leaves a view is explained by a planned crash of that incarnation; a member that is forced to
+// disconnect, or leaves a view while its process runs, is a real loss. Feed it records in trace
+// order with Observe.
 type Monitor struct {
+	cfg         MonitorConfig
 	alarms      []Alarm
 	monkeyKills int
-	// killedByMonkey marks members whose current loss is the monkey's, so that the membership
-	// layer noticing the same loss later (a view that removes them) does not alarm either.
-	killedByMonkey map[int32]bool
+	// down marks members whose process is down after a planned crash.
+	down map[int32]bool
+	// incarnation is each member's current incarnation (from restart records).
+	incarnation map[int32]uint32
+	// members is the member list of the view each reporter installed last.
+	members map[int32][]member
 	// alarmed marks members whose current loss already raised an alarm: every member that installs
 	// the new view reports the same departure, and one loss deserves one alarm.
 	alarmed map[int32]bool
-	// departedEvent is the protocol event name whose "removed" attribute lists members that the
-	// membership layer dropped from the view; empty to watch crashes only.
-	departedEvent string
 }
 
-// NewMonitor returns a monitor. departedEvent names the protocol event that announces members removed
-// from the view (its "removed" attribute is a comma-separated list of member ids); pass "" to watch
-// crash records only.
-func NewMonitor(departedEvent string) *Monitor {
-	return &Monitor{killedByMonkey: map[int32]bool{}, alarmed: map[int32]bool{}, departedEvent: departedEvent}
+// MonitorConfig says which protocol events reveal departures. Empty names watch crash records only.
+type MonitorConfig struct {
+	// ViewEvent is the event a member emits when it installs a view; its MembersAttr attribute lists
+	// the view's members, comma-separated, each as "<letter><id>" or "<letter><id>#<incarnation>".
+	ViewEvent, MembersAttr string
+	// DisconnectEvent is the event a member emits when the others forced it out of the cluster.
+	DisconnectEvent string
+	// PlannedLabels are crash labels (the "by" attribute) besides the monkey's that mark planned
+	// work, such as a test script's crashes.
+	PlannedLabels []string
+}
+
+type member struct {
+	id  int32
+	inc uint32
+}
+
+// NewMonitor returns a monitor for the given configuration.
+func NewMonitor(cfg MonitorConfig) *Monitor {
+	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32][]member{}, alarmed: map[int32]bool{}}
 }
 
 // Observe feeds one trace record.
 func (m *Monitor) Observe(r *trace.Record) {
 	switch r.Kind {
 	case trace.KindCrash:
-		if by, _ := r.Get("by"); by == Label {
-			m.monkeyKills++
-			m.killedByMonkey[r.Node] = true
+		delete(m.members, r.Node)
+		by, _ := r.Get("by")
+		if by == Label || slices.Contains(m.cfg.PlannedLabels, by) {
+			if by == Label {
+				m.monkeyKills++
+			}
+			m.down[r.Node] = true
 			return
 		}
 		m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: r.Node, Reason: "crashed unexpectedly"})
 	case trace.KindRestart:
-		delete(m.killedByMonkey, r.Node)
+		delete(m.down, r.Node)
 		delete(m.alarmed, r.Node)
+		delete(m.members, r.Node)
+		m.incarnation[r.Node] = r.Incarnation
 	case trace.KindEvent:
-		if m.departedEvent == "" || r.Name != m.departedEvent {
-			return
+		switch {
+		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent:
+			m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: r.Node, Reason: "was forced to disconnect while its process was running"})
+		case m.cfg.ViewEvent != "" && r.Name == m.cfg.ViewEvent:
+			m.observeView(r)
 		}
-		removed, _ := r.Get("removed")
-		for _, id := range parseIDList(removed) {
-			if !m.killedByMonkey[id] {
-				m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: id,
-					Reason: fmt.Sprintf("left the view (reported by member %d) without the monkey's label", r.Node)})
-			}
+	}
+}
+
+// observeView compares the view a member installed with the one it had: a member that left is a
+// real loss unless its incarnation is gone (its crash was judged when it happened) or planned.
+func (m *Monitor) observeView(r *trace.Record) {
+	text, _ := r.Get(m.cfg.MembersAttr)
+	now := parseMembers(text)
+	prev, had := m.members[r.Node]
+	m.members[r.Node] = now
+	if !had {
+		return
+	}
+	for _, p := range prev {
+		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] {
+			continue
 		}
+		m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: p.id,
+			Reason: fmt.Sprintf("left the view (reported by member %d) while its process was running, with no planned crash to explain it", r.Node)})
 	}
 }
 
@@ -83,23 +126,26 @@ func (m *Monitor) Alarms() []Alarm { return append([]Alarm(nil), m.alarms...) }
 // MonkeyKills counts the losses recognised as the monkey's work.
 func (m *Monitor) MonkeyKills() int { return m.monkeyKills }
 
-func parseIDList(s string) []int32 {
-	var ids []int32
-	var cur int32
-	in := false
-	for _, c := range s {
-		if c >= '0' && c <= '9' {
-			cur = cur*10 + int32(c-'0')
-			in = true
+// parseMembers reads a member list such as "s0,s1#2": a letter, the id, and optionally the
+// incarnation after '#'. Malformed items are skipped.
+func parseMembers(text string) []member {
+	var out []member
+	for _, item := range strings.Split(text, ",") {
+		item = strings.TrimLeft(strings.TrimSpace(item), "abcdefghijklmnopqrstuvwxyz")
+		idText, incText, hasInc := strings.Cut(item, "#")
+		id, err := strconv.ParseInt(idText, 10, 32)
+		if err != nil {
 			continue
 		}
-		if in {
-			ids = append(ids, cur)
+		mb := member{id: int32(id)}
+		if hasInc {
+			inc, err := strconv.ParseUint(incText, 10, 32)
+			if err != nil {
+				continue
+			}
+			mb.inc = uint32(inc)
 		}
-		cur, in = 0, false
+		out = append(out, mb)
 	}
-	if in {
-		ids = append(ids, cur)
-	}
-	return ids
+	return out
 }

@@ -178,7 +178,7 @@ func TestMonitorRecognisesTheMonkeyAndAlarmsOnRealLosses(t *testing.T) {
 	}
 	m.Arm()
 	s.RunUntil(protocol.Time(30 * protocol.Second))
-	mon := NewMonitor(protocol.EventViewChange)
+	mon := NewMonitor(MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members", DisconnectEvent: "forced-disconnect"})
 	records := s.Trace()
 	for i := range records {
 		mon.Observe(&records[i])
@@ -205,14 +205,36 @@ func TestMonitorRecognisesTheMonkeyAndAlarmsOnRealLosses(t *testing.T) {
 		t.Fatalf("an unlabelled crash must raise exactly one alarm for member %d, got %v", victim, alarms)
 	}
 
-	// A member that the membership layer removes from the view without the monkey's label is lost too,
-	// and every member reporting the same departure raises no second alarm.
-	for reporter := int32(1); reporter <= 3; reporter++ {
-		mon.Observe(&trace.Record{Seq: 1000 + uint64(reporter), Kind: trace.KindEvent, Node: reporter,
-			Name: protocol.EventViewChange, Attrs: []trace.Attr{{Key: "removed", Value: "3"}}})
+	// A member that leaves the view while its process runs is lost too, and every member reporting
+	// the same departure raises no second alarm.
+	view := func(seq uint64, reporter int32, members string) *trace.Record {
+		return &trace.Record{Seq: seq, Kind: trace.KindEvent, Node: reporter, Name: protocol.EventViewChange,
+			Attrs: []trace.Attr{{Key: "members", Value: members}}}
 	}
-	if got := mon.Alarms(); len(got) != 2 || got[1].Node != 3 {
+	fresh := NewMonitor(MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members", DisconnectEvent: "forced-disconnect"})
+	for reporter := int32(1); reporter <= 2; reporter++ {
+		fresh.Observe(view(uint64(10+reporter), reporter, "s1,s2,s3"))
+	}
+	for reporter := int32(1); reporter <= 2; reporter++ {
+		fresh.Observe(view(uint64(20+reporter), reporter, "s1,s2"))
+	}
+	if got := fresh.Alarms(); len(got) != 1 || got[0].Node != 3 || !strings.Contains(got[0].Reason, "left the view") {
 		t.Fatalf("a silent departure must raise one alarm for member 3, got %v", got)
+	}
+	// A departure that a planned crash explains does not alarm; an old incarnation's does not either.
+	planned := NewMonitor(MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members", DisconnectEvent: "forced-disconnect", PlannedLabels: []string{"script"}})
+	planned.Observe(view(1, 1, "s1,s2#1,s3"))
+	planned.Observe(&trace.Record{Seq: 2, Kind: trace.KindCrash, Node: 3, Attrs: []trace.Attr{{Key: "by", Value: "script"}}})
+	planned.Observe(&trace.Record{Seq: 3, Kind: trace.KindCrash, Node: 2, Attrs: []trace.Attr{{Key: "by", Value: Label}}})
+	planned.Observe(&trace.Record{Seq: 4, Kind: trace.KindRestart, Node: 2, Incarnation: 2})
+	planned.Observe(view(5, 1, "s1,s2#2"))
+	if got := planned.Alarms(); len(got) != 0 {
+		t.Fatalf("planned crashes explain these departures, got alarms %v", got)
+	}
+	// A forced disconnect is a real loss.
+	planned.Observe(&trace.Record{Seq: 6, Kind: trace.KindEvent, Node: 1, Name: "forced-disconnect"})
+	if got := planned.Alarms(); len(got) != 1 || got[0].Node != 1 || !strings.Contains(got[0].Reason, "forced to disconnect") {
+		t.Fatalf("a forced disconnect must alarm, got %v", got)
 	}
 }
 

@@ -1,0 +1,191 @@
+package linearizability
+
+import (
+	"fmt"
+	"slices"
+)
+
+// AtMostOnceCheck names violations of CheckAtMostOnce.
+const AtMostOnceCheck CheckName = "at-most-once"
+
+// maxParseSteps bounds the search for one value's decomposition into tokens. Values made of unique
+// tokens (the workload's "c<client>-<seq>;") decompose in one pass; the bound only matters for
+// values built from tokens that are prefixes of each other.
+const maxParseSteps = 100_000
+
+// CheckAtMostOnce checks that every value a read (a get or a snapshot) returned is a concatenation
+// of the tokens the key's writes wrote: optionally a put's value first, then append values, each
+// operation's token at most once, no token of a write that failed (it surely had no effect), and in
+// an order consistent with real time (a token whose operation returned before another's was invoked
+// comes first). Together with CheckAcknowledgedWrites, which requires every acknowledged append
+// that nothing can have overwritten to be in the final value, this makes each acknowledged append
+// occur exactly once. It assumes every write's value is a token that identifies it (the workload's
+// values do); values equal between operations are counted as a multiset.
+//
+// undecided lists keys whose values the search could not decompose within its bound: they are
+// neither passed nor failed, and the caller must treat them as unknown.
+func CheckAtMostOnce(h History) (violations []Violation, undecided []string, err error) {
+	if err := h.Validate(); err != nil {
+		return nil, nil, err
+	}
+	writes := map[string][]*Operation{}
+	for i := range h {
+		if op := &h[i]; op.Kind == OpPut || op.Kind == OpAppend {
+			writes[op.Key] = append(writes[op.Key], op)
+		}
+	}
+	reported := map[string]bool{}
+	report := func(key string, v Violation) {
+		if !reported[key] {
+			reported[key] = true
+			violations = append(violations, v)
+		}
+	}
+	undecidedSet := map[string]bool{}
+	judge := func(read *Operation, key, value string) {
+		if reported[key] || undecidedSet[key] {
+			return
+		}
+		tokens, result := decompose(value, writes[key])
+		if result == undecidable {
+			undecidedSet[key] = true
+			undecided = append(undecided, key)
+			return
+		}
+		if problem, culprits := judgeTokens(tokens, result); problem != "" {
+			seqs := []uint64{read.InvokeSeq, read.ReturnSeq}
+			for _, c := range culprits {
+				seqs = append(seqs, c.InvokeSeq, c.ReturnSeq)
+			}
+			report(key, Violation{Check: AtMostOnceCheck, Bucket: NoBucket, Key: key, TraceSeqs: traceSeqs(seqs...),
+				Message: fmt.Sprintf("key %q: %s returned %q, but %s", key, describeCall(read)+fmt.Sprintf(" by client %d #%d", read.Client, read.Seq), value, problem)})
+		}
+	}
+	for i := range h {
+		op := &h[i]
+		if op.Status != StatusOK {
+			continue
+		}
+		switch op.Kind {
+		case OpGet:
+			if op.Found {
+				judge(op, op.Key, op.Output)
+			}
+		case OpSnapshot:
+			for _, key := range sortedKeys(op.Snapshot) {
+				judge(op, key, op.Snapshot[key])
+			}
+		}
+	}
+	return violations, undecided, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// parse is the outcome of decompose.
+type parse int
+
+const (
+	parsed      parse = iota // the value is a concatenation of tokens
+	unparseable              // no concatenation of the writes' tokens gives the value
+	undecidable              // the search ran out of steps
+)
+
+// decompose splits value into the writes' tokens: the first may be a put's, the rest are appends'.
+// It first looks for a decomposition that uses each write at most once and, failing that, for one
+// that repeats writes (a duplicated append), which judgeTokens then reports.
+func decompose(value string, writes []*Operation) ([]*Operation, parse) {
+	// Index the tokens by value, and note their distinct lengths: at each position only the
+	// substrings of those lengths can be tokens.
+	byValue := map[string][]*Operation{}
+	var lengths []int
+	for _, w := range writes {
+		if w.Value == "" {
+			continue
+		}
+		if len(byValue[w.Value]) == 0 && !slices.Contains(lengths, len(w.Value)) {
+			lengths = append(lengths, len(w.Value))
+		}
+		byValue[w.Value] = append(byValue[w.Value], w)
+	}
+	slices.Sort(lengths)
+	steps := 0
+	for _, allowRepeat := range []bool{false, true} {
+		used := map[*Operation]bool{}
+		var path []*Operation
+		exhausted := false
+		var search func(pos int) bool
+		search = func(pos int) bool {
+			if pos == len(value) {
+				return true
+			}
+			for _, n := range lengths {
+				if pos+n > len(value) {
+					break
+				}
+				for _, w := range byValue[value[pos:pos+n]] {
+					if steps++; steps > maxParseSteps {
+						exhausted = true
+						return false
+					}
+					if (!allowRepeat && used[w]) || (pos > 0 && w.Kind != OpAppend) {
+						continue
+					}
+					used[w] = true
+					path = append(path, w)
+					if search(pos+n) || exhausted {
+						return !exhausted
+					}
+					path = path[:len(path)-1]
+					used[w] = false
+					if !allowRepeat {
+						continue
+					}
+					break // with repeats allowed, writes of equal value are interchangeable
+				}
+			}
+			return false
+		}
+		if search(0) {
+			return path, parsed
+		}
+		if exhausted {
+			return nil, undecidable
+		}
+	}
+	return nil, unparseable
+}
+
+// judgeTokens says what is wrong with a decomposition: a value that is no concatenation of tokens,
+// a write applied twice, a failed write applied, or two tokens in an order real time forbids.
+func judgeTokens(tokens []*Operation, result parse) (string, []*Operation) {
+	if result == unparseable {
+		return "the value is not a concatenation of the key's written values (a put's, then appends')", nil
+	}
+	seen := map[*Operation]bool{}
+	for _, w := range tokens {
+		if seen[w] {
+			return fmt.Sprintf("%s occurs twice in it: applied more than once", describeWrite(w)), []*Operation{w}
+		}
+		seen[w] = true
+		if w.Status == StatusFail {
+			return fmt.Sprintf("it holds %s, which failed and so had no effect", describeWrite(w)), []*Operation{w}
+		}
+	}
+	for i, earlier := range tokens {
+		for _, later := range tokens[i+1:] {
+			if later.ReturnUS < earlier.CallUS {
+				return fmt.Sprintf("%s comes before %s, which returned before the first was invoked",
+					describeWrite(earlier), describeWrite(later)), []*Operation{earlier, later}
+			}
+		}
+	}
+	return "", nil
+}
