@@ -50,11 +50,11 @@ func (n *nemesis) perform(a Action) {
 		n.requestMove(a.Bucket, a.Node)
 	case ActionCrash:
 		if n.sim.Alive(a.Node) {
-			_ = n.sim.Crash(a.Node, "script")
+			_ = n.sim.Crash(a.Node, scriptLabel)
 		}
 	case ActionRestart:
 		if !n.sim.Alive(a.Node) {
-			_ = n.sim.RestartBy(a.Node, "script")
+			_ = n.sim.RestartBy(a.Node, scriptLabel)
 		}
 	}
 }
@@ -284,3 +284,6 @@ func (n *nemesis) servers() []protocol.NodeID {
 	}
 	return ids
 }
+
+// scriptLabel marks the crashes and restarts of a scenario's script: planned work, as the monkey's.
+const scriptLabel = "script"

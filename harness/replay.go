@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
@@ -101,7 +102,7 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 		ReplayCommand:    o.ReplayCommand(tracePath),
 		Records:          o.Records,
 		TraceDescription: o.TraceHeader(),
-		History:          o.History,
+		History:          append(slices.Clone(o.History), o.FinalReads...),
 		Violations:       o.Violations,
 		NodeNames:        names,
 	}

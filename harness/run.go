@@ -34,11 +34,12 @@ const (
 
 // Checks beside those of package linearizability.
 const (
-	LivenessCheck  = "liveness"  // the system did not converge within the quiesce budget
-	DataLossCheck  = "data-loss" // a bucket lost every copy although the scenario stayed within redundancy
-	MonitorCheck   = "monitor"   // a member was lost without the chaos monkey's label
-	HistoryCheck   = "history"   // the trace's client events do not form a history
-	CrashCheck     = "crash"     // the run panicked
+	LivenessCheck  = "liveness"   // the system did not converge within the quiesce budget
+	DataLossCheck  = "data-loss"  // a bucket lost every copy although the scenario stayed within redundancy
+	MonitorCheck   = "monitor"    // a member was lost without the chaos monkey's label
+	HistoryCheck   = "history"    // the trace's client events do not form a history
+	CrashCheck     = "crash"      // the run panicked
+	FinalReadCheck = "final-read" // after quiescence a copy answers a read otherwise than the primary
 	RunFormat      = "stateflush-run/1"
 	defaultSteps   = 200_000_000
 	defaultBudget  = 10 * time.Second
@@ -84,10 +85,15 @@ type Outcome struct {
 	Records []trace.Record
 	// FullTrace says whether Records holds every record.
 	FullTrace bool
-	History   linearizability.History
+	// History is the clients' operations; FinalReads the harness's reads of every key after
+	// quiescence (judged with it).
+	History    linearizability.History
+	FinalReads linearizability.History
 	// Holdings are the live servers' bucket copies at the end.
-	Holdings   []linearizability.Holding
-	Verdict    linearizability.Verdict
+	Holdings []linearizability.Holding
+	Verdict  linearizability.Verdict
+	// Undecided lists keys whose values the at-most-once check could not decompose (unknown).
+	Undecided  []string
 	Violations []linearizability.Violation
 	// Liveness lists what did not converge (in words).
 	Liveness []string
@@ -344,7 +350,7 @@ func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
 	return fallback, found
 }
 
-func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
+func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt Options) {
 	cfg := o.Drawn.KV
 	budget := opt.CheckBudget
 	if budget <= 0 {
@@ -354,6 +360,14 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 	violate := func(v linearizability.Violation) {
 		o.Violations = append(o.Violations, v)
 		caught[string(v.Check)] = true
+	}
+	add := func(vs []linearizability.Violation, err error, check linearizability.CheckName) {
+		if err != nil {
+			violate(linearizability.Violation{Check: check, Bucket: linearizability.NoBucket, Message: err.Error()})
+		}
+		for _, v := range vs {
+			violate(v)
+		}
 	}
 
 	// The holdings of live servers, converted for the checkers.
@@ -370,37 +384,64 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 			for _, e := range h.Entries {
 				lh.Entries = append(lh.Entries, linearizability.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Tombstone: e.Tombstone})
 			}
+			for _, e := range h.Events {
+				lh.Events = append(lh.Events, linearizability.ClientSeq{Client: int32(e.Client), Seq: e.Seq})
+			}
 			o.Holdings = append(o.Holdings, lh)
 		}
 	}
 
+	// Buckets declared lost, and when: their keys stay checked up to that moment.
+	lostAt := map[int]int64{}
 	for i := range o.Records {
 		r := &o.Records[i]
 		if r.Kind == trace.KindEvent && r.Name == protocol.EventDataLost {
-			if b, ok := r.Get("bucket"); ok {
-				if bucket, err := strconv.Atoi(b); err == nil && !slices.Contains(o.LostBuckets, bucket) {
+			if bucket, ok := intAttr(r, "bucket"); ok {
+				if _, seen := lostAt[bucket]; !seen {
+					lostAt[bucket] = r.TimeUS
 					o.LostBuckets = append(o.LostBuckets, bucket)
 				}
 			}
 		}
 	}
 	slices.Sort(o.LostBuckets)
-	lost := func(key string) bool { return slices.Contains(o.LostBuckets, kv.BucketOf(key, cfg.Buckets)) }
+	bucketOf := func(key string) int { return kv.BucketOf(key, cfg.Buckets) }
+	isLost := func(key string) bool { _, lost := lostAt[bucketOf(key)]; return lost }
 
 	history, err := linearizability.HistoryFromTrace(o.Records)
 	if err != nil {
 		violate(linearizability.Violation{Check: HistoryCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
 	}
-	o.History = history
-	// Keys of buckets lost beyond redundancy cannot be checked: their data is gone by design.
-	checked := history
-	holdings := o.Holdings
-	if len(o.LostBuckets) > 0 {
-		checked = slices.DeleteFunc(slices.Clone(history), func(op linearizability.Operation) bool { return lost(op.Key) })
-		holdings = slices.DeleteFunc(slices.Clone(o.Holdings), func(h linearizability.Holding) bool { return slices.Contains(o.LostBuckets, h.Bucket) })
+	// survivors is the history of the keys whose buckets were not lost; holdings the same for copies.
+	survivors := slices.DeleteFunc(slices.Clone(history), func(op linearizability.Operation) bool { return op.Key != "" && isLost(op.Key) })
+	holdings := slices.DeleteFunc(slices.Clone(o.Holdings), func(h linearizability.Holding) bool { _, lost := lostAt[h.Bucket]; return lost })
+	// judged adds, for lost buckets, their operations up to the loss: one invoked later is dropped,
+	// one that returned later has an unknown outcome (the loss may have decided it).
+	judged := slices.Clone(history)
+	if len(lostAt) > 0 {
+		judged = judged[:0]
+		for _, op := range history {
+			if at, lost := lostAt[bucketOf(op.Key)]; op.Key != "" && lost {
+				if op.CallUS >= at {
+					continue
+				}
+				if op.ReturnUS > at && op.Status != linearizability.StatusUnknown {
+					op.Status, op.ReturnUS, op.ReturnSeq, op.Found, op.Output = linearizability.StatusUnknown, linearizability.InfiniteTimeUS, 0, false, ""
+				}
+			}
+			judged = append(judged, op)
+		}
 	}
 
-	if v, err := linearizability.CheckHistory(checked, budget); err != nil {
+	// Final reads: every key the workload touched, read at the primary and at every initialized copy
+	// after quiescence. The primary's answers join the history, so porcupine judges the final state.
+	finals, vs := o.finalReads(survivors, holdings, bucketOf)
+	add(vs, nil, FinalReadCheck)
+	o.History, o.FinalReads = history, finals
+	judged = append(judged, finals...)
+	survivors = append(survivors, finals...)
+
+	if v, err := linearizability.CheckHistory(judged, budget); err != nil {
 		violate(linearizability.Violation{Check: linearizability.LinearizabilityCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
 	} else {
 		o.Verdict = v
@@ -409,21 +450,19 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 				Message: illegalMessage(v)})
 		}
 	}
-	add := func(vs []linearizability.Violation, err error, check linearizability.CheckName) {
-		if err != nil {
-			violate(linearizability.Violation{Check: check, Bucket: linearizability.NoBucket, Message: err.Error()})
-		}
-		for _, v := range vs {
+	vs, undecided, err := linearizability.CheckAtMostOnce(judged)
+	add(vs, err, linearizability.AtMostOnceCheck)
+	o.Undecided = undecided
+	vs, err = linearizability.CheckConvergence(holdings, o.Records)
+	add(vs, err, linearizability.ConvergenceCheck)
+	vs, err = linearizability.CheckAcknowledgedWrites(survivors, holdings, bucketOf, o.Records)
+	add(vs, err, linearizability.AcknowledgedWriteCheck)
+	vs, err = linearizability.CheckRedundancy(holdings, linearizability.RedundancyTarget{BucketCount: cfg.Buckets, CopiesWanted: cfg.Redundancy, LiveMembers: live}, o.Records)
+	add(slices.DeleteFunc(vs, func(v linearizability.Violation) bool { _, lost := lostAt[v.Bucket]; return lost }), err, linearizability.RedundancyCheck)
+	if online != nil {
+		for _, v := range online.violations {
 			violate(v)
 		}
-	}
-	vs, err := linearizability.CheckConvergence(holdings, o.Records)
-	add(vs, err, linearizability.ConvergenceCheck)
-	vs, err = linearizability.CheckAcknowledgedWrites(checked, holdings, func(k string) int { return kv.BucketOf(k, cfg.Buckets) }, o.Records)
-	add(vs, err, linearizability.AcknowledgedWriteCheck)
-	if len(o.LostBuckets) == 0 {
-		vs, err = linearizability.CheckRedundancy(holdings, linearizability.RedundancyTarget{BucketCount: cfg.Buckets, CopiesWanted: cfg.Redundancy, LiveMembers: live}, o.Records)
-		add(vs, err, linearizability.RedundancyCheck)
 	}
 
 	// Liveness: the heal-and-quiesce phase must end quiescent with no copy still being created.
@@ -448,11 +487,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 			Message: fmt.Sprintf("buckets %v lost every copy although the scenario stays within redundancy %d", o.LostBuckets, cfg.Redundancy)})
 	}
 
-	mon := chaos.NewMonitor("")
-	for i := range o.Records {
-		mon.Observe(&o.Records[i])
-	}
-	o.Alarms = mon.Alarms()
+	o.Alarms = monitor(o.Records)
 	for _, a := range o.Alarms {
 		violate(linearizability.Violation{Check: MonitorCheck, Bucket: linearizability.NoBucket, Message: a.String()})
 	}
@@ -464,13 +499,83 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, opt Options) {
 	switch {
 	case len(o.Violations) > 0:
 		o.Final = VerdictViolation
-	case o.Verdict.Result == linearizability.Unknown:
+	case o.Verdict.Result != linearizability.Ok || len(o.Undecided) > 0:
 		o.Final = VerdictUnknown
 	case len(o.LostBuckets) > 0:
 		o.Final = VerdictDataLoss
 	default:
 		o.Final = VerdictPass
 	}
+}
+
+// monitor watches the trace as operations monitoring would: crashes without a planned label,
+// forced disconnects and departures from views that no planned crash explains raise alarms.
+func monitor(records []trace.Record) []chaos.Alarm {
+	mon := chaos.NewMonitor(chaos.MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members",
+		DisconnectEvent: kv.EventForcedDisconnect, PlannedLabels: []string{scriptLabel}})
+	for i := range records {
+		mon.Observe(&records[i])
+	}
+	return mon.Alarms()
+}
+
+// finalReads reads every key of the history at its bucket's primary and at every initialized copy,
+// as the history's last operations (one at a time, by a reader that is no client of the run). A copy
+// that answers otherwise than the primary is a violation. Buckets without exactly one primary are
+// left to the convergence check.
+func (o *Outcome) finalReads(h linearizability.History, holdings []linearizability.Holding, bucketOf func(string) int) (linearizability.History, []linearizability.Violation) {
+	byBucket := map[int][]*linearizability.Holding{}
+	for i := range holdings {
+		byBucket[holdings[i].Bucket] = append(byBucket[holdings[i].Bucket], &holdings[i])
+	}
+	read := func(hd *linearizability.Holding, key string) (bool, string, string) {
+		for _, e := range hd.Entries {
+			if e.Key == key {
+				return !e.Tombstone, e.Value, e.Version
+			}
+		}
+		return false, "", ""
+	}
+	reader := int32(o.Drawn.KV.Servers + o.Drawn.KV.Clients)
+	at := int64(o.Result.Now)
+	var finals linearizability.History
+	var violations []linearizability.Violation
+	for _, key := range h.Keys() {
+		bucket := bucketOf(key)
+		var primary *linearizability.Holding
+		primaries := 0
+		for _, hd := range byBucket[bucket] {
+			if hd.Primary {
+				primary = hd
+				primaries++
+			}
+		}
+		if primaries != 1 {
+			continue
+		}
+		found, value, _ := read(primary, key)
+		at += 2
+		finals = append(finals, linearizability.Operation{Client: reader, Seq: uint64(len(finals) + 1), Kind: linearizability.OpGet, Key: key,
+			Status: linearizability.StatusOK, Found: found, Output: value, CallUS: at, ReturnUS: at + 1})
+		for _, hd := range byBucket[bucket] {
+			if hd == primary || !hd.Initialized {
+				continue
+			}
+			if f, v, version := read(hd, key); f != found || v != value {
+				violations = append(violations, linearizability.Violation{Check: FinalReadCheck, Bucket: bucket, Key: key,
+					Message: fmt.Sprintf("after quiescence a read of %q at %s answers %s (version %q), at the primary %s it answers %s",
+						key, hd.NodeName, describeRead(f, v), version, primary.NodeName, describeRead(found, value))})
+			}
+		}
+	}
+	return finals, violations
+}
+
+func describeRead(found bool, value string) string {
+	if !found {
+		return "absent"
+	}
+	return strconv.Quote(value)
 }
 
 // SeedResult is the JSON line a sweep writes per seed. It holds no wall-clock figures, so a sweep's

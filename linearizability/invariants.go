@@ -28,6 +28,16 @@ type Holding struct {
 	Primary     bool    `json:"primary,omitempty"`
 	Initialized bool    `json:"initialized,omitempty"`
 	Entries     []Entry `json:"entries"`
+	// Events is the copy's event-id table: per client, the latest operation sequence number
+	// applied, sorted by client. It is what makes a retried write apply once, so every holder
+	// must have the primary's.
+	Events []ClientSeq `json:"events,omitempty"`
+}
+
+// ClientSeq is one entry of an event-id table.
+type ClientSeq struct {
+	Client int32  `json:"client"`
+	Seq    uint64 `json:"seq"`
 }
 
 // RedundancyTarget is what CheckRedundancy expects of the cluster at the end of a run.
@@ -152,7 +162,8 @@ func describeHolders(values []HolderValue) string {
 }
 
 // CheckConvergence checks that after quiescence every initialized holder of a bucket holds the same
-// entries as the bucket's primary: the same keys with the same values, versions and tombstones.
+// entries as the bucket's primary: the same keys with the same values, versions and tombstones,
+// and the same event-id table.
 // Each bucket must have exactly one primary, and it must be initialized. Records (optional) give
 // each holder's last trace record touching the key (see HolderValue.LastTraceSeq).
 //
@@ -208,8 +219,46 @@ func CheckConvergence(holdings []Holding, records []trace.Record) ([]Violation, 
 					b.bucket, key, strings.Join(differing, ", "), primary.Node, describeHolders(values)),
 			})
 		}
+		for _, h := range b.holdings {
+			if h == primary || !h.Initialized {
+				continue
+			}
+			if diff := diffEvents(primary.Events, h.Events); diff != "" {
+				violations = append(violations, Violation{
+					Check: ConvergenceCheck, Bucket: b.bucket, TraceSeqs: index.bucketSeqs(b.bucket),
+					Message: fmt.Sprintf("bucket %d: node %d's event-id table differs from primary node %d's after quiescence: %s",
+						b.bucket, h.Node, primary.Node, diff),
+				})
+			}
+		}
 	}
 	return violations, nil
+}
+
+// diffEvents describes how table got differs from want (up to five clients), or "" if they agree.
+func diffEvents(want, got []ClientSeq) string {
+	w, g := map[int32]uint64{}, map[int32]uint64{}
+	var clients []int32
+	for _, e := range want {
+		w[e.Client] = e.Seq
+		clients = append(clients, e.Client)
+	}
+	for _, e := range got {
+		g[e.Client] = e.Seq
+		clients = append(clients, e.Client)
+	}
+	slices.Sort(clients)
+	clients = slices.Compact(clients)
+	var parts []string
+	for _, c := range clients {
+		if w[c] != g[c] {
+			parts = append(parts, fmt.Sprintf("client %d: %d, primary %d", c, g[c], w[c]))
+		}
+	}
+	if len(parts) > 5 {
+		parts = append(parts[:5], fmt.Sprintf("and %d more", len(parts)-5))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func unionKeys(entries []map[string]Entry) []string {
@@ -388,23 +437,50 @@ func acknowledgedWriteAfter(writes []*Operation, w *Operation) bool {
 	return false
 }
 
+// checkAppends applies the rules for a key with appends. An absent final value loses every
+// acknowledged append that no put or delete can have overwritten. A present one must decompose
+// into the writes' tokens (CheckAtMostOnce reports a value that does not); its first token is the
+// last put (or, if an append, comes after the last delete), so every acknowledged append invoked
+// after some token's operation returned took effect after that put or delete and must be there.
 func checkAppends(writes []*Operation, present bool, value string) (string, []*Operation) {
-	for _, a := range writes {
-		if a.Kind != OpAppend || !a.Acknowledged() {
-			continue
-		}
-		overwritable := false
-		for _, x := range writes {
-			if x.Kind != OpAppend && x.ReturnUS >= a.CallUS {
-				overwritable = true // a put or delete may have been linearized after the append
-				break
+	if !present {
+		for _, a := range writes {
+			if a.Kind != OpAppend || !a.Acknowledged() {
+				continue
+			}
+			overwritable := false
+			for _, x := range writes {
+				if x.Kind != OpAppend && x.ReturnUS >= a.CallUS {
+					overwritable = true // a delete may have been linearized after the append
+					break
+				}
+			}
+			if !overwritable {
+				return fmt.Sprintf("the acknowledged %s, after every put and delete of the key, is missing from it", describeWrite(a)), []*Operation{a}
 			}
 		}
-		if overwritable {
-			continue
+		return "", nil
+	}
+	tokens, result := decompose(value, writes)
+	if result != parsed {
+		return "", nil
+	}
+	bound := int64(InfiniteTimeUS)
+	overwrites := false
+	for _, w := range writes {
+		overwrites = overwrites || w.Kind != OpAppend
+	}
+	if !overwrites {
+		bound = -1 // nothing ever overwrote the key: every acknowledged append must be in it
+	}
+	for _, t := range tokens {
+		if t.Acknowledged() {
+			bound = min(bound, t.ReturnUS)
 		}
-		if !present || !strings.Contains(value, a.Value) {
-			return fmt.Sprintf("the acknowledged %s, after every put and delete of the key, is missing from it", describeWrite(a)), []*Operation{a}
+	}
+	for _, a := range writes {
+		if a.Kind == OpAppend && a.Acknowledged() && a.CallUS > bound && !slices.Contains(tokens, a) {
+			return fmt.Sprintf("the acknowledged %s, invoked after the value's own writes had taken effect, is missing from it", describeWrite(a)), []*Operation{a}
 		}
 	}
 	return "", nil
