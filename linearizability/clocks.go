@@ -66,6 +66,12 @@ func isProcessEvent(r *trace.Record) bool {
 // cluster (Peer < 0, no send record) add no order. Records must be in Seq order; a delivery of a
 // message from a node that has no send record before it is an error wrapping ErrMalformedTrace.
 func VectorClocks(records []trace.Record) ([]VectorClock, error) {
+	return vectorClocks(records, nil)
+}
+
+// vectorClocks is VectorClocks where deliveries of messages whose type ignore accepts add no order
+// (CheckCut ignores the snapshot's own markers: a marker is what starts the receiver's recording).
+func vectorClocks(records []trace.Record, ignore func(messageType string) bool) ([]VectorClock, error) {
 	if err := checkSeqOrder(records); err != nil {
 		return nil, err
 	}
@@ -97,7 +103,7 @@ func VectorClocks(records []trace.Record) ([]VectorClock, error) {
 		if previous := current[r.Node]; previous != nil {
 			copy(clock, previous)
 		}
-		if r.Kind == trace.KindDeliver {
+		if r.Kind == trace.KindDeliver && (ignore == nil || !ignore(r.Name)) {
 			sendClock, ok := sent[r.MsgID]
 			switch {
 			case ok:

@@ -63,11 +63,11 @@ func CompletedSnapshots(records []trace.Record) []string {
 // CheckCut reads snapshot snapshotID back from a trace (its snapshot-local, snapshot-channel,
 // snapshot-marker and snapshot-complete events; see protocol/events.go) and verifies it:
 //
-//   - The cut is closed under happens-before: no message delivered inside the cut (at or before
-//     the receiver's cut point) was sent outside it (after the sender's cut point). Checking every
-//     message between members is the vector-clock criterion restricted to members: the cut is
-//     consistent iff no member's cut point knows more of another member than that member's own cut
-//     point (the tests check this equivalence against VectorClocks).
+//   - The cut is closed under happens-before, decided with vector clocks over every node of the
+//     trace (clients and other non-members included, the snapshot's markers excluded): no member's
+//     cut point knows more of another member than that member's own cut point. A message between
+//     members delivered inside the cut but sent outside it is reported as such, naming the channel
+//     and message; a causal path through a non-member is reported with the two cut points.
 //   - Each channel's recorded state is exactly the deliveries, in delivery order, of messages sent
 //     inside the cut and delivered outside it on that channel. A missing or extra message, a wrong
 //     order, a recording after the channel's marker arrived, or a channel never closed by a marker
@@ -141,12 +141,64 @@ func CheckCut(records []trace.Record, snapshotID string, isMarker func(messageTy
 	if err != nil {
 		return Cut{}, err
 	}
+	if err := cut.checkCausality(records, isMarker); err != nil {
+		return Cut{}, err
+	}
 	closedAt, err := cut.readChannelRecords(records, snapshotID)
 	if err != nil {
 		return Cut{}, err
 	}
 	cut.compareChannels(expected, closedAt)
 	return cut, nil
+}
+
+// checkCausality decides consistency with vector clocks over every node, clients and other
+// non-members included: the cut is consistent iff no member's cut point knows of an event of
+// another member that lies after that member's own cut point. This catches a causal path from a
+// member after its cut, through a non-member, to a member before its cut, which the message check
+// between members cannot see. A pair already reported by the message check is not reported again.
+func (cut *Cut) checkCausality(records []trace.Record, isMarker func(string) bool) error {
+	clocks, err := vectorClocks(records, isMarker)
+	if err != nil {
+		return err
+	}
+	at := map[int32]VectorClock{}
+	for i := range records {
+		r := &records[i]
+		if seq, ok := cut.CutSeq[r.Node]; ok && seq == r.Seq {
+			at[r.Node] = clocks[i]
+		}
+	}
+	direct := map[Channel]bool{}
+	for _, v := range cut.Violations {
+		if v.Channel != nil {
+			direct[*v.Channel] = true
+		}
+	}
+	component := func(c VectorClock, n int32) uint64 {
+		if int(n) < len(c) {
+			return c[n]
+		}
+		return 0
+	}
+	for _, p := range cut.Members {
+		for _, q := range cut.Members {
+			if p == q || direct[Channel{p, q}] {
+				continue
+			}
+			known, own := component(at[q], p), component(at[p], p)
+			if known <= own {
+				continue
+			}
+			cut.Violations = append(cut.Violations, Violation{
+				Check: ConsistentCutCheck, Bucket: NoBucket, TraceSeqs: traceSeqs(cut.CutSeq[p], cut.CutSeq[q]),
+				Message: fmt.Sprintf("snapshot %s: the cut is not closed under happens-before: node %d's cut point (seq %d) knows %d events of node %d, "+
+					"whose own cut point (seq %d) holds only %d: a causal path (perhaps through nodes outside the snapshot) leads from after node %d's cut into node %d's",
+					cut.Snapshot, q, cut.CutSeq[q], known, p, cut.CutSeq[p], own, p, q),
+			})
+		}
+	}
+	return nil
 }
 
 // message is one delivery of a message between members, as the trace saw it.

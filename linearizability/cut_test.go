@@ -341,3 +341,42 @@ func TestVectorClocks(t *testing.T) {
 		t.Errorf("delivery without send: got %v", err)
 	}
 }
+
+// A causal path from a member after its cut, through a node outside the snapshot (a client), into
+// a member before its cut makes the cut inconsistent, although no message between members crosses
+// it: only vector clocks over every node see it.
+func TestCheckCutCatchesAPathThroughANonMember(t *testing.T) {
+	build := func(throughClient bool) []trace.Record {
+		var b traceBuilder
+		local := func(node int32, cause uint64) {
+			b.event(node, cause, protocol.EventSnapshotLocal, "snapshot", "s1", "state", "x")
+		}
+		local(0, 0)
+		m01 := b.send(0, 1, marker)
+		if throughClient {
+			x := b.send(0, 9, "put") // after node 0's cut, to client 9
+			b.deliver(9, 0, x, "put")
+			y := b.send(9, 1, "put") // the client's message reaches node 1 before its cut
+			b.deliver(1, 9, y, "put")
+		}
+		d := b.deliver(1, 0, m01, marker)
+		local(1, d)
+		b.event(1, d, protocol.EventSnapshotMarker, "snapshot", "s1", "from", "0")
+		m10 := b.send(1, 0, marker)
+		d = b.deliver(0, 1, m10, marker)
+		b.event(0, d, protocol.EventSnapshotMarker, "snapshot", "s1", "from", "1")
+		b.event(0, d, protocol.EventSnapshotComplete, "snapshot", "s1", "members", "0,1")
+		return b.records
+	}
+	cut, err := CheckCut(build(false), "s1", nil)
+	if err != nil || len(cut.Violations) != 0 {
+		t.Fatalf("the snapshot without the path is consistent: %v %s", err, describeViolations(cut.Violations))
+	}
+	cut, err = CheckCut(build(true), "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cut.Violations) != 1 || !strings.Contains(cut.Violations[0].Message, "causal path") {
+		t.Fatalf("want one causal-path violation, got:\n%s", describeViolations(cut.Violations))
+	}
+}
