@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
@@ -29,6 +30,12 @@ const (
 	UninitializedAnswerCheck = "uninitialized-answer"
 	// FalseLossCheck: a bucket declared lost had no live, joined member with an initialized copy.
 	FalseLossCheck = "false-loss"
+	// FlushCheck: the state flush's own guarantee, for a copy created by the state flush operation.
+	// When the copy's flush completes with source S, every write of the bucket that was sent
+	// without the copy among the recipients and to S has been applied at S, and no such write of
+	// the flush's epoch is sent afterwards; the copy initializes only from the source its latest
+	// flush was bound to.
+	FlushCheck = "flush"
 )
 
 // copyID names one incarnation's copy of one bucket.
@@ -47,13 +54,33 @@ type writeID struct {
 
 // sentWrite is a write as the trace shows it: what it carried and to whom it went.
 type sentWrite struct {
-	bucket     int
-	entries    []kv.Entry
-	recipients []copyID
-	sendSeq    uint64
+	bucket int
+	epoch  uint64
+	// flushesBefore are the flushes of the bucket that had completed, and were live, when the
+	// write was sent.
+	flushesBefore []*completedFlush
+	entries       []kv.Entry
+	recipients    []copyID
+	sendSeq       uint64
 	// appliedSeq is the first record at which an initialized holder acknowledged applying it (0:
-	// none yet). Only such a write must be in every copy created without it among the recipients.
+	// none yet), appliers every initialized holder that did. Only a write that a live applier
+	// still holds must be in every copy created without it among the recipients: one whose
+	// appliers all crashed may be lost (its client was not answered, and retries).
 	appliedSeq uint64
+	appliers   []copyID
+}
+
+// held reports whether some initialized holder that applied the write is still up, the same
+// incarnation, with an initialized copy.
+func (c *onlineChecker) held(w *sentWrite) bool {
+	for _, a := range w.appliers {
+		if srv := c.server(a.node); srv != nil && c.world.sim.Incarnation(a.node) == a.inc {
+			if _, initialized := srv.CopyState(a.bucket); initialized {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // initializedCopy is a copy at the moment it was marked initialized.
@@ -64,6 +91,19 @@ type initializedCopy struct {
 	versions map[string]kv.Version
 }
 
+// completedFlush is a copy's flush at the moment it completed.
+type completedFlush struct {
+	copyID
+	seq    uint64
+	source string // the source member, as the event names it
+	// sourceNode and sourceInc identify the source's incarnation.
+	sourceNode protocol.NodeID
+	sourceInc  uint32
+	// epoch is the newest epoch of the bucket's writes sent before the flush completed: a write of
+	// a newer epoch comes from a primary that fences the copy, which then starts again.
+	epoch uint64
+}
+
 // onlineChecker implements sim.Observer for the harness's online invariants.
 type onlineChecker struct {
 	world      *kvWorld
@@ -72,6 +112,8 @@ type onlineChecker struct {
 	inits      map[int][]*initializedCopy
 	primaries  map[[2]uint64]string // (bucket, epoch) -> member
 	versions   map[copyID]map[string]kv.Version
+	flushes    map[copyID]*completedFlush
+	maxEpoch   map[int]uint64
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
@@ -80,7 +122,7 @@ type onlineChecker struct {
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
-		reported: map[string]bool{}}
+		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, maxEpoch: map[int]uint64{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -129,7 +171,11 @@ func (c *onlineChecker) onReplicateSent(r *trace.Record, m *kv.Replicate) {
 	id := writeID{origin: from, inc: r.Incarnation, id: m.WriteID}
 	w := c.writes[id]
 	if w == nil {
-		w = &sentWrite{bucket: m.Bucket, entries: m.Entries, sendSeq: r.Seq}
+		w = &sentWrite{bucket: m.Bucket, epoch: m.Epoch, entries: m.Entries, sendSeq: r.Seq}
+		c.maxEpoch[m.Bucket] = max(c.maxEpoch[m.Bucket], m.Epoch)
+		for _, f := range c.sortedFlushes(m.Bucket) {
+			w.flushesBefore = append(w.flushesBefore, f)
+		}
 		c.writes[id] = w
 		c.byBucket[m.Bucket] = append(c.byBucket[m.Bucket], w)
 		// The origin applied the write in this very step: its versions must not have gone back.
@@ -151,13 +197,53 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 		return
 	}
 	c.observeVersions(r, copyID{holder, r.Incarnation, m.Bucket}, srv, w.entries)
-	if _, initialized := srv.CopyState(m.Bucket); !initialized || w.appliedSeq != 0 {
+	if _, initialized := srv.CopyState(m.Bucket); !initialized {
+		return
+	}
+	if c.flushChecked() {
+		// A source that applies, after a flush bound to it completed, a write sent to it before
+		// (and not to the copy): the flush did not wait for the write to be applied.
+		for _, f := range c.sortedFlushes(w.bucket) {
+			if f.sourceNode == holder && f.sourceInc == r.Incarnation && w.sendSeq < f.seq && !slices.Contains(w.recipients, f.copyID) {
+				c.violate(FlushCheck, fmt.Sprintf("%v/%d", f.copyID, w.sendSeq), f.bucket, w.entries[0].Key, r, []uint64{w.sendSeq, f.seq},
+					"source %s applied a write of bucket %d (sent at step %d, not to the new copy %s) only after the copy's flush completed at step %d",
+					f.source, f.bucket, w.sendSeq, c.name(f.node), f.seq)
+			}
+		}
+	}
+	w.appliers = append(w.appliers, copyID{holder, r.Incarnation, m.Bucket})
+	if w.appliedSeq != 0 {
 		return
 	}
 	w.appliedSeq = r.Seq
 	for _, ic := range c.inits[w.bucket] {
 		c.checkComplete(r, ic, w)
 	}
+	if c.flushChecked() {
+		for _, f := range w.flushesBefore {
+			if c.flushes[f.copyID] == f && w.epoch <= f.epoch && !slices.Contains(w.recipients, f.copyID) && len(w.entries) > 0 {
+				c.violate(FlushCheck, fmt.Sprintf("%v/%d", f.copyID, w.sendSeq), f.bucket, w.entries[0].Key, r, []uint64{w.sendSeq, f.seq},
+					"a write of bucket %d was sent at step %d without the new copy %s among its recipients, after the copy's flush completed at step %d: the flush did not wait for it",
+					f.bucket, w.sendSeq, c.name(f.node), f.seq)
+			}
+		}
+	}
+}
+
+// flushChecked says whether copies are made by the state flush operation (the baselines have no
+// flush to check).
+func (c *onlineChecker) flushChecked() bool { return c.world.cfg.Strategy == kv.StateFlush }
+
+// sortedFlushes lists the live completed flushes of a bucket, by the copy's node.
+func (c *onlineChecker) sortedFlushes(bucket int) []*completedFlush {
+	var out []*completedFlush
+	for id, f := range c.flushes {
+		if id.bucket == bucket {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b *completedFlush) int { return int(a.node) - int(b.node) })
+	return out
 }
 
 // observeVersions checks that the copy's versions of the given entries' keys did not go back since
@@ -216,6 +302,19 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 			c.observeVersion(r, ic.copyID, e.Key, e.Version)
 		}
 		c.inits[bucket] = append(c.inits[bucket], ic)
+		if c.flushChecked() {
+			source, _ := r.Get("source")
+			f := c.flushes[ic.copyID]
+			switch {
+			case f == nil:
+				c.violate(FlushCheck, fmt.Sprintf("%v/init", ic.copyID), bucket, "", r, nil,
+					"%s was marked initialized from source %s of bucket %d without a completed flush", c.name(node), source, bucket)
+			case f.source != source:
+				c.violate(FlushCheck, fmt.Sprintf("%v/init", ic.copyID), bucket, "", r, []uint64{f.seq},
+					"%s was marked initialized from source %s of bucket %d, but its flush (completed at step %d) was bound to source %s", c.name(node), source, bucket, f.seq, f.source)
+			}
+			delete(c.flushes, ic.copyID)
+		}
 		for _, w := range c.byBucket[bucket] {
 			if w.appliedSeq != 0 {
 				c.checkComplete(r, ic, w)
@@ -234,6 +333,19 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 	case protocol.EventImageDiscarded, kv.EventBucketDropped:
 		if bucket, ok := intAttr(r, "bucket"); ok {
 			delete(c.versions, copyID{node, r.Incarnation, bucket})
+			delete(c.flushes, copyID{node, r.Incarnation, bucket})
+		}
+	case protocol.EventAnnounceSent:
+		if bucket, ok := intAttr(r, "bucket"); ok {
+			delete(c.flushes, copyID{node, r.Incarnation, bucket}) // a new attempt flushes again
+		}
+	case protocol.EventFlushComplete:
+		bucket, okB := intAttr(r, "bucket")
+		source, okS := r.Get("source")
+		sourceNode, sourceInc, okM := parseMember(source)
+		if okB && okS && okM {
+			id := copyID{node, r.Incarnation, bucket}
+			c.flushes[id] = &completedFlush{copyID: id, seq: r.Seq, source: source, sourceNode: sourceNode, sourceInc: sourceInc, epoch: c.maxEpoch[bucket]}
 		}
 	case kv.EventForcedDisconnect:
 		c.forgetNode(node)
@@ -282,12 +394,33 @@ func (c *onlineChecker) forgetNode(node protocol.NodeID) {
 			delete(c.versions, id)
 		}
 	}
+	for id := range c.flushes {
+		if id.node == node {
+			delete(c.flushes, id)
+		}
+	}
+}
+
+// parseMember reads a member as the store names it: "s<id>" or "s<id>#<incarnation>".
+func parseMember(text string) (protocol.NodeID, uint32, bool) {
+	idText, incText, hasInc := strings.Cut(strings.TrimPrefix(text, "s"), "#")
+	id, err := strconv.Atoi(idText)
+	if err != nil {
+		return 0, 0, false
+	}
+	inc := uint64(0)
+	if hasInc {
+		if inc, err = strconv.ParseUint(incText, 10, 32); err != nil {
+			return 0, 0, false
+		}
+	}
+	return protocol.NodeID(id), uint32(inc), true
 }
 
 // checkComplete reports a write that copy ic must hold but does not: distributed before ic was
 // initialized, not to ic, and applied at an initialized holder.
 func (c *onlineChecker) checkComplete(r *trace.Record, ic *initializedCopy, w *sentWrite) {
-	if w.sendSeq > ic.seq || slices.Contains(w.recipients, ic.copyID) {
+	if w.sendSeq > ic.seq || slices.Contains(w.recipients, ic.copyID) || !c.held(w) {
 		return
 	}
 	for _, e := range w.entries {

@@ -317,10 +317,10 @@ type WriteAck struct {
 	Epoch   uint64
 }
 
-func (*WriteAck) Type() string       { return "write-ack" }
+func (*WriteAck) Type() string { return "write-ack" }
 
 // Applied reports whether the holder applied the write (rather than rejecting it or holding no copy).
-func (m *WriteAck) Applied() bool { return m.Outcome == ackApplied }
+func (m *WriteAck) Applied() bool    { return m.Outcome == ackApplied }
 func (m *WriteAck) bucketIndex() int { return m.Bucket }
 func (m *WriteAck) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("bucket", m.Bucket), a("write", m.WriteID), a("outcome", m.Outcome)}
