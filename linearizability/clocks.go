@@ -66,12 +66,13 @@ func isProcessEvent(r *trace.Record) bool {
 // cluster (Peer < 0, no send record) add no order. Records must be in Seq order; a delivery of a
 // message from a node that has no send record before it is an error wrapping ErrMalformedTrace.
 func VectorClocks(records []trace.Record) ([]VectorClock, error) {
-	return vectorClocks(records, nil)
+	return vectorClocks(records, nil, nil)
 }
 
-// vectorClocks is VectorClocks where deliveries of messages whose type ignore accepts add no order
-// (CheckCut ignores the snapshot's own markers: a marker is what starts the receiver's recording).
-func vectorClocks(records []trace.Record, ignore func(messageType string) bool) ([]VectorClock, error) {
+// vectorClocks is VectorClocks where deliveries of messages whose type ignore accepts, or whose
+// sender is in environment, add no order (CheckCut ignores the snapshot's own markers: a marker is
+// what starts the receiver's recording; and the environment's messages if asked to).
+func vectorClocks(records []trace.Record, ignore func(messageType string) bool, environment map[int32]bool) ([]VectorClock, error) {
 	if err := checkSeqOrder(records); err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func vectorClocks(records []trace.Record, ignore func(messageType string) bool) 
 		if previous := current[r.Node]; previous != nil {
 			copy(clock, previous)
 		}
-		if r.Kind == trace.KindDeliver && (ignore == nil || !ignore(r.Name)) {
+		if r.Kind == trace.KindDeliver && (ignore == nil || !ignore(r.Name)) && !environment[r.Peer] {
 			sendClock, ok := sent[r.MsgID]
 			switch {
 			case ok:

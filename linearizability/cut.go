@@ -85,12 +85,57 @@ func CompletedSnapshots(records []trace.Record) []string {
 // Errors (wrapping ErrSnapshotNotFound or ErrMalformedTrace) are for traces that cannot be read,
 // not for inconsistent snapshots, which are reported as Violations.
 func CheckCut(records []trace.Record, snapshotID string, isMarker func(messageType string) bool) (Cut, error) {
+	return CheckCutWithEnvironment(records, snapshotID, isMarker, nil)
+}
+
+// CheckCutWithEnvironment is CheckCut for a protocol whose snapshots are consistent only with
+// respect to the causality among the system's own nodes: causal paths through the environment
+// nodes (clients, say) are not followed. CheckCut follows every path.
+func CheckCutWithEnvironment(records []trace.Record, snapshotID string, isMarker func(messageType string) bool, environment []int32) (Cut, error) {
 	if isMarker == nil {
 		isMarker = DefaultIsMarker
 	}
-	if err := checkSeqOrder(records); err != nil {
+	clocks, err := cutClocks(records, isMarker, environment)
+	if err != nil {
 		return Cut{}, err
 	}
+	return checkCut(records, snapshotID, isMarker, clocks)
+}
+
+// CheckCuts checks every completed snapshot of the trace (CompletedSnapshots) as
+// CheckCutWithEnvironment does, computing the vector clocks once for all of them.
+func CheckCuts(records []trace.Record, isMarker func(messageType string) bool, environment []int32) ([]Cut, error) {
+	if isMarker == nil {
+		isMarker = DefaultIsMarker
+	}
+	ids := CompletedSnapshots(records)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	clocks, err := cutClocks(records, isMarker, environment)
+	if err != nil {
+		return nil, err
+	}
+	cuts := make([]Cut, 0, len(ids))
+	for _, id := range ids {
+		cut, err := checkCut(records, id, isMarker, clocks)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", id, err)
+		}
+		cuts = append(cuts, cut)
+	}
+	return cuts, nil
+}
+
+func cutClocks(records []trace.Record, isMarker func(string) bool, environment []int32) ([]VectorClock, error) {
+	outside := map[int32]bool{}
+	for _, n := range environment {
+		outside[n] = true
+	}
+	return vectorClocks(records, isMarker, outside)
+}
+
+func checkCut(records []trace.Record, snapshotID string, isMarker func(string) bool, clocks []VectorClock) (Cut, error) {
 	cut := Cut{Snapshot: snapshotID, CutSeq: map[int32]uint64{}, InFlight: map[Channel][]uint64{}}
 	var listed []int32
 	listedSeq := uint64(0)
@@ -141,9 +186,7 @@ func CheckCut(records []trace.Record, snapshotID string, isMarker func(messageTy
 	if err != nil {
 		return Cut{}, err
 	}
-	if err := cut.checkCausality(records, isMarker); err != nil {
-		return Cut{}, err
-	}
+	cut.checkCausality(records, clocks)
 	closedAt, err := cut.readChannelRecords(records, snapshotID)
 	if err != nil {
 		return Cut{}, err
@@ -157,11 +200,7 @@ func CheckCut(records []trace.Record, snapshotID string, isMarker func(messageTy
 // another member that lies after that member's own cut point. This catches a causal path from a
 // member after its cut, through a non-member, to a member before its cut, which the message check
 // between members cannot see. A pair already reported by the message check is not reported again.
-func (cut *Cut) checkCausality(records []trace.Record, isMarker func(string) bool) error {
-	clocks, err := vectorClocks(records, isMarker)
-	if err != nil {
-		return err
-	}
+func (cut *Cut) checkCausality(records []trace.Record, clocks []VectorClock) {
 	at := map[int32]VectorClock{}
 	for i := range records {
 		r := &records[i]
@@ -198,7 +237,6 @@ func (cut *Cut) checkCausality(records []trace.Record, isMarker func(string) boo
 			})
 		}
 	}
-	return nil
 }
 
 // message is one delivery of a message between members, as the trace saw it.

@@ -379,4 +379,9 @@ func TestCheckCutCatchesAPathThroughANonMember(t *testing.T) {
 	if len(cut.Violations) != 1 || !strings.Contains(cut.Violations[0].Message, "causal path") {
 		t.Fatalf("want one causal-path violation, got:\n%s", describeViolations(cut.Violations))
 	}
+	// Declared the environment, the client's path is not followed.
+	cut, err = CheckCutWithEnvironment(build(true), "s1", nil, []int32{9})
+	if err != nil || len(cut.Violations) != 0 {
+		t.Fatalf("with client 9 as the environment the cut is consistent: %v %s", err, describeViolations(cut.Violations))
+	}
 }
