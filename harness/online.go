@@ -178,9 +178,14 @@ func (c *onlineChecker) onReplicateSent(r *trace.Record, m *kv.Replicate) {
 		}
 		c.writes[id] = w
 		c.byBucket[m.Bucket] = append(c.byBucket[m.Bucket], w)
-		// The origin applied the write in this very step: its versions must not have gone back.
+		// The origin applied the write in this very step (a write is put on the wire only by the
+		// primary of its epoch): it is an applier, and its versions must not have gone back.
 		if srv := c.server(from); srv != nil {
-			c.observeVersions(r, copyID{from, r.Incarnation, m.Bucket}, srv, m.Entries)
+			origin := copyID{from, r.Incarnation, m.Bucket}
+			c.observeVersions(r, origin, srv, m.Entries)
+			if _, initialized := srv.CopyState(m.Bucket); initialized {
+				w.appliers = append(w.appliers, origin)
+			}
 		}
 	}
 	w.recipients = append(w.recipients, copyID{node: to, inc: c.world.sim.Incarnation(to), bucket: m.Bucket})

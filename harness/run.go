@@ -538,6 +538,11 @@ func (o *Outcome) finalReads(h linearizability.History, holdings []linearizabili
 	}
 	reader := int32(o.Drawn.KV.Servers + o.Drawn.KV.Clients)
 	at := int64(o.Result.Now)
+	for i := range h {
+		if h[i].ReturnUS != linearizability.InfiniteTimeUS {
+			at = max(at, h[i].ReturnUS)
+		}
+	}
 	var finals linearizability.History
 	var violations []linearizability.Violation
 	for _, key := range h.Keys() {
