@@ -169,7 +169,9 @@ func TestVersionsNeverGoBackwards(t *testing.T) {
 func TestFinalReads(t *testing.T) {
 	o := &Outcome{Drawn: mustScenario(t, "small")}
 	h := linearizability.History{{Client: 5, Seq: 1, Kind: linearizability.OpPut, Key: "k1", Value: "c0-1;", Status: linearizability.StatusOK, CallUS: 0, ReturnUS: 10}}
-	entries := func(v string) []linearizability.Entry { return []linearizability.Entry{{Key: "k1", Value: v, Version: "1.1@s0"}} }
+	entries := func(v string) []linearizability.Entry {
+		return []linearizability.Entry{{Key: "k1", Value: v, Version: "1.1@s0"}}
+	}
 	holdings := []linearizability.Holding{
 		{Node: 0, NodeName: "s0", Bucket: 0, Primary: true, Initialized: true, Entries: entries("c0-1;")},
 		{Node: 1, NodeName: "s1", Bucket: 0, Initialized: true, Entries: entries("stale")},

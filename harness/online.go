@@ -17,9 +17,10 @@ import (
 // Each violation names the step (its trace position and virtual time).
 const (
 	// CopyCompleteCheck: when a copy is marked initialized it holds, at a version at least as new,
-	// every write of its bucket that was distributed without it among the recipients and that an
-	// initialized holder applied. Such a write can reach the copy only through the image: this is
-	// the Spin model's complete-image property, computed from the sends of the trace.
+	// every write of its bucket that was distributed without it among the recipients and that its
+	// image source applied (before or after the copy was initialized). Such a write can reach the
+	// copy only through the image: this is the Spin model's complete-image property, computed from
+	// the sends of the trace.
 	CopyCompleteCheck = "copy-complete"
 	// OnePrimaryCheck: at most one member becomes primary of a bucket in an epoch.
 	OnePrimaryCheck = "one-primary-per-epoch"
@@ -38,11 +39,26 @@ const (
 	FlushCheck = "flush"
 )
 
-// copyID names one incarnation's copy of one bucket.
+// copyID names one incarnation's copy of one bucket, and which of its lives: a copy that is
+// dropped, discarded or started again (a new creation attempt) begins a new generation, which has
+// none of the old one's writes.
 type copyID struct {
 	node   protocol.NodeID
 	inc    uint32
 	bucket int
+	gen    int
+}
+
+// copy names the current generation of a node incarnation's copy of a bucket.
+func (c *onlineChecker) copy(node protocol.NodeID, inc uint32, bucket int) copyID {
+	base := copyID{node: node, inc: inc, bucket: bucket}
+	base.gen = c.gens[base]
+	return base
+}
+
+// newGeneration starts a new life of a copy.
+func (c *onlineChecker) newGeneration(node protocol.NodeID, inc uint32, bucket int) {
+	c.gens[copyID{node: node, inc: inc, bucket: bucket}]++
 }
 
 // writeID names one distributed write: its origin incarnation and the origin's write number.
@@ -63,32 +79,24 @@ type sentWrite struct {
 	recipients    []copyID
 	sendSeq       uint64
 	// appliedSeq is the first record at which an initialized holder acknowledged applying it (0:
-	// none yet), appliers every initialized holder that did. Only a write that a live applier
-	// still holds must be in every copy created without it among the recipients: one whose
-	// appliers all crashed may be lost (its client was not answered, and retries).
+	// none yet), appliers every initialized copy that applied it (its origin included). A copy
+	// created without the write among its recipients must hold it if its image source applied
+	// it: the flush exists to make the source apply such writes before it streams the image. (A
+	// write the source rejected, or never got, reaches the copy otherwise or not at all: a new
+	// primary's failover merge pushes what only other holders applied, to every holder.)
 	appliedSeq uint64
 	appliers   []copyID
-}
-
-// held reports whether some initialized holder that applied the write is still up, the same
-// incarnation, with an initialized copy.
-func (c *onlineChecker) held(w *sentWrite) bool {
-	for _, a := range w.appliers {
-		if srv := c.server(a.node); srv != nil && c.world.sim.Incarnation(a.node) == a.inc {
-			if _, initialized := srv.CopyState(a.bucket); initialized {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // initializedCopy is a copy at the moment it was marked initialized.
 type initializedCopy struct {
 	copyID
-	seq      uint64
-	timeUS   int64
-	versions map[string]kv.Version
+	// source is the image source's copy, as it was when the copy was initialized.
+	source    copyID
+	hasSource bool
+	seq       uint64
+	timeUS    int64
+	versions  map[string]kv.Version
 }
 
 // completedFlush is a copy's flush at the moment it completed.
@@ -113,6 +121,7 @@ type onlineChecker struct {
 	primaries  map[[2]uint64]string // (bucket, epoch) -> member
 	versions   map[copyID]map[string]kv.Version
 	flushes    map[copyID]*completedFlush
+	gens       map[copyID]int // by copyID without gen
 	maxEpoch   map[int]uint64
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
@@ -122,7 +131,7 @@ type onlineChecker struct {
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
-		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, maxEpoch: map[int]uint64{}}
+		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -181,14 +190,14 @@ func (c *onlineChecker) onReplicateSent(r *trace.Record, m *kv.Replicate) {
 		// The origin applied the write in this very step (a write is put on the wire only by the
 		// primary of its epoch): it is an applier, and its versions must not have gone back.
 		if srv := c.server(from); srv != nil {
-			origin := copyID{from, r.Incarnation, m.Bucket}
+			origin := c.copy(from, r.Incarnation, m.Bucket)
 			c.observeVersions(r, origin, srv, m.Entries)
 			if _, initialized := srv.CopyState(m.Bucket); initialized {
 				w.appliers = append(w.appliers, origin)
 			}
 		}
 	}
-	w.recipients = append(w.recipients, copyID{node: to, inc: c.world.sim.Incarnation(to), bucket: m.Bucket})
+	w.recipients = append(w.recipients, c.copy(to, c.world.sim.Incarnation(to), m.Bucket))
 }
 
 func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
@@ -201,7 +210,7 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 	if srv == nil {
 		return
 	}
-	c.observeVersions(r, copyID{holder, r.Incarnation, m.Bucket}, srv, w.entries)
+	c.observeVersions(r, c.copy(holder, r.Incarnation, m.Bucket), srv, w.entries)
 	if _, initialized := srv.CopyState(m.Bucket); !initialized {
 		return
 	}
@@ -216,14 +225,14 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 			}
 		}
 	}
-	w.appliers = append(w.appliers, copyID{holder, r.Incarnation, m.Bucket})
+	w.appliers = append(w.appliers, c.copy(holder, r.Incarnation, m.Bucket))
+	for _, ic := range c.inits[w.bucket] {
+		c.checkComplete(r, ic, w) // the new applier may be a copy's image source
+	}
 	if w.appliedSeq != 0 {
 		return
 	}
 	w.appliedSeq = r.Seq
-	for _, ic := range c.inits[w.bucket] {
-		c.checkComplete(r, ic, w)
-	}
 	if c.flushChecked() {
 		for _, f := range w.flushesBefore {
 			if c.flushes[f.copyID] == f && w.epoch <= f.epoch && !slices.Contains(w.recipients, f.copyID) && len(w.entries) > 0 {
@@ -301,7 +310,12 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if !ok || srv == nil {
 			return
 		}
-		ic := &initializedCopy{copyID: copyID{node, r.Incarnation, bucket}, seq: r.Seq, timeUS: r.TimeUS, versions: map[string]kv.Version{}}
+		ic := &initializedCopy{copyID: c.copy(node, r.Incarnation, bucket), seq: r.Seq, timeUS: r.TimeUS, versions: map[string]kv.Version{}}
+		if source, ok := r.Get("source"); ok {
+			if sn, si, ok := parseMember(source); ok {
+				ic.source, ic.hasSource = c.copy(sn, si, bucket), true
+			}
+		}
 		for _, e := range srv.Entries(bucket) {
 			ic.versions[e.Key] = e.Version
 			c.observeVersion(r, ic.copyID, e.Key, e.Version)
@@ -331,25 +345,27 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if !ok || srv == nil {
 			return
 		}
-		id := copyID{node, r.Incarnation, bucket}
+		id := c.copy(node, r.Incarnation, bucket)
 		for _, e := range srv.Entries(bucket) {
 			c.observeVersion(r, id, e.Key, e.Version)
 		}
 	case protocol.EventImageDiscarded, kv.EventBucketDropped:
 		if bucket, ok := intAttr(r, "bucket"); ok {
-			delete(c.versions, copyID{node, r.Incarnation, bucket})
-			delete(c.flushes, copyID{node, r.Incarnation, bucket})
+			delete(c.versions, c.copy(node, r.Incarnation, bucket))
+			delete(c.flushes, c.copy(node, r.Incarnation, bucket))
+			c.newGeneration(node, r.Incarnation, bucket)
 		}
 	case protocol.EventAnnounceSent:
 		if bucket, ok := intAttr(r, "bucket"); ok {
-			delete(c.flushes, copyID{node, r.Incarnation, bucket}) // a new attempt flushes again
+			delete(c.flushes, c.copy(node, r.Incarnation, bucket))
+			c.newGeneration(node, r.Incarnation, bucket) // a new attempt: its mitt and flush start afresh
 		}
 	case protocol.EventFlushComplete:
 		bucket, okB := intAttr(r, "bucket")
 		source, okS := r.Get("source")
 		sourceNode, sourceInc, okM := parseMember(source)
 		if okB && okS && okM {
-			id := copyID{node, r.Incarnation, bucket}
+			id := c.copy(node, r.Incarnation, bucket)
 			c.flushes[id] = &completedFlush{copyID: id, seq: r.Seq, source: source, sourceNode: sourceNode, sourceInc: sourceInc, epoch: c.maxEpoch[bucket]}
 		}
 	case kv.EventForcedDisconnect:
@@ -425,7 +441,7 @@ func parseMember(text string) (protocol.NodeID, uint32, bool) {
 // checkComplete reports a write that copy ic must hold but does not: distributed before ic was
 // initialized, not to ic, and applied at an initialized holder.
 func (c *onlineChecker) checkComplete(r *trace.Record, ic *initializedCopy, w *sentWrite) {
-	if w.sendSeq > ic.seq || slices.Contains(w.recipients, ic.copyID) || !c.held(w) {
+	if w.sendSeq > ic.seq || slices.Contains(w.recipients, ic.copyID) || !ic.hasSource || !slices.Contains(w.appliers, ic.source) {
 		return
 	}
 	for _, e := range w.entries {

@@ -250,7 +250,7 @@ func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
 // network gives every link the scenario's latency (scaled per server link when the scenario's
 // network is uneven), and client links the scenario's loss and duplication.
 func network(scn Scenario, topology protocol.Rand) sim.Network {
-	net := sim.Network{Default: sim.Link{Latency: scn.Latency}, Links: map[sim.LinkKey]sim.Link{}, Reorder: scn.Reorder}
+	net := sim.Network{Default: sim.Link{Latency: scn.Latency, DupProb: scn.Nemeses.ServerDupProb}, Links: map[sim.LinkKey]sim.Link{}, Reorder: scn.Reorder}
 	if scn.LinkSpread > 1 {
 		for from := 0; from < scn.KV.Servers; from++ {
 			for to := 0; to < scn.KV.Servers; to++ {
@@ -260,12 +260,12 @@ func network(scn Scenario, topology protocol.Rand) sim.Network {
 				factor := protocol.Duration(1 + topology.Intn(scn.LinkSpread))
 				l := scn.Latency
 				l.Min, l.Mean, l.Max = l.Min*factor, l.Mean*factor, l.Max*factor
-				net.Links[sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}] = sim.Link{Latency: l}
+				net.Links[sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}] = sim.Link{Latency: l, DupProb: scn.Nemeses.ServerDupProb}
 			}
 		}
 	}
 	n := scn.Nemeses
-	if n.ClientLossProb == 0 && n.ClientDupProb == 0 {
+	if n.ClientLossProb == 0 && n.ClientDupProb == 0 && n.ServerDupProb == 0 {
 		return net
 	}
 	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
@@ -724,6 +724,9 @@ func (n Nemeses) Describe() string {
 	}
 	if n.ClientLossProb > 0 {
 		parts = append(parts, fmt.Sprintf("client-loss(%.3f)", n.ClientLossProb))
+	}
+	if n.ServerDupProb > 0 {
+		parts = append(parts, fmt.Sprintf("server-dup(%.3f)", n.ServerDupProb))
 	}
 	if n.ClientDupProb > 0 {
 		parts = append(parts, fmt.Sprintf("client-dup(%.3f)", n.ClientDupProb))

@@ -32,6 +32,9 @@ type Nemeses struct {
 	// ClientLossProb and ClientDupProb apply to every link between a client and a server.
 	ClientLossProb float64 `json:"client_loss_prob,omitempty"`
 	ClientDupProb  float64 `json:"client_dup_prob,omitempty"`
+	// ServerDupProb applies to every link between two servers: the network delivers a message twice
+	// now and then (a retransmission after a lost acknowledgement).
+	ServerDupProb float64 `json:"server_dup_prob,omitempty"`
 	// RebalanceMeanGap, when > 0, asks the coordinator now and then to move a random bucket to a
 	// random server.
 	RebalanceMeanGap protocol.Duration `json:"rebalance_mean_gap_us,omitempty"`
@@ -130,6 +133,8 @@ func (s Scenario) Validate() error {
 			s.Name, max(s.Latency.Max, s.Latency.Mean), max(1, s.LinkSpread), s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.ClientLossProb < 0 || n.ClientLossProb > 1:
 		return fmt.Errorf("scenario %s: ClientLossProb=%v outside [0,1]", s.Name, n.ClientLossProb)
+	case n.ServerDupProb < 0 || n.ServerDupProb > 1:
+		return fmt.Errorf("scenario %s: ServerDupProb=%v outside [0,1]", s.Name, n.ServerDupProb)
 	case n.ClientDupProb < 0 || n.ClientDupProb > 1:
 		return fmt.Errorf("scenario %s: ClientDupProb=%v outside [0,1]", s.Name, n.ClientDupProb)
 	case n.ClientPartitionMeanGap < 0 || n.ClientPartitionMax < 0 || (n.ClientPartitionMeanGap > 0 && n.ClientPartitionMax == 0):

@@ -156,6 +156,7 @@ var nemesisRemovals = []func(s *Scenario) bool{
 	},
 	func(s *Scenario) bool { on := s.Nemeses.ClientLossProb > 0; s.Nemeses.ClientLossProb = 0; return on },
 	func(s *Scenario) bool { on := s.Nemeses.ClientDupProb > 0; s.Nemeses.ClientDupProb = 0; return on },
+	func(s *Scenario) bool { on := s.Nemeses.ServerDupProb > 0; s.Nemeses.ServerDupProb = 0; return on },
 	func(s *Scenario) bool {
 		on := s.Nemeses.RebalanceMeanGap > 0
 		s.Nemeses.RebalanceMeanGap = 0

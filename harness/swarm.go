@@ -32,6 +32,9 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	if n.ClientLossProb > 0 && on() {
 		out.ClientLossProb = scaleProb(n.ClientLossProb)
 	}
+	if n.ServerDupProb > 0 && on() {
+		out.ServerDupProb = scaleProb(n.ServerDupProb)
+	}
 	if n.ClientDupProb > 0 && on() {
 		out.ClientDupProb = scaleProb(n.ClientDupProb)
 	}

@@ -1,15 +1,13 @@
 package kv_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
-	"github.com/anishathalye/porcupine"
-
+	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
-	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/chaos"
 )
 
 // hostileConfig loads the cluster hard so that many writes land inside copies: eight clients with
@@ -31,97 +29,79 @@ func hostileConfig() kv.Config {
 	return cfg
 }
 
-var hostileFaults = faultMix{MaxCrashes: 3, Rebalances: 3, DelaySpikes: 4}
+// hostileNemeses crash, rebalance and slow server links throughout the safety phase.
+func hostileNemeses() harness.Nemeses {
+	return harness.Nemeses{
+		Monkey:            &chaos.Config{MeanTimeBetweenKills: 50 * protocol.Millisecond, MinGapBetweenKills: 20 * protocol.Millisecond, RestartAfter: 80 * protocol.Millisecond},
+		RebalanceMeanGap:  60 * protocol.Millisecond,
+		DelaySpikeMeanGap: 40 * protocol.Millisecond, DelaySpikeLatency: 8 * protocol.Millisecond, DelaySpikeMax: 30 * protocol.Millisecond,
+	}
+}
 
 // hostileSeeds is 150, or 1500 with STATEFLUSH_LONG=1.
-func hostileSeeds() uint64 {
+func hostileSeeds() int {
 	if os.Getenv("STATEFLUSH_LONG") != "" {
 		return 1500
 	}
 	return 150
 }
 
-// runProblems runs one seed and lists everything wrong with it.
-func runProblems(t *testing.T, seed uint64, cfg kv.Config, mix faultMix) (problems []string, desc string) {
-	c, res, desc := randomRunWith(t, seed, cfg, mix, sim.TraceHashOnly)
-	if res.End != sim.EndQuiescent {
-		problems = append(problems, fmt.Sprintf("run ended with %s at %v, want quiescent", res.End, res.Now))
+// storeScenario is a harness scenario of the given store configuration and nemeses (drawn per seed
+// by swarm testing), on the default scenario's network and phases.
+func storeScenario(t *testing.T, name string, cfg kv.Config, nemeses harness.Nemeses) harness.Scenario {
+	t.Helper()
+	scn, err := harness.LookupScenario("steady-monkey")
+	if err != nil {
+		t.Fatal(err)
 	}
-	problems = append(problems, c.checkQuiescentState()...)
-	if v, _, _ := c.checkLinearizable(); v == porcupine.Illegal {
-		problems = append(problems, "client history is not linearizable")
+	scn.Name, scn.Description = name, "a protocol/kv test scenario"
+	scn.KV, scn.Nemeses = cfg, nemeses
+	scn.SafetyPhase = 400 * protocol.Millisecond
+	if err := scn.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	return problems, desc
+	return scn
+}
+
+// requirePass runs seeds 1..seeds of scn through every check of package harness. Anything but a pass
+// fails the test: a violation, a crash, and an unknown verdict too (unknown is never a pass).
+func requirePass(t *testing.T, scn harness.Scenario, seeds int) {
+	t.Helper()
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		o, err := harness.Run(scn, seed, harness.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Final != harness.VerdictPass {
+			t.Fatalf("%s\nverdict %s (caught by %v):\n%v", o.Banner(), o.Final, o.CaughtBy, o.Violations)
+		}
+	}
 }
 
 // TestHostileSchedulesConverge: under heavy load, crashes, rebalances and slow links, both the
-// state flush and the blocking baseline keep every holder identical, restore redundancy and stay
-// linearizable. STATEFLUSH_LONG=1 runs ten times the seeds (as do the two tests below).
+// state flush and the blocking baseline pass every check. STATEFLUSH_LONG=1 runs ten times the
+// seeds (as do the two tests below).
 func TestHostileSchedulesConverge(t *testing.T) {
 	for _, strategy := range []kv.Strategy{kv.StateFlush, kv.Blocking} {
-		for seed := uint64(1); seed <= hostileSeeds(); seed++ {
-			cfg := hostileConfig()
-			cfg.Strategy = strategy
-			if problems, desc := runProblems(t, seed, cfg, hostileFaults); len(problems) > 0 {
-				t.Fatalf("%s, %s:\n%v", strategy, desc, problems)
-			}
-		}
+		cfg := hostileConfig()
+		cfg.Strategy = strategy
+		requirePass(t, storeScenario(t, "hostile-"+strategy.String(), cfg, hostileNemeses()), hostileSeeds())
 	}
 }
 
-// TestDuplicatingNetworkConverges: a network that delivers some messages twice does not break the
-// store (replicated writes carry per-channel sequence numbers; every other handler is idempotent).
+// TestDuplicatingNetworkConverges: a network that delivers some server messages twice does not
+// break the store (replicated writes carry per-channel sequence numbers; every other handler is
+// idempotent).
 func TestDuplicatingNetworkConverges(t *testing.T) {
-	mix := hostileFaults
-	mix.DupProb = 0.05
-	for seed := uint64(1); seed <= hostileSeeds(); seed++ {
-		if problems, desc := runProblems(t, seed, hostileConfig(), mix); len(problems) > 0 {
-			t.Fatalf("%s:\n%v", desc, problems)
-		}
-	}
+	n := hostileNemeses()
+	n.ServerDupProb = 0.05
+	requirePass(t, storeScenario(t, "hostile-duplicating", hostileConfig(), n), hostileSeeds())
 }
 
 // TestLossyClientLinksConverge: clients whose requests and replies are lost or duplicated retry
 // with the same event id; writes are still applied at most once and the history stays linearizable.
 func TestLossyClientLinksConverge(t *testing.T) {
-	mix := hostileFaults
-	mix.ClientLossProb, mix.ClientDupProb = 0.05, 0.05
-	for seed := uint64(1); seed <= hostileSeeds(); seed++ {
-		if problems, desc := runProblems(t, seed, hostileConfig(), mix); len(problems) > 0 {
-			t.Fatalf("%s:\n%v", desc, problems)
-		}
-	}
-}
-
-// TestMutantDetectionRates (STATEFLUSH_MUTANT_RATES=1) runs the hostile schedules with each mutant
-// switched on and logs how often the convergence and linearizability checks catch it. Random
-// schedules catch the mitt mutants often and the flush mutants rarely (their windows are narrow);
-// the scripted TestMutant* tests hit every one deterministically. The run fails if the correct
-// protocol shows any problem.
-func TestMutantDetectionRates(t *testing.T) {
-	if os.Getenv("STATEFLUSH_MUTANT_RATES") == "" {
-		t.Skip("set STATEFLUSH_MUTANT_RATES=1 to measure")
-	}
-	const seeds = 200
-	for _, m := range append([]kv.Mutant{0}, kv.AllMutants()...) {
-		caught := 0
-		for seed := uint64(1); seed <= seeds; seed++ {
-			cfg := hostileConfig()
-			if m != 0 {
-				cfg.Mutants = kv.NewMutants(m)
-			}
-			problems, desc := runProblems(t, seed, cfg, hostileFaults)
-			if len(problems) > 0 {
-				caught++
-				if m == 0 {
-					t.Errorf("correct protocol, %s: %v", desc, problems)
-				}
-			}
-		}
-		name := "(none)"
-		if m != 0 {
-			name = m.String()
-		}
-		t.Logf("%-26s caught in %3d of %d seeds", name, caught, seeds)
-	}
+	n := hostileNemeses()
+	n.ClientLossProb, n.ClientDupProb = 0.05, 0.05
+	requirePass(t, storeScenario(t, "hostile-lossy-clients", hostileConfig(), n), hostileSeeds())
 }

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/anishathalye/porcupine"
-
+	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim"
+	"github.com/stateflush/stateflush/sim/chaos"
 )
 
 // randomRun builds a cluster for one seed: random latencies (uniform, exponential or long-tailed, all
@@ -140,67 +140,20 @@ func randomConfig() kv.Config {
 	return cfg
 }
 
-// TestRandomCrashesConverge: over many seeds with random delays and crashes, every replica creation
-// completes, and after quiescence every holder of every bucket holds identical entries, the
-// configured number of copies exists, and the client history is linearizable per key.
-// STATEFLUSH_LONG=1 runs 5000 seeds instead of 500.
+// TestRandomCrashesConverge: over many seeds of a small store with random crashes and restarts
+// and rebalances, every check of package harness passes (linearizability, at most once, final
+// reads, convergence with event-id tables, acknowledged writes, redundancy, liveness, the online
+// invariants). STATEFLUSH_LONG=1 runs 5000 seeds instead of 500.
 func TestRandomCrashesConverge(t *testing.T) {
 	seeds := 500
 	if os.Getenv("STATEFLUSH_LONG") != "" {
 		seeds = 5000
 	}
-	var lost, unknownOps, failedOps, creations int
-	for seed := uint64(1); seed <= uint64(seeds); seed++ {
-		c, res, desc := randomRun(t, seed, randomConfig(), sim.TraceHashOnly)
-		if res.End != sim.EndQuiescent {
-			t.Fatalf("%s\nrun ended with %s at %v, want quiescent", desc, res.End, res.Now)
-		}
-		for _, p := range c.checkQuiescentState() {
-			t.Errorf("%s\n%s", desc, p)
-		}
-		verdict, unknown, failed := c.checkLinearizable()
-		if verdict == porcupine.Illegal {
-			t.Errorf("%s\nclient history is not linearizable", desc)
-		}
-		lost += len(c.lostBuckets())
-		unknownOps += unknown
-		failedOps += failed
-		creations += len(c.named(protocol.EventInitialized))
-		if t.Failed() {
-			t.FailNow()
-		}
-	}
-	t.Logf("%d seeds: %d copies created, %d buckets lost, %d ops unknown, %d failed", seeds, creations, lost, unknownOps, failedOps)
-}
-
-// TestReplaySeed replays one seed of TestRandomCrashesConverge with every protocol event printed:
-// STATEFLUSH_SEED=58 go test -run TestReplaySeed -v ./protocol/kv/
-func TestReplaySeed(t *testing.T) {
-	seedText := os.Getenv("STATEFLUSH_SEED")
-	if seedText == "" {
-		t.Skip("set STATEFLUSH_SEED to replay a seed")
-	}
-	var seed uint64
-	if _, err := fmt.Sscan(seedText, &seed); err != nil {
-		t.Fatalf("STATEFLUSH_SEED=%q: %v", seedText, err)
-	}
-	c, res, desc := randomRun(t, seed, randomConfig(), sim.TraceFull)
-	t.Logf("%s\nend %s at %v", desc, res.End, res.Now)
-	for _, e := range c.events {
-		if e.name == protocol.EventOpInvoke || e.name == protocol.EventOpReturn {
-			if os.Getenv("STATEFLUSH_OPS") == "" {
-				continue
-			}
-		}
-		parts := make([]string, len(e.attrs))
-		for i, a := range e.attrs {
-			parts[i] = a.Key + "=" + a.Value
-		}
-		t.Logf("%v s%d %s %s", e.at, e.node, e.name, strings.Join(parts, " "))
-	}
-	for _, p := range c.checkQuiescentState() {
-		t.Errorf("%s", p)
-	}
+	scn := storeScenario(t, "random-crashes", randomConfig(), harness.Nemeses{
+		Monkey:           &chaos.Config{MeanTimeBetweenKills: 60 * protocol.Millisecond, MinGapBetweenKills: 20 * protocol.Millisecond, RestartAfter: 80 * protocol.Millisecond},
+		RebalanceMeanGap: 150 * protocol.Millisecond,
+	})
+	requirePass(t, scn, seeds)
 }
 
 // TestSameSeedSameTrace: the store is deterministic: a seed replays to the same trace hash, in
