@@ -100,7 +100,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 				o := r.o
 				score.Seeds++
 				switch o.Final {
-				case VerdictViolation:
+				case VerdictViolation, VerdictCrash:
 					score.Detections++
 					if first == nil {
 						first = o

@@ -32,6 +32,9 @@ const (
 	VerdictCrash Verdict = "crash"
 )
 
+// Found reports whether the verdict is a finding: a violation or a crash.
+func (v Verdict) Found() bool { return v == VerdictViolation || v == VerdictCrash }
+
 // Checks beside those of package linearizability.
 const (
 	LivenessCheck  = "liveness"   // the system did not converge within the quiesce budget

@@ -31,7 +31,7 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 		}
 		tries++
 		o, err := Run(candidate, failing.Spec.Seed, Options{})
-		if err != nil || o.Final != VerdictViolation {
+		if err != nil || !o.Final.Found() {
 			return nil, false
 		}
 		for _, c := range o.CaughtBy {
@@ -200,7 +200,7 @@ func SearchSmall(failing *Outcome, maxOps, seeds int) *Outcome {
 			}
 			for seed := uint64(1); seed <= uint64(seeds); seed++ {
 				o, err := Run(scn, seed, Options{})
-				if err != nil || o.Final != VerdictViolation {
+				if err != nil || !o.Final.Found() {
 					continue
 				}
 				for _, c := range o.CaughtBy {

@@ -190,7 +190,7 @@ func MergeSweeps(parts ...[]SeedResult) ([]SeedResult, error) {
 
 // Tally counts verdicts.
 type Tally struct {
-	Seeds, Pass, Violation, Unknown, DataLoss int
+	Seeds, Pass, Violation, Unknown, DataLoss, Crash int
 	// ByCheck counts, per check, the seeds on which it found a violation.
 	ByCheck map[string]int
 }
@@ -207,6 +207,8 @@ func (t *Tally) Add(r SeedResult) {
 		t.Unknown++
 	case VerdictDataLoss:
 		t.DataLoss++
+	case VerdictCrash:
+		t.Crash++
 	}
 	for _, c := range r.CaughtBy {
 		if t.ByCheck == nil {
@@ -218,6 +220,9 @@ func (t *Tally) Add(r SeedResult) {
 
 func (t Tally) String() string {
 	s := fmt.Sprintf("%d seeds: %d pass, %d violation, %d unknown", t.Seeds, t.Pass, t.Violation, t.Unknown)
+	if t.Crash > 0 {
+		s += fmt.Sprintf(", %d crash", t.Crash)
+	}
 	if t.DataLoss > 0 {
 		s += fmt.Sprintf(", %d data loss beyond redundancy (expected by the scenario)", t.DataLoss)
 	}

@@ -66,7 +66,7 @@ func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[s
 		var xys plotter.XYs
 		caught := 0
 		for n, v := range verdicts[m] {
-			if v == harness.VerdictViolation {
+			if v.Found() {
 				caught++
 			}
 			xys = append(xys, plotter.XY{X: float64(n + 1), Y: float64(caught) / float64(n+1)})
@@ -120,7 +120,7 @@ func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, 
 		for n, v := range verdicts[s.Mutant] {
 			seed := float64(detectionFirstSeed + n)
 			switch v {
-			case harness.VerdictViolation:
+			case harness.VerdictViolation, harness.VerdictCrash:
 				c := colorVermillion
 				if n+1 == s.SeedsToDetection {
 					c = colorBlack

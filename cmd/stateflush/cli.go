@@ -22,7 +22,8 @@ const (
 
 const exitCodesHelp = `EXIT CODES
   0  pass: every check passed (default job: the correct protocol passed every seed and the mutant was caught)
-  1  violation: some check found a bug (default job: the correct protocol failed a check)
+  1  violation: some check found a bug, or the protocol code panicked (verdict crash, with its stack in
+     the report) (default job: the correct protocol failed a check)
   2  usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting flags,
      missing, malformed or truncated file, a trace of another format version
   3  unknown: a check ran out of time and nothing failed (default job: also when the mutant escaped

@@ -148,8 +148,8 @@ func runDemo(s *streams, args []string) (int, error) {
 
 	fmt.Fprintln(w)
 	switch {
-	case correctTally.Violation > 0:
-		fmt.Fprintf(w, "result: the correct protocol FAILED on %d of %d seeds: a bug (exit 1)\n", correctTally.Violation, correctTally.Seeds)
+	case correctTally.Violation+correctTally.Crash > 0:
+		fmt.Fprintf(w, "result: the correct protocol FAILED on %d of %d seeds: a bug (exit 1)\n", correctTally.Violation+correctTally.Crash, correctTally.Seeds)
 		return exitViolation, nil
 	case correctTally.Unknown > 0:
 		fmt.Fprintf(w, "result: the correct protocol had no violation but %d checks ran out of time: inconclusive (exit 3)\n", correctTally.Unknown)

@@ -97,7 +97,7 @@ func runMutants(s *streams, args []string) (int, error) {
 				current, done = mutant, 0
 			}
 			done++
-			bar.seedDone(verdict == harness.VerdictViolation)
+			bar.seedDone(verdict.Found())
 		},
 	})
 	bar.finish()

@@ -21,7 +21,7 @@
 // # Exit codes
 //
 //	0  pass: every check passed (the demonstration: the correct protocol passed and the mutant was caught)
-//	1  violation: some check found a bug
+//	1  violation: some check found a bug, or the protocol code panicked (verdict crash)
 //	2  usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting
 //	   flags, missing or malformed file, a trace of another format version
 //	3  unknown: some check ran out of time and nothing failed (the demonstration: also when the

@@ -78,7 +78,7 @@ func replayCommandReproduces(o *harness.Outcome) bool {
 // not a bug of the protocol (the check that it was expected is harness's), so it exits 0.
 func outcomeExitCode(v harness.Verdict) int {
 	switch v {
-	case harness.VerdictViolation:
+	case harness.VerdictViolation, harness.VerdictCrash:
 		return exitViolation
 	case harness.VerdictUnknown:
 		return exitUnknown
@@ -88,7 +88,7 @@ func outcomeExitCode(v harness.Verdict) int {
 
 // failed reports verdicts a sweep counts as failures on its progress bar.
 func failed(v harness.Verdict) bool {
-	return v == harness.VerdictViolation || v == harness.VerdictUnknown
+	return v.Found() || v == harness.VerdictUnknown
 }
 
 // runName names a run for its report directory: scenario, seed, strategy when not the default,
@@ -137,7 +137,7 @@ func tallyLine(t harness.Tally) string {
 // tallyExitCode: any violation is 1, otherwise any unknown is 3, otherwise 0.
 func tallyExitCode(t harness.Tally) int {
 	switch {
-	case t.Violation > 0:
+	case t.Violation > 0 || t.Crash > 0:
 		return exitViolation
 	case t.Unknown > 0:
 		return exitUnknown

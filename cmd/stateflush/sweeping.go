@@ -48,7 +48,7 @@ func runSeeds(spec sweepSpec, bar *progress, emit func(seedRun) error) error {
 				return r
 			}
 			r.result, r.replay = o.SeedResult(), o.ReplayCommand("")
-			if spec.keepViolations && o.Final == harness.VerdictViolation {
+			if spec.keepViolations && o.Final.Found() {
 				r.outcome = o
 			}
 			return r
