@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -24,10 +25,16 @@ type MutantScore struct {
 	Detections int `json:"detections"`
 	// CaughtBy names the checks that failed on the first detection.
 	CaughtBy []string `json:"caught_by,omitempty"`
+	// FirstByCheck is, per check, the position (1-based) of the first seed that check caught:
+	// which checks see the mutant, and how soon.
+	FirstByCheck map[string]int `json:"first_by_check,omitempty"`
 	// OpsBefore and ShrunkOps are the first counterexample's client operations before and after
-	// shrinking; ShrunkReplay replays the shrunk counterexample.
+	// shrinking; ShrunkBy says what produced the shrunk size ("search": a small workload found by
+	// SearchSmall; "search+shrink": that, then cut down by Shrink; "shrink": the first
+	// counterexample cut down by Shrink); ShrunkReplay replays the shrunk counterexample.
 	OpsBefore    int    `json:"ops_before,omitempty"`
 	ShrunkOps    int    `json:"shrunk_ops,omitempty"`
+	ShrunkBy     string `json:"shrunk_by,omitempty"`
 	ShrunkReplay string `json:"shrunk_replay,omitempty"`
 	// Unknown counts seeds whose verdict was Unknown (the check ran out of time).
 	Unknown int `json:"unknown"`
@@ -102,6 +109,14 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 				switch o.Final {
 				case VerdictViolation, VerdictCrash:
 					score.Detections++
+					for _, c := range o.CaughtBy {
+						if score.FirstByCheck == nil {
+							score.FirstByCheck = map[string]int{}
+						}
+						if _, seen := score.FirstByCheck[c]; !seen {
+							score.FirstByCheck[c] = score.Seeds
+						}
+					}
 					if first == nil {
 						first = o
 						score.Caught, score.FirstSeed, score.SeedsToDetection, score.CaughtBy = true, o.Spec.Seed, score.Seeds, o.CaughtBy
@@ -120,13 +135,21 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		if first != nil {
 			score.OpsBefore = len(first.History)
 			if cfg.ShrinkTries > 0 {
-				// A small run found by search beats a large run cut down; shrink only without one.
-				small := SearchSmall(first, SmallCounterexampleOps, cfg.ShrinkTries)
+				// A small run found by search beats a large run cut down: search first, then cut
+				// down what the search found (or, without it, the first counterexample).
+				small, by := SearchSmall(first, SmallCounterexampleOps, cfg.ShrinkTries), "search"
 				if small == nil {
-					small = Shrink(first, cfg.ShrinkTries).Outcome
+					small, by = first, "shrink"
+				}
+				if cut := Shrink(small, cfg.ShrinkTries).Outcome; len(cut.History) < len(small.History) {
+					small = cut
+					if by == "search" {
+						by = "search+shrink"
+					}
 				}
 				score.Shrunk = small
 				score.ShrunkOps = len(small.History)
+				score.ShrunkBy = by
 				score.ShrunkReplay = small.ReplayCommand("")
 			}
 		}
@@ -145,11 +168,41 @@ func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 			caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
 		}
 		if s.ShrunkOps > 0 {
-			shrunk = fmt.Sprintf("%d (from %d)", s.ShrunkOps, s.OpsBefore)
+			shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
 	}
 	return tw.Flush()
+}
+
+// WriteScoreMarkdown prints the mutation score as the README's Markdown table: per mutant whether it
+// was caught, the seeds to its first detection, its detection rate over the budget (meaningful
+// with Full), the first seed at which each check caught it, and the shrunk counterexample's size
+// with what produced it.
+func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
+	var b strings.Builder
+	b.WriteString("| mutant | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for _, s := range scores {
+		caught, seeds, shrunk := "NO", "-", "-"
+		if s.Caught {
+			caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
+		}
+		if s.ShrunkOps > 0 {
+			shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
+		}
+		var checks []string
+		for _, c := range slices.Sorted(maps.Keys(s.FirstByCheck)) {
+			checks = append(checks, fmt.Sprintf("%s %d", c, s.FirstByCheck[c]))
+		}
+		rate := "-"
+		if s.Seeds > 0 {
+			rate = fmt.Sprintf("%d%% (%d/%d)", (100*s.Detections+s.Seeds/2)/s.Seeds, s.Detections, s.Seeds)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Mutant, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // MedianSeedsToDetection is the median over caught mutants; uncaught mutants count as the budget

@@ -171,9 +171,10 @@ var nemesisRemovals = []func(s *Scenario) bool{
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
 }
 
-// SmallWorkloads are the client counts and operations per client that SearchSmall tries, most
-// concurrent first: a small counterexample needs concurrent writes as much as a large one.
-var smallWorkloads = [][2]int{{10, 3}, {6, 5}, {5, 6}, {3, 10}, {2, 15}}
+// SmallWorkloads are the client counts and operations per client that SearchSmall tries: smallest
+// first (8 operations up to 30), and at each size the most concurrent first, since a small
+// counterexample needs concurrent writes as much as a large one.
+var smallWorkloads = [][2]int{{4, 2}, {3, 3}, {4, 3}, {3, 4}, {5, 3}, {4, 4}, {6, 3}, {5, 4}, {4, 5}, {6, 4}, {8, 3}, {5, 5}, {10, 3}, {6, 5}, {5, 6}, {3, 10}, {2, 15}}
 
 // SearchSmall looks for a counterexample of at most maxOps client operations by searching seeds
 // rather than cutting one run down. It tries small workloads over seeds 1..seeds, first in the failing
