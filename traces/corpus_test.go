@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stateflush/stateflush/harness"
@@ -41,6 +42,57 @@ func TestMutantCorpusReplays(t *testing.T) {
 		regenerate(t)
 	}
 	entries := mutantEntries(t)
+	var mu sync.Mutex
+	rows := map[string]string{}
+	t.Run("replays", func(t *testing.T) {
+		replayEntries(t, entries, func(name, row string) { mu.Lock(); rows[name] = row; mu.Unlock() })
+	})
+	if t.Failed() {
+		return
+	}
+	var table strings.Builder
+	table.WriteString("| mutant | entry | client ops | caught by |\n|---|---|---|---|\n")
+	for _, name := range kv.MutantNames() {
+		if row, ok := rows[name]; ok {
+			table.WriteString(row)
+		}
+	}
+	checkGeneratedSection(t, "README.md", corpusBegin, corpusEnd, table.String(), *update || *updateReadme)
+}
+
+var updateReadme = flag.Bool("update-readme", false, "rewrite only the corpus table in README.md from the entries as they are")
+
+const (
+	corpusBegin = "<!-- corpus-table:begin (generated: go test ./traces -run TestMutantCorpusReplays -update-readme) -->"
+	corpusEnd   = "<!-- corpus-table:end -->"
+)
+
+// checkGeneratedSection compares the text between two marker lines of a file with want, or with
+// update rewrites it.
+func checkGeneratedSection(t *testing.T, path, begin, end, want string, update bool) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no section between %q and %q", path, begin, end)
+	}
+	if got := text[i+len(begin)+1 : j]; got != want {
+		if update {
+			if err := os.WriteFile(path, []byte(text[:i+len(begin)+1]+want+text[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("%s's generated section differs from what the entries give; run with -update-readme.\ncommitted:\n%s\nproduced:\n%s", path, got, want)
+	}
+}
+
+// replayEntries replays each mutant's entry in parallel subtests and reports its table row.
+func replayEntries(t *testing.T, entries map[string]string, row func(name, row string)) {
 	for _, name := range kv.MutantNames() {
 		t.Run(name, func(t *testing.T) {
 			file, ok := entries[name]
@@ -68,6 +120,7 @@ func TestMutantCorpusReplays(t *testing.T) {
 				t.Fatalf("%s with the mutant switched off gives %s (%v): the correct protocol fails this schedule\n%v",
 					file, clean.Final, clean.CaughtBy, clean.Violations)
 			}
+			row(name, fmt.Sprintf("| %s | `%s` | %d | %s |\n", name, file, len(out.History), strings.Join(out.CaughtBy, ", ")))
 		})
 	}
 }
