@@ -8,7 +8,8 @@
 //
 //	scn, _ := harness.LookupScenario("steady-monkey")
 //	out, err := harness.Run(scn, seed, harness.Options{})
-//	out.Final        // pass, violation, unknown, or data-loss (only where the scenario asks for it)
+//	out.Final        // pass, violation, unknown, crash (the run panicked), or data-loss (only where
+//	                 // the scenario asks for it); only pass is a pass
 //	out.Banner()     // every drawn parameter and the command that replays the run
 //	out.WriteReport(dir)
 //
@@ -17,9 +18,16 @@
 // client-link loss, duplication and partitions, short server-link delay spikes, rebalances, the image
 // source killed or bounced mid-copy, Chandy–Lamport snapshots). Then every fault stops and the system must converge within the scenario's
 // quiesce budget: quiescent, no copy still being created, every holder equal, redundancy restored.
-// The checks: per-key linearizability (porcupine), convergence, acknowledged writes present,
-// redundancy, liveness, undeclared data loss, the monitor's alarms for losses that are not the
-// monkey's, and, in runs that take snapshots, the consistent-cut check of every snapshot.
+// The checks after the run: per-key linearizability (porcupine) of the clients' history plus a read
+// of every touched key at its primary after quiescence, at most once (read values decompose into
+// write tokens), acknowledged writes present, convergence of entries and event-id tables, final
+// reads at every initialized copy, redundancy, liveness, undeclared data loss, the monitor's alarms
+// (unplanned crashes, forced disconnects, departures no crash explains), and, in runs that take
+// snapshots, the consistent-cut check of every snapshot. The online invariants (online.go) watch
+// the run through a sim.Observer and name the step where they break: a copy is complete when it is
+// initialized, the flush did its work, one primary per epoch, versions never go backwards, an
+// uninitialized copy never answers, a loss is declared only when no initialized copy lives. A panic
+// anywhere in the run is the verdict crash, with its stack and the trace up to it.
 //
 // # Randomness and reproduction
 //
@@ -35,7 +43,7 @@
 //
 // ParallelSeeds runs one simulator per goroutine and emits results in seed order, so a sweep's output
 // does not depend on the number of workers; Shard splits a sweep across machines and MergeSweeps
-// joins the shards. SearchSmall looks for a counterexample of at most 30 client operations by
+// joins the shards. SearchSmall looks for a counterexample of 8 to 30 client operations by
 // searching seeds with small workloads, and Shrink cuts a failing run down; ScoreMutants measures how
 // fast the checks catch each of the store's twelve mutants.
 package harness
