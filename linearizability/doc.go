@@ -8,9 +8,9 @@
 //	h, err := linearizability.HistoryFromTrace(records)
 //	verdict, err := linearizability.CheckHistory(h, 10*time.Second)
 //
-//	var violations []linearizability.Violation
-//	for _, id := range linearizability.CompletedSnapshots(records) {
-//		cut, err := linearizability.CheckCut(records, id, nil) // nil: markers are "snapshot-marker" messages
+//	violations, undecided, err := linearizability.CheckAtMostOnce(h) // undecided keys are not a pass
+//	cuts, err := linearizability.CheckCuts(records, nil, nil) // nil: markers are "snapshot-marker"
+//	for _, cut := range cuts {                                 // messages; every node's causality
 //		violations = append(violations, cut.Violations...)
 //	}
 //	holdings := ...                                  // the store's final state, converted by the caller
@@ -19,7 +19,7 @@
 //	v3, err := linearizability.CheckRedundancy(holdings, linearizability.RedundancyTarget{
 //		BucketCount: 16, CopiesWanted: 2, LiveMembers: live}, records)
 //
-//	if verdict.Result != linearizability.Ok || len(violations) > 0 {
+//	if verdict.Result != linearizability.Ok || len(undecided) > 0 || len(violations) > 0 {
 //		err = linearizability.WriteReport(dir, linearizability.ReportInput{
 //			Description: "...", ReplayCommand: "...", Records: records, History: h,
 //			Verdicts: []linearizability.Verdict{verdict}, Violations: violations})
