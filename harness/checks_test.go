@@ -102,12 +102,12 @@ func checks(vs []linearizability.Violation) []string {
 
 func TestOnePrimaryPerEpoch(t *testing.T) {
 	_, c := liveWorld(t)
-	c.Observe(event(1, 0, protocol.EventPrimaryChange, "bucket", "0", "primary", "s0", "epoch", "7"), nil)
-	c.Observe(event(2, 0, protocol.EventPrimaryChange, "bucket", "0", "primary", "s0", "epoch", "8"), nil)
+	c.Observe(*event(1, 0, protocol.EventPrimaryChange, "bucket", "0", "primary", "s0", "epoch", "7"), nil)
+	c.Observe(*event(2, 0, protocol.EventPrimaryChange, "bucket", "0", "primary", "s0", "epoch", "8"), nil)
 	if len(c.violations) != 0 {
 		t.Fatalf("one primary per epoch: false alarm %v", c.violations)
 	}
-	c.Observe(event(3, 1, protocol.EventPrimaryChange, "bucket", "0", "primary", "s1", "epoch", "8"), nil)
+	c.Observe(*event(3, 1, protocol.EventPrimaryChange, "bucket", "0", "primary", "s1", "epoch", "8"), nil)
 	if got := checks(c.violations); !slices.Equal(got, []string{OnePrimaryCheck}) || !strings.Contains(c.violations[0].Message, "two primaries in epoch 8") {
 		t.Fatalf("want a one-primary violation, got %v", c.violations)
 	}
@@ -124,7 +124,7 @@ func TestFalseLoss(t *testing.T) {
 	if holder < 0 {
 		t.Fatal("no live server holds bucket 0")
 	}
-	c.Observe(event(1, 0, protocol.EventDataLost, "bucket", "0"), nil)
+	c.Observe(*event(1, 0, protocol.EventDataLost, "bucket", "0"), nil)
 	if got := checks(c.violations); !slices.Equal(got, []string{FalseLossCheck}) || !strings.Contains(c.violations[0].Message, kv.NodeName(world.cfg, protocol.NodeID(holder))) {
 		t.Fatalf("bucket 0 declared lost while %d holds it: want a false-loss violation naming it, got %v", holder, c.violations)
 	}
@@ -138,7 +138,7 @@ func TestUninitializedCopyNeverAnswers(t *testing.T) {
 			held, initialized := srv.CopyState(bucket)
 			reply := &trace.Record{Seq: uint64(100*id + bucket + 1), Kind: trace.KindSend, Node: int32(id), Peer: int32(world.cfg.Servers)}
 			before := len(c.violations)
-			c.Observe(reply, &kv.ClientReply{Read: true, Bucket: bucket})
+			c.Observe(*reply, &kv.ClientReply{Read: true, Bucket: bucket})
 			if fired := len(c.violations) > before; fired == initialized {
 				t.Fatalf("server %d bucket %d (held %v, initialized %v) answered a read: violation %v", id, bucket, held, initialized, fired)
 			}

@@ -99,6 +99,12 @@ type initializedCopy struct {
 	versions  map[string]kv.Version
 }
 
+// chunkID names one image chunk at the copy that received it.
+type chunkID struct {
+	copy  copyID
+	index int
+}
+
 // completedFlush is a copy's flush at the moment it completed.
 type completedFlush struct {
 	copyID
@@ -114,13 +120,15 @@ type completedFlush struct {
 
 // onlineChecker implements sim.Observer for the harness's online invariants.
 type onlineChecker struct {
-	world      *kvWorld
-	writes     map[writeID]*sentWrite
-	byBucket   map[int][]*sentWrite
-	inits      map[int][]*initializedCopy
-	primaries  map[[2]uint64]string // (bucket, epoch) -> member
-	versions   map[copyID]map[string]kv.Version
-	flushes    map[copyID]*completedFlush
+	world     *kvWorld
+	writes    map[writeID]*sentWrite
+	byBucket  map[int][]*sentWrite
+	inits     map[int][]*initializedCopy
+	primaries map[[2]uint64]string // (bucket, epoch) -> member
+	versions  map[copyID]map[string]kv.Version
+	flushes   map[copyID]*completedFlush
+	// chunks are the image chunks delivered and not yet applied, by copy and chunk index.
+	chunks     map[chunkID][]kv.Entry
 	gens       map[copyID]int // by copyID without gen
 	maxEpoch   map[int]uint64
 	violations []linearizability.Violation
@@ -131,7 +139,7 @@ type onlineChecker struct {
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
-		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{}}
+		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -157,7 +165,8 @@ func (c *onlineChecker) server(id protocol.NodeID) *kv.Server {
 func (c *onlineChecker) name(id protocol.NodeID) string { return kv.NodeName(c.world.cfg, id) }
 
 // Observe implements sim.Observer.
-func (c *onlineChecker) Observe(r *trace.Record, msg protocol.Message) {
+func (c *onlineChecker) Observe(record trace.Record, msg protocol.Message) {
+	r := &record
 	switch r.Kind {
 	case trace.KindSend:
 		switch m := msg.(type) {
@@ -167,6 +176,11 @@ func (c *onlineChecker) Observe(r *trace.Record, msg protocol.Message) {
 			c.onAckSent(r, m)
 		case *kv.ClientReply:
 			c.onClientReply(r, m)
+		}
+	case trace.KindDeliver:
+		if m, ok := msg.(*kv.ImageChunk); ok {
+			id := chunkID{c.copy(protocol.NodeID(r.Node), r.Incarnation, m.Bucket), m.Index}
+			c.chunks[id] = m.Entries
 		}
 	case trace.KindCrash, trace.KindRestart:
 		c.forgetNode(protocol.NodeID(r.Node))
@@ -182,8 +196,8 @@ func (c *onlineChecker) onReplicateSent(r *trace.Record, m *kv.Replicate) {
 	if w == nil {
 		w = &sentWrite{bucket: m.Bucket, epoch: m.Epoch, entries: m.Entries, sendSeq: r.Seq}
 		c.maxEpoch[m.Bucket] = max(c.maxEpoch[m.Bucket], m.Epoch)
-		for _, f := range c.sortedFlushes(m.Bucket) {
-			w.flushesBefore = append(w.flushesBefore, f)
+		if len(c.flushes) > 0 {
+			w.flushesBefore = c.sortedFlushes(m.Bucket)
 		}
 		c.writes[id] = w
 		c.byBucket[m.Bucket] = append(c.byBucket[m.Bucket], w)
@@ -214,7 +228,7 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 	if _, initialized := srv.CopyState(m.Bucket); !initialized {
 		return
 	}
-	if c.flushChecked() {
+	if c.flushChecked() && len(c.flushes) > 0 {
 		// A source that applies, after a flush bound to it completed, a write sent to it before
 		// (and not to the copy): the flush did not wait for the write to be applied.
 		for _, f := range c.sortedFlushes(w.bucket) {
@@ -310,15 +324,12 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if !ok || srv == nil {
 			return
 		}
-		ic := &initializedCopy{copyID: c.copy(node, r.Incarnation, bucket), seq: r.Seq, timeUS: r.TimeUS, versions: map[string]kv.Version{}}
+		// The copy's versions were observed as its mitt and its image chunks were applied.
+		ic := &initializedCopy{copyID: c.copy(node, r.Incarnation, bucket), seq: r.Seq, timeUS: r.TimeUS, versions: srv.EntryVersions(bucket)}
 		if source, ok := r.Get("source"); ok {
 			if sn, si, ok := parseMember(source); ok {
 				ic.source, ic.hasSource = c.copy(sn, si, bucket), true
 			}
-		}
-		for _, e := range srv.Entries(bucket) {
-			ic.versions[e.Key] = e.Version
-			c.observeVersion(r, ic.copyID, e.Key, e.Version)
 		}
 		c.inits[bucket] = append(c.inits[bucket], ic)
 		if c.flushChecked() {
@@ -345,10 +356,14 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if !ok || srv == nil {
 			return
 		}
-		id := c.copy(node, r.Incarnation, bucket)
-		for _, e := range srv.Entries(bucket) {
-			c.observeVersion(r, id, e.Key, e.Version)
+		index, okI := intAttr(r, "index")
+		if !okI {
+			return
 		}
+		id := c.copy(node, r.Incarnation, bucket)
+		chunk := chunkID{id, index}
+		c.observeVersions(r, id, srv, c.chunks[chunk])
+		delete(c.chunks, chunk)
 	case protocol.EventImageDiscarded, kv.EventBucketDropped:
 		if bucket, ok := intAttr(r, "bucket"); ok {
 			delete(c.versions, c.copy(node, r.Incarnation, bucket))

@@ -42,11 +42,17 @@ func CheckAtMostOnce(h History) (violations []Violation, undecided []string, err
 		}
 	}
 	undecidedSet := map[string]bool{}
+	indexes := map[string]*tokenIndex{}
 	judge := func(read *Operation, key, value string) {
 		if reported[key] || undecidedSet[key] {
 			return
 		}
-		tokens, result := decompose(value, writes[key])
+		ix := indexes[key]
+		if ix == nil {
+			ix = newTokenIndex(writes[key])
+			indexes[key] = ix
+		}
+		tokens, result := ix.decompose(value)
 		if result == undecidable {
 			undecidedSet[key] = true
 			undecided = append(undecided, key)
@@ -102,23 +108,36 @@ const (
 // It first looks for a decomposition that uses each write at most once and, failing that, for one
 // that repeats writes (a duplicated append), which judgeTokens then reports.
 func decompose(value string, writes []*Operation) ([]*Operation, parse) {
-	// Index the tokens by value, and note their distinct lengths: at each position only the
-	// substrings of those lengths can be tokens.
-	byValue := map[string][]*Operation{}
-	var lengths []int
+	return newTokenIndex(writes).decompose(value)
+}
+
+// tokenIndex indexes a key's writes by value, with their distinct lengths: at each position of a
+// value only the substrings of those lengths can be tokens.
+type tokenIndex struct {
+	byValue map[string][]*Operation
+	lengths []int
+}
+
+func newTokenIndex(writes []*Operation) *tokenIndex {
+	ix := &tokenIndex{byValue: make(map[string][]*Operation, len(writes))}
 	for _, w := range writes {
 		if w.Value == "" {
 			continue
 		}
-		if len(byValue[w.Value]) == 0 && !slices.Contains(lengths, len(w.Value)) {
-			lengths = append(lengths, len(w.Value))
+		if len(ix.byValue[w.Value]) == 0 && !slices.Contains(ix.lengths, len(w.Value)) {
+			ix.lengths = append(ix.lengths, len(w.Value))
 		}
-		byValue[w.Value] = append(byValue[w.Value], w)
+		ix.byValue[w.Value] = append(ix.byValue[w.Value], w)
 	}
-	slices.Sort(lengths)
+	slices.Sort(ix.lengths)
+	return ix
+}
+
+func (ix *tokenIndex) decompose(value string) ([]*Operation, parse) {
+	byValue, lengths := ix.byValue, ix.lengths
 	steps := 0
 	for _, allowRepeat := range []bool{false, true} {
-		used := map[*Operation]bool{}
+		used := make(map[*Operation]bool, len(value)/4)
 		var path []*Operation
 		exhausted := false
 		var search func(pos int) bool

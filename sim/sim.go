@@ -68,8 +68,9 @@ type Config struct {
 // Observer watches a run as it happens (see Config.Observer).
 type Observer interface {
 	// Observe is called after r is committed. msg is the message sent (KindSend) or delivered
-	// (KindDeliver), nil for every other kind. r is valid only during the call.
-	Observe(r *trace.Record, msg protocol.Message)
+	// (KindDeliver), nil for every other kind. The record is passed by value so that the records
+	// the simulator builds on its stack do not escape to the heap.
+	Observe(r trace.Record, msg protocol.Message)
 }
 
 // EndReason says why Run or RunUntil returned.
@@ -584,7 +585,7 @@ func (s *Sim) commitMessage(r *trace.Record, m protocol.Message) uint64 {
 		s.records = append(s.records, *r)
 	}
 	if s.cfg.Observer != nil && s.cfg.Trace != TraceHashOnly {
-		s.cfg.Observer.Observe(r, m)
+		s.cfg.Observer.Observe(*r, m)
 	}
 	return r.Seq
 }

@@ -74,12 +74,18 @@ func (s *Server) CopyState(bucket int) (held, initialized bool) {
 	return b != nil, b != nil && b.initialized
 }
 
-// Entries lists this server's copy of bucket sorted by key, tombstones included (nil without a copy).
-func (s *Server) Entries(bucket int) []Entry {
-	if b := s.copyOf(bucket); b != nil {
-		return b.sortedEntries()
+// EntryVersions maps every key of this server's copy of bucket to its version, tombstones included
+// (nil without a copy). It is a copy: the caller may keep it.
+func (s *Server) EntryVersions(bucket int) map[string]Version {
+	b := s.copyOf(bucket)
+	if b == nil {
+		return nil
 	}
-	return nil
+	out := make(map[string]Version, len(b.entries))
+	for k, e := range b.entries {
+		out[k] = e.Version
+	}
+	return out
 }
 
 func (s *Server) copyOf(bucket int) *bucketState {
