@@ -14,6 +14,8 @@ var checkHelpText = help{
 	about: `Checks a recorded client history (history.json of a report directory, or any file written by
 linearizability.WriteHistoryFile) for linearizability with porcupine: one register per key, or one
 whole-store model when the history holds a successful snapshot. FILE may also be a report directory.
+Every key first gets a short slice of the budget (shortest keys first), then the undecided ones share
+the rest; the check stops at the first illegal key unless --all-keys asks for every key to be decided.
 A check that runs out of --budget is unknown, never a pass.
 Exit code: 0 linearizable, 1 not linearizable, 3 unknown (out of time), 2 unreadable or malformed file.`,
 	examples: `  stateflush check stateflush-out/steady-monkey-seed56-no-mitt/history.json
@@ -27,6 +29,7 @@ func runCheck(s *streams, args []string) (int, error) {
 	fs := newFlagSet("stateflush check")
 	budget := addBudgetFlag(fs)
 	asJSON := fs.Bool("json", false, "print the verdict as JSON")
+	allKeys := fs.Bool("all-keys", false, "decide every key instead of stopping at the first illegal one")
 	files, err := parseFlags(s, fs, checkHelpText, args)
 	if err != nil {
 		return 0, err
@@ -48,7 +51,11 @@ func runCheck(s *streams, args []string) (int, error) {
 	if err != nil {
 		return 0, asBadInput(err)
 	}
-	verdict, err := linearizability.CheckHistory(history, *budget)
+	var options []linearizability.CheckOption
+	if !*allKeys {
+		options = append(options, linearizability.StopAtFirstIllegal())
+	}
+	verdict, err := linearizability.CheckHistory(history, *budget, options...)
 	if err != nil {
 		return 0, asBadInput(fmt.Errorf("%s: %w", path, err))
 	}
