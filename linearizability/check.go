@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -24,12 +25,6 @@ const (
 	// Unknown: the check ran out of its time budget before deciding, and found nothing illegal in
 	// what it did decide. Unknown is never a pass.
 	Unknown Result = "unknown"
-)
-
-// Model names, as reported in Verdict.Model.
-const (
-	ModelRegister = "register" // per-key register, partitioned by key
-	ModelStore    = "store"    // whole store with snapshots, one partition
 )
 
 // Verdict is the outcome of CheckHistory with what a report needs to say where it failed.
@@ -95,6 +90,7 @@ type CheckOption func(*checkSettings)
 type checkSettings struct {
 	stopAtFirstIllegal bool
 	cacheLimit         int64
+	model              *Model
 }
 
 // StopAtFirstIllegal makes CheckHistory stop as soon as one partition is illegal, as porcupine's
@@ -117,11 +113,13 @@ func WithCacheLimit(bytes int64) CheckOption {
 
 // CheckHistory decides whether a history is linearizable within a wall-clock budget.
 //
-// Histories without successful snapshots are checked with RegisterModel, one partition per key;
-// histories with a successful snapshot are checked with StoreModel as one partition.
+// The model is ModelFor(h) unless WithModel names one: per key (Model.PerKey), each key is one
+// partition, named in the verdict; otherwise the whole history is one partition. The history is
+// validated for the model (History.Validate's rules, the model's kinds and Model.Validate).
 //
-// Which operations count: failed operations had no effect and are left out; reads and snapshots
-// of unknown outcome are left out (they changed nothing and returned nothing); writes of unknown
+// Which operations count (built-in models): failed operations had no effect and are left out,
+// except a failed cas, which observed a value other than the expected one; reads and snapshots of
+// unknown outcome are left out (they changed nothing and returned nothing); writes of unknown
 // outcome stay in with an infinite return time, so they may take effect at any point after their
 // invocation, or (placed last) effectively never.
 //
@@ -141,26 +139,26 @@ func CheckHistory(h History, budget time.Duration, options ...CheckOption) (Verd
 	if settings.cacheLimit <= 0 {
 		return Verdict{}, fmt.Errorf("%w: cache limit %d bytes must be positive", ErrInvalidParameter, settings.cacheLimit)
 	}
-	if err := h.Validate(); err != nil {
+	model := ModelFor(h)
+	if settings.model != nil {
+		model = *settings.model
+	}
+	if err := model.check(); err != nil {
+		return Verdict{}, err
+	}
+	if err := model.validate(h); err != nil {
 		return Verdict{}, err
 	}
 	start := time.Now()
-	ops := PorcupineOperations(h)
-	verdict := Verdict{Operations: len(ops), Skipped: len(h) - len(ops), Budget: budget}
-	model := registerPartitionModel
-	var partitions [][]porcupine.Operation
-	perKey := !h.HasSnapshots()
-	if perKey {
-		verdict.Model = ModelRegister
+	ops := model.operations(h)
+	verdict := Verdict{Model: model.Name, Operations: len(ops), Skipped: len(h) - len(ops), Budget: budget}
+	partitions := [][]porcupine.Operation{ops}
+	if model.PerKey {
 		partitions = partitionByKey(ops)
-	} else {
-		verdict.Model = ModelStore
-		model = StoreModel
-		partitions = [][]porcupine.Operation{ops}
 	}
 	verdict.Partitions = len(partitions)
 	cache := newCacheBudget(settings.cacheLimit)
-	results, stopped := checkPartitions(model, partitions, start.Add(budget), settings.stopAtFirstIllegal, cache)
+	results, stopped := checkPartitions(model.searchModel(), partitions, start.Add(budget), settings.stopAtFirstIllegal, cache)
 	verdict.StoppedAtFirstIllegal = stopped
 	verdict.CacheLimitReached = cache.exhausted.Load()
 	verdict.Result = Ok
@@ -170,10 +168,10 @@ func CheckHistory(h History, budget time.Duration, options ...CheckOption) (Verd
 		} else if result == Unknown && verdict.Result == Ok {
 			verdict.Result = Unknown
 		}
-		if !perKey {
+		if !model.PerKey {
 			continue
 		}
-		key := partitions[i][0].Input.(*modelInput).key
+		key := operationKey(partitions[i][0])
 		switch result {
 		case Illegal:
 			verdict.IllegalKeys = append(verdict.IllegalKeys, key)
@@ -323,9 +321,15 @@ func fromPorcupine(r porcupine.CheckResult) Result {
 // place that decides it). Use it to run porcupine directly, e.g. CheckOperationsVerbose and
 // Visualize for a custom page. The history must be valid (History.Validate).
 func PorcupineOperations(h History) []porcupine.Operation {
+	return porcupineOperations(h, constrains)
+}
+
+// porcupineOperations builds the operations that includes keeps as *modelInput/*modelOutput
+// values for the built-in porcupine models.
+func porcupineOperations(h History, includes func(op *Operation) bool) []porcupine.Operation {
 	kept := 0
 	for i := range h {
-		if constrains(&h[i]) {
+		if includes(&h[i]) {
 			kept++
 		}
 	}
@@ -340,14 +344,15 @@ func PorcupineOperations(h History) []porcupine.Operation {
 	ops := make([]porcupine.Operation, 0, kept)
 	for i := range h {
 		op := &h[i]
-		if !constrains(op) {
+		if !includes(op) {
 			continue
 		}
 		p := &payloads[len(ops)]
 		p.input = modelInput{
-			kind: op.Kind, key: op.Key, value: op.Value, client: op.Client, seq: op.Seq,
-			unknown:  op.Status == StatusUnknown,
-			afterPut: registerState{present: true, value: op.Value},
+			kind: op.Kind, key: op.Key, value: op.Value, expected: op.Expected, client: op.Client, seq: op.Seq,
+			unknown:    op.Status == StatusUnknown,
+			notSwapped: op.Kind == OpCAS && op.Status == StatusFail,
+			afterPut:   registerState{present: true, value: op.Value},
 		}
 		p.output = modelOutput{found: op.Found, value: op.Output}
 		if op.Kind == OpSnapshot {
@@ -365,14 +370,22 @@ func PorcupineOperations(h History) []porcupine.Operation {
 	return ops
 }
 
-// constrains reports whether an operation takes part in the check: failed operations had no
-// effect, and reads or snapshots of unknown outcome neither changed nor revealed anything.
+// constrains reports whether an operation takes part in a check with a built-in model: failed
+// operations had no effect (but a failed cas observed that the value was not the expected one),
+// and reads or snapshots of unknown outcome neither changed nor revealed anything.
 func constrains(op *Operation) bool {
-	if op.Status == StatusFail {
-		return false
+	switch op.Status {
+	case StatusOK:
+		return true
+	case StatusFail:
+		return op.Kind == OpCAS
 	}
-	return op.Status == StatusOK || op.Kind.IsWrite()
+	return op.Kind.IsWrite() || op.Kind == OpWrite || op.Kind == OpCAS
 }
+
+// contextBackground is what a model's StepContext gets when the search calls it: the search has
+// its own deadline and stop flag.
+var contextBackground = context.Background()
 
 // Summary adds up verdicts, for sweeps over many runs. Unknown verdicts are counted on their own:
 // they are neither passes nor failures.
