@@ -46,6 +46,12 @@
 // out; reads and snapshots of unknown outcome are left out; writes of unknown outcome stay in with
 // an infinite return time, so they may take effect at any point after their invocation, or never.
 //
+// Models are values (Model): CheckHistory uses ModelFor(h) unless WithModel names one. Built in:
+// KVModel ("register", the store's register per key), StoreSnapshotModel ("store", the whole
+// store with snapshots), CASRegisterModel ("cas-register": read, write, cas; a failed cas observed
+// another value) and KVEmptyDefaultModel ("kv-empty": absent keys read as ""). A model of one's own
+// is porcupine's model plus its kinds; its Step receives each operation as a *Operation.
+//
 // The search is porcupine's algorithm (Wing and Gong's, with Lowe's memoization) in a resumable
 // form (search.go), so that the partitions can be scheduled: each gets a first slice of 1% of the
 // budget, shortest first, and the undecided ones then share the rest of the budget round by round
