@@ -1,11 +1,14 @@
 package linearizability
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -24,16 +27,11 @@ const (
 	Unknown Result = "unknown"
 )
 
-// Model names, as reported in Verdict.Model.
-const (
-	ModelRegister = "register" // per-key register, partitioned by key
-	ModelStore    = "store"    // whole store with snapshots, one partition
-)
-
 // Verdict is the outcome of CheckHistory with what a report needs to say where it failed.
 type Verdict struct {
 	Result Result `json:"result"`
-	// Model is ModelRegister or ModelStore.
+	// Model is the name of the model the history was checked against (ModelRegister, ModelStore,
+	// or another Model's Name).
 	Model string `json:"model"`
 	// Operations is how many operations constrained the check; Skipped is how many were left out
 	// because they cannot have had an effect or an observable output (failed operations, and
@@ -42,14 +40,22 @@ type Verdict struct {
 	Skipped    int `json:"skipped"`
 	// Partitions is the number of independently checked partitions (keys, or 1 for the store).
 	Partitions int `json:"partitions"`
-	// IllegalKeys are the keys whose partitions have no linearization (register model, sorted).
-	// With the store model an Illegal verdict concerns the whole history and this is empty.
+	// IllegalKeys are the keys whose partitions have no linearization (per-key models, sorted).
+	// With a whole-history model an Illegal verdict concerns the whole history and this is empty.
 	IllegalKeys []string `json:"illegal_keys,omitempty"`
-	// UnknownKeys are the keys whose partitions were not decided within the budget (register
-	// model, sorted).
-	UnknownKeys []string      `json:"unknown_keys,omitempty"`
-	Budget      time.Duration `json:"budget_ns"`
-	Elapsed     time.Duration `json:"elapsed_ns"`
+	// UnknownKeys are the keys whose partitions were not decided (per-key models, sorted): out of
+	// budget, or not finished because the check stopped at the first illegal key.
+	UnknownKeys []string `json:"unknown_keys,omitempty"`
+	// OkKeys are the keys whose partitions are linearizable (per-key models, sorted).
+	OkKeys []string `json:"ok_keys,omitempty"`
+	// StoppedAtFirstIllegal says the check stopped once a partition was illegal
+	// (StopAtFirstIllegal), so UnknownKeys may include keys that were never tried.
+	StoppedAtFirstIllegal bool `json:"stopped_at_first_illegal,omitempty"`
+	// CacheLimitReached says the searches' memo cache reached its byte limit (WithCacheLimit), after
+	// which they went on without remembering explored configurations (still exact, maybe slower).
+	CacheLimitReached bool          `json:"cache_limit_reached,omitempty"`
+	Budget            time.Duration `json:"budget_ns"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
 }
 
 // String summarises the verdict in one line.
@@ -62,116 +68,241 @@ func (v Verdict) String() string {
 	}
 	if len(v.UnknownKeys) > 0 {
 		s += "; undecided keys: " + quoteList(v.UnknownKeys, 10)
+		if v.StoppedAtFirstIllegal {
+			s += " (stopped at the first illegal key)"
+		}
 	}
-	if v.Result == Illegal && v.Model == ModelStore {
-		s += "; the whole-store history has no linearization"
+	if len(v.OkKeys) > 0 && (len(v.IllegalKeys) > 0 || len(v.UnknownKeys) > 0) {
+		s += fmt.Sprintf("; %d keys ok", len(v.OkKeys))
+	}
+	if v.CacheLimitReached {
+		s += "; the search cache reached its memory limit"
+	}
+	if v.Result == Illegal && v.Partitions == 1 && len(v.IllegalKeys) == 0 {
+		s += "; the whole history has no linearization"
 	}
 	return s
 }
 
+// CheckOption changes how CheckHistory checks.
+type CheckOption func(*checkSettings)
+
+type checkSettings struct {
+	stopAtFirstIllegal bool
+	cacheLimit         int64
+	model              *Model
+}
+
+// StopAtFirstIllegal makes CheckHistory stop as soon as one partition is illegal, as porcupine's
+// own CheckOperations does: the answer (Illegal) comes sooner, and the keys not decided by then are
+// listed as undecided. Without it every key is decided (within the budget), so that the verdict
+// names every illegal key.
+func StopAtFirstIllegal() CheckOption {
+	return func(s *checkSettings) { s.stopAtFirstIllegal = true }
+}
+
+// DefaultCacheLimit bounds the memory of a check's memo caches unless WithCacheLimit says
+// otherwise.
+const DefaultCacheLimit int64 = 512 << 20
+
+// WithCacheLimit bounds the bytes that the searches' memo caches may hold together (see
+// Verdict.CacheLimitReached). It must be positive.
+func WithCacheLimit(bytes int64) CheckOption {
+	return func(s *checkSettings) { s.cacheLimit = bytes }
+}
+
 // CheckHistory decides whether a history is linearizable within a wall-clock budget.
 //
-// Histories without successful snapshots are checked with RegisterModel, one partition per key;
-// partitions are checked in parallel (one porcupine check per partition, on GOMAXPROCS workers,
-// largest first) so that the verdict can name every illegal key. Histories with a successful
-// snapshot are checked with StoreModel as one partition.
+// The model is ModelFor(h) unless WithModel names one: per key (Model.PerKey), each key is one
+// partition, named in the verdict; otherwise the whole history is one partition. The history is
+// validated for the model (History.Validate's rules, the model's kinds and Model.Validate).
 //
-// Which operations count: failed operations had no effect and are left out; reads and snapshots
-// of unknown outcome are left out (they changed nothing and returned nothing); writes of unknown
+// Which operations count (built-in models): failed operations had no effect and are left out,
+// except a failed cas, which observed a value other than the expected one; reads and snapshots of
+// unknown outcome are left out (they changed nothing and returned nothing); writes of unknown
 // outcome stay in with an infinite return time, so they may take effect at any point after their
 // invocation, or (placed last) effectively never.
 //
-// A partition that is not decided within the budget makes the verdict Unknown unless another
-// partition is Illegal. The budget must be positive. An invalid history is an error wrapping
-// ErrMalformedHistory.
-func CheckHistory(h History, budget time.Duration) (Verdict, error) {
+// Scheduling (see checkPartitions): every partition first gets a short slice of the budget,
+// shortest first, and the partitions still undecided then share what is left, several at once, so
+// that one hard key cannot keep the easy ones from being decided. A partition that is not decided
+// within the budget makes the verdict Unknown unless another partition is Illegal. The budget must
+// be positive. An invalid history is an error wrapping ErrMalformedHistory.
+func CheckHistory(h History, budget time.Duration, options ...CheckOption) (Verdict, error) {
+	settings := checkSettings{cacheLimit: DefaultCacheLimit}
+	for _, option := range options {
+		option(&settings)
+	}
 	if budget <= 0 {
 		return Verdict{}, fmt.Errorf("%w: budget %v must be positive", ErrInvalidParameter, budget)
 	}
-	if err := h.Validate(); err != nil {
+	if settings.cacheLimit <= 0 {
+		return Verdict{}, fmt.Errorf("%w: cache limit %d bytes must be positive", ErrInvalidParameter, settings.cacheLimit)
+	}
+	model := ModelFor(h)
+	if settings.model != nil {
+		model = *settings.model
+	}
+	if err := model.check(); err != nil {
+		return Verdict{}, err
+	}
+	if err := model.validate(h); err != nil {
 		return Verdict{}, err
 	}
 	start := time.Now()
-	ops := PorcupineOperations(h)
-	verdict := Verdict{Operations: len(ops), Skipped: len(h) - len(ops), Budget: budget}
-	if h.HasSnapshots() {
-		verdict.Model = ModelStore
-		verdict.Partitions = 1
-		verdict.Result = fromPorcupine(porcupine.CheckOperationsTimeout(StoreModel, ops, budget))
-		verdict.Elapsed = time.Since(start)
-		return verdict, nil
+	ops := model.operations(h)
+	verdict := Verdict{Model: model.Name, Operations: len(ops), Skipped: len(h) - len(ops), Budget: budget}
+	partitions := [][]porcupine.Operation{ops}
+	if model.PerKey {
+		partitions = partitionByKey(ops)
 	}
-	verdict.Model = ModelRegister
-	partitions := partitionByKey(ops)
 	verdict.Partitions = len(partitions)
-	results := checkPartitions(partitions, start.Add(budget))
+	cache := newCacheBudget(settings.cacheLimit)
+	results, stopped := checkPartitions(model.searchModel(), partitions, start.Add(budget), settings.stopAtFirstIllegal, cache)
+	verdict.StoppedAtFirstIllegal = stopped
+	verdict.CacheLimitReached = cache.exhausted.Load()
 	verdict.Result = Ok
 	for i, result := range results {
-		key := partitions[i][0].Input.(*modelInput).key
+		if result == Illegal {
+			verdict.Result = Illegal
+		} else if result == Unknown && verdict.Result == Ok {
+			verdict.Result = Unknown
+		}
+		if !model.PerKey {
+			continue
+		}
+		key := operationKey(partitions[i][0])
 		switch result {
 		case Illegal:
 			verdict.IllegalKeys = append(verdict.IllegalKeys, key)
 		case Unknown:
 			verdict.UnknownKeys = append(verdict.UnknownKeys, key)
+		case Ok:
+			verdict.OkKeys = append(verdict.OkKeys, key)
 		}
-	}
-	switch {
-	case len(verdict.IllegalKeys) > 0:
-		verdict.Result = Illegal
-	case len(verdict.UnknownKeys) > 0:
-		verdict.Result = Unknown
 	}
 	verdict.Elapsed = time.Since(start)
 	return verdict, nil
 }
 
 // registerPartitionModel checks one key's operations: the register model without partitioning,
-// because checkPartitions has already split the history.
+// because the caller has already split the history.
 var registerPartitionModel = func() porcupine.Model {
 	m := RegisterModel
 	m.Partition = nil
 	return m
 }()
 
-// checkPartitions checks each partition with porcupine on GOMAXPROCS workers, largest first so
-// that the long ones do not start last, and stops starting new ones at the deadline (those are
-// Unknown).
-func checkPartitions(partitions [][]porcupine.Operation, deadline time.Time) []Result {
-	results := make([]Result, len(partitions))
-	order := make([]int, len(partitions))
-	for i := range order {
-		order[i] = i
+// firstSliceDivisor sets the first slice every partition gets: 1/100 of the budget, so that any
+// partition that porcupine decides within 1% of the budget is decided in the first round unless
+// more than a hundred partitions per worker are at least that hard.
+const firstSliceDivisor = 100
+
+// checkPartitions decides the partitions with one resumable search each (see search), on
+// GOMAXPROCS workers, until the deadline:
+//
+//  1. every partition gets a first slice of budget/100, shortest partitions first (most are
+//     decided in microseconds, and a long one started first would delay all of them);
+//  2. the partitions still undecided go back to the end of the queue with twice the previous
+//     slice, so the remaining budget is shared among them round after round, several at once,
+//     and a search resumes where it paused rather than starting over.
+//
+// With stopAtFirstIllegal every worker stops once a partition is illegal, and the partitions not
+// decided by then are Unknown; stopped reports that this happened. Partitions never started
+// before the deadline are Unknown, never Ok.
+func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, deadline time.Time,
+	stopAtFirstIllegal bool, cache *cacheBudget) (results []Result, stopped bool) {
+	results = make([]Result, len(partitions))
+	for i := range results {
+		results[i] = Unknown
 	}
-	sort.SliceStable(order, func(a, b int) bool { return len(partitions[order[a]]) > len(partitions[order[b]]) })
+	type job struct {
+		partition int
+		slice     time.Duration
+		search    *search
+	}
+	queue := make([]job, len(partitions))
+	for i := range queue {
+		queue[i].partition = i
+	}
+	slices.SortStableFunc(queue, func(a, b job) int {
+		return cmp.Compare(len(partitions[a.partition]), len(partitions[b.partition]))
+	})
+	firstSlice := max(time.Until(deadline)/firstSliceDivisor, time.Microsecond)
+	for i := range queue {
+		queue[i].slice = firstSlice
+	}
+	var (
+		mu          sync.Mutex
+		stop        atomic.Bool
+		wg          sync.WaitGroup
+		illegalSeen bool
+	)
+	pop := func() (job, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queue) == 0 || stop.Load() {
+			return job{}, false
+		}
+		j := queue[0]
+		queue = queue[1:]
+		return j, true
+	}
 	workers := min(runtime.GOMAXPROCS(0), len(partitions))
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				mu.Lock()
-				if next == len(order) {
-					mu.Unlock()
+				j, ok := pop()
+				if !ok {
 					return
 				}
-				i := order[next]
-				next++
-				mu.Unlock()
-				remaining := time.Until(deadline)
-				if remaining <= 0 {
-					// Out of budget: porcupine reads a zero timeout as "no limit", so do not call it.
-					results[i] = Unknown
+				if !time.Now().Before(deadline) {
+					if j.search != nil {
+						j.search.release()
+					}
 					continue
 				}
-				results[i] = fromPorcupine(porcupine.CheckOperationsTimeout(registerPartitionModel, partitions[i], remaining))
+				if j.search == nil {
+					j.search = newSearch(model, partitions[j.partition], cache)
+				}
+				sliceEnd := time.Now().Add(j.slice)
+				if sliceEnd.After(deadline) {
+					sliceEnd = deadline
+				}
+				if !j.search.run(sliceEnd, &stop) {
+					if stop.Load() {
+						j.search.release()
+						continue
+					}
+					j.slice *= 2
+					mu.Lock()
+					queue = append(queue, j)
+					mu.Unlock()
+					continue
+				}
+				result := Illegal
+				if j.search.ok {
+					result = Ok
+				}
+				mu.Lock()
+				results[j.partition] = result
+				if result == Illegal && stopAtFirstIllegal {
+					illegalSeen = true
+					stop.Store(true)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return results
+	for _, j := range queue {
+		if j.search != nil {
+			j.search.release()
+		}
+	}
+	return results, illegalSeen && slices.Contains(results, Unknown)
 }
 
 func fromPorcupine(r porcupine.CheckResult) Result {
@@ -190,9 +321,15 @@ func fromPorcupine(r porcupine.CheckResult) Result {
 // place that decides it). Use it to run porcupine directly, e.g. CheckOperationsVerbose and
 // Visualize for a custom page. The history must be valid (History.Validate).
 func PorcupineOperations(h History) []porcupine.Operation {
+	return porcupineOperations(h, constrains)
+}
+
+// porcupineOperations builds the operations that includes keeps as *modelInput/*modelOutput
+// values for the built-in porcupine models.
+func porcupineOperations(h History, includes func(op *Operation) bool) []porcupine.Operation {
 	kept := 0
 	for i := range h {
-		if constrains(&h[i]) {
+		if includes(&h[i]) {
 			kept++
 		}
 	}
@@ -207,14 +344,15 @@ func PorcupineOperations(h History) []porcupine.Operation {
 	ops := make([]porcupine.Operation, 0, kept)
 	for i := range h {
 		op := &h[i]
-		if !constrains(op) {
+		if !includes(op) {
 			continue
 		}
 		p := &payloads[len(ops)]
 		p.input = modelInput{
-			kind: op.Kind, key: op.Key, value: op.Value, client: op.Client, seq: op.Seq,
-			unknown:  op.Status == StatusUnknown,
-			afterPut: registerState{present: true, value: op.Value},
+			kind: op.Kind, key: op.Key, value: op.Value, expected: op.Expected, client: op.Client, seq: op.Seq,
+			unknown:    op.Status == StatusUnknown,
+			notSwapped: op.Kind == OpCAS && op.Status == StatusFail,
+			afterPut:   registerState{present: true, value: op.Value},
 		}
 		p.output = modelOutput{found: op.Found, value: op.Output}
 		if op.Kind == OpSnapshot {
@@ -232,14 +370,22 @@ func PorcupineOperations(h History) []porcupine.Operation {
 	return ops
 }
 
-// constrains reports whether an operation takes part in the check: failed operations had no
-// effect, and reads or snapshots of unknown outcome neither changed nor revealed anything.
+// constrains reports whether an operation takes part in a check with a built-in model: failed
+// operations had no effect (but a failed cas observed that the value was not the expected one),
+// and reads or snapshots of unknown outcome neither changed nor revealed anything.
 func constrains(op *Operation) bool {
-	if op.Status == StatusFail {
-		return false
+	switch op.Status {
+	case StatusOK:
+		return true
+	case StatusFail:
+		return op.Kind == OpCAS
 	}
-	return op.Status == StatusOK || op.Kind.IsWrite()
+	return op.Kind.IsWrite() || op.Kind == OpWrite || op.Kind == OpCAS
 }
+
+// contextBackground is what a model's StepContext gets when the search calls it: the search has
+// its own deadline and stop flag.
+var contextBackground = context.Background()
 
 // Summary adds up verdicts, for sweeps over many runs. Unknown verdicts are counted on their own:
 // they are neither passes nor failures.

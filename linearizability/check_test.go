@@ -3,11 +3,14 @@ package linearizability
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	"pgregory.net/rapid"
 )
 
@@ -236,4 +239,140 @@ func TestSummaryCountsUnknownSeparately(t *testing.T) {
 	if !strings.Contains(s.String(), "1 unknown") {
 		t.Errorf("String() = %q", s.String())
 	}
+}
+
+// hardKeyWithIllegalKeys is one key that no search decides within seconds (pathologicalHistory on
+// key "hard", padded with later reads so that it is longer than every other partition) among
+// illegalKeys small keys that are each illegal (a read of a value never written).
+func hardKeyWithIllegalKeys(appends, illegalKeys int) History {
+	var ops []Operation
+	for i := range appends {
+		ops = append(ops, appendOp(int32(i), "hard", fmt.Sprintf("<%d>", i), 0, 1000))
+	}
+	ops = append(ops, getOp(int32(appends), "hard", "never appended", 0, 1000))
+	for i := range 40 {
+		ops = append(ops, getAbsentOp(int32(appends+1), "hard", int64(2000+20*i), int64(2010+20*i)))
+	}
+	for k := range illegalKeys {
+		key := fmt.Sprintf("illegal-%02d", k)
+		ops = append(ops, putOp(500, key, "1", 0, 10), getOp(501, key, "1", 20, 30), getOp(501, key, "2", 40, 50))
+	}
+	return history(ops...)
+}
+
+// On one CPU, a hard key that is longer than the illegal ones (the old scheduler started it first
+// and gave it the whole budget) does not hide them: the verdict is Illegal and names them all.
+func TestCheckHistoryOneCPUHardKeyDoesNotHideIllegalKeys(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	h := hardKeyWithIllegalKeys(16, 20)
+	v, err := CheckHistory(h, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || len(v.IllegalKeys) != 20 || !slices.Equal(v.UnknownKeys, []string{"hard"}) || v.StoppedAtFirstIllegal {
+		t.Fatalf("got %v, want 20 illegal keys and the hard key undecided", v)
+	}
+	// Stopping at the first illegal key: Illegal long before the budget is spent (a broken stop
+	// would run the hard key for the whole minute and leave StoppedAtFirstIllegal false).
+	v, err = CheckHistory(h, time.Minute, StopAtFirstIllegal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || len(v.IllegalKeys) == 0 || !slices.Contains(v.UnknownKeys, "hard") || !v.StoppedAtFirstIllegal {
+		t.Fatalf("stop at first illegal: got %v, want illegal keys, the hard key undecided, stopped", v)
+	}
+}
+
+// The hard key shorter than every other one: it gets its first slice first, is paused, and the
+// others (ok and illegal) are still decided.
+func TestCheckHistoryHardKeyPausedAfterItsFirstSlice(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	h := pathologicalHistory(16)
+	var others []Operation
+	for k := range 10 {
+		key := fmt.Sprintf("ok-%d", k)
+		others = append(others, putOp(700, key, "1", 0, 10))
+		for i := range 30 {
+			others = append(others, getOp(701, key, "1", int64(20+20*i), int64(30+20*i)))
+		}
+	}
+	others = append(others, putOp(702, "bad", "1", 0, 10))
+	for i := range 30 {
+		others = append(others, getOp(703, "bad", "1", int64(20+20*i), int64(30+20*i)))
+	}
+	others[len(others)-1].Output = "2"
+	h = append(h, history(others...)...)
+	v, err := CheckHistory(h, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || !slices.Equal(v.IllegalKeys, []string{"bad"}) || !slices.Equal(v.UnknownKeys, []string{"k"}) || len(v.OkKeys) != 10 {
+		t.Fatalf("got %v (ok keys %v), want illegal key bad, unknown key k, 10 ok keys", v, v.OkKeys)
+	}
+}
+
+// With a cache limit too small to remember anything, the search is still exact.
+func TestCheckHistoryCacheLimitKeepsVerdictsExact(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    History
+		want Result
+	}{
+		{"illegal", pathologicalHistory(6), Illegal},
+		{"linearizable", generateHistory(historyShape{operations: 300, keys: 3, clients: 6, unknownPercent: 5, seed: 7}), Ok},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := CheckHistory(tc.h, testBudget, WithCacheLimit(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Result != tc.want || !v.CacheLimitReached {
+				t.Fatalf("got %v (cache limit reached %v), want %s with the limit reached", v, v.CacheLimitReached, tc.want)
+			}
+			if !strings.Contains(v.String(), "memory limit") {
+				t.Errorf("String() does not say the cache limit was reached: %s", v)
+			}
+		})
+	}
+	if _, err := CheckHistory(history(), testBudget, WithCacheLimit(0)); !errors.Is(err, ErrInvalidParameter) {
+		t.Errorf("zero cache limit: got %v, want ErrInvalidParameter", err)
+	}
+}
+
+// The resumable search decides exactly what porcupine decides, on linearizable generated histories
+// and on the same histories with one read corrupted.
+func TestSearchAgreesWithPorcupine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := generateHistory(historyShape{
+			operations:     rapid.IntRange(1, 120).Draw(t, "operations"),
+			keys:           rapid.IntRange(1, 3).Draw(t, "keys"),
+			clients:        rapid.IntRange(1, 6).Draw(t, "clients"),
+			unknownPercent: rapid.IntRange(0, 30).Draw(t, "unknownPercent"),
+			seed:           rapid.Uint64().Draw(t, "seed"),
+		})
+		if rapid.Bool().Draw(t, "corrupt") {
+			i := rapid.IntRange(0, len(h)-1).Draw(t, "operation")
+			if h[i].Kind == OpGet && h[i].Status == StatusOK {
+				h[i].Found, h[i].Output = !h[i].Found, ""
+				if h[i].Found {
+					h[i].Output = rapid.SampledFrom([]string{"v1", "v2", "+3"}).Draw(t, "output")
+				}
+			}
+		}
+		for _, ops := range partitionByKey(PorcupineOperations(h)) {
+			want := fromPorcupine(porcupine.CheckOperationsTimeout(registerPartitionModel, ops, testBudget))
+			s := newSearch(registerPartitionModel, ops, newCacheBudget(DefaultCacheLimit))
+			var stop atomic.Bool
+			if !s.run(time.Now().Add(testBudget), &stop) {
+				t.Fatalf("search undecided within %v", testBudget)
+			}
+			got := Illegal
+			if s.ok {
+				got = Ok
+			}
+			if got != want {
+				t.Fatalf("search says %s, porcupine %s", got, want)
+			}
+		}
+	})
 }

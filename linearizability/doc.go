@@ -39,15 +39,31 @@
 //
 // # Linearizability
 //
-// CheckHistory uses porcupine. Histories without snapshots are checked with RegisterModel, one
-// partition per key (a register that is absent or holds a string; append to an absent key creates
-// it); the partitions run in parallel and the Verdict names every illegal key. Histories with a
-// successful snapshot are checked with StoreModel, one partition for the whole store (keep them
-// small). Failed operations had no effect and are left out; reads and snapshots of unknown outcome
-// are left out; writes of unknown outcome stay in with an infinite return time, so they may take
-// effect at any point after their invocation, or never. A check that runs out of its wall-clock
-// budget is Unknown, never Ok; Summary adds verdicts up and counts Unknowns on their own.
-// Unknown is the only verdict that depends on the machine: Ok and Illegal are exact.
+// CheckHistory uses porcupine's models. Histories without snapshots are checked with
+// RegisterModel, one partition per key (a register that is absent or holds a string; append to an
+// absent key creates it); histories with a successful snapshot are checked with StoreModel, one
+// partition for the whole store (keep them small). Failed operations had no effect and are left
+// out; reads and snapshots of unknown outcome are left out; writes of unknown outcome stay in with
+// an infinite return time, so they may take effect at any point after their invocation, or never.
+//
+// Models are values (Model): CheckHistory uses ModelFor(h) unless WithModel names one. Built in:
+// KVModel ("register", the store's register per key), StoreSnapshotModel ("store", the whole
+// store with snapshots), CASRegisterModel ("cas-register": read, write, cas; a failed cas observed
+// another value) and KVEmptyDefaultModel ("kv-empty": absent keys read as ""). A model of one's own
+// is porcupine's model plus its kinds; its Step receives each operation as a *Operation.
+//
+// The search is porcupine's algorithm (Wing and Gong's, with Lowe's memoization) in a resumable
+// form (search.go), so that the partitions can be scheduled: each gets a first slice of 1% of the
+// budget, shortest first, and the undecided ones then share the rest of the budget round by round
+// on GOMAXPROCS workers, each resuming where it paused. One hard key therefore cannot keep the
+// easy ones from being decided, even on one CPU. StopAtFirstIllegal stops at the first illegal
+// partition (as porcupine's CheckOperations does); by default every partition is decided, and the
+// Verdict lists the illegal, ok and undecided keys. The memo caches share a byte limit
+// (DefaultCacheLimit, WithCacheLimit): past it a search goes on without remembering new
+// configurations, which keeps memory bounded and the answer exact, at the risk of revisiting
+// configurations. A check that runs out of its wall-clock budget is Unknown, never Ok; Summary
+// adds verdicts up and counts Unknowns on their own. Unknown is the only verdict that depends on
+// the machine: Ok and Illegal are exact.
 //
 // On a 2-core machine CheckHistory decides a 10,000-operation history over 100 keys in about 10 ms
 // and a 100,000-operation history over 1,000 keys in about 120 ms (go test -bench . ./linearizability/).

@@ -1,6 +1,7 @@
 package linearizability
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -19,6 +20,18 @@ const (
 	OpDelete   OpKind = protocol.OpDelete
 	OpAppend   OpKind = protocol.OpAppend
 	OpSnapshot OpKind = protocol.OpSnapshot
+)
+
+// The operations of a compare-and-swap register (CASRegisterModel), in Jepsen's vocabulary.
+const (
+	// OpRead reads the register: Found and Output are what it returned (not found: nil).
+	OpRead OpKind = "read"
+	// OpWrite sets the register to Value.
+	OpWrite OpKind = "write"
+	// OpCAS sets the register to Value if it holds Expected. Status ok: it did; status fail: it
+	// did not, because the register did not hold Expected (an observation, as in Jepsen, not an
+	// operation without effect); status unknown: either.
+	OpCAS OpKind = "cas"
 )
 
 // Status is how a client operation ended. The values are the protocol's "status" attribute values.
@@ -60,10 +73,12 @@ type Operation struct {
 	Seq    uint64 `json:"seq"`
 	Kind   OpKind `json:"op"`
 	Key    string `json:"key,omitempty"`
-	// Value is the input of a put or an append.
-	Value  string `json:"value,omitempty"`
-	Status Status `json:"status"`
-	// Found and Output are what a successful get returned.
+	// Value is the input of a put, an append, a write or a cas (the new value).
+	Value string `json:"value,omitempty"`
+	// Expected is what a cas compares the register with.
+	Expected string `json:"expected,omitempty"`
+	Status   Status `json:"status"`
+	// Found and Output are what a successful get or read returned.
 	Found  bool   `json:"found,omitempty"`
 	Output string `json:"output,omitempty"`
 	// Snapshot is what a successful snapshot returned: every live key's value.
@@ -81,6 +96,7 @@ type History []Operation
 // IsWrite reports whether the operation kind can change the store.
 func (k OpKind) IsWrite() bool { return k == OpPut || k == OpDelete || k == OpAppend }
 
+// valid reports whether the kind is one of the store's (the operations a trace records).
 func (k OpKind) valid() bool {
 	switch k {
 	case OpGet, OpPut, OpDelete, OpAppend, OpSnapshot:
@@ -121,6 +137,21 @@ func describeCall(op *Operation) string {
 		s = fmt.Sprintf("delete(%q)", op.Key)
 	case OpAppend:
 		s = fmt.Sprintf("append(%q, %q)", op.Key, op.Value)
+	case OpRead:
+		s = fmt.Sprintf("read(%q)", op.Key)
+		if op.Status == StatusOK {
+			s += " -> " + describePresence(op.Found, op.Output)
+		}
+	case OpWrite:
+		s = fmt.Sprintf("write(%q, %q)", op.Key, op.Value)
+	case OpCAS:
+		s = fmt.Sprintf("cas(%q, %q -> %q)", op.Key, op.Expected, op.Value)
+		switch op.Status {
+		case StatusOK:
+			s += " swapped"
+		case StatusFail:
+			s += " not swapped"
+		}
 	case OpSnapshot:
 		s = "snapshot()"
 		if op.Status == StatusOK {
@@ -139,10 +170,20 @@ func describePresence(found bool, value string) string {
 	return fmt.Sprintf("%q", value)
 }
 
-// Validate checks that every operation is well formed: a known kind and status, a key where the
-// kind needs one, a return no earlier than the call, an infinite return exactly for unknown
-// outcomes, outputs only where the kind has them, and unique (client, seq) pairs.
-func (h History) Validate() error {
+// Validate checks that every operation is well formed for the built-in models (see
+// validateOperations for what any model requires, storeOperationRules and casOperationRules for
+// the kinds): a known kind and status, a key where the kind needs one, a return no earlier than the
+// call, an infinite return exactly for unknown outcomes, outputs only where the kind has them, and
+// unique (client, seq) pairs (CheckClientOverlaps checks more, for histories read from files).
+// CheckHistory validates against the model it checks with instead, which may know other kinds.
+func (h History) Validate() error { return h.validate(builtinOperationRules) }
+
+// validate checks what every model requires, then each operation with rules (nil: no more).
+//
+// Every model requires a known status, a kind, a non-negative call time, a return no earlier than
+// the call, an infinite return exactly for unknown outcomes, a snapshot output only on a successful
+// snapshot, and unique (client, seq) pairs.
+func (h History) validate(rules func(op *Operation) error) error {
 	type clientSeq struct {
 		client int32
 		seq    uint64
@@ -151,28 +192,13 @@ func (h History) Validate() error {
 	for i := range h {
 		op := &h[i]
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("%w: operation %d (client %d seq %d): %s", ErrMalformedHistory, i, op.Client, op.Seq, fmt.Sprintf(format, args...))
+			return operationError(i, op, format, args...)
 		}
-		if !op.Kind.valid() {
-			return bad("unknown op %q", op.Kind)
+		if op.Kind == "" {
+			return bad("no op")
 		}
 		if !op.Status.valid() {
 			return bad("unknown status %q", op.Status)
-		}
-		if op.Kind != OpSnapshot && op.Key == "" {
-			return bad("%s without a key", op.Kind)
-		}
-		if op.Kind == OpSnapshot && op.Key != "" {
-			return bad("snapshot with key %q", op.Key)
-		}
-		if op.Value != "" && op.Kind != OpPut && op.Kind != OpAppend {
-			return bad("%s with input value %q", op.Kind, op.Value)
-		}
-		if (op.Found || op.Output != "") && (op.Kind != OpGet || op.Status != StatusOK) {
-			return bad("output %q on a %s with status %s", op.Output, op.Kind, op.Status)
-		}
-		if op.Output != "" && !op.Found {
-			return bad("get output %q but found is false", op.Output)
 		}
 		if op.Snapshot != nil && (op.Kind != OpSnapshot || op.Status != StatusOK) {
 			return bad("snapshot output on a %s with status %s", op.Kind, op.Status)
@@ -186,11 +212,104 @@ func (h History) Validate() error {
 		if op.Status != StatusUnknown && (op.ReturnUS == InfiniteTimeUS || op.ReturnUS < op.CallUS) {
 			return bad("return time %dµs is not in [call %dµs, ∞)", op.ReturnUS, op.CallUS)
 		}
+		if rules != nil {
+			if err := rules(op); err != nil {
+				return bad("%v", err)
+			}
+		}
 		k := clientSeq{op.Client, op.Seq}
 		if seen[k] {
 			return bad("duplicate (client, seq)")
 		}
 		seen[k] = true
+	}
+	return nil
+}
+
+// CheckClientOverlaps reports the first operation that overlaps an earlier one of the same client
+// (a client waits for each operation before the next). An operation of unknown outcome is the
+// exception: its return time is infinite because the client gave up waiting, so it overlaps with
+// whatever the client did next, and that is allowed. History readers apply it to files; the
+// simulator's histories satisfy it by construction.
+func (h History) CheckClientOverlaps() error {
+	order := make([]int, 0, len(h))
+	for i := range h {
+		if h[i].Status != StatusUnknown {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if c := cmp.Compare(h[a].Client, h[b].Client); c != 0 {
+			return c
+		}
+		return cmp.Compare(h[a].CallUS, h[b].CallUS)
+	})
+	for n := 1; n < len(order); n++ {
+		prev, op := &h[order[n-1]], &h[order[n]]
+		if prev.Client == op.Client && op.CallUS < prev.ReturnUS {
+			return operationError(order[n], op, "overlaps operation %d of the same client (%s): a client's operations must not overlap", order[n-1], prev.String())
+		}
+	}
+	return nil
+}
+
+func operationError(i int, op *Operation, format string, args ...any) error {
+	return fmt.Errorf("%w: operation %d (client %d seq %d): %s", ErrMalformedHistory, i, op.Client, op.Seq, fmt.Sprintf(format, args...))
+}
+
+// builtinOperationRules checks an operation of any built-in model's kinds.
+func builtinOperationRules(op *Operation) error {
+	switch op.Kind {
+	case OpRead, OpWrite, OpCAS:
+		return casOperationRules(op)
+	}
+	return storeOperationRules(op)
+}
+
+// storeOperationRules checks an operation of the store (get, put, delete, append, snapshot).
+func storeOperationRules(op *Operation) error {
+	if !op.Kind.valid() {
+		return fmt.Errorf("unknown op %q", op.Kind)
+	}
+	if op.Kind != OpSnapshot && op.Key == "" {
+		return fmt.Errorf("%s without a key", op.Kind)
+	}
+	if op.Kind == OpSnapshot && op.Key != "" {
+		return fmt.Errorf("snapshot with key %q", op.Key)
+	}
+	if op.Value != "" && op.Kind != OpPut && op.Kind != OpAppend {
+		return fmt.Errorf("%s with input value %q", op.Kind, op.Value)
+	}
+	if op.Expected != "" {
+		return fmt.Errorf("%s with an expected value (only cas has one)", op.Kind)
+	}
+	return checkReadOutput(op, OpGet)
+}
+
+// casOperationRules checks an operation of a compare-and-swap register (read, write, cas). The key
+// may be empty: a history of one register.
+func casOperationRules(op *Operation) error {
+	switch op.Kind {
+	case OpRead, OpWrite, OpCAS:
+	default:
+		return fmt.Errorf("unknown op %q (a cas register knows read, write and cas)", op.Kind)
+	}
+	if op.Value != "" && op.Kind == OpRead {
+		return fmt.Errorf("read with input value %q", op.Value)
+	}
+	if op.Expected != "" && op.Kind != OpCAS {
+		return fmt.Errorf("%s with an expected value (only cas has one)", op.Kind)
+	}
+	return checkReadOutput(op, OpRead)
+}
+
+// checkReadOutput allows found and output only on a successful operation of the reading kind.
+func checkReadOutput(op *Operation, reading OpKind) error {
+	if (op.Found || op.Output != "") && (op.Kind != reading || op.Status != StatusOK) {
+		return fmt.Errorf("output %q on a %s with status %s", op.Output, op.Kind, op.Status)
+	}
+	if op.Output != "" && !op.Found {
+		return fmt.Errorf("%s output %q but found is false", reading, op.Output)
 	}
 	return nil
 }

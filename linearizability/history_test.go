@@ -147,7 +147,7 @@ func TestReadHistoryRejectsMalformedFiles(t *testing.T) {
 		{"wrong type", strings.Replace(valid, `"seq":1`, `"seq":"one"`, 1), ErrMalformedHistory, "seq"},
 		{"trailing data", valid + `{}`, ErrMalformedHistory, "after top-level value"},
 		{"return before call", strings.Replace(valid, `"return_us":10`, `"return_us":-5`, 1), ErrMalformedHistory, "return time"},
-		{"unknown op", strings.Replace(valid, `"op":"put"`, `"op":"cas"`, 1), ErrMalformedHistory, "cas"},
+		{"unknown op", strings.Replace(valid, `"op":"put"`, `"op":"frobnicate"`, 1), ErrMalformedHistory, "frobnicate"},
 		{"unknown with finite return", strings.Replace(valid, `"status":"ok"`, `"status":"unknown"`, 1), ErrMalformedHistory, "InfiniteTimeUS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,13 +18,16 @@ import (
 // Operations carry *modelInput (and *modelOutput), so that boxing them in interfaces allocates
 // nothing.
 type modelInput struct {
-	kind   OpKind
-	key    string
-	value  string
-	client int32
-	seq    uint64
+	kind     OpKind
+	key      string
+	value    string
+	expected string // what a cas compares with
+	client   int32
+	seq      uint64
 	// unknown marks an operation whose outcome is unknown: its output is unconstrained.
 	unknown bool
+	// notSwapped marks a cas that returned status fail: it observed a value other than expected.
+	notSwapped bool
 	// afterPut is the register state a put leaves, built once so that stepping a put allocates
 	// nothing however often the search retries it.
 	afterPut registerState
@@ -54,9 +57,11 @@ type keyValue struct {
 // storeState is every live key's value, sorted by key. It is never mutated once built.
 type storeState []keyValue
 
-// RegisterModel is the per-key model: a register that is absent or holds a string, with get, put,
-// delete and append (append to an absent key creates it with the appended text). It partitions a
-// history by key, so each key is checked on its own. Operations must come from
+// RegisterModel is the per-key model: a register that is absent or holds a string. It knows the
+// store's get, put, delete and append (append to an absent key creates it with the appended text)
+// and the compare-and-swap register's read, write and cas (a cas swaps only a present value equal
+// to its expected one; a cas that returned status fail observed another value or none). It
+// partitions a history by key, so each key is checked on its own. Operations must come from
 // PorcupineOperations, and must not include snapshots.
 var RegisterModel = porcupine.Model{
 	Partition: partitionByKey,
@@ -65,32 +70,69 @@ var RegisterModel = porcupine.Model{
 		s := state.(*registerState)
 		in := input.(*modelInput)
 		switch in.kind {
-		case OpGet:
+		case OpGet, OpRead:
 			if in.unknown {
 				return true, state
 			}
 			out := output.(*modelOutput)
 			return out.found == s.present && (!s.present || out.value == s.value), state
-		case OpPut:
+		case OpPut, OpWrite:
 			return true, &in.afterPut
 		case OpDelete:
 			return true, absentRegister
 		case OpAppend:
 			return true, &registerState{present: true, value: s.value + in.value}
+		case OpCAS:
+			matches := s.present && s.value == in.expected
+			switch {
+			case in.notSwapped:
+				return !matches, state
+			case matches:
+				return true, &in.afterPut
+			}
+			// An acknowledged cas must have swapped; one of unknown outcome linearized here
+			// found another value and changed nothing.
+			return in.unknown, state
 		}
-		panic(fmt.Sprintf("register model: operation kind %q reached Step (PorcupineOperations admits only get/put/delete/append)", in.kind))
+		panic(fmt.Sprintf("register model: operation kind %q reached Step (PorcupineOperations admits only register operations)", in.kind))
 	},
-	Equal: func(a, b any) bool { return *a.(*registerState) == *b.(*registerState) },
-	Hash: func(state any) uint64 {
-		s := state.(*registerState)
-		if !s.present {
-			return 0
-		}
-		return hashString(fnvOffset, s.value) | 1
-	},
+	Equal:                     registerEqual,
+	Hash:                      registerHash,
 	DescribeOperation:         describeModelOperation,
-	DescribeState:             func(state any) string { s := state.(*registerState); return describePresence(s.present, s.value) },
+	DescribeState:             describeRegister,
 	DescribeOperationMetadata: describeMetadata,
+}
+
+// emptyDefaultRegisterModel is RegisterModel for get, put, delete and append where an absent key
+// reads as the empty string, as in porcupine's own key-value model (and MIT 6.824's labs, whose
+// histories porcupine's tests use): a get returns a string, never "not found".
+var emptyDefaultRegisterModel = func() porcupine.Model {
+	m := RegisterModel
+	m.Partition = nil
+	m.Step = func(state, input, output any) (bool, any) {
+		s := state.(*registerState)
+		in := input.(*modelInput)
+		if in.kind == OpGet {
+			return in.unknown || output.(*modelOutput).value == s.value, state
+		}
+		return RegisterModel.Step(state, input, output)
+	}
+	return m
+}()
+
+func registerEqual(a, b any) bool { return *a.(*registerState) == *b.(*registerState) }
+
+func registerHash(state any) uint64 {
+	s := state.(*registerState)
+	if !s.present {
+		return 0
+	}
+	return hashString(fnvOffset, s.value) | 1
+}
+
+func describeRegister(state any) string {
+	s := state.(*registerState)
+	return describePresence(s.present, s.value)
 }
 
 // StoreModel is the whole-store model, for histories with snapshots: the state is every live key's
@@ -198,9 +240,11 @@ func describePairs(pairs []keyValue) string {
 
 func describeModelOperation(input, output any) string {
 	in := input.(*modelInput)
-	op := Operation{Kind: in.kind, Key: in.key, Value: in.value, Status: StatusOK}
+	op := Operation{Kind: in.kind, Key: in.key, Value: in.value, Expected: in.expected, Status: StatusOK}
 	if in.unknown {
 		op.Status = StatusUnknown
+	} else if in.notSwapped {
+		op.Status = StatusFail
 	} else if out, ok := output.(*modelOutput); ok && out != nil {
 		op.Found, op.Output = out.found, out.value
 		if in.kind == OpSnapshot {
@@ -248,7 +292,7 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 	var counts []int
 	keyIndex := make([]int, len(history))
 	for i, op := range history {
-		key := op.Input.(*modelInput).key
+		key := operationKey(op)
 		k, ok := index[key]
 		if !ok {
 			k = len(keys)
@@ -282,6 +326,14 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 		partitions[rank] = backing[offsets[k] : offsets[k]+counts[k] : offsets[k]+counts[k]]
 	}
 	return partitions
+}
+
+// operationKey is the key of a porcupine operation built by Model.operations.
+func operationKey(op porcupine.Operation) string {
+	if in, ok := op.Input.(*modelInput); ok {
+		return in.key
+	}
+	return op.Input.(*Operation).Key
 }
 
 const fnvOffset uint64 = 14695981039346656037

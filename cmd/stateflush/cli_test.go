@@ -271,6 +271,33 @@ func TestCheckHistoryVerdicts(t *testing.T) {
 		{"client": 0, "seq": 1, "op": "put", "key": "k", "value": "a", "status": "ok", "call_us": 0, "return_us": 10},
 		{"client": 1, "seq": 1, "op": "get", "key": "k", "status": "ok", "found": true, "output": "a", "call_us": 20, "return_us": 30}]`)
 	wantCode(t, cli(t, "check", legal), exitPass, "check", legal)
+
+	// Models: a cas register history, checked by the model chosen from its operations and by name;
+	// a failed cas is an observation, so it makes this one illegal.
+	cas := filepath.Join(dir, "cas.json")
+	writeHistory(t, cas, `[
+		{"client": 0, "seq": 1, "op": "write", "key": "r", "value": "1", "status": "ok", "call_us": 0, "return_us": 10},
+		{"client": 1, "seq": 1, "op": "cas", "key": "r", "expected": "1", "value": "2", "status": "fail", "call_us": 20, "return_us": 30}]`)
+	for _, args := range [][]string{{"check", cas}, {"check", "--model", "cas-register", cas}} {
+		r = cli(t, args...)
+		wantCode(t, r, exitViolation, args...)
+		if !strings.Contains(r.stdout, "cas-register model") {
+			t.Errorf("%v does not name the model:\n%s", args, r)
+		}
+	}
+	r = cli(t, "check", "--model", "register", cas)
+	wantCode(t, r, exitUsage, "check", "--model", "register", cas)
+	if !strings.Contains(r.stderr, "cas-register knows it") {
+		t.Errorf("wrong model: the error does not point at the right one:\n%s", r)
+	}
+	wantCode(t, cli(t, "check", "--model", "lock", cas), exitUsage, "check", "--model", "lock", cas)
+	r = cli(t, "check", "--models")
+	wantCode(t, r, exitPass, "check", "--models")
+	for _, m := range linearizability.Models() {
+		if !strings.Contains(r.stdout, m.Name) {
+			t.Errorf("check --models does not list %s:\n%s", m.Name, r)
+		}
+	}
 }
 
 // writeHistory writes operations (a JSON array of linearizability.Operation) as a history file.

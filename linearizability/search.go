@@ -1,0 +1,271 @@
+package linearizability
+
+import (
+	"cmp"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// search is one partition's linearizability search: the algorithm of Wing and Gong with Lowe's
+// memoization, as porcupine's checker implements it (same entry order, same cache, same model
+// calls, so it decides the same histories at the same cost), with two differences that the
+// scheduler needs:
+//
+//   - it can be paused and resumed (run returns at a deadline and continues where it stopped), so
+//     that a hard partition can get a short slice first and more time later without starting over;
+//   - its memo cache draws on a shared byte budget (cacheBudget). Porcupine's cache grows for as
+//     long as the search runs (gigabytes in seconds on a hard key); once the budget is spent, the
+//     search goes on without remembering new configurations. That is still exact, since the cache
+//     only prunes configurations already explored, but it may revisit them.
+type search struct {
+	model porcupine.Model
+	// The history as a doubly linked list of call and return entries in time order; lifted
+	// entries are unlinked while they are part of the current linearization.
+	head  *searchNode
+	entry *searchNode
+	// linearized marks the operations in the current linearization prefix.
+	linearized bitset
+	state      any
+	calls      []searchFrame
+	cache      map[uint64][]cacheEntry
+	cacheBytes int64
+	budget     *cacheBudget
+	// entryBytes is what one cache entry is accounted as: its bitset, the slice and interface
+	// headers, and a share of the map.
+	entryBytes int64
+	done       bool
+	ok         bool
+	// Spent is the wall-clock time this search has run so far.
+	spent time.Duration
+}
+
+type searchNode struct {
+	value any
+	match *searchNode // the return entry of a call; nil for a return
+	id    int
+	next  *searchNode
+	prev  *searchNode
+}
+
+type searchFrame struct {
+	entry *searchNode
+	state any
+}
+
+type cacheEntry struct {
+	linearized bitset
+	state      any
+}
+
+// cacheBudget is the byte budget shared by every search of one check.
+type cacheBudget struct {
+	remaining atomic.Int64
+	exhausted atomic.Bool // set once a search was refused: the check reports it
+}
+
+func newCacheBudget(bytes int64) *cacheBudget {
+	b := &cacheBudget{}
+	b.remaining.Store(bytes)
+	return b
+}
+
+func (b *cacheBudget) take(n int64) bool {
+	if b.remaining.Add(-n) >= 0 {
+		return true
+	}
+	b.remaining.Add(n)
+	b.exhausted.Store(true)
+	return false
+}
+
+func (b *cacheBudget) give(n int64) { b.remaining.Add(n) }
+
+// newSearch prepares the search of one partition. model must have Init, Step and Equal set.
+func newSearch(model porcupine.Model, ops []porcupine.Operation, budget *cacheBudget) *search {
+	type timedEntry struct {
+		time   int64
+		isCall bool
+		id     int
+	}
+	entries := make([]timedEntry, 0, 2*len(ops))
+	for id, op := range ops {
+		entries = append(entries, timedEntry{op.Call, true, id}, timedEntry{op.Return, false, id})
+	}
+	// Time order; at equal times calls come first, because intervals are closed (porcupine's rule).
+	slices.SortStableFunc(entries, func(a, b timedEntry) int {
+		if c := cmp.Compare(a.time, b.time); c != 0 {
+			return c
+		}
+		switch {
+		case a.isCall == b.isCall:
+			return 0
+		case a.isCall:
+			return -1
+		}
+		return 1
+	})
+	nodes := make([]searchNode, 2*len(ops)+1)
+	head := &nodes[0]
+	head.id = -1
+	returns := make([]*searchNode, len(ops))
+	prev := head
+	for i, e := range entries {
+		n := &nodes[i+1]
+		n.id = e.id
+		if !e.isCall {
+			n.value = ops[e.id].Output
+			returns[e.id] = n
+		}
+		prev.next, n.prev = n, prev
+		prev = n
+	}
+	for i, e := range entries {
+		if e.isCall {
+			n := &nodes[i+1]
+			n.match, n.value = returns[e.id], ops[e.id].Input
+		}
+	}
+	linearized := newBitset(len(ops))
+	return &search{
+		model:      model,
+		head:       head,
+		entry:      head.next,
+		linearized: linearized,
+		state:      model.Init(),
+		cache:      make(map[uint64][]cacheEntry),
+		budget:     budget,
+		entryBytes: int64(8*len(linearized)) + 24 + 16 + 48,
+		done:       len(ops) == 0,
+		ok:         len(ops) == 0,
+	}
+}
+
+// stepsBetweenClockReads bounds how often run reads the clock and the stop flag.
+const stepsBetweenClockReads = 256
+
+// run continues the search until it is decided, the deadline passes, or stop is set. It reports
+// whether the partition is decided; then ok says whether it is linearizable.
+func (s *search) run(deadline time.Time, stop *atomic.Bool) bool {
+	if s.done {
+		return true
+	}
+	started := time.Now()
+	defer func() { s.spent += time.Since(started) }()
+	for steps := 1; s.head.next != nil; steps++ {
+		if steps%stepsBetweenClockReads == 0 && (stop.Load() || !time.Now().Before(deadline)) {
+			return false
+		}
+		entry := s.entry
+		if entry.match != nil {
+			ok, next := s.model.Step(s.state, entry.value, entry.match.value)
+			if !ok {
+				s.entry = entry.next
+				continue
+			}
+			s.linearized.set(entry.id)
+			if s.remember(next) {
+				s.calls = append(s.calls, searchFrame{entry, s.state})
+				s.state = next
+				lift(entry)
+				s.entry = s.head.next
+			} else {
+				s.linearized.clear(entry.id)
+				s.entry = entry.next
+			}
+			continue
+		}
+		// A return whose call cannot be linearized before it: backtrack.
+		if len(s.calls) == 0 {
+			s.finish(false)
+			return true
+		}
+		top := s.calls[len(s.calls)-1]
+		s.calls = s.calls[:len(s.calls)-1]
+		s.state = top.state
+		s.linearized.clear(top.entry.id)
+		unlift(top.entry)
+		s.entry = top.entry.next
+	}
+	s.finish(true)
+	return true
+}
+
+// remember records the configuration (linearized set, state) and reports whether it is new. When
+// the cache budget is spent, every configuration counts as new.
+func (s *search) remember(state any) bool {
+	key := s.linearized.hash()
+	if s.model.Hash != nil {
+		key ^= s.model.Hash(state)
+	}
+	bucket := s.cache[key]
+	for _, e := range bucket {
+		if s.linearized.equal(e.linearized) && s.model.Equal(state, e.state) {
+			return false
+		}
+	}
+	if s.budget.take(s.entryBytes) {
+		s.cacheBytes += s.entryBytes
+		s.cache[key] = append(bucket, cacheEntry{s.linearized.clone(), state})
+	}
+	return true
+}
+
+func (s *search) finish(ok bool) {
+	s.done, s.ok = true, ok
+	s.release()
+}
+
+// release frees the cache and gives its bytes back to the budget.
+func (s *search) release() {
+	s.budget.give(s.cacheBytes)
+	s.cacheBytes = 0
+	s.cache = nil
+	s.calls = nil
+}
+
+func lift(entry *searchNode) {
+	entry.prev.next = entry.next
+	entry.next.prev = entry.prev
+	match := entry.match
+	match.prev.next = match.next
+	if match.next != nil {
+		match.next.prev = match.prev
+	}
+}
+
+func unlift(entry *searchNode) {
+	match := entry.match
+	match.prev.next = match
+	if match.next != nil {
+		match.next.prev = match
+	}
+	entry.prev.next = entry
+	entry.next.prev = entry
+}
+
+// bitset is a set of operation indices.
+type bitset []uint64
+
+func newBitset(bits int) bitset { return make(bitset, (bits+63)/64) }
+
+func (b bitset) clone() bitset { return slices.Clone(b) }
+
+func (b bitset) set(i int) { b[i/64] |= 1 << (i % 64) }
+
+func (b bitset) clear(i int) { b[i/64] &^= 1 << (i % 64) }
+
+func (b bitset) equal(other bitset) bool { return slices.Equal(b, other) }
+
+// hash is porcupine's (the MurmurHash3 64-bit finalizer's multiplier).
+func (b bitset) hash() uint64 {
+	const prime uint64 = 0xff51afd7ed558ccd
+	var h uint64
+	for _, v := range b {
+		h ^= v
+		h *= prime
+	}
+	return h
+}
