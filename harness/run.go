@@ -470,7 +470,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 
 	// Liveness: the heal-and-quiesce phase must end quiescent with no copy still being created.
 	if o.Result.End != sim.EndQuiescent {
-		o.Liveness = append(o.Liveness, fmt.Sprintf("run did not quiesce: ended by %s at %v", o.Result.End, o.Result.Now))
+		o.Liveness = append(o.Liveness, fmt.Sprintf("run did not quiesce: ended by %s at %v; pending: %s", o.Result.End, o.Result.Now, s.PendingSummary(8)))
 	}
 	for id := 0; id < cfg.Servers; id++ {
 		if srv := world.server(protocol.NodeID(id)); srv != nil && !srv.Stopped() {

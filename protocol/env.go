@@ -46,7 +46,7 @@ type TimerID uint64
 // TimerTag says what a timer is for. Kind is the protocol's own enumeration; Arg carries one value
 // (a sequence number, a bucket, a generation). It is a value type so arming a timer never allocates.
 // A Background timer (a heartbeat, a periodic probe) does not keep a run from being quiescent: a run
-// is quiescent when no message is in flight and only background timers are armed.
+// is quiescent when no foreground message is in flight and only background timers are armed.
 type TimerTag struct {
 	Kind       int32
 	Arg        int64
@@ -58,6 +58,22 @@ type TimerTag struct {
 // (duplication), so receivers must not mutate what they receive.
 type Message interface {
 	Type() string
+}
+
+// BackgroundMessage is an optional interface of messages. A message whose Background method returns
+// true is background traffic (a heartbeat, a liveness probe): like a background timer, it does not
+// keep a run from being quiescent, so that a cluster whose only activity is its failure detector
+// counts as quiet. Protocols must send as background only messages whose loss at the end of a run
+// changes nothing a checker reads.
+type BackgroundMessage interface {
+	Message
+	Background() bool
+}
+
+// IsBackground reports whether m is background traffic (see BackgroundMessage).
+func IsBackground(m Message) bool {
+	b, ok := m.(BackgroundMessage)
+	return ok && b.Background()
 }
 
 // Rand is the single source of random choices a node may use. Implementations are a seeded PRNG or a

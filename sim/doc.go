@@ -41,9 +41,10 @@
 // # Running
 //
 // Run starts every node (Start, at time 0) and processes events until the run is quiescent (no
-// message in flight, no foreground timer armed, no foreground action pending; background timers
-// such as heartbeats do not count, see protocol.TimerTag.Background), or until Config.TimeBudget or
-// Config.StepBudget is exhausted. Result.End says which. RunUntil(t) runs a phase: every event up to
+// foreground message in flight, no foreground timer armed, no foreground action pending; background
+// traffic such as heartbeats does not count, see protocol.TimerTag.Background and
+// protocol.BackgroundMessage), or until Config.TimeBudget or Config.StepBudget is exhausted.
+// Result.End says which; Sim.Pending lists what a run that did not quiesce was still waiting for. RunUntil(t) runs a phase: every event up to
 // t, background timers included, leaving the clock at t; a run split into phases has the same hash as
 // one Run. Both may be called again to continue (after Inject, At, or a fault).
 //

@@ -24,8 +24,11 @@ type event struct {
 	cause uint64
 	tag   protocol.TimerTag
 	kind  eventKind
-	node  protocol.NodeID // receiver (evDeliver) or owner (evTimer)
-	peer  protocol.NodeID // sender (evDeliver)
+	// background marks a delivery of background traffic (protocol.BackgroundMessage): it does not
+	// count as in flight for quiescence.
+	background bool
+	node       protocol.NodeID // receiver (evDeliver) or owner (evTimer)
+	peer       protocol.NodeID // sender (evDeliver)
 	// peerIncarnation is the sender's incarnation when it sent (evDeliver), to drop messages of an
 	// incarnation that has since been replaced.
 	peerIncarnation uint32

@@ -77,7 +77,8 @@ type Observer interface {
 type EndReason string
 
 const (
-	// EndQuiescent: no message in flight, no foreground timer armed, no foreground action pending.
+	// EndQuiescent: no foreground message in flight, no foreground timer armed, no foreground action
+	// pending. Background messages and timers (heartbeats, probes) may still be queued.
 	EndQuiescent EndReason = "quiescent"
 	// EndTimeBudget: the next event is later than Config.TimeBudget. Final: later calls return at once.
 	EndTimeBudget EndReason = "time-budget"
@@ -171,7 +172,7 @@ type Sim struct {
 	running  bool      // inside Run or RunUntil: they must not be called from an action
 	finalEnd EndReason // set once a budget ends the run
 
-	inFlight         int64 // delivery events queued
+	inFlight         int64 // foreground delivery events queued (background traffic is not counted)
 	foregroundTimers int64 // armed non-background timers of live incarnations
 	foregroundAction int64 // pending non-background control actions
 
@@ -393,7 +394,9 @@ func (s *Sim) startNode(id protocol.NodeID, cause uint64) {
 func (s *Sim) process(ev event) {
 	switch ev.kind {
 	case evDeliver:
-		s.inFlight--
+		if !ev.background {
+			s.inFlight--
+		}
 		s.stats.Steps++
 		s.now = ev.at
 		s.deliver(&ev)
@@ -525,7 +528,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		return
 	}
 	ev := event{kind: evDeliver, msg: m, id: msgID, cause: sendSeq, node: to, peer: from,
-		peerIncarnation: fromInc, nodeCrashes: s.nodes[to].crashes}
+		peerIncarnation: fromInc, nodeCrashes: s.nodes[to].crashes, background: protocol.IsBackground(m)}
 	ev.at = s.arrivalTime(idx, link, r)
 	s.enqueue(ev)
 	if link.DupProb > 0 && Happens(r, link.DupProb) {
@@ -566,7 +569,7 @@ func (s *Sim) arrivalTime(idx int, link *Link, r protocol.Rand) protocol.Time {
 func (s *Sim) enqueue(ev event) {
 	s.nextSeq++
 	ev.seq = s.nextSeq
-	if ev.kind == evDeliver {
+	if ev.kind == evDeliver && !ev.background {
 		s.inFlight++
 	}
 	s.queue.push(ev)

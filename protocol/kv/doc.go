@@ -25,7 +25,9 @@
 // to any server (non-coordinators forward it) creates a copy of the bucket on the target and then
 // removes one old copy.
 //
-// Heartbeats run on background timers, so a run can look quiescent right after a crash, before the
+// Heartbeats are background traffic (background timers, and Heartbeat is a
+// protocol.BackgroundMessage), so a heartbeat in flight never keeps a run from being quiescent, and
+// a run can look quiescent right after a crash, before the
 // failure detector could notice it. Run a simulation past the last fault plus a few
 // Config.FailureDetectionTimeout (sim.RunUntil) before running it to quiescence (sim.Run).
 //

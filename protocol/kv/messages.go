@@ -42,7 +42,11 @@ type Heartbeat struct {
 	View ConfigVersion
 }
 
-func (*Heartbeat) Type() string                  { return "heartbeat" }
+func (*Heartbeat) Type() string { return "heartbeat" }
+
+// Background: heartbeats are the failure detector's own traffic and do not keep a run from being
+// quiescent, as the heartbeat timer does not while nobody is overdue.
+func (*Heartbeat) Background() bool              { return true }
 func (m *Heartbeat) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("view", m.View)} }
 
 // Join asks the coordinator to add a restarted server to the view as a new member.
