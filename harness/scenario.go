@@ -115,6 +115,13 @@ func (s Scenario) Validate() error {
 	if err := s.KV.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
+	limits, err := Limits()
+	if err != nil {
+		return err
+	}
+	if err := limits.check(s); err != nil {
+		return err
+	}
 	if err := s.Snapshots.validate(s.Name); err != nil {
 		return err
 	}

@@ -142,6 +142,10 @@ func addSweepRangeFlags(fs *flag.FlagSet, defaultSeeds int) *sweepRangeFlags {
 // seeds is days of work on a hundred cores; larger sweeps are split with --first-seed.
 const maxSeeds = 100_000_000
 
+// maxWorkers bounds --workers: each worker holds one seed's simulation in memory, and more workers
+// than cores only add memory. Edit the constant for a machine with more cores.
+const maxWorkers = 1024
+
 func (f *sweepRangeFlags) validate() error {
 	if f.seeds < 1 {
 		return badInput("--seeds %d: the seed count must be at least 1", f.seeds)
@@ -151,6 +155,9 @@ func (f *sweepRangeFlags) validate() error {
 	}
 	if f.workers < 1 {
 		return badInput("--workers %d: must be at least 1", f.workers)
+	}
+	if f.workers > maxWorkers {
+		return badInput("--workers %d: at most %d (each worker holds a whole simulation in memory; one per core is best)", f.workers, maxWorkers)
 	}
 	if f.firstSeed+uint64(f.seeds-1) < f.firstSeed {
 		return badInput("--first-seed %d with --seeds %d: the range passes the largest seed", f.firstSeed, f.seeds)
