@@ -1,6 +1,9 @@
 package harness
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // BenchmarkDefaultScenarioSeed measures one seed of the default scenario end to end: 1,000 client
 // operations under the chaos monkey and swarm-drawn faults, then every check. The sweep throughput
@@ -13,6 +16,8 @@ func BenchmarkDefaultScenarioSimulationOnly(b *testing.B) {
 	benchmarkDefaultScenario(b, Options{HashOnly: true})
 }
 
+// benchmarkDefaultScenario reports, besides time and allocations per seed, the simulated steps per
+// seed and the heap allocations per simulated step (the target is at most one).
 func benchmarkDefaultScenario(b *testing.B, opt Options) {
 	scn, err := LookupScenario(DefaultScenario)
 	if err != nil {
@@ -20,11 +25,19 @@ func benchmarkDefaultScenario(b *testing.B, opt Options) {
 	}
 	b.ReportAllocs()
 	seed := uint64(0)
+	steps := int64(0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		seed++
-		if _, err := Run(scn, seed, opt); err != nil {
+		o, err := Run(scn, seed, opt)
+		if err != nil {
 			b.Fatal(err)
 		}
+		steps += o.Result.Steps
 	}
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
+	b.ReportMetric(float64(steps)/float64(b.N), "steps/seed")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(max(steps, 1)), "allocs/step")
 }
