@@ -57,6 +57,7 @@ func commands() []command {
 		{"check", "check a recorded history file for linearizability", runCheck},
 		{"scenarios", "list the built-in scenarios and all their parameters", runScenarios},
 		{"plot", "regenerate the notebook figures", runPlot},
+		{"version", "print the module version and VCS revision of this build", runVersion},
 		{"help", "show the help of a subcommand", runHelp},
 	}
 }

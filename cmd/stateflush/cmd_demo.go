@@ -55,6 +55,7 @@ mutants too: they are the flags of every printed replay command.`,
   stateflush replay stateflush-out/steady-monkey-seed4-no-mitt-shrunk/trace.jsonl
   stateflush mutants --seeds 200
   stateflush help sweep
+  stateflush --version
 `,
 		extra: exitCodesHelp,
 	}
@@ -69,9 +70,14 @@ func runDemo(s *streams, args []string) (int, error) {
 	shrinkTries := fs.Int("shrink-tries", defaultShrinkTries, "`runs` spent shrinking the mutant's counterexample: seeds per small workload searched, then runs cutting it down (0: no shrinking)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	budget := addBudgetFlag(fs)
+	version := fs.Bool("version", false, "print the module version and VCS revision of this build and exit")
 	positional, err := parseFlags(s, fs, rootHelp(), args)
 	if err != nil {
 		return 0, err
+	}
+	if *version {
+		fmt.Fprintln(s.stdout, buildVersion())
+		return exitPass, nil
 	}
 	if len(positional) > 0 {
 		return 0, badInput("unexpected argument %q: a subcommand comes before its flags (see 'stateflush --help')", positional[0])

@@ -15,6 +15,7 @@
 //	go run ./cmd/stateflush check history.json    # linearizability of a recorded history
 //	go run ./cmd/stateflush scenarios             # the built-in scenarios and their parameters
 //	go run ./cmd/stateflush plot                  # regenerate the notebook figures
+//	go run ./cmd/stateflush --version             # module version and VCS revision of the build
 //
 // Every subcommand takes --help, which lists its flags and examples.
 //
