@@ -91,6 +91,9 @@ func runDemo(s *streams, args []string) (int, error) {
 	if *shrinkTries < 0 {
 		return 0, badInput("--shrink-tries %d: must be at least 0", *shrinkTries)
 	}
+	if err := checkReportDir(*out); err != nil {
+		return 0, err
+	}
 	mutated, err := scnFlags.scenario()
 	if err != nil {
 		return 0, err

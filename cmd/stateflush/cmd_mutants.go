@@ -66,6 +66,11 @@ func runMutants(s *streams, args []string) (int, error) {
 	if *shrinkTries < 0 {
 		return 0, badInput("--shrink-tries %d: must be at least 0", *shrinkTries)
 	}
+	if *out != "" {
+		if err := checkOutputDir("--out", *out); err != nil {
+			return 0, err
+		}
+	}
 	scn, err := scnFlags.scenario()
 	if err != nil {
 		return 0, err

@@ -47,6 +47,9 @@ func runReplay(s *streams, args []string) (int, error) {
 	if *out != "" && sameDir(*out, filepath.Dir(path)) {
 		return 0, badInput("--out %s holds the trace being replayed: choose another directory", *out)
 	}
+	if err := checkReportDir(*out); err != nil {
+		return 0, err
+	}
 	// Reading the file first tells a file cut at a line boundary (which still parses) from a run
 	// that diverges: Replay reads it again, which costs little beside the run.
 	_, recorded, err := harness.ReadRunTrace(path)

@@ -40,6 +40,13 @@ func runOne(s *streams, args []string) (int, error) {
 	if err := validateBudget(*budget); err != nil {
 		return 0, err
 	}
+	// Without --out the report is written only when the run fails, so a passing run may run where
+	// nothing can be written: only an explicit --out is checked first.
+	if *out != "" {
+		if err := checkOutputDir("--out", *out); err != nil {
+			return 0, err
+		}
+	}
 	scn, err := scnFlags.scenario()
 	if err != nil {
 		return 0, err
