@@ -81,11 +81,25 @@ func runMutants(s *streams, args []string) (int, error) {
 		if err != nil {
 			return 0, asBadInput(fmt.Errorf("--mutant: %w", err))
 		}
+		if err := mutantsMeanSomething(scn.KV.Strategy, set.List()); err != nil {
+			return 0, err
+		}
 		for _, m := range set.List() {
 			names = append(names, m.String())
 		}
 	} else {
-		names = kv.MutantNames()
+		// Without a list: every mutant that changes something under the strategy.
+		var skipped []string
+		for _, m := range kv.AllMutants() {
+			if scn.KV.Strategy != kv.StateFlush && m.InFlush() {
+				skipped = append(skipped, m.String())
+				continue
+			}
+			names = append(names, m.String())
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(s.stderr, "stateflush mutants: not scoring %s: the %s strategy runs no flush, and the flush is all they change\n", strings.Join(skipped, ", "), scn.KV.Strategy)
+		}
 	}
 
 	bar := newProgress(s.stderr, *quiet, len(names)*rangeFlags.seeds, names[0])

@@ -82,6 +82,9 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 			return scn, asBadInput(fmt.Errorf("--strategy: %w", err))
 		}
 	}
+	if err := mutantsMeanSomething(k.Strategy, k.Mutants.List()); err != nil {
+		return scn, err
+	}
 	if isSet(f.fs, "source") {
 		if k.SourceChoice, err = kv.ParseSourceChoice(f.source); err != nil {
 			return scn, asBadInput(fmt.Errorf("--source: %w", err))
@@ -183,4 +186,23 @@ func noPositional(fs *flag.FlagSet, positional []string) error {
 		return badInput("unexpected argument %q (see '%s --help')", positional[0], fs.Name())
 	}
 	return nil
+}
+
+// mutantsMeanSomething rejects a flush mutant with a strategy that runs no flush: the run would be
+// the strategy's own, labelled with a mutant that changed nothing.
+func mutantsMeanSomething(strategy kv.Strategy, mutants []kv.Mutant) error {
+	if strategy == kv.StateFlush {
+		return nil
+	}
+	var inFlush []string
+	for _, m := range mutants {
+		if m.InFlush() {
+			inFlush = append(inFlush, m.String())
+		}
+	}
+	if len(inFlush) == 0 {
+		return nil
+	}
+	return badInput("--mutant %s with --strategy %s: the %s strategy runs no flush, so %s would change nothing (use --strategy %s)",
+		strings.Join(inFlush, ","), strategy, strategy, plural(len(inFlush), "this mutant", "these mutants"), kv.StateFlush)
 }

@@ -67,6 +67,17 @@ func (m Mutant) String() string {
 	return fmt.Sprintf("Mutant(%d)", int(m))
 }
 
+// InFlush reports whether the mutant changes only the flush (the phase between the announce and
+// the image request, with its channel counts and stabilized replies). The Blocking and Naive
+// strategies run no flush, so with them such a mutant changes nothing.
+func (m Mutant) InFlush() bool {
+	switch m {
+	case SkipFlush, NoWaitInProgress, ObserverEarly, CountOnReceipt, FlushNotBoundToSource:
+		return true
+	}
+	return false
+}
+
 // MutantNames lists the mutant names in the reference order.
 func MutantNames() []string { return append([]string(nil), mutantNames[1:]...) }
 
