@@ -52,7 +52,7 @@ mutants too: they are the flags of every printed replay command.`,
   stateflush --scenario small --seeds 300
   stateflush run --seed 56 --mutant no-mitt
   stateflush sweep --seeds 1000 --out sweep.jsonl
-  stateflush replay stateflush-out/steady-monkey-seed4-no-mitt-shrunk/trace.jsonl
+  stateflush replay stateflush-out/steady-monkey-seed56-no-mitt/trace.jsonl
   stateflush mutants --seeds 200
   stateflush help sweep
   stateflush --version
