@@ -68,8 +68,11 @@ func parseExample(t *testing.T, line, dir string) exampleInvocation {
 		case i > 0 && fields[i-1] == "--seeds":
 			// A shard runs every N-th seed: keep a few seeds in each shard.
 			limit := exampleSeedCap
-			if slices.Contains(fields, "--shard") {
+			switch {
+			case slices.Contains(fields, "--shard"):
 				limit = 8 * exampleSeedCap
+			case fields[0] == "mutants": // every seed runs once per mutant
+				limit = 1
 			}
 			if n, err := strconv.Atoi(f); err == nil && n > limit {
 				f = strconv.Itoa(limit)
@@ -80,7 +83,11 @@ func parseExample(t *testing.T, line, dir string) exampleInvocation {
 	// The default job and the mutation score run many seeds and shrink by default.
 	if len(inv.args) == 0 || strings.HasPrefix(inv.args[0], "-") || inv.args[0] == "mutants" {
 		if !slices.Contains(inv.args, "--seeds") && !slices.Contains(inv.args, "--version") {
-			inv.args = append(inv.args, "--seeds", strconv.Itoa(exampleSeedCap))
+			seeds := exampleSeedCap
+			if len(inv.args) > 0 && inv.args[0] == "mutants" {
+				seeds = 1
+			}
+			inv.args = append(inv.args, "--seeds", strconv.Itoa(seeds))
 		}
 		if !slices.Contains(inv.args, "--shrink-tries") {
 			inv.args = append(inv.args, "--shrink-tries", "2")
