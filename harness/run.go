@@ -647,7 +647,7 @@ func (s Scenario) Describe() string {
 	fmt.Fprintf(&b, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, source %s, %d ops over %d keys\n",
 		s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy, s.KV.SourceChoice, s.ClientOps(), s.KV.Workload.Keys)
 	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs, link spread %d\n",
-		protocol.Time(s.SafetyPhase), protocol.Time(s.QuiesceBudget), s.Latency.Kind, s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
+		protocol.Readable(s.SafetyPhase), protocol.Readable(s.QuiesceBudget), s.Latency.Kind, s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
 	swarm := ""
 	if s.Swarm {
 		swarm = " (swarm-drawn)"

@@ -15,6 +15,7 @@ package protocol
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // NodeID names a process in a cluster: servers and clients alike. IDs are dense, starting at 0.
@@ -39,6 +40,12 @@ const (
 
 // String formats a time as seconds with microsecond precision, e.g. "1.250000s".
 func (t Time) String() string { return fmt.Sprintf("%d.%06ds", int64(t)/1e6, int64(t)%1e6) }
+
+// Readable writes a duration as people write it: "1.5s", "80ms", "250µs", "2m0s". Traces and
+// violation texts keep Time's fixed microsecond format, which sorts and compares as text; banners
+// and summaries use this one. It formats only: the standard library's Duration text, from the
+// virtual microseconds.
+func Readable(d Duration) string { return (time.Duration(d) * time.Microsecond).String() }
 
 // TimerID identifies one armed timer of one node. IDs are unique within a run.
 type TimerID uint64

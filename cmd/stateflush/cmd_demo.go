@@ -107,8 +107,8 @@ func runDemo(s *streams, args []string) (int, error) {
 
 	w := s.stdout
 	baseline := baselineName(correct.KV.Strategy)
-	fmt.Fprintf(w, "stateflush: %d seeds (%d..%d) of %s and of mutant %s, on %s\n",
-		len(seeds), seeds[0], seeds[len(seeds)-1], baseline, mutated.KV.Mutants, workersText(rangeFlags.workers))
+	fmt.Fprintf(w, "stateflush: %s (%d..%d) of %s and of mutant %s, on %s\n",
+		count(len(seeds), "seed", "seeds"), seeds[0], seeds[len(seeds)-1], baseline, mutated.KV.Mutants, workersText(rangeFlags.workers))
 	describeScenario(w, mutated)
 	fmt.Fprintln(w)
 
@@ -132,18 +132,18 @@ func runDemo(s *streams, args []string) (int, error) {
 
 	if first != nil {
 		counterexample := first
-		fmt.Fprintf(w, "\nfirst counterexample: seed %d, caught by %s, %d client ops\n", first.Spec.Seed, strings.Join(first.CaughtBy, ", "), len(first.History))
+		fmt.Fprintf(w, "\nfirst counterexample: seed %d, caught by %s, %s\n", first.Spec.Seed, strings.Join(first.CaughtBy, ", "), count(len(first.History), "client op", "client ops"))
 		if *shrinkTries > 0 {
 			// A small run found by searching seeds (at most 30 client operations, replayable from
 			// flags) beats the large run cut down; cut it down only when the search finds none.
 			start := time.Now()
 			if small := harness.SearchSmall(first, harness.SmallCounterexampleOps, *shrinkTries); small != nil {
 				counterexample = small
-				fmt.Fprintf(w, "shrunk (a search of small workloads, %v) to %d client ops:\n", time.Since(start).Round(time.Millisecond), len(counterexample.History))
+				fmt.Fprintf(w, "shrunk (a search of small workloads, %v) to %s:\n", time.Since(start).Round(time.Millisecond), count(len(counterexample.History), "client op", "client ops"))
 			} else {
 				shrunk := harness.Shrink(first, *shrinkTries)
 				counterexample = shrunk.Outcome
-				fmt.Fprintf(w, "shrunk in %d runs (%v) to %d client ops:\n", shrunk.Tries, time.Since(start).Round(time.Millisecond), len(counterexample.History))
+				fmt.Fprintf(w, "shrunk in %s (%v) to %s:\n", count(shrunk.Tries, "run", "runs"), time.Since(start).Round(time.Millisecond), count(len(counterexample.History), "client op", "client ops"))
 			}
 		}
 		printOutcome(w, counterexample)
@@ -169,11 +169,11 @@ func runDemo(s *streams, args []string) (int, error) {
 		fmt.Fprintf(w, "result: %s had no violation but %d checks ran out of time: inconclusive (exit 3)\n", baseline, correctTally.Unknown)
 		return exitUnknown, nil
 	case mutantTally.Violation == 0:
-		fmt.Fprintf(w, "result: %s passed every seed, but the checks did not catch mutant %s in %d seeds: try more --seeds (exit 3)\n", baseline, mutated.KV.Mutants, mutantTally.Seeds)
+		fmt.Fprintf(w, "result: %s passed every seed, but the checks did not catch mutant %s in %s: try more --seeds (exit 3)\n", baseline, mutated.KV.Mutants, count(mutantTally.Seeds, "seed", "seeds"))
 		return exitUnknown, nil
 	}
-	fmt.Fprintf(w, "result: as expected: %s passed every seed and the checks caught mutant %s on %d of %d seeds (exit 0)\n",
-		baseline, mutated.KV.Mutants, mutantTally.Violation, mutantTally.Seeds)
+	fmt.Fprintf(w, "result: as expected: %s passed every seed and the checks caught mutant %s on %d of %s (exit 0)\n",
+		baseline, mutated.KV.Mutants, mutantTally.Violation, count(mutantTally.Seeds, "seed", "seeds"))
 	return exitPass, nil
 }
 
@@ -212,7 +212,7 @@ func describeScenario(w io.Writer, scn harness.Scenario) {
 	fmt.Fprintf(w, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, strategy %s, source %s, %d ops over %d keys\n",
 		k.Servers, k.Clients, k.Buckets, k.Redundancy, k.Strategy, k.SourceChoice, scn.ClientOps(), k.Workload.Keys)
 	fmt.Fprintf(w, "  phases: safety %v then quiesce within %v; link latency %s min %dµs mean %dµs max %dµs\n",
-		protocol.Time(scn.SafetyPhase), protocol.Time(scn.QuiesceBudget), scn.Latency.Kind, scn.Latency.Min, scn.Latency.Mean, scn.Latency.Max)
+		protocol.Readable(scn.SafetyPhase), protocol.Readable(scn.QuiesceBudget), scn.Latency.Kind, scn.Latency.Min, scn.Latency.Mean, scn.Latency.Max)
 	swarm := ""
 	if scn.Swarm {
 		swarm = " (swarm: per seed, each is on with probability 1/2 and its rate scaled by 1/4 to 2)"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
 
@@ -35,8 +36,9 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 	}
 	fmt.Fprintln(w)
 	r := o.SeedResult()
-	fmt.Fprintf(w, "  %d client ops (%d of unknown outcome), %d kills, %d copies created, ended %s at %dµs after %d steps, trace hash %s\n",
-		r.ClientOps, r.UnknownOps, r.Kills, r.CopiesCreated, r.End, r.VirtualTimeUS, r.Steps, r.Hash)
+	fmt.Fprintf(w, "  %s (%d of unknown outcome), %s, %s created, ended %s at %s after %s, trace hash %s\n",
+		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, count(r.Kills, "kill", "kills"), count(r.CopiesCreated, "copy", "copies"),
+		r.End, protocol.Readable(protocol.Duration(r.VirtualTimeUS)), count(int(r.Steps), "step", "steps"), r.Hash)
 	if o.Verdict.Result != "" {
 		fmt.Fprintf(w, "  linearizability: %s\n", o.Verdict)
 	}
@@ -44,7 +46,7 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 		fmt.Fprintf(w, "  lost buckets: %v\n", o.LostBuckets)
 	}
 	if len(o.Violations) > 0 {
-		fmt.Fprintf(w, "violations (%d):\n", len(o.Violations))
+		fmt.Fprintf(w, "%s:\n", count(len(o.Violations), "violation", "violations"))
 		for i, v := range o.Violations {
 			if i == maxViolationsShown {
 				fmt.Fprintf(w, "  ... and %d more (see the report's %s)\n", len(o.Violations)-i, linearizability.ReportViolationsFile)
