@@ -163,7 +163,7 @@ func runDemo(s *streams, args []string) (int, error) {
 			baseline, correctTally.Violation, correctTally.Seeds, kv.StateFlush, kv.Blocking)
 		return exitViolation, nil
 	case correctTally.Violation+correctTally.Crash > 0:
-		fmt.Fprintf(w, "result: the correct protocol FAILED on %d of %d seeds: a bug (exit 1)\n", correctTally.Violation+correctTally.Crash, correctTally.Seeds)
+		fmt.Fprintf(w, "result: %s FAILED on %d of %d seeds: a bug (exit 1)\n", baseline, correctTally.Violation+correctTally.Crash, correctTally.Seeds)
 		return exitViolation, nil
 	case correctTally.Unknown > 0:
 		fmt.Fprintf(w, "result: %s had no violation but %d checks ran out of time: inconclusive (exit 3)\n", baseline, correctTally.Unknown)
