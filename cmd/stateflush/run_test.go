@@ -182,7 +182,7 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 		s.KV.Clients = 1
 		s.KV.Workload.OpsPerClient = 6
 		s.KV.Workload.Keys = 5
-		s.KV.Mutants = kv.NewMutants(kv.NoMitt, kv.SkipFlush)
+		s.KV.Mutants = kv.NewMutants(kv.NoMitt, kv.LateAnnounce)
 		s.KV.Strategy = kv.Blocking
 		s.KV.SourceChoice = kv.PreferPrimary
 		s.KV.Servers++
