@@ -3,9 +3,8 @@ package harness
 import (
 	"bytes"
 	"flag"
-	"os"
+	"github.com/stateflush/stateflush/internal/generated"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -72,31 +71,5 @@ func TestMutationScore(t *testing.T) {
 	if err := WriteScoreMarkdown(&md, scores); err != nil {
 		t.Fatal(err)
 	}
-	checkGeneratedSection(t, filepath.Join("..", "README.md"), tableBegin, tableEnd, md.String(), *updateReadme)
-}
-
-// checkGeneratedSection compares the text between two marker lines of a file with want, or with
-// update rewrites it.
-func checkGeneratedSection(t *testing.T, path, begin, end, want string, update bool) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	i, j := strings.Index(text, begin), strings.Index(text, end)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no section between %q and %q", path, begin, end)
-	}
-	got := text[i+len(begin)+1 : j]
-	if got == want {
-		return
-	}
-	if update {
-		if err := os.WriteFile(path, []byte(text[:i+len(begin)+1]+want+text[j:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("%s's generated section differs from what the code produces; run with -update.\ncommitted:\n%s\nproduced:\n%s", path, got, want)
+	generated.Check(t, filepath.Join("..", "README.md"), tableBegin, tableEnd, md.String(), *updateReadme, "run with -update")
 }

@@ -3,6 +3,7 @@ package traces
 import (
 	"flag"
 	"fmt"
+	"github.com/stateflush/stateflush/internal/generated"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +58,7 @@ func TestMutantCorpusReplays(t *testing.T) {
 			table.WriteString(row)
 		}
 	}
-	checkGeneratedSection(t, "README.md", corpusBegin, corpusEnd, table.String(), *update || *updateReadme)
+	generated.Check(t, "README.md", corpusBegin, corpusEnd, table.String(), *update || *updateReadme, "run with -update-readme")
 }
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite only the corpus table in README.md from the entries as they are")
@@ -66,30 +67,6 @@ const (
 	corpusBegin = "<!-- corpus-table:begin (generated: go test ./traces -run TestMutantCorpusReplays -update-readme) -->"
 	corpusEnd   = "<!-- corpus-table:end -->"
 )
-
-// checkGeneratedSection compares the text between two marker lines of a file with want, or with
-// update rewrites it.
-func checkGeneratedSection(t *testing.T, path, begin, end, want string, update bool) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	i, j := strings.Index(text, begin), strings.Index(text, end)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no section between %q and %q", path, begin, end)
-	}
-	if got := text[i+len(begin)+1 : j]; got != want {
-		if update {
-			if err := os.WriteFile(path, []byte(text[:i+len(begin)+1]+want+text[j:]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		t.Errorf("%s's generated section differs from what the entries give; run with -update-readme.\ncommitted:\n%s\nproduced:\n%s", path, got, want)
-	}
-}
 
 // replayEntries replays each mutant's entry in parallel subtests and reports its table row.
 func replayEntries(t *testing.T, entries map[string]string, row func(name, row string)) {
