@@ -87,7 +87,10 @@
 // restart brings it back empty, as a new member that asks to join. Members that have not learned of
 // a restart yet address the previous incarnation: their messages still count as signs of life, and
 // a newer view sent to the previous incarnation without the new one removes the new one too (its
-// admission died with the coordinator that published it). A server still joining answers the two
+// admission died with the coordinator that published it). A member that hears no other member and
+// holds no complete copy is most likely one whose admission reached only members that died since:
+// it leaves its view and asks to join again (EventRejoin) rather than take over alone. A server
+// still joining answers the two
 // requests that may reach it before the view admitting it does (a new primary's collect, a
 // takeover's query) as holding nothing, so neither waits for it forever. The coordinator decides
 // the bucket metadata (holders, primary, which copies are initialized) and distributes it with the

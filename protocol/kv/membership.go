@@ -44,7 +44,7 @@ func (s *Server) onHeartbeatTimer() {
 		}
 	}
 	s.checkFailures()
-	if !s.stopped {
+	if !s.stopped && s.joined { // a member that left to rejoin arms it again when it is admitted
 		s.armHeartbeat()
 	}
 }
@@ -86,8 +86,8 @@ func (s *Server) checkFailures() {
 		// Every other member is silent and this server holds no complete copy. Most likely its
 		// admission died with the coordinator that granted it, and the others are not silent but
 		// unaware of it; taking over alone would declare every bucket lost while their copies live.
-		// A server with no data has nothing to keep serving, so it leaves instead.
-		s.forcedDisconnect(s.view, "every other member is silent and it holds no complete copy")
+		// A server with no data has nothing to keep serving, so it asks to join again instead.
+		s.rejoin("every other member is silent and it holds no complete copy")
 		return
 	}
 	s.startTakeover(suspects)
@@ -161,6 +161,24 @@ func (s *Server) installView(v *View) {
 func (s *Server) forcedDisconnect(v *View, reason string) {
 	s.stopped = true
 	s.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
+}
+
+// rejoin leaves the view this server installed and asks to join again, keeping its incarnation.
+// It is for a member that no live member knows of: its admission reached only members that died
+// since. It holds no complete copy (the caller checks), so the copies it drops are copies in
+// progress, which the view that admits it again will assign afresh. It forgets the view too: the
+// view that admits it again is the next one it installs, whatever its version.
+func (s *Server) rejoin(reason string) {
+	s.emit(EventRejoin, a("view", s.view.Version), a("reason", reason))
+	for _, b := range s.buckets {
+		if b != nil {
+			s.dropBucket(b, "rejoin")
+		}
+	}
+	s.env.CancelTimer(s.heartbeatTimer)
+	s.joined = false
+	s.view = nil
+	s.sendJoin()
 }
 
 // onViewForEarlierIncarnation: a view sent to an earlier incarnation of this server, by a member

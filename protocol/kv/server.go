@@ -27,6 +27,10 @@ const (
 	// EventBucketDropped: a server dropped its copy (removed by a rebalance, or the bucket was lost)
 	// (attrs bucket, reason).
 	EventBucketDropped = "bucket-dropped"
+	// EventRejoin: a member whose admission no live member knows of (every other member is silent
+	// and it holds no complete copy) leaves its view and asks to join again, as a joiner whose
+	// coordinator died mid-join does (attrs view, reason).
+	EventRejoin = "rejoin"
 )
 
 // Timer kinds (protocol.TimerTag.Kind).
