@@ -137,17 +137,18 @@ const (
 )
 
 // watchSources polls the servers for copies in progress. Once per copy attempt it may kill the image
-// source while the copy flushes or streams (SourceKillProb), or bounce it (SourceBounceProb): slow the
-// primary's links to the other holders as the flush starts, so that writes to a second source are
-// still in flight, then kill the source as soon as the copy streams and restart it at once, so that
-// the copy retries from the second source quickly. That is the schedule in which reusing the first
-// flush (mutant flush-not-bound-to-source) loses a write.
+// source (SourceKillProb) while the copy flushes or, in half the kills drawn, once it streams; or
+// bounce it (SourceBounceProb): slow the primary's links to the other holders as the flush starts,
+// so that writes to a second source are still in flight, then kill the source as soon as the copy
+// streams and restart it at once, so that the copy retries from the second source quickly. That is
+// the schedule in which reusing the first flush (mutant flush-not-bound-to-source) loses a write.
 func (n *nemesis) watchSources(r protocol.Rand) {
 	type attempt struct {
 		replica, bucket int
 		attempt         uint64
 	}
-	decided := map[attempt]string{} // "", "kill" or "bounce"
+	decided := map[attempt]string{}    // "", "kill" or "bounce"
+	killDuring := map[attempt]string{} // the copy phase a planned kill waits for
 	slowed := map[attempt]bool{}
 	done := map[attempt]bool{}
 	cfg := n.scn.Nemeses
@@ -170,13 +171,21 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 						plan = "bounce"
 					case sim.Happens(r, cfg.SourceKillProb):
 						plan = "kill"
+						// A source dies at any moment of a copy, not only as it starts: half the
+						// planned kills wait until the copy streams its image.
+						killDuring[key] = "flushing"
+						if r.Intn(2) == 1 {
+							killDuring[key] = "copying"
+						}
 					}
 					decided[key] = plan
 				}
 				switch {
-				case plan == "kill":
+				case plan == "kill" && (c.Phase == killDuring[key] || c.Phase == "copying"):
 					done[key] = true
 					n.killSource(c.Source, n.sourceRestartDelay())
+				case plan == "kill":
+					// waiting for the copy to stream
 				case plan == "bounce" && !slowed[key]:
 					slowed[key] = true
 					n.slowPrimaryLinks(c.Bucket, c.Source.ID, protocol.NodeID(id))
