@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,9 @@ const (
 	exitUsage     = 2
 	exitUnknown   = 3
 	exitInternal  = 4
+	// exitInterrupted is a sweep stopped by SIGINT or SIGTERM, after it saved its results: 128 plus
+	// SIGINT's number, the code shells give a command ended by Ctrl-C.
+	exitInterrupted = 130
 )
 
 const exitCodesHelp = `EXIT CODES
@@ -33,9 +37,31 @@ const exitCodesHelp = `EXIT CODES
      simulation is not deterministic)
 `
 
-// streams are where a command writes: results on stdout, progress and errors on stderr.
+// streams are where a command writes: results on stdout, progress and errors on stderr; and what
+// else it reads from its process, so that tests can give their own.
 type streams struct {
 	stdout, stderr io.Writer
+	// ctx, when not nil, is the parent of the context a sweep stops on (tests cancel it).
+	ctx context.Context
+	// getenv, when not nil, replaces os.Getenv (--shard auto reads the environment).
+	getenv func(string) string
+	// afterLine, when not nil, is called after a sweep wrote its n-th new line (tests interrupt
+	// there).
+	afterLine func(n int)
+}
+
+func (s *streams) context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return context.Background()
+}
+
+func (s *streams) env(name string) string {
+	if s.getenv != nil {
+		return s.getenv(name)
+	}
+	return os.Getenv(name)
 }
 
 // command is one subcommand. run returns the exit code of a completed command, or an error (see
@@ -82,7 +108,12 @@ func commandNames() string {
 // run is the whole command: it parses args, runs the subcommand (or the default job when args is
 // empty or starts with a flag) and returns the exit code. Tests call it in-process.
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	s := &streams{stdout: stdout, stderr: stderr}
+	return runWith(&streams{stdout: stdout, stderr: stderr}, args)
+}
+
+// runWith is run with the streams (and test hooks) given.
+func runWith(s *streams, args []string) (code int) {
+	stderr := s.stderr
 	name := "stateflush"
 	defer func() {
 		if p := recover(); p != nil {

@@ -69,7 +69,8 @@ func findKnownFailure(t *testing.T) knownFailure {
 			if code != exitViolation {
 				continue
 			}
-			lines, err := harness.ReadSweep(&stdout, "sweep")
+			f, err := harness.ReadSweep(&stdout, "sweep")
+			lines := f.Lines
 			if err != nil {
 				knownFailureErr = err
 				return

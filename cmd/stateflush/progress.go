@@ -75,6 +75,15 @@ func (p *progress) finish() {
 	}
 }
 
+// clear erases the bar where it stands (an interrupted sweep), so that the summary starts on a
+// clean line.
+func (p *progress) clear() {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+		_ = p.bar.Exit()
+	}
+}
+
 // isTerminal reports whether w is a character device (a terminal), with the standard library only.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
