@@ -185,6 +185,14 @@ func runSweep(s *streams, args []string) (int, error) {
 		return nil
 	}
 
+	// The earlier lines before the first seed to run (all of them, when the earlier run was an
+	// interrupted sweep) go out at once: the output may be the file they were read from.
+	if len(seeds) > 0 {
+		if err := writeEarlierBefore(seeds[0], false); err != nil {
+			return 0, err
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(s.context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bar := newProgress(s.stderr, f.quiet, len(seeds), scn.Name)
