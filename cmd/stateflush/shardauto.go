@@ -116,7 +116,7 @@ func indexAndCount(getenv func(string) string, indexVar string, countFlag int, c
 	if err != nil {
 		return autoShard{}, err
 	}
-	n := countFlag
+	n, found := countFlag, countFlag != 0
 	from := "--shard-count"
 	if getenv(envShardCount) != "" {
 		envN, err := envInt(getenv, envShardCount)
@@ -126,9 +126,9 @@ func indexAndCount(getenv func(string) string, indexVar string, countFlag int, c
 		if countFlag != 0 && countFlag != envN {
 			return autoShard{}, badInput("--shard auto: --shard-count %d but %s=%d", countFlag, envShardCount, envN)
 		}
-		n, from = envN, envShardCount
+		n, from, found = envN, envShardCount, true
 	}
-	if n == 0 {
+	if !found {
 		return autoShard{}, badInput("--shard auto: %s=%d but no shard count: give --shard-count N or set %s (%s)", indexVar, i, envShardCount, countIs)
 	}
 	return checkedShard(i, n, fmt.Sprintf("%s=%d of %s=%d", indexVar, i, from, n))
