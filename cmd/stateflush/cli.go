@@ -19,6 +19,9 @@ const (
 	exitUsage     = 2
 	exitUnknown   = 3
 	exitInternal  = 4
+	// exitCrash is a command the Go runtime ended (a fatal error, or a panic on a goroutine that
+	// nobody recovers); see supervise_unix.go.
+	exitCrash = 5
 	// exitInterrupted is a sweep stopped by SIGINT or SIGTERM, after it saved its results: 128 plus
 	// SIGINT's number, the code shells give a command ended by Ctrl-C.
 	exitInterrupted = 130

@@ -193,6 +193,9 @@ func runSweep(s *streams, args []string) (int, error) {
 		}
 	}
 
+	// The signals stay caught until the command returns: a second one (the terminal's Ctrl-C and
+	// the supervisor's copy of it, or Slurm signalling every process of the task) must not kill
+	// the process while it saves the lines and prints the summary.
 	ctx, stop := signal.NotifyContext(s.context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bar := newProgress(s.stderr, f.quiet, len(seeds), scn.Name)
@@ -214,8 +217,6 @@ func runSweep(s *streams, args []string) (int, error) {
 				return nil
 			})
 	}
-	// A second Ctrl-C from here on ends the process at once.
-	stop()
 	if interrupted {
 		bar.clear()
 	} else {

@@ -332,10 +332,7 @@ func TestSweepStopsOnARealSignal(t *testing.T) {
 		t.Skip("builds the command (-short)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "stateflush")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bin := buildCommand(t)
 	out := filepath.Join(dir, "sweep.jsonl")
 	partial := out + partialSuffix
 	const seeds = 400
