@@ -61,7 +61,7 @@ func runSweep(s *streams, args []string) (int, error) {
 	fs.StringVar(&f.shard, "shard", "", "run `shard` i/n of the seed range, e.g. 0/4 (seeds number i, i+n, ... counting from 0), or auto: from the batch system's environment")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "with --shard auto: the `number` of shards (a Kubernetes Indexed Job's completions)")
 	fs.StringVar(&f.out, "out", "", "write the JSON lines to this `file` (as FILE.partial until the sweep is complete)")
-	fs.StringVar(&f.resume, "resume", "", "continue the interrupted sweep whose lines are in this `file` (FILE.partial): its seeds are not run again")
+	fs.StringVar(&f.resume, "resume", "", "continue the interrupted sweep whose lines are in this `file` (FILE.partial): its seeds are not run again; auto: from the --out file's .partial if there is one (a batch task that is retried)")
 	fs.BoolVar(&f.asJSON, "json", false, "write the JSON lines to stdout (the summary goes to stderr)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	f.budget = addBudgetFlag(fs)
@@ -86,6 +86,13 @@ func runSweep(s *streams, args []string) (int, error) {
 	}
 	if isSet(fs, "resume") && f.out == "" {
 		return 0, badInput("--resume needs --out: the resumed sweep writes the earlier lines and the new ones to one file")
+	}
+	if f.resume == "auto" {
+		// A file named auto is ./auto.
+		f.resume = ""
+		if _, err := os.Stat(f.out + partialSuffix); err == nil {
+			f.resume = f.out + partialSuffix
+		}
 	}
 	if err := rangeFlags.validate(); err != nil {
 		return 0, err

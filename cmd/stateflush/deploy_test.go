@@ -141,35 +141,64 @@ func recipeTask(t *testing.T, script string, env map[string]string, mount, dir s
 		if len(words) < 2 || filepath.Base(words[0]) != "stateflush" {
 			continue
 		}
-		var args []string
-		for _, w := range words[1:] {
-			if mount != "" && strings.HasPrefix(w, mount+"/") {
-				w = filepath.Join(dir, strings.TrimPrefix(w, mount+"/"))
-			} else if strings.HasSuffix(w, ".jsonl") && !filepath.IsAbs(w) {
-				w = filepath.Join(dir, w)
-			}
-			if strings.ContainsAny(w, "*?[") {
-				matches, err := filepath.Glob(w)
-				if err != nil || len(matches) == 0 {
-					t.Fatalf("%q matches no file (%v)", w, err)
-				}
-				args = append(args, matches...)
-				continue
-			}
-			args = append(args, w)
-		}
-		var stdout, stderr bytes.Buffer
-		s := &streams{stdout: &stdout, stderr: &stderr, getenv: func(name string) string { return env[name] }}
-		code := runWith(s, args)
-		if code == exitUsage || code == exitInternal {
-			t.Fatalf("the recipe's command %q is refused (exit %d):\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-		}
-		codes = append(codes, code)
+		codes = append(codes, runRecipeCommand(t, words, env, mount, dir))
 	}
 	if len(codes) == 0 {
 		t.Fatalf("no stateflush command in the script:\n%s", script)
 	}
 	return codes
+}
+
+// runRecipeCommand runs one stateflush command of a recipe in-process, with the recipe's
+// environment, paths under mount (or relative .jsonl paths) moved into dir and globs expanded; a
+// command the CLI refuses fails the test.
+func runRecipeCommand(t *testing.T, words []string, env map[string]string, mount, dir string) int {
+	t.Helper()
+	var args []string
+	for _, w := range words[1:] {
+		if mount != "" && strings.HasPrefix(w, mount+"/") {
+			w = filepath.Join(dir, strings.TrimPrefix(w, mount+"/"))
+		} else if strings.HasSuffix(w, ".jsonl") && !filepath.IsAbs(w) {
+			w = filepath.Join(dir, w)
+		}
+		if strings.ContainsAny(w, "*?[") {
+			matches, err := filepath.Glob(w)
+			if err != nil || len(matches) == 0 {
+				t.Fatalf("%q matches no file (%v)", w, err)
+			}
+			args = append(args, matches...)
+			continue
+		}
+		args = append(args, w)
+	}
+	var stdout, stderr bytes.Buffer
+	s := &streams{stdout: &stdout, stderr: &stderr, getenv: func(name string) string { return env[name] }}
+	code := runWith(s, args)
+	if code == exitUsage || code == exitInternal {
+		t.Fatalf("the recipe's command %q is refused (exit %d):\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+	return code
+}
+
+// kubernetesWords is a container's command and args as the kubelet gives them: $(NAME) replaced by
+// the container's variable NAME, and no shell.
+func kubernetesWords(t *testing.T, container any, env map[string]string) []string {
+	t.Helper()
+	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+	var words []string
+	for _, key := range []string{"command", "args"} {
+		for _, w := range dig(t, container, key).([]any) {
+			words = append(words, ref.ReplaceAllStringFunc(fmt.Sprint(w), func(m string) string {
+				name := ref.FindStringSubmatch(m)[1]
+				v, ok := env[name]
+				if !ok {
+					t.Fatalf("%s names $(%s), which the container does not define", w, name)
+				}
+				return v
+			}))
+		}
+	}
+	return words
 }
 
 // localSweep is the sweep of recipeSeeds seeds of the default scenario on one machine.
@@ -274,6 +303,12 @@ func TestKubernetesIndexedJobMergesToTheLocalSweep(t *testing.T) {
 		}
 	}
 	container := dig(t, sweepPod, "containers", 0)
+	// Pods that end with a verdict are not retried: the rule names the container and the codes.
+	rule := dig(t, sweep, "spec", "podFailurePolicy", "rules", 0)
+	if dig(t, rule, "action") != "FailIndex" || dig(t, rule, "onExitCodes", "containerName") != dig(t, container, "name") ||
+		fmt.Sprint(dig(t, rule, "onExitCodes", "values")) != fmt.Sprint([]int{exitViolation, exitUnknown}) {
+		t.Errorf("the first pod failure rule does not mark an index that found a violation or an unknown as done: %v", rule)
+	}
 	values, refs := containerEnv(t, container)
 	if refs[envK8sIndex] != "metadata.annotations['batch.kubernetes.io/job-completion-index']" {
 		t.Errorf("%s comes from %q, not the completion index annotation", envK8sIndex, refs[envK8sIndex])
@@ -298,7 +333,11 @@ func TestKubernetesIndexedJobMergesToTheLocalSweep(t *testing.T) {
 			env[k] = v
 		}
 		env[envK8sIndex], env["SWEEP_SEEDS"] = strconv.Itoa(i), recipeSeeds
-		recipeTask(t, fmt.Sprint(dig(t, container, "args", 0)), env, mount, dir)
+		words := kubernetesWords(t, container, env)
+		if !slices.Contains(words, "auto") || words[0] != "stateflush" || words[1] != "sweep" {
+			t.Fatalf("the sweep container runs %q, not stateflush sweep --shard auto", words)
+		}
+		runRecipeCommand(t, words, env, mount, dir)
 	}
 	recipeTask(t, fmt.Sprint(dig(t, mergeContainer, "args", 0)), mergeValues, mount, dir)
 	if got, want := readFile(t, filepath.Join(dir, "sweep.jsonl")), localSweep(t); got != want {

@@ -407,3 +407,30 @@ func TestSweepStopsOnARealSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeAutoContinuesFromThePartialFile: --resume auto starts afresh when there is no
+// FILE.partial and resumes from it when there is, so that a batch task that is retried with the
+// same command line loses nothing.
+func TestResumeAutoContinuesFromThePartialFile(t *testing.T) {
+	k := findKnownFailure(t)
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref.jsonl")
+	wantCode(t, cli(t, interruptArgs(k, ref)...), exitViolation)
+	out := filepath.Join(dir, "out.jsonl")
+	args := interruptArgs(k, out, "--resume", "auto")
+	r := cliInterrupted(t, 3, args...)
+	wantCode(t, r, exitInterrupted, args...)
+	if strings.Contains(r.stdout, "resuming") {
+		t.Errorf("--resume auto without a partial file resumed:\n%s", r)
+	}
+	r = cli(t, args...)
+	wantCode(t, r, exitViolation, args...)
+	if !strings.Contains(r.stdout, "resuming "+out+partialSuffix+": 3 seeds done, 9 to run") {
+		t.Errorf("--resume auto with a partial file:\n%s", r)
+	}
+	if readFile(t, out) != readFile(t, ref) {
+		t.Error("the sweep resumed by --resume auto differs from the whole sweep")
+	}
+	r = cli(t, "sweep", "--seeds", "2", "--resume", "auto")
+	wantCode(t, r, exitUsage, "sweep", "--resume", "auto", "without --out")
+}
