@@ -32,12 +32,18 @@ const exitCodesHelp = `EXIT CODES
   1  violation: some check found a bug, or the protocol code panicked (verdict crash, with its stack in
      the report) (default job: the correct protocol failed a check)
   2  usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting flags,
-     missing, malformed or truncated file, a trace of another format version
+     missing, malformed or truncated file, a trace of another format version, sweep shards that do not
+     merge or leave seeds missing, an output another command is writing
   3  unknown: a check ran out of time and nothing failed (default job: also when the mutant escaped
      every seed of the budget)
   4  internal error: the run could not be carried out or reproduced, e.g. replay's rerun does not give
      the trace hash recorded in the file (the file was edited, was recorded by another build, or the
-     simulation is not deterministic)
+     simulation is not deterministic), or a panic in the command's own code
+  5  crash: the Go runtime ended the command (a fatal error such as running out of memory, or a panic
+     no code recovers); its message is on stderr. The runtime itself exits 2 then, which the command
+     turns into 5 by running as a child of itself (on unix; elsewhere such a crash exits 2)
+  130  interrupted: a sweep stopped by SIGINT or SIGTERM after saving its completed seeds; other
+     commands end as the signal ends them
 `
 
 // streams are where a command writes: results on stdout, progress and errors on stderr; and what

@@ -23,7 +23,7 @@ of time; 2 for inputs that do not merge or leave seeds missing.`,
 	examples: `  stateflush merge shard-0.jsonl shard-1.jsonl --out sweep.jsonl
   stateflush merge --json shard-*.jsonl > sweep.jsonl
   stateflush merge shard-*.jsonl          # the summary only
-  stateflush merge --allow-missing shard-0.jsonl --out part.jsonl
+  stateflush merge --allow-missing shard-0.jsonl --out sweep.jsonl   # what there is of an incomplete sweep
 `,
 }
 

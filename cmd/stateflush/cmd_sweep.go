@@ -18,19 +18,32 @@ var sweepHelpText = help{
 	usage: "stateflush sweep [flags]",
 	about: `Runs a range of seeds of one scenario on every core (one simulator per worker) and reports the
 verdicts. Results come in seed order whatever the number of workers, as one JSON line per seed
-(harness.SeedResult: no wall-clock values, so the same sweep gives the same bytes on any machine)
-to --out FILE, or to stdout with --json. A summary (the tally of pass / violation / unknown and the
-failing seeds with their replay commands) goes to stdout, or to stderr with --json. A progress bar
-with seeds/s and failures so far shows on stderr when it is a terminal (--quiet hides it).
+(harness.SweepLine: no wall-clock values, so the same sweep gives the same bytes on any machine)
+to --out FILE, or to stdout with --json. Each line names its sweep: the digest of the scenario with
+every flag and the budget, the version of the build, the seed range and the shard. A summary (the
+tally of pass / violation / unknown and the failing seeds with their replay commands) goes to
+stdout, or to stderr with --json. A progress bar with seeds/s and failures so far shows on stderr
+when it is a terminal (--quiet hides it).
+
+--out FILE is written as FILE.partial and renamed to FILE when the sweep is complete, so an older
+FILE stays until then; FILE.lock keeps a second command from writing the same FILE meanwhile.
+Ctrl-C (SIGINT) or SIGTERM stops the sweep: the seeds in progress are dropped, every completed one
+is in FILE.partial as a whole line, and the summary so far ends with the command that resumes it
+(--resume FILE.partial: the same flags, and the seeds already there are not run again).
 
 --shard i/n runs only seeds number i, i+n, i+2n, ... of the range (counting from 0), so that n
-machines (a CI matrix, a Kubernetes Indexed Job, a Slurm array) share one sweep; 'stateflush merge'
-combines their outputs into the same lines the whole sweep gives.
-Exit code: 0 every seed passed, 1 some seed found a violation, 3 some check ran out of time.`,
+machines share one sweep; 'stateflush merge' combines their outputs into the same lines the whole
+sweep gives. A shard may hold no seed (more shards than seeds): its result is empty. --shard auto
+reads i and n from the batch system: a Slurm array (SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_MIN
+and _MAX, or _COUNT), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shard-count N or
+STATEFLUSH_SHARD_COUNT) or a CI matrix (STATEFLUSH_SHARD_INDEX and STATEFLUSH_SHARD_COUNT).
+Exit code: 0 every seed passed, 1 some seed found a violation, 3 some check ran out of time, 130
+interrupted (the partial results are saved).`,
 	examples: `  stateflush sweep --seeds 1000
   stateflush sweep --seeds 200 --mutant no-mitt --out no-mitt.jsonl
   stateflush sweep --scenario small --seeds 500 --workers 1 --json > small.jsonl
   stateflush sweep --seeds 10000 --shard 3/8 --out shard-3.jsonl --quiet
+  stateflush sweep --seeds 10000 --out sweep.jsonl --resume auto    # continue sweep.jsonl.partial if there is one
   stateflush merge shard-*.jsonl --out sweep.jsonl
   stateflush sweep --seed 56 --mutant no-mitt --json      # a one-seed sweep
 `,
