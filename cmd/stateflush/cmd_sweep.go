@@ -278,7 +278,7 @@ func runSweep(s *streams, args []string) (int, error) {
 			fmt.Fprintf(summary, "partial results: %s\n", file.partial)
 			fmt.Fprintf(summary, "resume: %s\n", resumeCommand(args, file.partial))
 		} else if f.asJSON {
-			fmt.Fprintf(summary, "resume: save the lines written so far to a file, then run %s\n", resumeCommand(args, "SAVED.jsonl"))
+			fmt.Fprintf(summary, "resume: save the lines written so far in SAVED.jsonl, then run %s\n", resumeCommand(toOut(args, "sweep.jsonl"), "SAVED.jsonl"))
 		} else {
 			fmt.Fprintf(summary, "to keep results, rerun with --out FILE (an interrupted sweep then resumes with --resume FILE.partial)\n")
 		}
@@ -352,6 +352,18 @@ func resumeCommand(args []string, partial string) string {
 		words[i] = shellWord(w)
 	}
 	return strings.Join(words, " ")
+}
+
+// toOut is a sweep's arguments with --json replaced by --out path.
+func toOut(args []string, path string) []string {
+	var out []string
+	for _, a := range args {
+		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return append(out, "--out", path)
 }
 
 // shellWord quotes a word for a POSIX shell when it needs it.

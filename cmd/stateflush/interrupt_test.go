@@ -434,3 +434,25 @@ func TestResumeAutoContinuesFromThePartialFile(t *testing.T) {
 	r = cli(t, "sweep", "--seeds", "2", "--resume", "auto")
 	wantCode(t, r, exitUsage, "sweep", "--resume", "auto", "without --out")
 }
+
+// TestInterruptedJSONSweepSaysHowToResume: lines on stdout cannot be resumed in place; the summary
+// says to save them and gives a command that takes them.
+func TestInterruptedJSONSweepSaysHowToResume(t *testing.T) {
+	k := findKnownFailure(t)
+	t.Chdir(t.TempDir())
+	args := interruptArgs(k, "unused.jsonl")
+	args = append(args[:len(args)-2], "--json")
+	r := cliInterrupted(t, 4, args...)
+	wantCode(t, r, exitInterrupted, args...)
+	if err := os.WriteFile("SAVED.jsonl", []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resumed := cli(t, resumeArgs(t, strings.Replace(r.stderr, "resume: save the lines written so far in SAVED.jsonl, then run ", "resume: ", 1))...)
+	if resumed.code != exitViolation || !strings.Contains(resumed.stdout, "4 seeds done, 8 to run") {
+		t.Fatalf("the printed resume command: %s", resumed)
+	}
+	whole := cli(t, args...)
+	if readFile(t, "sweep.jsonl") != whole.stdout {
+		t.Error("the resumed sweep differs from the whole sweep")
+	}
+}

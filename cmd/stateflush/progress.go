@@ -79,8 +79,8 @@ func (p *progress) finish() {
 // clean line.
 func (p *progress) clear() {
 	if p.bar != nil {
+		_ = p.bar.Exit() // no more rendering, then erase what is on the line
 		_ = p.bar.Clear()
-		_ = p.bar.Exit()
 	}
 }
 
