@@ -168,7 +168,7 @@ func WriteSweepLine(w io.Writer, l SweepLine) error {
 }
 
 // ErrEmptySweep is returned when a sweep file holds no results.
-var ErrEmptySweep = errors.New("sweep file holds no results")
+var ErrEmptySweep = errors.New("no results")
 
 // maxLineBytes bounds one line of a results file (a result's detail is one message), so that a
 // file that is not one cannot make a reader hold it whole in memory.
@@ -355,7 +355,11 @@ func MergeSweeps(files ...SweepFile) (Merged, error) {
 		}
 	}
 	if first == nil {
-		return m, fmt.Errorf("%w in any input: nothing says which sweep they are parts of", ErrEmptySweep)
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name)
+		}
+		return m, fmt.Errorf("%w: %s: no input has a line, so nothing says which sweep they are parts of", ErrEmptySweep, strings.Join(names, ", "))
 	}
 	m.ID = first.Lines[0].SweepID
 	m.ID.Shard = AllSeeds

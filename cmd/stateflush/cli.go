@@ -231,7 +231,7 @@ func parseFlags(s *streams, fs *flag.FlagSet, h help, args []string) ([]string, 
 				return nil, errHelpShown
 			}
 			// The flag package names flags with one dash; users type two.
-			msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
+			msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --", "for -", "for --").Replace(err.Error())
 			return nil, badInput("%s (see '%s --help')", msg, fs.Name())
 		}
 		rest := fs.Args()

@@ -267,7 +267,7 @@ func runSweep(s *streams, args []string) (int, error) {
 	}
 	printFailures(summary, failures)
 	if len(shard.Seeds(rangeFlags.firstSeed, rangeFlags.seeds)) == 0 {
-		fmt.Fprintf(summary, "shard %s of %d seeds holds no seed: nothing to run (an empty result)\n", shard, rangeFlags.seeds)
+		fmt.Fprintf(summary, "shard %s of %s holds no seed: nothing to run (an empty result)\n", shard, plural(rangeFlags.seeds, "1 seed", fmt.Sprintf("%d seeds", rangeFlags.seeds)))
 	}
 	fmt.Fprintf(summary, "%s\n", tallyLine(tally))
 	fmt.Fprintf(summary, "%s in %v: %.1f seeds/s on %s\n", plural(written, "1 seed", fmt.Sprintf("%d seeds", written)), elapsed.Round(time.Millisecond), seedsPerSecond(written, elapsed), workersText(rangeFlags.workers))

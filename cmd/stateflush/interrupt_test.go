@@ -291,7 +291,7 @@ func TestEmptyShardSweepsAndMerges(t *testing.T) {
 	}
 	m = cli(t, "merge", files[3], files[4])
 	wantCode(t, m, exitUsage, "merge", "empty inputs only")
-	if !strings.Contains(m.stderr, "holds no results in any input") {
+	if !strings.Contains(m.stderr, "no results: "+files[3]+", "+files[4]+": no input has a line") {
 		t.Errorf("merge of empty inputs: %s", m)
 	}
 }
@@ -326,7 +326,8 @@ func TestMergeRefusesWhatNoSweepWrote(t *testing.T) {
 
 // TestSweepStopsOnARealSignal builds the command and sends it SIGINT, then SIGTERM while it
 // resumes: each time it exits 130 with whole lines in FILE.partial and the resume command, and the
-// last resume completes the sweep with every seed in order.
+// last resume completes the sweep with every seed in order. While it runs, a second process
+// writing the same output is refused.
 func TestSweepStopsOnARealSignal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command (-short)")
@@ -357,6 +358,11 @@ func TestSweepStopsOnARealSignal(t *testing.T) {
 				t.Fatalf("no lines after 60s:\n%s\n%s", stdout.String(), stderr.String())
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		// A second sweep to the same output, meanwhile, is refused.
+		second := exec.Command(bin, append(args[:len(args):len(args)], "--quiet")...)
+		if b, _ := second.CombinedOutput(); second.ProcessState.ExitCode() != exitUsage || !strings.Contains(string(b), "another stateflush is writing it") {
+			t.Errorf("a second sweep writing the same output while the first runs: exit %d\n%s", second.ProcessState.ExitCode(), b)
 		}
 		if err := cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
