@@ -67,6 +67,13 @@ type sweepFlags struct {
 
 // runSweep is `stateflush sweep`.
 func runSweep(s *streams, args []string) (int, error) {
+	// SIGINT and SIGTERM stop the sweep from here on, and stay caught until the command returns:
+	// an interruption while an earlier run's lines are copied (maybe into the file they came from)
+	// must not kill the process, nor a second signal (the terminal's Ctrl-C and the supervisor's
+	// copy of it, or Slurm signalling every process of the task) while it saves the lines and
+	// prints the summary.
+	ctx, stop := signal.NotifyContext(s.context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fs := newFlagSet("stateflush sweep")
 	scnFlags := addScenarioFlags(fs, true, "")
 	f := sweepFlags{rangeFlags: addSweepRangeFlags(fs, 100)}
@@ -213,11 +220,6 @@ func runSweep(s *streams, args []string) (int, error) {
 		}
 	}
 
-	// The signals stay caught until the command returns: a second one (the terminal's Ctrl-C and
-	// the supervisor's copy of it, or Slurm signalling every process of the task) must not kill
-	// the process while it saves the lines and prints the summary.
-	ctx, stop := signal.NotifyContext(s.context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	bar := newProgress(s.stderr, f.quiet, len(seeds), scn.Name)
 	start := time.Now()
 	interrupted := false
