@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -460,5 +461,76 @@ func TestInterruptedJSONSweepSaysHowToResume(t *testing.T) {
 	whole := cli(t, args...)
 	if readFile(t, "sweep.jsonl") != whole.stdout {
 		t.Error("the resumed sweep differs from the whole sweep")
+	}
+}
+
+// TestCtrlCOnATerminalClearsTheProgressBar runs a sweep on a pseudo-terminal (util-linux script)
+// and types Ctrl-C: the terminal sends SIGINT to the command and its child, the bar is erased, and
+// the summary and the resume command follow on clean lines.
+func TestCtrlCOnATerminalClearsTheProgressBar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command (-short)")
+	}
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("skipping: no script(1) to give the command a terminal (util-linux)")
+	}
+	bin := buildCommand(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "sweep.jsonl")
+	cmd := exec.Command("script", "--quiet", "--flush", "--return", "--command",
+		bin+" sweep --scenario small --seeds 5000 --workers 1 --out "+out, "/dev/null")
+	var transcript bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &transcript, &transcript
+	keys, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(out + partialSuffix)
+		if bytes.Count(b, []byte("\n")) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no lines after 60s:\n%q", transcript.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let the bar render (it refreshes a few times a second)
+	if _, err := keys.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the sweep did not stop after Ctrl-C:\n%q", transcript.String())
+	}
+	keys.Close()
+	text := transcript.String()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d after Ctrl-C, want %d:\n%q", code, exitInterrupted, text)
+	}
+	if !strings.Contains(text, "seeds/s)") {
+		t.Fatalf("no progress bar on the terminal:\n%q", text)
+	}
+	clear := regexp.MustCompile("\r {20,}\r")
+	loc := clear.FindAllStringIndex(text, -1)
+	summary := strings.Index(text, "interrupted:")
+	if len(loc) == 0 || summary < 0 || loc[len(loc)-1][1] > summary {
+		t.Fatalf("the bar was not erased before the summary:\n%q", text)
+	}
+	after := text[loc[len(loc)-1][1]:]
+	if strings.Contains(after, "seeds/s)") || strings.Contains(after, "small: ") {
+		t.Errorf("the bar was drawn again after it was erased:\n%q", after)
+	}
+	if !strings.Contains(after, "resume: go run ./cmd/stateflush sweep --scenario small --seeds 5000 --workers 1 --out "+out+" --resume "+out+partialSuffix) {
+		t.Errorf("no resume command after Ctrl-C:\n%q", after)
 	}
 }
