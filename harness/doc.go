@@ -42,8 +42,12 @@
 // # Many runs
 //
 // ParallelSeeds runs one simulator per goroutine and emits results in seed order, so a sweep's output
-// does not depend on the number of workers; Shard splits a sweep across machines and MergeSweeps
-// joins the shards. SearchSmall looks for a counterexample of 8 to 30 client operations by
+// does not depend on the number of workers (ParallelSeedsUntil also stops when a sweep is
+// interrupted); Shard splits a sweep across machines and MergeSweeps joins the shards. Each line of
+// a sweep's output is a SweepLine: the seed's result and the SweepID of the sweep it belongs to
+// (SpecDigest of the scenario and budget, the build's version, the seed range, the shard), so that
+// ReadSweep and MergeSweeps refuse lines of different sweeps and MergeSweeps names the seeds no
+// shard holds. SearchSmall looks for a counterexample of 8 to 30 client operations by
 // searching seeds with small workloads, and Shrink cuts a failing run down; ScoreMutants measures how
 // fast the checks catch each of the store's twelve mutants.
 package harness

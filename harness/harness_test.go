@@ -224,11 +224,16 @@ func TestScenarioValidationNamesTheParameter(t *testing.T) {
 }
 
 // TestSweepOutputIsIndependentOfWorkersAndShards: results come in seed order whatever the number
-// of workers, and shards merge back into the whole sweep.
+// of workers, and shards merge back into the whole sweep, line for line.
 func TestSweepOutputIsIndependentOfWorkersAndShards(t *testing.T) {
 	scn := mustScenario(t, "small")
-	sweep := func(shard Shard, workers int) []SeedResult {
-		var out []SeedResult
+	spec, err := SpecDigest(scn, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep := func(shard Shard, workers int) SweepFile {
+		id := SweepID{Spec: spec, Version: "test", FirstSeed: 1, Seeds: 12, Shard: shard}
+		f := SweepFile{Name: "shard-" + shard.String()}
 		ParallelSeeds(shard.Seeds(1, 12), workers, func(seed uint64) SeedResult {
 			o, err := Run(scn, seed, Options{})
 			if err != nil {
@@ -236,43 +241,129 @@ func TestSweepOutputIsIndependentOfWorkersAndShards(t *testing.T) {
 				return SeedResult{}
 			}
 			return o.SeedResult()
-		}, func(r SeedResult) { out = append(out, r) }, nil)
-		return out
+		}, func(r SeedResult) { f.Lines = append(f.Lines, SweepLine{r, id}) }, nil)
+		return f
+	}
+	text := func(lines []SweepLine) string {
+		var b bytes.Buffer
+		for _, l := range lines {
+			if err := WriteSweepLine(&b, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.String()
 	}
 	one, two := sweep(AllSeeds, 1), sweep(AllSeeds, 2)
-	var a, b bytes.Buffer
-	for i := range one {
-		_ = WriteSeedResult(&a, one[i])
-		_ = WriteSeedResult(&b, two[i])
-	}
-	if a.String() != b.String() || len(one) != 12 {
-		t.Fatalf("sweep output differs between 1 and 2 workers:\n%s\n---\n%s", a.String(), b.String())
+	if text(one.Lines) != text(two.Lines) || len(one.Lines) != 12 {
+		t.Fatalf("sweep output differs between 1 and 2 workers:\n%s\n---\n%s", text(one.Lines), text(two.Lines))
 	}
 	s0, s1 := sweep(Shard{0, 2}, 2), sweep(Shard{1, 2}, 2)
 	merged, err := MergeSweeps(s1, s0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m bytes.Buffer
-	for _, r := range merged {
-		_ = WriteSeedResult(&m, r)
+	if text(merged.Lines) != text(one.Lines) || len(merged.Missing) != 0 {
+		t.Fatalf("merged shards differ from the whole sweep (missing %v)", merged.Missing)
 	}
-	if m.String() != a.String() {
-		t.Fatalf("merged shards differ from the whole sweep")
+	back, err := ReadSweep(strings.NewReader(text(one.Lines)), "sweep.jsonl")
+	if err != nil || len(back.Lines) != 12 {
+		t.Fatalf("reading the sweep back: %d results, %v", len(back.Lines), err)
 	}
-	back, err := ReadSweep(strings.NewReader(a.String()), "sweep.jsonl")
-	if err != nil || len(back) != 12 {
-		t.Fatalf("reading the sweep back: %d results, %v", len(back), err)
+	if _, err := MergeSweeps(s0, s0); err == nil || !strings.Contains(err.Error(), "overlapping") {
+		t.Fatalf("overlapping shards must not merge: %v", err)
 	}
-	if _, err := MergeSweeps(s0, s0); err == nil {
-		t.Fatal("overlapping shards must not merge")
+	alone, err := MergeSweeps(s0)
+	if err != nil || len(alone.Missing) != 6 || alone.MissingSeeds() != 6 || alone.Missing[5].String() != "12" {
+		t.Fatalf("one shard of two: missing %v, %v", alone.Missing, err)
 	}
-	if _, err := ReadSweep(strings.NewReader("{\"seed\":1}\n"), "bad.jsonl"); err == nil {
-		t.Fatal("a line without scenario and verdict must be rejected")
+	// An empty shard adds nothing; only empty inputs say nothing.
+	if m, err := MergeSweeps(s0, SweepFile{Name: "empty"}, s1); err != nil || len(m.Lines) != 12 {
+		t.Fatalf("merge with an empty shard: %v", err)
+	}
+	if _, err := MergeSweeps(SweepFile{Name: "empty"}); !errors.Is(err, ErrEmptySweep) {
+		t.Fatalf("merge of empty inputs: %v", err)
 	}
 	for _, bad := range []string{"1", "2/2", "-1/3", "a/b", "0/0"} {
 		if _, err := ParseShard(bad); err == nil {
 			t.Errorf("shard %q accepted", bad)
+		}
+	}
+}
+
+// TestSweepFilesRefuseWhatNoSweepWrites: every field a reader checks, checked on a line that
+// differs from a valid one in that field only.
+func TestSweepFilesRefuseWhatNoSweepWrites(t *testing.T) {
+	valid := `{"seed":3,"scenario":"small","strategy":"state-flush","verdict":"pass","client_ops":1,"unknown_ops":0,"kills":0,"copies_created":0,"end":"quiesced","virtual_time_us":1,"steps":1,"hash":"00112233445566ff","spec":"0123456789abcdef0123456789abcdef","version":"v1","first_seed":1,"seeds":4,"shard":"0/2"}`
+	if f, err := ReadSweep(strings.NewReader(valid+"\n"), "ok"); err != nil || len(f.Lines) != 1 || f.Lines[0].Shard != (Shard{0, 2}) {
+		t.Fatalf("valid line: %v", err)
+	}
+	cases := []struct{ from, to, want string }{
+		{`"verdict":"pass"`, `"verdict":"banana"`, "unknown verdict"},
+		{`"hash":"00112233445566ff"`, `"hash":"zz"`, "malformed hash"},
+		{`"hash":"00112233445566ff"`, `"hash":"00112233445566FF"`, "malformed hash"},
+		{`"spec":"0123456789abcdef0123456789abcdef"`, `"spec":"abc"`, "malformed spec"},
+		{`"version":"v1"`, `"version":""`, "no version"},
+		{`"seeds":4`, `"seeds":0`, "at least one seed"},
+		{`"shard":"0/2"`, `"shard":"1/2"`, "seed 3 is not in shard 1/2"},
+		{`"shard":"0/2"`, `"shard":"2/2"`, "need 0 <= i < n"},
+		{`"seed":3`, `"seed":9`, "not in shard"},
+		{`,"shard":"0/2"`, ``, "no \"shard\" field"},
+		{`"scenario":"small"`, `"scenario":""`, "no scenario"},
+		{`"seeds":4`, `"seeds":4,"extra":1`, "unknown field"},
+	}
+	for _, c := range cases {
+		line := strings.Replace(valid, c.from, c.to, 1)
+		if line == valid {
+			t.Fatalf("case %q changes nothing", c.want)
+		}
+		if _, err := ReadSweep(strings.NewReader(line+"\n"), "bad.jsonl"); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "bad.jsonl:1") {
+			t.Errorf("%s -> %s: want an error naming %q and the line, got %v", c.from, c.to, c.want, err)
+		}
+	}
+	// Two sweeps in one file, and a seed twice.
+	other := strings.Replace(strings.Replace(valid, `"seed":3`, `"seed":1`, 1), `"version":"v1"`, `"version":"v2"`, 1)
+	if _, err := ReadSweep(strings.NewReader(valid+"\n"+other+"\n"), "mixed"); err == nil || !strings.Contains(err.Error(), "mixed:2: the line belongs to another sweep") {
+		t.Errorf("mixed file: %v", err)
+	}
+	if _, err := ReadSweep(strings.NewReader(valid+"\n"+valid+"\n"), "dup"); err == nil || !strings.Contains(err.Error(), "already on line 1") {
+		t.Errorf("seed twice: %v", err)
+	}
+	// A cut last line is an error for ReadSweep and dropped by ReadPartialSweep; a cut line that
+	// is not last is an error for both.
+	cut := valid + "\n" + strings.Replace(valid, `"seed":3`, `"seed":1`, 1)[:40]
+	if _, err := ReadSweep(strings.NewReader(cut), "cut"); err == nil || !strings.Contains(err.Error(), "cut:2") {
+		t.Errorf("cut line: %v", err)
+	}
+	if f, err := ReadPartialSweep(strings.NewReader(cut), "cut"); err != nil || len(f.Lines) != 1 || f.DroppedTail == "" {
+		t.Errorf("partial read of a cut line: %v, %+v", err, f)
+	}
+	if _, err := ReadPartialSweep(strings.NewReader(cut+"\n"), "cut"); err == nil {
+		t.Error("a cut line followed by a newline was dropped: only an unterminated tail may be")
+	}
+	// Merge refuses inputs of different sweeps, naming the field.
+	parse := func(name, line string) SweepFile {
+		f, err := ReadSweep(strings.NewReader(line+"\n"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a := parse("a", valid)
+	for _, c := range []struct{ from, to, want string }{
+		{`"spec":"0123456789abcdef0123456789abcdef"`, `"spec":"ffffffffffffffffffffffffffffffff"`, "spec digest"},
+		{`"version":"v1"`, `"version":"v2"`, "version"},
+		{`"seeds":4`, `"seeds":6`, "seed range"},
+		{`"shard":"1/2"`, `"shard":"1/3"`, "another split"},
+	} {
+		shardOne := strings.Replace(strings.Replace(valid, `"seed":3`, `"seed":2`, 1), `"shard":"0/2"`, `"shard":"1/2"`, 1)
+		if c.from == `"version":"v1"` {
+			if _, err := MergeSweeps(a, parse("b", shardOne)); err != nil {
+				t.Fatalf("the two shards of one sweep do not merge: %v", err)
+			}
+		}
+		b := parse("b", strings.Replace(shardOne, c.from, c.to, 1))
+		if _, err := MergeSweeps(a, b); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "a and b are not shards of one sweep") {
+			t.Errorf("merge of inputs differing in %s: %v", c.want, err)
 		}
 	}
 }

@@ -1,12 +1,7 @@
 package harness
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,13 +53,21 @@ func (s Shard) Seeds(first uint64, count int) []uint64 {
 // emit runs on the calling goroutine. stop, when it returns true after an emit, ends the sweep early
 // (results already running are discarded).
 func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, emit func(R), stop func() bool) {
+	ParallelSeedsUntil(nil, seeds, workers, run, emit, stop)
+}
+
+// ParallelSeedsUntil is ParallelSeeds that also ends when done is closed (an interrupted sweep): no
+// seed is dispatched after that, no result is emitted after that, and it returns at once without
+// waiting for the seeds in progress, whose results are dropped (their workers return when their
+// run ends). It reports whether done ended it. A nil done never closes.
+func ParallelSeedsUntil[R any](done <-chan struct{}, seeds []uint64, workers int, run func(seed uint64) R, emit func(R), stop func() bool) (interrupted bool) {
 	workers = max(1, min(workers, len(seeds)))
-	type done struct {
+	type result struct {
 		index  int
 		result R
 	}
 	jobs := make(chan int)
-	results := make(chan done, workers)
+	results := make(chan result, workers)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -73,7 +76,7 @@ func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, 
 			defer wg.Done()
 			for i := range jobs {
 				select {
-				case results <- done{i, run(seeds[i])}:
+				case results <- result{i, run(seeds[i])}:
 				case <-quit:
 					return
 				}
@@ -93,13 +96,26 @@ func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, 
 	pending := map[int]R{}
 	next := 0
 	stopped := false
-	for next < len(seeds) && !stopped {
-		d := <-results
-		pending[d.index] = d.result
-		for !stopped {
+	for next < len(seeds) && !stopped && !interrupted {
+		select {
+		case <-done:
+			interrupted = true
+			continue
+		case d := <-results:
+			pending[d.index] = d.result
+		}
+		for !stopped && !interrupted {
 			r, ok := pending[next]
 			if !ok {
 				break
+			}
+			// An interruption that came in while results were pending wins over emitting them: a
+			// sweep told to stop writes nothing more.
+			select {
+			case <-done:
+				interrupted = true
+				continue
+			default:
 			}
 			delete(pending, next)
 			next++
@@ -109,83 +125,10 @@ func ParallelSeeds[R any](seeds []uint64, workers int, run func(seed uint64) R, 
 	}
 	// Workers blocked on handing in a result that is no longer wanted see quit and return.
 	close(quit)
-	wg.Wait()
-}
-
-// WriteSeedResult writes one JSON line.
-func WriteSeedResult(w io.Writer, r SeedResult) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+	if !interrupted {
+		wg.Wait()
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// ErrEmptySweep is returned when a sweep file holds no results.
-var ErrEmptySweep = errors.New("sweep file holds no results")
-
-// ReadSweep reads the JSON lines of a sweep (or of one shard). Errors name the line.
-func ReadSweep(r io.Reader, name string) ([]SeedResult, error) {
-	var out []SeedResult
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var res SeedResult
-		dec := json.NewDecoder(strings.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&res); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a sweep result line: %v", name, line, err)
-		}
-		if res.Scenario == "" || res.Verdict == "" {
-			return nil, fmt.Errorf("%s:%d: sweep result lacks scenario or verdict", name, line)
-		}
-		out = append(out, res)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, ErrEmptySweep)
-	}
-	return out, nil
-}
-
-// MergeSweeps combines shard outputs into one result list ordered by seed. The same seed appearing
-// twice (overlapping shards, a file given twice) is an error, as is a mix of scenarios or mutants.
-func MergeSweeps(parts ...[]SeedResult) ([]SeedResult, error) {
-	var all []SeedResult
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	if len(all) == 0 {
-		return nil, ErrEmptySweep
-	}
-	slices.SortFunc(all, func(a, b SeedResult) int {
-		switch {
-		case a.Seed < b.Seed:
-			return -1
-		case a.Seed > b.Seed:
-			return 1
-		}
-		return 0
-	})
-	for i := 1; i < len(all); i++ {
-		if all[i].Seed == all[i-1].Seed {
-			return nil, fmt.Errorf("seed %d appears in more than one input: overlapping shards?", all[i].Seed)
-		}
-		if all[i].Scenario != all[0].Scenario || all[i].Mutant != all[0].Mutant || all[i].Strategy != all[0].Strategy {
-			return nil, fmt.Errorf("inputs mix runs: seed %d is %s/%s/%s but seed %d is %s/%s/%s",
-				all[0].Seed, all[0].Scenario, all[0].Strategy, all[0].Mutant, all[i].Seed, all[i].Scenario, all[i].Strategy, all[i].Mutant)
-		}
-	}
-	return all, nil
+	return interrupted
 }
 
 // Tally counts verdicts.

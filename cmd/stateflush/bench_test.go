@@ -18,7 +18,7 @@ func BenchmarkSweepDefaultScenario(b *testing.B) {
 	seeds := harness.AllSeeds.Seeds(1, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	err = runSeeds(sweepSpec{scenario: scn, seeds: seeds, workers: 1, budget: 10 * time.Second}, &progress{},
+	_, err = runSeeds(nil, sweepSpec{scenario: scn, seeds: seeds, workers: 1, budget: 10 * time.Second}, &progress{},
 		func(r seedRun) error {
 			if r.result.Verdict != harness.VerdictPass {
 				b.Errorf("seed %d: %s: %s", r.result.Seed, r.result.Verdict, r.result.Detail)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,12 @@ const (
 	exitUsage     = 2
 	exitUnknown   = 3
 	exitInternal  = 4
+	// exitCrash is a command the Go runtime ended (a fatal error, or a panic on a goroutine that
+	// nobody recovers); see supervise_unix.go.
+	exitCrash = 5
+	// exitInterrupted is a sweep stopped by SIGINT or SIGTERM, after it saved its results: 128 plus
+	// SIGINT's number, the code shells give a command ended by Ctrl-C.
+	exitInterrupted = 130
 )
 
 const exitCodesHelp = `EXIT CODES
@@ -25,17 +32,45 @@ const exitCodesHelp = `EXIT CODES
   1  violation: some check found a bug, or the protocol code panicked (verdict crash, with its stack in
      the report) (default job: the correct protocol failed a check)
   2  usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting flags,
-     missing, malformed or truncated file, a trace of another format version
+     missing, malformed or truncated file, a trace of another format version, sweep shards that do not
+     merge or leave seeds missing, an output another command is writing
   3  unknown: a check ran out of time and nothing failed (default job: also when the mutant escaped
      every seed of the budget)
   4  internal error: the run could not be carried out or reproduced, e.g. replay's rerun does not give
      the trace hash recorded in the file (the file was edited, was recorded by another build, or the
-     simulation is not deterministic)
+     simulation is not deterministic), or a panic in the command's own code
+  5  crash: the Go runtime ended the command (a fatal error such as running out of memory, or a panic
+     no code recovers); its message is on stderr. The runtime itself exits 2 then, which the command
+     turns into 5 by running as a child of itself (on unix; elsewhere such a crash exits 2)
+  130  interrupted: a sweep stopped by SIGINT or SIGTERM after saving its completed seeds; other
+     commands end as the signal ends them
 `
 
-// streams are where a command writes: results on stdout, progress and errors on stderr.
+// streams are where a command writes: results on stdout, progress and errors on stderr; and what
+// else it reads from its process, so that tests can give their own.
 type streams struct {
 	stdout, stderr io.Writer
+	// ctx, when not nil, is the parent of the context a sweep stops on (tests cancel it).
+	ctx context.Context
+	// getenv, when not nil, replaces os.Getenv (--shard auto reads the environment).
+	getenv func(string) string
+	// afterLine, when not nil, is called after a sweep wrote its n-th new line (tests interrupt
+	// there).
+	afterLine func(n int)
+}
+
+func (s *streams) context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return context.Background()
+}
+
+func (s *streams) env(name string) string {
+	if s.getenv != nil {
+		return s.getenv(name)
+	}
+	return os.Getenv(name)
 }
 
 // command is one subcommand. run returns the exit code of a completed command, or an error (see
@@ -82,7 +117,12 @@ func commandNames() string {
 // run is the whole command: it parses args, runs the subcommand (or the default job when args is
 // empty or starts with a flag) and returns the exit code. Tests call it in-process.
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	s := &streams{stdout: stdout, stderr: stderr}
+	return runWith(&streams{stdout: stdout, stderr: stderr}, args)
+}
+
+// runWith is run with the streams (and test hooks) given.
+func runWith(s *streams, args []string) (code int) {
+	stderr := s.stderr
 	name := "stateflush"
 	defer func() {
 		if p := recover(); p != nil {
@@ -191,7 +231,7 @@ func parseFlags(s *streams, fs *flag.FlagSet, h help, args []string) ([]string, 
 				return nil, errHelpShown
 			}
 			// The flag package names flags with one dash; users type two.
-			msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
+			msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --", "for -", "for --").Replace(err.Error())
 			return nil, badInput("%s (see '%s --help')", msg, fs.Name())
 		}
 		rest := fs.Args()

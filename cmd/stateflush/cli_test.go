@@ -69,7 +69,8 @@ func findKnownFailure(t *testing.T) knownFailure {
 			if code != exitViolation {
 				continue
 			}
-			lines, err := harness.ReadSweep(&stdout, "sweep")
+			f, err := harness.ReadSweep(&stdout, "sweep")
+			lines := f.Lines
 			if err != nil {
 				knownFailureErr = err
 				return
@@ -165,7 +166,7 @@ func TestBadInputIsExit2WithOneLineNamingTheProblem(t *testing.T) {
 		{[]string{"sweep", "--seed", "3", "--seeds", "10"}, "--seed and --seeds conflict"},
 		{[]string{"sweep", "--shard", "2/2"}, `shard "2/2"`},
 		{[]string{"sweep", "--shard", "half"}, `shard "half"`},
-		{[]string{"sweep", "--seeds", "1", "--shard", "1/2"}, "holds no seed"},
+		{[]string{"merge", "--allow-missing=maybe", "x.jsonl"}, `invalid boolean value "maybe" for --allow-missing`},
 		{[]string{"sweep", "--json", "--out", filepath.Join(dir, "x.jsonl")}, "--json and --out conflict"},
 		{[]string{"sweep", "--out", filepath.Join(dir, "no", "such", "dir", "x.jsonl")}, "--out"},
 		{[]string{"sweep", "--first-seed", "18446744073709551615", "--seeds", "2"}, "passes the largest seed"},

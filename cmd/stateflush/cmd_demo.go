@@ -184,7 +184,7 @@ func demoSweep(s *streams, quiet bool, spec sweepSpec, label string, also ...fun
 	var failures []seedRun
 	bar := newProgress(s.stderr, quiet, len(spec.seeds), label)
 	start := time.Now()
-	err := runSeeds(spec, bar, func(r seedRun) error {
+	_, err := runSeeds(nil, spec, bar, func(r seedRun) error {
 		tally.Add(r.result)
 		if failed(r.result.Verdict) {
 			// Without the outcome: the list must not hold every failing run's trace.

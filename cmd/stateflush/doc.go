@@ -21,15 +21,22 @@
 //
 // # Exit codes
 //
-//	0  pass: every check passed (the demonstration: the correct protocol passed and the mutant was caught)
-//	1  violation: some check found a bug, or the protocol code panicked (verdict crash)
-//	2  usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting
-//	   flags, missing or malformed file, a trace of another format version
-//	3  unknown: some check ran out of time and nothing failed (the demonstration: also when the
-//	   mutant escaped every seed of the budget)
-//	4  internal error: the run could not be carried out or reproduced, e.g. replay's rerun does not
-//	   reproduce the trace hash recorded in the file (the file was edited, was recorded by another
-//	   build with the same format version, or the simulation is not deterministic)
+//	0    pass: every check passed (the demonstration: the correct protocol passed and the mutant was caught)
+//	1    violation: some check found a bug, or the protocol code panicked (verdict crash)
+//	2    usage error or bad input: unknown subcommand, scenario or mutant, invalid number, conflicting
+//	     flags, missing or malformed file, a trace of another format version, sweep shards that do not
+//	     merge or leave seeds missing, an output another command is writing
+//	3    unknown: some check ran out of time and nothing failed (the demonstration: also when the
+//	     mutant escaped every seed of the budget)
+//	4    internal error: the run could not be carried out or reproduced, e.g. replay's rerun does not
+//	     reproduce the trace hash recorded in the file (the file was edited, was recorded by another
+//	     build with the same format version, or the simulation is not deterministic), or a panic in
+//	     the command's own code
+//	5    crash: the Go runtime ended the command (a fatal error, or a panic no code recovers). The
+//	     runtime exits 2 then, the code of usage errors, and no code of the process runs after it;
+//	     so on unix the command runs itself as a child with the runtime's crash output going to a
+//	     file too, and the parent turns a crash into 5. Elsewhere such a crash exits 2.
+//	130  interrupted: a sweep stopped by SIGINT or SIGTERM, after it saved its completed seeds
 //
 // A replay hash mismatch is exit 4, not 1: a rerun that diverges says nothing about the protocol,
 // only that the recording and this build disagree, and its verdict must not be read as the

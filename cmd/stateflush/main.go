@@ -12,8 +12,38 @@ import (
 const batchGCPercent = 400
 
 func main() {
+	if code, ok := supervise(); ok {
+		os.Exit(code)
+	}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(batchGCPercent)
 	}
+	crashForTest(os.Getenv(envCrashTest))
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// envCrashTest makes the command crash the way only the Go runtime can end it, so that a test can
+// see the exit code of a crash: "panic" (on a goroutine nobody recovers) or "stack-overflow" (a
+// fatal error, which no recover catches).
+const envCrashTest = "STATEFLUSH_CRASH_TEST"
+
+func crashForTest(how string) {
+	switch how {
+	case "panic":
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			panic("crash requested by " + envCrashTest)
+		}()
+		<-done
+	case "stack-overflow":
+		debug.SetMaxStack(1 << 20)
+		recurse(0)
+	}
+}
+
+func recurse(n int) int {
+	var pad [64]byte
+	pad[n%64] = byte(n)
+	return recurse(n+1) + int(pad[0])
 }

@@ -75,6 +75,15 @@ func (p *progress) finish() {
 	}
 }
 
+// clear erases the bar where it stands (an interrupted sweep), so that the summary starts on a
+// clean line.
+func (p *progress) clear() {
+	if p.bar != nil {
+		_ = p.bar.Exit() // no more rendering, then erase what is on the line
+		_ = p.bar.Clear()
+	}
+}
+
 // isTerminal reports whether w is a character device (a terminal), with the standard library only.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

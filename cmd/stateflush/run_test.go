@@ -151,7 +151,7 @@ func TestRunPassingSeedWritesNoReportUnlessAsked(t *testing.T) {
 	}
 	r = cli(t, "run", "--scenario", "small", "--seed", seed, "--json", "--out", "passing")
 	wantCode(t, r, exitPass)
-	lines, err := harness.ReadSweep(strings.NewReader(r.stdout), "run --json")
+	lines, err := harness.ReadSeedResults(strings.NewReader(r.stdout), "run --json")
 	if err != nil || len(lines) != 1 || lines[0].Seed != k.passSeed {
 		t.Fatalf("run --json: want one sweep line for seed %d, got %v %v", k.passSeed, lines, err)
 	}
@@ -203,7 +203,7 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 		}
 		args := strings.Fields(strings.TrimPrefix(o.ReplayCommand(""), "go run ./cmd/stateflush "))
 		r := cli(t, append(args, "--json")...)
-		lines, err := harness.ReadSweep(strings.NewReader(r.stdout), "run --json")
+		lines, err := harness.ReadSeedResults(strings.NewReader(r.stdout), "run --json")
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, r)
 		}

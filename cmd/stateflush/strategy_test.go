@@ -99,10 +99,11 @@ func slicesIndex(s []string, v string) int {
 // correct protocol.
 func TestNaiveBaselineFailingIsNotCalledTheCorrectProtocol(t *testing.T) {
 	r := cli(t, "sweep", "--scenario", "small", "--strategy", "naive", "--seeds", "200", "--json", "--quiet")
-	lines, err := harness.ReadSweep(strings.NewReader(r.stdout), "sweep")
+	f, err := harness.ReadSweep(strings.NewReader(r.stdout), "sweep")
 	if err != nil {
 		t.Fatal(err)
 	}
+	lines := f.Lines
 	var seed uint64
 	for _, l := range lines {
 		if l.Verdict == harness.VerdictViolation {

@@ -30,12 +30,12 @@ func TestSweepOutputIsTheSameForAnyWorkerCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 30 {
-		t.Fatalf("sweep of 30 seeds wrote %d lines", len(results))
+	if len(results.Lines) != 30 {
+		t.Fatalf("sweep of 30 seeds wrote %d lines", len(results.Lines))
 	}
-	for i := 1; i < len(results); i++ {
-		if results[i].Seed != results[i-1].Seed+1 {
-			t.Fatalf("sweep results out of seed order: %d after %d", results[i].Seed, results[i-1].Seed)
+	for i := 1; i < len(results.Lines); i++ {
+		if results.Lines[i].Seed != results.Lines[i-1].Seed+1 {
+			t.Fatalf("sweep results out of seed order: %d after %d", results.Lines[i].Seed, results.Lines[i-1].Seed)
 		}
 	}
 	// With --json the summary goes to stderr and names the failing seed with its replay command.
@@ -75,15 +75,21 @@ func TestShardsMergeToTheFullSweep(t *testing.T) {
 		t.Fatalf("merge --out wrote something else than the full sweep (%v)", err)
 	}
 
-	// One shard alone is incomplete, and the summary says so.
+	// One shard alone is incomplete: an error naming the missing seeds, unless --allow-missing.
+	first := max(1, k.failingSeed-10)
 	alone := cli(t, "merge", shardFiles[0])
-	if !strings.Contains(alone.stdout, "14 of the 29 seeds") {
-		t.Errorf("merge of one shard does not say seeds are missing:\n%s", alone)
+	wantCode(t, alone, exitUsage, "merge", "one shard")
+	if want := fmt.Sprintf("15 of the 30 seeds of %d..%d are in no input: %d, %d,", first, first+29, first+1, first+3); !strings.Contains(alone.stderr, want) {
+		t.Errorf("merge of one shard does not name the missing seeds (%q):\n%s", want, alone)
+	}
+	alone = cli(t, "merge", "--allow-missing", "--json", shardFiles[0])
+	if alone.code != exitPass && alone.code != exitViolation || !strings.Contains(alone.stderr, "incomplete: 15 of the 30 seeds") || len(readLines(t, alone.stdout)) != 15 {
+		t.Errorf("merge --allow-missing of one shard:\n%s", alone)
 	}
 	// The same shard twice overlaps.
 	r := cli(t, "merge", shardFiles[0], shardFiles[0])
 	wantCode(t, r, exitUsage, "merge", "twice")
-	if !strings.Contains(r.stderr, "more than one input") {
+	if !strings.Contains(r.stderr, "overlapping shards") {
 		t.Errorf("merge of overlapping shards: %s", r)
 	}
 	// A sweep of another mutant does not mix in.
@@ -91,7 +97,7 @@ func TestShardsMergeToTheFullSweep(t *testing.T) {
 	cli(t, "sweep", "--scenario", "small", "--seeds", "2", "--first-seed", "1000", "--out", other, "--quiet")
 	r = cli(t, "merge", shardFiles[0], other)
 	wantCode(t, r, exitUsage, "merge", "mixed")
-	if !strings.Contains(r.stderr, "mix runs") {
+	if !strings.Contains(r.stderr, "are not shards of one sweep: spec digest") {
 		t.Errorf("merge of different runs: %s", r)
 	}
 }

@@ -31,10 +31,11 @@ type sweepSpec struct {
 
 // runSeeds runs the seeds on spec.workers goroutines (one simulator each) and calls emit with the
 // results in seed order, so that output does not depend on the worker count. It stops at the first
-// seed that cannot run, or the first error of emit, and returns that error.
-func runSeeds(spec sweepSpec, bar *progress, emit func(seedRun) error) error {
+// seed that cannot run, or the first error of emit, and returns that error; and when done closes
+// (an interruption: see harness.ParallelSeedsUntil), reporting it. A nil done never closes.
+func runSeeds(done <-chan struct{}, spec sweepSpec, bar *progress, emit func(seedRun) error) (interrupted bool, err error) {
 	var stopErr error
-	harness.ParallelSeeds(spec.seeds, spec.workers,
+	interrupted = harness.ParallelSeedsUntil(done, spec.seeds, spec.workers,
 		func(seed uint64) (r seedRun) {
 			// A panic on a worker goroutine would end the process before run could recover it.
 			defer func() {
@@ -62,7 +63,7 @@ func runSeeds(spec sweepSpec, bar *progress, emit func(seedRun) error) error {
 			stopErr = emit(r)
 		},
 		func() bool { return stopErr != nil })
-	return stopErr
+	return interrupted, stopErr
 }
 
 // seedsPerSecond is a throughput figure for humans (never written into sweep results, which stay

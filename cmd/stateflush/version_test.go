@@ -36,3 +36,18 @@ func TestDescribeBuildNamesRevisionAndModifications(t *testing.T) {
 		t.Errorf("clean checkout: %q", got)
 	}
 }
+
+func TestShortVersionIsTheSameBuildFacts(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}}
+	if got := shortVersion(info); got != "v1.2.3 go1.99" {
+		t.Errorf("without VCS settings: %q", got)
+	}
+	info.Settings = []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "true"}}
+	if got := shortVersion(info); got != "v1.2.3 abc123+modified go1.99" {
+		t.Errorf("modified checkout: %q", got)
+	}
+	info.Settings[1].Value = "false"
+	if got := shortVersion(info); got != "v1.2.3 abc123 go1.99" {
+		t.Errorf("clean checkout: %q", got)
+	}
+}
