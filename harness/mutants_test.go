@@ -3,9 +3,11 @@ package harness
 import (
 	"bytes"
 	"flag"
-	"github.com/stateflush/stateflush/internal/generated"
 	"path/filepath"
 	"testing"
+
+	"github.com/stateflush/stateflush/internal/generated"
+	"github.com/stateflush/stateflush/protocol/kv"
 )
 
 var updateReadme = flag.Bool("update", false, "rewrite the mutation table in the repository's README.md from this run")
@@ -19,8 +21,9 @@ const (
 	// mutationSmallAtLeast is how many mutants must have a counterexample of at most 30 operations.
 	// A drop below this is a regression.
 	mutationSmallAtLeast = 11
-	// mutationRateFloor is the detection rate (over the budget) every mutant must keep: the issue's
-	// target of 50% for the flush mutants, kept by every mutant today.
+	// mutationRateFloor is the detection rate (over the budget) every flush mutant must keep: the
+	// online invariants see a flush that goes wrong at the step where it does, so at least half of
+	// the seeds, whatever the failovers that follow, must catch it.
 	mutationRateFloor = 50
 )
 
@@ -31,7 +34,7 @@ const (
 
 // TestMutationScore runs every mutant of the store over every seed of the budget in the default
 // scenario, shrinks each first counterexample and checks the targets: every mutant caught within 200
-// seeds, median seeds to detection at most 5, every detection rate at least mutationRateFloor, every
+// seeds, median seeds to detection at most 5, every flush mutant's detection rate at least mutationRateFloor, every
 // counterexample shrunk and at least mutationSmallAtLeast of at most 30 client operations. The table
 // it produces must be the one in README.md (-update rewrites it).
 func TestMutationScore(t *testing.T) {
@@ -53,7 +56,7 @@ func TestMutationScore(t *testing.T) {
 			t.Errorf("mutant %s escaped %d seeds", s.Mutant, s.Seeds)
 		case s.ShrunkOps >= s.OpsBefore:
 			t.Errorf("mutant %s: counterexample did not shrink (%d client operations)", s.Mutant, s.ShrunkOps)
-		case 100*s.Detections < mutationRateFloor*s.Seeds:
+		case isFlushMutant(t, s.Mutant) && 100*s.Detections < mutationRateFloor*s.Seeds:
 			t.Errorf("mutant %s: detection rate %d/%d, below the floor %d%%", s.Mutant, s.Detections, s.Seeds, mutationRateFloor)
 		}
 		if s.Caught && s.ShrunkOps <= mutationShrunkOpsTarget {
@@ -71,4 +74,12 @@ func TestMutationScore(t *testing.T) {
 		t.Fatal(err)
 	}
 	generated.Check(t, filepath.Join("..", "README.md"), tableBegin, tableEnd, md.String(), *updateReadme, "run with -update")
+}
+
+func isFlushMutant(t *testing.T, name string) bool {
+	m, err := kv.ParseMutant(name)
+	if err != nil {
+		t.Fatalf("mutation score names an unknown mutant: %v", err)
+	}
+	return m.InFlush()
 }
