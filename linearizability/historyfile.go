@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/stateflush/stateflush/internal/textinput"
@@ -101,7 +102,20 @@ type historyDecoder struct {
 	in  *textinput.Reader
 	dec *json.Decoder
 	// positions[i] says where operation i starts in the file, for errors found after reading.
-	positions []string
+	positions []filePosition
+}
+
+// filePosition is where an operation starts: its line (0: no longer known) and byte offset.
+type filePosition struct {
+	offset int64
+	line   int
+}
+
+func (p filePosition) String() string {
+	if p.line > 0 {
+		return fmt.Sprintf("line %d (byte offset %d)", p.line, p.offset)
+	}
+	return fmt.Sprintf("byte offset %d", p.offset)
 }
 
 // where is the position of the decoder in the input.
@@ -242,22 +256,24 @@ var requiredOperationFields = []string{"client", "seq", "op", "status", "call_us
 
 func (d *historyDecoder) operation(index int) (Operation, error) {
 	var op Operation
-	if err := d.delim('{', fmt.Sprintf("operation %d (an object)", index)); err != nil {
+	if err := d.delim('{', "an operation (an object)"); err != nil {
 		return op, err
 	}
-	start := d.in.Position(d.dec.InputOffset() - 1)
+	start := filePosition{offset: d.dec.InputOffset() - 1}
+	start.line, _ = d.in.Line(start.offset)
 	d.positions = append(d.positions, start)
-	seen := make(map[string]bool, 16)
+	// The fields seen so far: few, so a list is cheaper than a map (a file has millions of these).
+	seen := make([]string, 0, 16)
 	for d.dec.More() {
 		t, err := d.token("a field name")
 		if err != nil {
 			return op, err
 		}
 		field := t.(string)
-		if seen[field] {
+		if slices.Contains(seen, field) {
 			return op, d.fail("operation %d: field %q appears twice", index, field)
 		}
-		seen[field] = true
+		seen = append(seen, field)
 		var (
 			s *string
 			n int64
@@ -310,7 +326,7 @@ func (d *historyDecoder) operation(index int) (Operation, error) {
 		return op, err
 	}
 	for _, field := range requiredOperationFields {
-		if !seen[field] {
+		if !slices.Contains(seen, field) {
 			return op, fmt.Errorf("%w: %s: operation %d has no %q field", ErrMalformedHistory, start, index, field)
 		}
 	}
