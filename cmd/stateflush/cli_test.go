@@ -13,6 +13,7 @@ import (
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/linearizability/formats"
 	"github.com/stateflush/stateflush/notebooks"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
@@ -502,4 +503,35 @@ func readFileString(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// The README's section on checking one's own histories has a row for every format and model, and
+// its example commands are ones that check --help shows (which the examples test runs).
+func TestReadmeChecksEveryFormatAndModel(t *testing.T) {
+	readme := readFileString(t, filepath.Join("..", "..", "README.md"))
+	_, section, ok := strings.Cut(readme, "\n## Checking your own histories\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Checking your own histories"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var names []string
+	for _, f := range formats.Formats() {
+		names = append(names, string(f.Format))
+	}
+	for _, m := range linearizability.Models() {
+		names = append(names, m.Name)
+	}
+	for _, name := range names {
+		if !strings.Contains(section, "\n| `"+name+"` |") {
+			t.Errorf("the README section has no row for %s", name)
+		}
+	}
+	help := cli(t, "check", "--help").stdout
+	for _, line := range strings.Split(section, "\n") {
+		for _, part := range strings.Split(line, "`")[1:] {
+			if strings.HasPrefix(part, "stateflush check ") && !strings.Contains(help, part) {
+				t.Errorf("README example %q is not among check --help's examples", part)
+			}
+		}
+	}
 }
