@@ -376,3 +376,36 @@ func TestSearchAgreesWithPorcupine(t *testing.T) {
 		}
 	})
 }
+
+// A key that porcupine alone decides within 1% of the budget is never Unknown, even on one CPU
+// next to a key that no budget decides: every key's first slice is 1% of the budget.
+func TestKeysPorcupineDecidesQuicklyAreNeverUnknown(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const budget = 400 * time.Millisecond
+	// The generated keys are longer than the hard one, which so gets its slice before them.
+	h := append(hardKeyWithIllegalKeys(16, 10), generateHistory(historyShape{operations: 6_000, keys: 60, clients: 15, unknownPercent: 2, seed: 11})...)
+	h = history(h...)
+	v, err := CheckHistory(h, budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Illegal || len(v.IllegalKeys) != 10 {
+		t.Fatalf("got %v, want the 10 illegal keys", v)
+	}
+	quick := 0
+	for _, partition := range partitionByKey(PorcupineOperations(h)) {
+		key := operationKey(partition[0])
+		start := time.Now()
+		r := porcupine.CheckOperationsTimeout(RegisterModel, partition, budget)
+		if r == porcupine.Unknown || time.Since(start) > budget/100 {
+			continue
+		}
+		quick++
+		if slices.Contains(v.UnknownKeys, key) {
+			t.Errorf("key %q: porcupine decides it in %v (within 1%% of the budget), the check left it undecided", key, time.Since(start))
+		}
+	}
+	if quick < 60 {
+		t.Fatalf("only %d keys are quick for porcupine: the test says little", quick)
+	}
+}

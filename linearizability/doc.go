@@ -35,7 +35,9 @@
 // input, output, status (ok, fail, unknown) and virtual call and return times in µs.
 // HistoryFromTrace pairs op-invoke and op-return events; an operation that never returned, or
 // returned with status unknown, gets ReturnUS == InfiniteTimeUS. WriteHistory and ReadHistory (and
-// their File variants) store a history as versioned JSON.
+// their File variants) store a history as versioned JSON; ReadHistoryLimited reads it strictly as
+// a stream, naming the line of any problem. Package linearizability/formats reads histories that
+// other tools write (Jepsen's EDN, porcupine's Jepsen log) and detects the format of a file.
 //
 // # Linearizability
 //

@@ -253,8 +253,24 @@ func (h History) CheckClientOverlaps() error {
 	return nil
 }
 
+// OperationError is what History.Validate and CheckClientOverlaps return: the problem and the
+// index of the operation that has it, so that a file reader can add where in the file it is. It
+// wraps ErrMalformedHistory.
+type OperationError struct {
+	Index   int
+	Client  int32
+	Seq     uint64
+	Problem string
+}
+
+func (e *OperationError) Error() string {
+	return fmt.Sprintf("%v: operation %d (client %d seq %d): %s", ErrMalformedHistory, e.Index, e.Client, e.Seq, e.Problem)
+}
+
+func (e *OperationError) Unwrap() error { return ErrMalformedHistory }
+
 func operationError(i int, op *Operation, format string, args ...any) error {
-	return fmt.Errorf("%w: operation %d (client %d seq %d): %s", ErrMalformedHistory, i, op.Client, op.Seq, fmt.Sprintf(format, args...))
+	return &OperationError{Index: i, Client: op.Client, Seq: op.Seq, Problem: fmt.Sprintf(format, args...)}
 }
 
 // builtinOperationRules checks an operation of any built-in model's kinds.

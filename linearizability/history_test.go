@@ -145,7 +145,22 @@ func TestReadHistoryRejectsMalformedFiles(t *testing.T) {
 		{"future version", `{"format":"stateflush-history","version":2,"operations":[]}`, ErrUnsupportedVersion, "version 2"},
 		{"unknown field", strings.Replace(valid, `"status"`, `"colour":"red","status"`, 1), ErrMalformedHistory, "colour"},
 		{"wrong type", strings.Replace(valid, `"seq":1`, `"seq":"one"`, 1), ErrMalformedHistory, "seq"},
-		{"trailing data", valid + `{}`, ErrMalformedHistory, "after top-level value"},
+		{"trailing data", valid + `{}`, ErrMalformedHistory, "data after the history object"},
+		{"no operations", `{"format":"stateflush-history","version":1}`, ErrMalformedHistory, `no "operations" field`},
+		{"null operations", `{"format":"stateflush-history","version":1,"operations":null}`, ErrMalformedHistory, `"operations" is null`},
+		{"operations not an array", `{"format":"stateflush-history","version":1,"operations":{}}`, ErrMalformedHistory, "must be an array"},
+		{"operations first", `{"operations":[],"format":"stateflush-history","version":1}`, ErrMalformedHistory, `before "format"`},
+		{"no format", `{"version":1}`, ErrUnsupportedVersion, `no "format"`},
+		{"format twice", `{"format":"stateflush-history","format":"stateflush-history","version":1,"operations":[]}`, ErrMalformedHistory, `field "format" appears twice`},
+		{"operation field twice", strings.Replace(valid, `"seq":1`, `"seq":1,"seq":2`, 1), ErrMalformedHistory, `field "seq" appears twice`},
+		{"snapshot key twice", strings.Replace(valid, `"op":"put","key":"k","value":"v"`, `"op":"snapshot","snapshot":{"a":"1","a":"2"}`, 1), ErrMalformedHistory, `snapshot key "a" appears twice`},
+		{"missing required field", strings.Replace(valid, `"status":"ok",`, ``, 1), ErrMalformedHistory, `no "status" field`},
+		{"null field", strings.Replace(valid, `"key":"k"`, `"key":null`, 1), ErrMalformedHistory, "key must be a string, got null"},
+		{"client out of range", strings.Replace(valid, `"client":1`, `"client":4294967296`, 1), ErrMalformedHistory, "client must be an integer in"},
+		{"invalid UTF-8 in a key", strings.Replace(valid, `"key":"k"`, "\n\"key\":\"k\xff\"", 1), ErrMalformedHistory, "line 2 (byte offset"},
+		{"overlapping operations of one client", strings.Replace(valid, `]}`, `,`+"\n"+`{"client":1,"seq":2,"op":"get","key":"k","status":"ok","found":true,"output":"v","call_us":5,"return_us":20}]}`, 1), ErrMalformedHistory, "line 2 (byte offset 153): malformed history: operation 1 (client 1 seq 2): overlaps operation 0"},
+		{"syntax error names the line", "{\n\"format\":\"stateflush-history\",\n\"version\":1,\n\"operations\":[}", ErrMalformedHistory, "line 4"},
+		{"truncated", valid[:len(valid)-3], ErrMalformedHistory, "the input ends"},
 		{"return before call", strings.Replace(valid, `"return_us":10`, `"return_us":-5`, 1), ErrMalformedHistory, "return time"},
 		{"unknown op", strings.Replace(valid, `"op":"put"`, `"op":"frobnicate"`, 1), ErrMalformedHistory, "frobnicate"},
 		{"unknown with finite return", strings.Replace(valid, `"status":"ok"`, `"status":"unknown"`, 1), ErrMalformedHistory, "InfiniteTimeUS"},
@@ -156,6 +171,12 @@ func TestReadHistoryRejectsMalformedFiles(t *testing.T) {
 				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.mention)
 			}
 		})
+	}
+	if _, err := ReadHistoryLimited(strings.NewReader(valid), int64(len(valid)-1)); !errors.Is(err, ErrMalformedHistory) || !strings.Contains(err.Error(), "size limit") {
+		t.Errorf("over the size limit: got %v", err)
+	}
+	if _, err := ReadHistoryLimited(strings.NewReader(valid), int64(len(valid))); err != nil {
+		t.Errorf("at the size limit: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "broken.json")
 	if err := os.WriteFile(path, []byte(`{"format":"stateflush-history","version":1,"operations":[{]}`), 0o644); err != nil {
@@ -198,4 +219,35 @@ func TestValidateRejectsInconsistentOperations(t *testing.T) {
 	if err := WriteHistory(&buf, h); !errors.Is(err, ErrMalformedHistory) {
 		t.Fatalf("WriteHistory of an invalid history: got %v", err)
 	}
+}
+
+// FuzzReadHistory: the reader never panics, and what it accepts is valid and survives a round trip.
+func FuzzReadHistory(f *testing.F) {
+	var buf bytes.Buffer
+	if err := WriteHistory(&buf, generateHistory(historyShape{operations: 6, keys: 2, clients: 2, unknownPercent: 20, snapshots: true, seed: 3})); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"format":"stateflush-history","version":1,"operations":[{"client":1,"seq":1,"op":"cas","key":"k","expected":"a","value":"b","status":"fail","call_us":0,"return_us":10}]}`))
+	f.Add([]byte(`{"format":"stateflush-history","version":1,"operations":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := ReadHistory(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrMalformedHistory) && !errors.Is(err, ErrUnsupportedVersion) {
+				t.Fatalf("error wraps neither ErrMalformedHistory nor ErrUnsupportedVersion: %v", err)
+			}
+			return
+		}
+		if err := h.Validate(); err != nil {
+			t.Fatalf("accepted an invalid history: %v", err)
+		}
+		var out bytes.Buffer
+		if err := WriteHistory(&out, h); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ReadHistory(&out)
+		if err != nil || !reflect.DeepEqual(again, h) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
 }

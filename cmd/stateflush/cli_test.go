@@ -13,6 +13,7 @@ import (
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/linearizability/formats"
 	"github.com/stateflush/stateflush/notebooks"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
@@ -136,10 +137,42 @@ func TestBadInputIsExit2WithOneLineNamingTheProblem(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badHistories := map[string]string{
+		"no-operations.json":   `{"format":"stateflush-history","version":1}`,
+		"null-operations.json": `{"format":"stateflush-history","version":1,"operations":null}`,
+		"duplicate-field.json": `{"format":"stateflush-history","version":1,"version":1,"operations":[]}`,
+		"invalid-utf8.json":    "{\"format\":\"stateflush-history\",\"version\":1,\"operations\":[\n{\"client\":1,\"seq\":1,\"op\":\"get\",\"key\":\"\xff\",\"status\":\"ok\",\"call_us\":0,\"return_us\":1}]}",
+		"overlap.json": `{"format":"stateflush-history","version":1,"operations":[
+{"client":1,"seq":1,"op":"put","key":"k","value":"a","status":"ok","call_us":0,"return_us":10},
+{"client":1,"seq":2,"op":"put","key":"k","value":"b","status":"ok","call_us":5,"return_us":20}]}`,
+		"overlap.edn": "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :invoke, :f :read}\n",
+		"unknown.txt": "hello\n",
+	}
+	for name, text := range badHistories {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := func(name string) string { return filepath.Join(dir, name) }
 	cases := []struct {
 		args []string
 		want string // the message must contain this
 	}{
+		{[]string{"check", bad("no-operations.json")}, `line 1 (byte offset 43): no "operations" field`},
+		{[]string{"check", bad("null-operations.json")}, `"operations" is null`},
+		{[]string{"check", bad("duplicate-field.json")}, `field "version" appears twice`},
+		{[]string{"check", bad("invalid-utf8.json")}, "line 2 (byte offset 96): invalid UTF-8"},
+		{[]string{"check", bad("overlap.json")}, "line 3 (byte offset 154): malformed history: operation 1 (client 1 seq 2): overlaps operation 0"},
+		{[]string{"check", bad("overlap.edn")}, "line 2 (byte offset 38): process 0 invokes :read while its :read from line 1"},
+		{[]string{"check", bad("unknown.txt")}, "cannot tell the history format"},
+		{[]string{"check", "--format", "yaml", bad("overlap.json")}, `--format yaml: invalid parameter: no format "yaml" (formats: auto, json, edn, porcupine-log)`},
+		{[]string{"check", "--max-size", "100", bad("overlap.json")}, "the limit is 100 (--max-size raises the limit)"},
+		{[]string{"check", "--max-size", "lots", bad("overlap.json")}, "--max-size lots: want a positive number"},
+		{[]string{"check", "/dev/zero"}, "/dev/zero: not a regular file (a character device)"},
+		{[]string{"check", "--report", bad("overlap.json"), bad("overlap.json")}, "--report " + bad("overlap.json") + ": is a file"},
+		{[]string{"convert"}, "want FILE and optionally OUT"},
+		{[]string{"convert", "--to", "xml", bad("overlap.json")}, "--to xml"},
+		{[]string{"convert", bad("overlap.edn")}, "process 0 invokes :read"},
 		{[]string{"frobnicate"}, `unknown subcommand "frobnicate"`},
 		{[]string{"help", "frobnicate"}, `unknown subcommand "frobnicate"`},
 		{[]string{"--frob"}, "flag provided but not defined: --frob"},
@@ -406,5 +439,100 @@ func TestPlotListsExperimentsAndRejectsUnknownNames(t *testing.T) {
 	t.Chdir(t.TempDir())
 	if _, err := findCheckout(); err == nil || exitCodeOf(err) != exitUsage {
 		t.Errorf("findCheckout outside the checkout: want a usage error, got %v", err)
+	}
+}
+
+// check reads every format, --report writes the report directory, and convert writes histories
+// that check gives the same verdicts.
+func TestCheckOtherFormatsReportAndConvert(t *testing.T) {
+	dir := t.TempDir()
+	testdata := filepath.Join("..", "..", "linearizability", "formats", "testdata")
+	jepsen := filepath.Join(testdata, "jepsen", "cas-register.edn")
+	report := filepath.Join(dir, "report")
+	r := cli(t, "check", "--report", report, jepsen)
+	wantCode(t, r, exitViolation, "check", "--report", report, jepsen)
+	if !strings.Contains(r.stdout, "(edn): ILLEGAL (cas-register model") {
+		t.Errorf("check of the Jepsen history does not name the format and model:\n%s", r)
+	}
+	summary := readFileString(t, filepath.Join(report, linearizability.ReportSummaryFile))
+	for _, want := range []string{"ILLEGAL (cas-register model", `illegal keys: ""`, "0=client 0"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary.txt lacks %q:\n%s", want, summary)
+		}
+	}
+	if replay := readFileString(t, filepath.Join(report, linearizability.ReportReplayFile)); !strings.Contains(replay, "stateflush check --format edn --budget 10s --max-size 1G /") {
+		t.Errorf("replay.sh does not repeat the check:\n%s", replay)
+	}
+	if _, err := os.Stat(filepath.Join(report, linearizability.ReportVisualizationFile)); err != nil {
+		t.Error(err)
+	}
+
+	for _, tc := range []struct {
+		file string
+		args []string
+		code int
+	}{
+		{filepath.Join(testdata, "porcupine", "etcd_000.log"), nil, exitViolation},
+		{filepath.Join(testdata, "porcupine", "etcd_005.log"), nil, exitPass},
+		{filepath.Join(testdata, "porcupine", "c01-ok.txt"), []string{"--model", "kv-empty"}, exitPass},
+		{filepath.Join(testdata, "porcupine", "c01-bad.txt"), []string{"--model", "kv-empty"}, exitViolation},
+		{jepsen, nil, exitViolation},
+	} {
+		args := append(append([]string{"check"}, tc.args...), tc.file)
+		wantCode(t, cli(t, args...), tc.code, args...)
+		converted := filepath.Join(dir, filepath.Base(tc.file)+".json")
+		wantCode(t, cli(t, "convert", tc.file, converted), exitPass, "convert", tc.file, converted)
+		args = append(append([]string{"check", "--format", "json"}, tc.args...), converted)
+		wantCode(t, cli(t, args...), tc.code, args...)
+		back := filepath.Join(dir, filepath.Base(tc.file)+".edn")
+		wantCode(t, cli(t, "convert", "--to", "edn", converted, back), exitPass, "convert", "--to", "edn", converted, back)
+		args = append(append([]string{"check"}, tc.args...), back)
+		wantCode(t, cli(t, args...), tc.code, args...)
+	}
+	r = cli(t, "convert", jepsen)
+	wantCode(t, r, exitPass, "convert", jepsen)
+	if !strings.HasPrefix(r.stdout, `{
+  "format": "stateflush-history"`) {
+		t.Errorf("convert without OUT does not write the JSON to stdout:\n%s", r)
+	}
+}
+
+func readFileString(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// The README's section on checking one's own histories has a row for every format and model, and
+// its example commands are ones that check --help shows (which the examples test runs).
+func TestReadmeChecksEveryFormatAndModel(t *testing.T) {
+	readme := readFileString(t, filepath.Join("..", "..", "README.md"))
+	_, section, ok := strings.Cut(readme, "\n## Checking your own histories\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Checking your own histories"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var names []string
+	for _, f := range formats.Formats() {
+		names = append(names, string(f.Format))
+	}
+	for _, m := range linearizability.Models() {
+		names = append(names, m.Name)
+	}
+	for _, name := range names {
+		if !strings.Contains(section, "\n| `"+name+"` |") {
+			t.Errorf("the README section has no row for %s", name)
+		}
+	}
+	help := cli(t, "check", "--help").stdout
+	for _, line := range strings.Split(section, "\n") {
+		for _, part := range strings.Split(line, "`")[1:] {
+			if strings.HasPrefix(part, "stateflush check ") && !strings.Contains(help, part) {
+				t.Errorf("README example %q is not among check --help's examples", part)
+			}
+		}
 	}
 }

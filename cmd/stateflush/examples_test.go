@@ -121,22 +121,17 @@ func exampleInputs(t *testing.T, checkout string, args []string) {
 			make("shards1", "sweep", "--seeds", "4", "--shard", "1/2", "--out", "shard-1.jsonl", "--quiet")
 		case a == "trace.jsonl" || a == "history.json":
 			make("run", "run", "--scenario", "small", "--seed", "1", "--out", ".")
-		case strings.HasPrefix(a, "traces/"):
-			if !made["traces"] {
-				made["traces"] = true
-				if err := os.Symlink(filepath.Join(checkout, "traces"), "traces"); err != nil {
+		case strings.HasPrefix(a, "traces/"), strings.HasPrefix(a, "linearizability/"):
+			// The committed trace corpus and the histories of other tools' formats.
+			top, _, _ := strings.Cut(a, "/")
+			if !made[top] {
+				made[top] = true
+				if err := os.Symlink(filepath.Join(checkout, top), top); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 	}
-}
-
-// externalInputs are example inputs in formats other tools write (histories recorded outside the
-// simulator); the test cannot make them from a run, so those examples are skipped by name.
-var externalInputs = map[string]string{
-	"register-history.json":     "a compare-and-set register history recorded outside the simulator",
-	"porcupine-kv-history.json": "a key-value history in porcupine's format",
 }
 
 // expandGlobs expands the shell patterns of an example in the working directory.
@@ -178,14 +173,12 @@ func TestEveryHelpExampleRuns(t *testing.T) {
 			}
 			exampleInputs(t, checkout, inv.args)
 			args := expandGlobs(t, inv.args)
-			if len(args) > 0 && slices.Contains([]string{"replay", "check", "merge"}, args[0]) {
+			if len(args) > 0 && slices.Contains([]string{"replay", "check", "merge", "convert"}, args[0]) {
 				for _, a := range args[1:] {
 					looksLikeFile := strings.Contains(a, "/") || strings.HasSuffix(a, ".json") || strings.HasSuffix(a, ".jsonl")
-					if !looksLikeFile || strings.HasPrefix(a, "-") || strings.HasPrefix(a, filepath.Join(dir, "tmp")) || a == "sweep.jsonl" {
+					isOutput := args[0] == "convert" && a == args[len(args)-1] && len(args) > 2 && !strings.HasPrefix(args[len(args)-2], "-")
+					if !looksLikeFile || isOutput || strings.HasPrefix(a, "-") || strings.HasPrefix(a, filepath.Join(dir, "tmp")) || a == "sweep.jsonl" {
 						continue
-					}
-					if reason, ok := externalInputs[a]; ok {
-						t.Skipf("needs %s, which this test does not make", reason)
 					}
 					if _, err := os.Stat(a); err != nil {
 						t.Fatalf("the example names %s, which does not exist (and the test knows no command making it)", a)
