@@ -255,4 +255,3 @@ func TestCopyTimelineFollowsCrashesCopiesAndDrops(t *testing.T) {
 		t.Error("an event naming bucket 7 of 2 was accepted")
 	}
 }
-

@@ -128,4 +128,3 @@ func firstLinearizabilityFailure(mutant string, seeds int) (*harness.Outcome, er
 	}
 	return found, nil
 }
-
