@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim/trace"
+	"github.com/stateflush/stateflush/spacetime"
 )
 
 // ErrHashMismatch is returned by Replay when re-running a trace's spec does not reproduce its hash.
@@ -97,19 +99,94 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	for i := 0; i < o.Drawn.KV.Servers+o.Drawn.KV.Clients; i++ {
 		names[int32(i)] = kv.NodeName(o.Drawn.KV, protocol.NodeID(i))
 	}
+	names[finalReader(o.Drawn.KV)] = "final reads"
+	cfg := o.Drawn.KV
+	history := append(slices.Clone(o.History), o.FinalReads...)
 	in := linearizability.ReportInput{
 		Description:      o.Banner(),
 		ReplayCommand:    o.ReplayCommand(tracePath),
+		ReplayScript:     replayScript(moduleRoot(), executable()),
 		Records:          o.Records,
 		TraceDescription: o.TraceHeader(),
-		History:          append(slices.Clone(o.History), o.FinalReads...),
+		History:          history,
 		Violations:       o.Violations,
 		NodeNames:        names,
+		Scenario:         o.Drawn.Name,
+		Seed:             fmt.Sprint(o.Spec.Seed),
+		Mutants:          cfg.Mutants.String(),
+		Holdings:         o.Holdings,
+		BucketOf:         func(key string) int { return kv.BucketOf(key, cfg.Buckets) },
+		Diagram: func(key string, write *linearizability.Operation) ([]byte, error) {
+			d, err := spacetime.Build(spacetime.Input{Records: o.Records, History: history, Config: cfg, Key: key, Write: write})
+			if err != nil {
+				return nil, err
+			}
+			return d.SVG(fmt.Sprintf("Key %s, bucket %d: the write followed and the read that shows it", d.Key(), d.Bucket()))
+		},
 	}
 	if o.Verdict.Result != "" {
 		in.Verdicts = []linearizability.Verdict{o.Verdict}
 	}
 	return tracePath, linearizability.WriteReport(dir, in)
+}
+
+// replayScript is replay.sh: it replays the trace beside it, from any directory, in the
+// stateflush module the report was written from (the code that recorded the trace), else with the
+// binary that wrote it, else with a stateflush binary on PATH. Extra arguments go to replay.
+func replayScript(module, binary string) string {
+	return `#!/bin/sh
+# Reproduces the run this report describes: replays trace.jsonl (beside this script) and checks its
+# hash. Works from any directory. Extra arguments go to 'stateflush replay'.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+module=` + shellQuote(module) + `
+binary=` + shellQuote(binary) + `
+if [ -n "$module" ] && [ -f "$module/go.mod" ]; then
+	cd "$module"
+	exec go run ./cmd/stateflush replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+if [ -n "$binary" ] && [ -x "$binary" ]; then
+	exec "$binary" replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+if command -v stateflush >/dev/null 2>&1; then
+	exec stateflush replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+echo "replay.sh: found neither the stateflush module (${module:-not recorded}) nor a stateflush binary on PATH" >&2
+exit 1
+`
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// executable is the stateflush command that is running, "" when this is not one (a test binary,
+// or one that go run has built in a directory it removes).
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, ".test") || strings.Contains(exe, "go-build") {
+		return ""
+	}
+	return exe
+}
+
+// moduleRoot is the stateflush module directory that contains the working directory, "" when
+// there is none (a binary run elsewhere).
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/stateflush/stateflush\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // ErrPartialTrace is returned by WriteTrace for an outcome that kept only the checkers' records.

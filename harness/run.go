@@ -539,7 +539,7 @@ func (o *Outcome) finalReads(h linearizability.History, holdings []linearizabili
 		}
 		return false, "", ""
 	}
-	reader := int32(o.Drawn.KV.Servers + o.Drawn.KV.Clients)
+	reader := finalReader(o.Drawn.KV)
 	at := int64(o.Result.Now)
 	for i := range h {
 		if h[i].ReturnUS != linearizability.InfiniteTimeUS {
@@ -691,6 +691,9 @@ func (o *Outcome) Replayable() bool {
 	_, ok := overrideFlags(builtin, o.Spec.Scenario)
 	return ok
 }
+
+// finalReader is the client id of the harness's final reads: no client of the run.
+func finalReader(cfg kv.Config) int32 { return int32(cfg.Servers + cfg.Clients) }
 
 // traceHeader is what a harness trace's header holds: the spec that reproduces the run, and the
 // banner's drawn parameters so that a reader sees what ran without re-running it.

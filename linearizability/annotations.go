@@ -155,7 +155,7 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 			case protocol.EventPrimaryChange:
 				bucket, _ := r.Get("bucket")
 				primary, _ := r.Get("primary")
-				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary n%s", bucket, primary),
+				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary %s", bucket, memberName(primary)),
 					Details: fmt.Sprintf("trace seq %d at %s: %s", r.Seq, node(r.Node), describeAttrs(r)), BackgroundColor: colorView})
 			case protocol.EventAnnounceSent:
 				_, p := phaseOf(r)
@@ -230,6 +230,15 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 		return cmp.Compare(a.Start, b.Start)
 	})
 	return out
+}
+
+// memberName renders a member attribute: the store writes names ("s3", "s2#1"); a bare number is
+// a node id.
+func memberName(member string) string {
+	if member != "" && member[0] >= '0' && member[0] <= '9' {
+		return "n" + member
+	}
+	return member
 }
 
 func describeAttrs(r *trace.Record) string {

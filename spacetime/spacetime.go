@@ -249,37 +249,13 @@ func eventOfBucket(r *trace.Record, bucket int) bool {
 	return err == nil && b == bucket
 }
 
-// violatingRead is the first acknowledged read of the key (by return time) such that the key's
-// history up to it has no linearization: every write invoked before the read returned, and every
-// read that returned by then.
+// violatingRead is linearizability.FirstIllegalRead with its error naming the diagram.
 func violatingRead(h linearizability.History, key string) (*linearizability.Operation, error) {
-	var reads []*linearizability.Operation
-	for i := range h {
-		if h[i].Key == key && h[i].Kind == linearizability.OpGet && h[i].Acknowledged() {
-			reads = append(reads, &h[i])
-		}
+	op, err := linearizability.FirstIllegalRead(h, key, 10*time.Second)
+	if errors.Is(err, linearizability.ErrNoIllegalRead) {
+		return nil, fmt.Errorf("spacetime-diagram: key %s: %w", key, ErrNoViolatingRead)
 	}
-	slices.SortStableFunc(reads, func(a, b *linearizability.Operation) int { return int(a.ReturnUS - b.ReturnUS) })
-	for _, g := range reads {
-		var prefix linearizability.History
-		for i := range h {
-			op := &h[i]
-			if op.Key != key {
-				continue
-			}
-			if (op.Kind.IsWrite() && op.CallUS < g.ReturnUS) || (op.Kind == linearizability.OpGet && op.Acknowledged() && op.ReturnUS <= g.ReturnUS) {
-				prefix = append(prefix, *op)
-			}
-		}
-		v, err := linearizability.CheckHistory(prefix, 10*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		if v.Result == linearizability.Illegal {
-			return g, nil
-		}
-	}
-	return nil, fmt.Errorf("spacetime-diagram: key %s: %w", key, ErrNoViolatingRead)
+	return op, err
 }
 
 // pick selects the records to draw and lays them out: one x position per record, in trace order,

@@ -10,8 +10,10 @@ var runHelpText = help{
 	usage: "stateflush run [flags]",
 	about: `Runs one seed of a scenario and prints its full report: the banner with every drawn parameter and
 the replay command, the verdict and the violations. When the run fails (or with --out) it writes
-the report directory: index.html (porcupine's visualization, annotated with faults and state-flush
-phases), trace.jsonl (replays the run), history.json, violations.json, summary.txt, replay.sh.
+the report directory: index.html (the report page: what failed, then per failing key its
+operations by client, faults, views, primaries, copies, final state and space-time diagram),
+porcupine.html (porcupine's visualization of the illegal keys), trace.jsonl (replays the run),
+history.json, violations.json, summary.txt, replay.sh (works from any directory).
 Without --out the directory is ./stateflush-out/<scenario>-seed<N>[-<mutants>].
 Exit code: 0 pass, 1 violation, 3 unknown (see 'stateflush --help').`,
 	examples: `  stateflush run --seed 7

@@ -118,7 +118,7 @@ func writeReport(w io.Writer, o *harness.Outcome, dir string) error {
 	if err != nil {
 		return fmt.Errorf("writing the report to %s: %w", dir, err)
 	}
-	fmt.Fprintf(w, "report: %s (open %s in a browser)\n", dir, filepath.Join(dir, linearizability.ReportVisualizationFile))
+	fmt.Fprintf(w, "report: %s (open %s in a browser)\n", dir, filepath.Join(dir, linearizability.ReportPageFile))
 	fmt.Fprintf(w, "replay exactly: %s\n", o.ReplayCommand(tracePath))
 	return nil
 }

@@ -45,7 +45,7 @@ func TestRunFailingSeedReportReplaysAndDetectsTampering(t *testing.T) {
 		t.Errorf("run gives hash %s, the sweep gave %s for the same seed", hash, k.failingHash)
 	}
 	tracePath := filepath.Join(reportDir, linearizability.ReportTraceFile)
-	for _, file := range []string{linearizability.ReportVisualizationFile, linearizability.ReportTraceFile, linearizability.ReportHistoryFile, linearizability.ReportSummaryFile} {
+	for _, file := range []string{linearizability.ReportPageFile, linearizability.ReportVisualizationFile, linearizability.ReportTraceFile, linearizability.ReportHistoryFile, linearizability.ReportSummaryFile} {
 		if info, err := os.Stat(filepath.Join(reportDir, file)); err != nil || info.Size() == 0 {
 			t.Errorf("report lacks %s: %v", file, err)
 		}
