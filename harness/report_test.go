@@ -57,6 +57,23 @@ window.addEventListener('load', function () {
 });
 </script>`
 
+// porcupineProbe says whether the first visible illegal point of porcupine's page is in the window
+// once the page has loaded (it runs after the report's own load handler).
+const porcupineProbe = `<script>
+window.addEventListener('load', function () {
+  var points = Array.from(document.querySelectorAll('.linearization-invalid.linearization-point'))
+    .filter(function (p) { return !p.closest('.hidden'); });
+  var verdict = 'no illegal point';
+  if (points.length > 0) {
+    points.sort(function (a, b) { return a.x1.baseVal.value - b.x1.baseVal.value; });
+    var r = points[0].getBoundingClientRect();
+    verdict = (r.left >= 0 && r.right <= window.innerWidth && r.top >= 0 && r.bottom <= window.innerHeight) ? 'in view' :
+      'out of view at ' + JSON.stringify(r) + ', scrolled to ' + scrollX + ',' + scrollY;
+  }
+  var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = verdict; document.body.appendChild(pre);
+});
+</script>`
+
 type probePanel struct {
 	Key            string   `json:"key"`
 	Status         string   `json:"status"`
@@ -210,6 +227,22 @@ func TestReportPageInChromium(t *testing.T) {
 	if p.DiagramWidth <= 0 || p.DiagramWidth > width {
 		t.Errorf("the first panel's space-time diagram is %.0f px wide", p.DiagramWidth)
 	}
+	// Porcupine's page opens at the first illegal point: after load, the leftmost visible illegal
+	// linearization point is inside the window.
+	porcupinePage, err := os.ReadFile(filepath.Join(dir, linearizability.ReportVisualizationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probedPorcupine := filepath.Join(dir, "probed-porcupine.html")
+	if err := os.WriteFile(probedPorcupine, []byte(strings.Replace(string(porcupinePage), "</body>", porcupineProbe+"</body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := browser.DOM(t, probedPorcupine, width, height)
+	if !strings.Contains(dom, `<pre id="probe">in view</pre>`) {
+		i := strings.Index(dom, `<pre id="probe">`)
+		t.Errorf("porcupine.html does not open at the first illegal point: %.300s", dom[max(i, 0):])
+	}
+
 	if *updateScreenshot {
 		data, err := os.ReadFile(browser.Screenshot(t, filepath.Join(dir, linearizability.ReportPageFile), width, height))
 		if err != nil {

@@ -304,9 +304,6 @@ func buildPanel(in ReportInput, pk *pageKey, index int) *panel {
 		case badRead:
 			row.Note, row.Class = "no linearization", "illegal"
 		}
-		if op.InvokeSeq == 0 && op.Kind == OpGet && op.CallUS+1 == op.ReturnUS {
-			row.Note = strings.TrimPrefix(row.Note+"; final read at the primary", "; ")
-		}
 		p.Operations = append(p.Operations, row)
 	}
 	p.Timeline = timelineSVG(in, ops, bucket, missed, badRead, name)

@@ -311,7 +311,14 @@ func annotationsFor(in ReportInput, ops []porcupine.Operation) []porcupine.Annot
 const jumpToFirstError = `<script>
 window.addEventListener('load', function () {
   var jump = document.querySelector('#jump-link');
-  if (jump && !jump.classList.contains('inactive')) { jump.dispatchEvent(new Event('click')); }
+  if (!jump || jump.classList.contains('inactive')) { return; }
+  jump.dispatchEvent(new Event('click'));
+  // Porcupine scrolls smoothly, which a page opened in the background may never finish: scroll to
+  // the leftmost visible illegal point at once.
+  var points = Array.from(document.querySelectorAll('.linearization-invalid.linearization-point'))
+    .filter(function (p) { return !p.closest('.hidden'); });
+  points.sort(function (a, b) { return a.x1.baseVal.value - b.x1.baseVal.value; });
+  if (points.length > 0) { points[0].scrollIntoView({block: 'center', inline: 'center'}); }
 });
 </script>
 `
