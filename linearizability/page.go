@@ -161,7 +161,7 @@ func writePage(in ReportInput, porcupineFile, porcupineWhat string, problems []e
 	default:
 		d.Verdict, d.VerdictClass = "PASS", "pass"
 	}
-	d.Counts = fmt.Sprintf("%s, %s, %s of unknown outcome", plural(illegal, "illegal key"), plural(len(in.Violations), "violation"), plural(unknown, "key"))
+	d.Counts = fmt.Sprintf("%s, %s, %s", plural(illegal, "illegal key"), plural(len(in.Violations), "violation"), plural(unknown, "undecided key"))
 	for _, v := range in.Violations {
 		if v.Key == "" {
 			d.Others = append(d.Others, v.String())
