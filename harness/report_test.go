@@ -142,6 +142,10 @@ func firstOr(ps []probePanel) probePanel {
 // screenshot.
 func TestReportPageInChromium(t *testing.T) {
 	browser.Find(t)
+	packageDir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	scn := mustScenario(t, DefaultScenario)
 	scn.KV.Mutants = kv.NewMutants(kv.NoMitt)
 	o, err := Run(scn, 1, Options{})
@@ -151,7 +155,10 @@ func TestReportPageInChromium(t *testing.T) {
 	if o.Final != VerdictViolation || len(o.Verdict.IllegalKeys) == 0 {
 		t.Fatalf("seed 1 of %s with no-mitt: %s, illegal keys %v; the test needs a run with illegal keys", scn.Name, o.Final, o.Verdict.IllegalKeys)
 	}
-	dir := t.TempDir()
+	// The report is written where the command line writes it, relative to the working directory, so
+	// that its replay command reads as a user sees it.
+	t.Chdir(t.TempDir())
+	dir := filepath.Join("stateflush-out", "steady-monkey-seed1-no-mitt")
 	if _, err := o.WriteReport(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +255,7 @@ func TestReportPageInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("..", "docs", "report-page.png"), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(packageDir, "..", "docs", "report-page.png"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

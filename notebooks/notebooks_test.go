@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stateflush/stateflush/internal/figure"
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
@@ -94,13 +95,27 @@ func TestSameSeedsGiveByteIdenticalFigures(t *testing.T) {
 			if !bytes.HasPrefix(a, []byte("\x89PNG\r\n\x1a\n")) || len(a) < 10_000 {
 				t.Errorf("%s is not a PNG with a figure in it (%d bytes)", f.Name(), len(a))
 			}
+			// The IHDR chunk's width: a 16 cm figure at 300 dpi is 1890 pixels wide.
+			if len(a) > 20 {
+				width := int(a[16])<<24 | int(a[17])<<16 | int(a[18])<<8 | int(a[19])
+				if want := int(math.Round(float64(figureWidth.Points()) / 72 * figure.PNGDPI)); width < want-2 {
+					t.Errorf("%s is %d pixels wide, want at least %d (16 cm at %d dpi)", f.Name(), width, want, figure.PNGDPI)
+				}
+			}
+		case ".pdf":
+			if !bytes.HasPrefix(a, []byte("%PDF-")) || !bytes.Contains(a, []byte("/FontFile")) {
+				t.Errorf("%s is not a PDF with embedded fonts", f.Name())
+			}
 		case ".svg":
 			if !bytes.Contains(a, []byte("<svg")) || !bytes.Contains(a, []byte("<text")) {
 				t.Errorf("%s is not an SVG with text in it", f.Name())
 			}
+			if bytes.Contains(a, []byte("font-family:Liberation Sans;")) || !bytes.Contains(a, []byte("sans-serif;")) {
+				t.Errorf("%s names its font without a generic sans-serif fallback", f.Name())
+			}
 		}
 	}
-	for _, ext := range []string{".png", ".svg", ".csv"} {
+	for _, ext := range []string{".png", ".svg", ".pdf", ".csv"} {
 		if !kinds[ext] {
 			t.Errorf("%s wrote no %s file", e.Name, ext)
 		}
@@ -130,6 +145,42 @@ func TestEveryExperimentHasAReadmeWhoseFiguresExist(t *testing.T) {
 		for _, l := range links {
 			if _, err := os.Stat(filepath.Join(e.Dir, string(l[1]))); err != nil {
 				t.Errorf("%s/README.md links %s: %v", e.Dir, l[1], err)
+			}
+		}
+	}
+}
+
+// TestEveryReadmeFigureReferenceExists: every image and figure file that the repository's READMEs
+// link (the top-level README, the notebooks' index and each experiment's) exists, and every figure
+// an experiment README shows as PNG also exists as SVG and PDF beside it.
+func TestEveryReadmeFigureReferenceExists(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)#]+\.(?:png|svg|pdf|csv))\)`)
+	readmes := []string{filepath.Join("..", "README.md"), "README.md"}
+	for _, e := range Experiments() {
+		readmes = append(readmes, filepath.Join(e.Dir, "README.md"))
+	}
+	for _, readme := range readmes {
+		text, err := os.ReadFile(readme)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		for _, l := range link.FindAllSubmatch(text, -1) {
+			ref := string(l[1])
+			if strings.Contains(ref, "://") {
+				t.Errorf("%s links %s from the network", readme, ref)
+				continue
+			}
+			path := filepath.Join(filepath.Dir(readme), ref)
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s links %s: %v", readme, ref, err)
+			}
+			if strings.HasSuffix(path, ".png") && strings.HasPrefix(filepath.Base(filepath.Dir(path)), "0") {
+				for _, ext := range []string{".svg", ".pdf"} {
+					if _, err := os.Stat(strings.TrimSuffix(path, ".png") + ext); err != nil {
+						t.Errorf("%s shows %s, which has no %s beside it", readme, ref, ext)
+					}
+				}
 			}
 		}
 	}

@@ -12,6 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -135,11 +139,24 @@ func Save(outDir, name string, width, height vg.Length, paint Painter) error {
 	if err := os.WriteFile(filepath.Join(outDir, name+".svg"), svg, 0o644); err != nil {
 		return fmt.Errorf("writing %s.svg: %w", name, err)
 	}
+	reproduciblePDF.Do(func() {
+		fpdf.SetDefaultCreationDate(pdfDate)
+		fpdf.SetDefaultModificationDate(pdfDate)
+		fpdf.SetDefaultCatalogSort(true)
+	})
 	pdf := vgpdf.New(width, height)
 	pdf.EmbedFonts(true)
 	framed(paint)(draw.New(pdf))
 	return writeFile(filepath.Join(outDir, name+".pdf"), pdf)
 }
+
+// PDFs carry a creation date, which would make every regeneration differ: they all get this one,
+// and their catalogs are sorted, so that a PDF is as reproducible as the PNG and SVG. (vgpdf does
+// not expose its document, so fpdf's process-wide defaults are set, once.)
+var (
+	pdfDate         = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	reproduciblePDF sync.Once
+)
 
 // SVG renders a figure as an SVG document. Its font families end with a generic sans-serif
 // fallback, so that a viewer without the Liberation fonts shows a sans-serif, not a serif.
