@@ -62,6 +62,13 @@ var seriesColors = []color.Color{colorBlue, colorVermillion, colorGreen, colorOr
 // seriesDashes gives series beyond the palette's length a second distinguishing feature.
 var seriesDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}}
 
+// seriesGlyphs give each series of a list a marker shape too: with seriesColors, the twelve
+// mutants get twelve distinct (colour, shape) pairs, which stay apart in greyscale.
+var seriesGlyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.CrossGlyph{},
+	draw.RingGlyph{}, draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.PlusGlyph{}}
+
+func seriesGlyph(i int) draw.GlyphDrawer { return seriesGlyphs[i%len(seriesGlyphs)] }
+
 // seriesColor and seriesDash style series i of a list.
 func seriesColor(i int) color.Color { return seriesColors[i%len(seriesColors)] }
 func seriesDash(i int) []vg.Length  { return seriesDashes[(i/len(seriesColors))%len(seriesDashes)] }

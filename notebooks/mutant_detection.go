@@ -3,6 +3,7 @@ package notebooks
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
@@ -57,11 +58,16 @@ func runMutantDetection(outDir string) error {
 		[]string{"mutant", "seeds", "detections", "detection_rate", "seeds_to_first_detection", "unknown", "caught_by_on_first_detection"}, rows)
 }
 
+// markerStep is the spacing, in seeds, of a detection-rate series' markers.
+const markerStep = 6
+
 // plotDetectionRate draws, per mutant, the fraction of the first n seeds that caught it.
 func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[string][]harness.Verdict) error {
 	p := newPlot(fmt.Sprintf("Mutant detection rate as seeds are added (scenario %s)", scenario),
 		"seeds run", "fraction of seeds that caught the mutant")
 	var never []string
+	var drawn []plotter.XYs // the series drawn so far, to name those that coincide
+	var drawnNames []string
 	for i, m := range mutants {
 		var xys plotter.XYs
 		caught := 0
@@ -79,8 +85,27 @@ func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[s
 		if err != nil {
 			return err
 		}
-		p.Add(l)
-		p.Legend.Add(m, l)
+		// A marker every markerStep seeds, at an offset of its own, so that series stay apart in
+		// greyscale and series that coincide still show each one's markers.
+		var marks plotter.XYs
+		for n := i%markerStep + 1; n <= len(xys); n += markerStep {
+			marks = append(marks, xys[n-1])
+		}
+		sc, err := plotter.NewScatter(marks)
+		if err != nil {
+			return err
+		}
+		sc.Color, sc.Radius, sc.Shape = seriesColor(i), vg.Points(3), seriesGlyph(i)
+		p.Add(l, sc)
+		label := m
+		for j, other := range drawn {
+			if slices.Equal(other, xys) {
+				label += " (= " + drawnNames[j] + ")"
+				break
+			}
+		}
+		drawn, drawnNames = append(drawn, xys), append(drawnNames, m)
+		p.Legend.Add(label, l, sc)
 	}
 	if len(never) > 0 {
 		// Mutants never caught would all lie on y = 0; one grey line stands for them, named in the
