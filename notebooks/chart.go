@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -291,7 +292,7 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 			tick := plot.Tick{Value: at}
 			if m == 1 || m == 2 || m == 5 {
-				tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+				tick.Label = thousands(v)
 			}
 			ticks = append(ticks, tick)
 		}
@@ -337,6 +338,40 @@ func (g cellGrid) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return xmin, xmax, ymin, ymax
 }
 
+// thousands prints a tick value with thousands separators (100,000), as people read large numbers.
+func thousands(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if math.Abs(v) < 1000 {
+		return s
+	}
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i:]
+	}
+	var b strings.Builder
+	for i, d := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return sign + b.String() + frac
+}
+
+// errorPoints are points with a spread below and above each (in the plot's units), for
+// plotter.NewYErrorBars: the minimum and maximum of repeated measurements around their median.
+type errorPoints struct {
+	plotter.XYs
+	Low, High []float64
+}
+
+// YError implements plotter.YErrorer.
+func (e errorPoints) YError(i int) (float64, float64) { return e.Low[i], e.High[i] }
+
 // stepTicks labels an axis every Step units, with a minor tick halfway, for axes where gonum's
 // default picks too few labels.
 type stepTicks struct{ Step float64 }
@@ -347,7 +382,7 @@ func (t stepTicks) Ticks(lo, hi float64) []plot.Tick {
 	for v := math.Ceil(lo/t.Step*2) * t.Step / 2; v <= hi; v += t.Step / 2 {
 		tick := plot.Tick{Value: v}
 		if math.Mod(math.Abs(v), t.Step) < t.Step/4 {
-			tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			tick.Label = thousands(v)
 		}
 		ticks = append(ticks, tick)
 	}

@@ -3,6 +3,7 @@ package notebooks
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stateflush/stateflush/internal/figure"
+	"github.com/stateflush/stateflush/internal/generated"
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
@@ -183,6 +185,28 @@ func TestEveryReadmeFigureReferenceExists(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the README sections generated from the committed CSV files")
+
+// TestReadmeNumbersMatchTheirCSV keeps the numbers quoted in experiment READMEs equal to the
+// committed CSV files they come from (the wall-clock experiments' numbers change with every
+// regeneration).
+func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("07-sim-throughput", "sim-throughput.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := throughputSummary(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated.Check(t, filepath.Join("07-sim-throughput", "README.md"),
+		"<!-- sim-throughput-summary:begin (generated from sim-throughput.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
+		"<!-- sim-throughput-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	if _, err := throughputSummary("servers,events\n"); err == nil {
+		t.Error("a CSV without data rows gave a summary")
 	}
 }
 
