@@ -104,8 +104,8 @@ func runSimThroughput(outDir string) error {
 	p.X.Min, p.X.Max = math.Log10(float64(throughputServers[0]))-0.06, math.Log10(float64(throughputServers[len(throughputServers)-1]))+0.06
 	p.Legend.Top, p.Legend.Left = false, false
 	for i, s := range []struct {
-		name string
-		xys  plotter.XYs
+		name   string
+		xys    plotter.XYs
 		spread errorPoints
 	}{{"events processed", events, eventSpread}, {"messages delivered", messages, messageSpread}} {
 		l, sc, err := linePoints(s.xys, seriesColor(i), seriesDash(i), seriesGlyph(i))
