@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot/vg"
 
@@ -42,8 +43,11 @@ func runSpacetimeDiagram(outDir string) error {
 	target.CaughtBy = []string{string(linearizability.LinearizabilityCheck)}
 	shrunk := harness.Shrink(&target, spacetimeShrinkTries).Outcome
 	shrinkNote := fmt.Sprintf("shrunk from %d to %d ops", len(failing.History), len(shrunk.History))
-	if shrunk == &target {
+	switch {
+	case shrunk == &target:
 		shrunk, shrinkNote = failing, "no smaller run fails linearizability"
+	case !hasViolatingRead(shrunk):
+		shrunk, shrinkNote = failing, "not shrunk: the smaller runs fail only in their final state"
 	}
 	full, err := harness.Run(shrunk.Spec.Scenario, shrunk.Spec.Seed, harness.Options{FullTrace: true})
 	if err != nil {
@@ -52,15 +56,17 @@ func runSpacetimeDiagram(outDir string) error {
 	if full.Result.Hash != shrunk.Result.Hash {
 		return fmt.Errorf("spacetime-diagram: rerunning seed %d with the full trace gave hash %016x, not %016x", shrunk.Spec.Seed, full.Result.Hash, shrunk.Result.Hash)
 	}
-	if len(full.Verdict.IllegalKeys) == 0 {
-		return fmt.Errorf("spacetime-diagram: seed %d has no illegal key", full.Spec.Seed)
+	// The diagram needs a read that fails on its own: the first illegal key that has one.
+	var d *spacetime.Diagram
+	for _, key := range full.Verdict.IllegalKeys {
+		candidate, err := spacetime.Build(spacetime.Input{Records: full.Records, History: full.History, Config: full.Drawn.KV, Key: key})
+		if err == nil && candidate.ReadIsViolating() {
+			d = candidate
+			break
+		}
 	}
-	d, err := spacetime.Build(spacetime.Input{Records: full.Records, History: full.History, Config: full.Drawn.KV, Key: full.Verdict.IllegalKeys[0]})
-	if err != nil {
-		return err
-	}
-	if !d.ReadIsViolating() {
-		return fmt.Errorf("spacetime-diagram: key %s of seed %d: %w", d.Key(), full.Spec.Seed, spacetime.ErrNoViolatingRead)
+	if d == nil {
+		return fmt.Errorf("spacetime-diagram: seed %d: no illegal key among %v: %w", full.Spec.Seed, full.Verdict.IllegalKeys, spacetime.ErrNoViolatingRead)
 	}
 	title := fmt.Sprintf("Mutant %s, scenario %s, seed %d (%s): key %s, bucket %d",
 		spacetimeMutant, shrunk.Spec.Scenario.Name, shrunk.Spec.Seed, shrinkNote, d.Key(), d.Bucket())
@@ -91,6 +97,17 @@ func runSpacetimeDiagram(outDir string) error {
 	})
 }
 
+// hasViolatingRead says whether one of the run's illegal keys has a client read that no
+// linearization explains (not only the final state): the read the diagram ends with.
+func hasViolatingRead(o *harness.Outcome) bool {
+	for _, key := range o.Verdict.IllegalKeys {
+		if _, err := linearizability.FirstIllegalRead(o.History, key, 10*time.Second); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // firstLinearizabilityFailure runs the default scenario with the mutant, seed after seed, until
 // the linearizability check catches it.
 func firstLinearizabilityFailure(mutant string, seeds int) (*harness.Outcome, error) {
@@ -116,7 +133,7 @@ func firstLinearizabilityFailure(mutant string, seeds int) (*harness.Outcome, er
 		switch {
 		case r.err != nil:
 			runErr = r.err
-		case found == nil && r.o.Verdict.Result == linearizability.Illegal:
+		case found == nil && r.o.Verdict.Result == linearizability.Illegal && hasViolatingRead(r.o):
 			found = r.o
 		}
 	}, func() bool { return runErr != nil || found != nil })

@@ -124,7 +124,8 @@ type storyMark struct {
 type storyBand struct{ from, to, lane int }
 
 type storyNote struct {
-	pos, lane int
+	// pos is the operation's return, from its invocation (or pos when it is not shown).
+	pos, from, lane int
 	text      string
 	color     color.Color
 }
@@ -492,7 +493,11 @@ func (st *story) pick(in Input, inSegment func(int64) int) {
 		{st.read, figure.Red, fmt.Sprintf("%s: %s", opLabel(st.read), st.readNote)},
 	} {
 		if p, ok := pos[n.op.ReturnSeq]; ok {
-			st.notes = append(st.notes, storyNote{pos: p, lane: laneOf[n.op.Client], text: n.text, color: n.color})
+			from, ok := pos[n.op.InvokeSeq]
+			if !ok {
+				from = p
+			}
+			st.notes = append(st.notes, storyNote{pos: p, from: from, lane: laneOf[n.op.Client], text: n.text, color: n.color})
 		}
 	}
 	// About eight time ticks, at evenly spaced selected records.
@@ -535,7 +540,7 @@ func (st *story) painter(title string) figure.Painter {
 	p.X.Min, p.X.Max = -1, float64(st.positions)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(st.lanes))-0.4
 	return func(dc draw.Canvas) {
-		keyHeight := 2.8 * vg.Centimeter
+		keyHeight := 2.6 * vg.Centimeter
 		p.Draw(draw.Crop(dc, 0, 0, keyHeight, 0))
 		st.drawKey(draw.Crop(dc, 0, 0, 0, -(dc.Max.Y - dc.Min.Y - keyHeight)))
 	}
@@ -590,12 +595,24 @@ func (sp spacetimePlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		// in the right half.
 		sty := figure.TextStyle(figure.LabelFontSize, n.color)
 		sty.YAlign = draw.YBottom
+		// It starts right of the operation's return, or ends left of its invocation, so that it
+		// never covers the operation's own arrows.
 		x := tx(float64(n.pos)) + vg.Points(4)
 		if 2*n.pos > st.positions {
 			sty.XAlign = draw.XRight
-			x -= vg.Points(8)
+			x = tx(float64(n.from)) - vg.Points(4)
 		}
-		c.FillText(sty, vg.Point{X: x, Y: ty(st.laneY(n.lane)) + vg.Points(4)}, n.text)
+		at := vg.Point{X: x, Y: ty(st.laneY(n.lane)) + vg.Points(4)}
+		// A white box behind the text, so that no arrow runs through it.
+		w, h := sty.Width(n.text), sty.Height(n.text)
+		x0 := at.X
+		if sty.XAlign == draw.XRight {
+			x0 -= w
+		}
+		pad := vg.Points(2)
+		c.FillPolygon(color.NRGBA{R: 0xFF, G: 0xFF, B: 0xFF, A: 0xE8}, []vg.Point{{X: x0 - pad, Y: at.Y - pad}, {X: x0 + w + pad, Y: at.Y - pad},
+			{X: x0 + w + pad, Y: at.Y + h + pad}, {X: x0 - pad, Y: at.Y + h + pad}})
+		c.FillText(sty, at, n.text)
 	}
 }
 
