@@ -126,8 +126,8 @@ type storyBand struct{ from, to, lane int }
 type storyNote struct {
 	// pos is the operation's return, from its invocation (or pos when it is not shown).
 	pos, from, lane int
-	text      string
-	color     color.Color
+	text            string
+	color           color.Color
 }
 
 type story struct {
