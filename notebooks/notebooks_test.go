@@ -205,6 +205,19 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	generated.Check(t, filepath.Join("07-sim-throughput", "README.md"),
 		"<!-- sim-throughput-summary:begin (generated from sim-throughput.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
 		"<!-- sim-throughput-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	data, err = os.ReadFile(filepath.Join("03-mutant-detection", "mutant-detection.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = detectionSummary(string(data)); err != nil {
+		t.Fatal(err)
+	}
+	generated.Check(t, filepath.Join("03-mutant-detection", "README.md"),
+		"<!-- mutant-detection-summary:begin (generated from mutant-detection.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
+		"<!-- mutant-detection-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	if _, err := detectionSummary("mutant,seeds\n"); err == nil {
+		t.Error("a detection CSV without data rows gave a summary")
+	}
 	if _, err := throughputSummary("servers,events\n"); err == nil {
 		t.Error("a CSV without data rows gave a summary")
 	}

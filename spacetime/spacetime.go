@@ -193,13 +193,7 @@ func Build(in Input) (*Diagram, error) {
 	}
 	st.write = in.Write
 	if st.write == nil {
-		for i := range in.History {
-			op := &in.History[i]
-			if op.Key == st.key && op.Kind.IsWrite() && op.Acknowledged() && op.ReturnUS < st.read.CallUS &&
-				(st.write == nil || op.ReturnUS > st.write.ReturnUS) {
-				st.write = op
-			}
-		}
+		st.write = missedWrite(in.History, st.key, st.read)
 	}
 	if st.write == nil {
 		return nil, fmt.Errorf("spacetime: no acknowledged write of %s before the read %v", st.key, st.read)
@@ -729,6 +723,39 @@ func (d *Diagram) Painter(title string) figure.Painter { return d.st.painter(tit
 func (d *Diagram) SVG(title string) ([]byte, error) {
 	w, h := d.Size()
 	return figure.SVG(w, h, d.Painter(title))
+}
+
+// missedWrite is the write the read should have seen: the latest acknowledged write of the key
+// that returned before the read was invoked and whose effect the read lacks (an append whose token
+// is not in the value read; a put of another value; a delete when the read found a value), else
+// the latest acknowledged write before the read.
+func missedWrite(h linearizability.History, key string, read *linearizability.Operation) *linearizability.Operation {
+	var latest, missed *linearizability.Operation
+	for i := range h {
+		op := &h[i]
+		if op.Key != key || !op.Kind.IsWrite() || !op.Acknowledged() || op.ReturnUS >= read.CallUS {
+			continue
+		}
+		if latest == nil || op.ReturnUS > latest.ReturnUS {
+			latest = op
+		}
+		lacks := false
+		switch op.Kind {
+		case linearizability.OpAppend:
+			lacks = !read.Found || !strings.Contains(read.Output, op.Value)
+		case linearizability.OpPut:
+			lacks = !read.Found || read.Output != op.Value
+		case linearizability.OpDelete:
+			lacks = read.Found
+		}
+		if lacks && (missed == nil || op.ReturnUS > missed.ReturnUS) {
+			missed = op
+		}
+	}
+	if missed != nil {
+		return missed
+	}
+	return latest
 }
 
 // lastRead is the key's acknowledged read that returned last.
