@@ -185,6 +185,7 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 		s.KV.Mutants = kv.NewMutants(kv.NoMitt, kv.LateAnnounce)
 		s.KV.Strategy = kv.Blocking
 		s.KV.SourceChoice = kv.PreferPrimary
+		s.KV.ReadFromAnyCopy = true
 		s.KV.Servers++
 		s.KV.Buckets++
 		s.KV.Redundancy = 2
