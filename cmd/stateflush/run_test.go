@@ -247,3 +247,29 @@ func readLines(t *testing.T, s string) []string {
 	}
 	return lines
 }
+
+// TestRunShrinkWritesAReplayableSmallerRun: run --shrink cuts a failing run down and writes the
+// smaller run's report beside the run's own, and its trace replays to the same hash; a negative
+// --shrink is bad input.
+func TestRunShrinkWritesAReplayableSmallerRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no-mitt-1")
+	r := cli(t, "run", "--seed", "1", "--mutant", "no-mitt", "--shrink", "30", "--out", dir)
+	wantCode(t, r, exitViolation, "run --shrink")
+	if !strings.Contains(r.stdout, "shrunk in ") {
+		t.Fatalf("run --shrink printed no shrinking result:\n%s", r.stdout)
+	}
+	trace := filepath.Join(dir+"-shrunk", linearizability.ReportTraceFile)
+	replayed, err := harness.Replay(trace, harness.Options{})
+	if err != nil {
+		t.Fatalf("the shrunk run's trace does not replay: %v", err)
+	}
+	full, err := harness.Replay(filepath.Join(dir, linearizability.ReportTraceFile), harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed.History) >= len(full.History) || !replayed.Final.Found() {
+		t.Errorf("the shrunk run has %d client ops (the run %d) and verdict %s", len(replayed.History), len(full.History), replayed.Final)
+	}
+	r = cli(t, "run", "--seed", "1", "--shrink", "-1")
+	wantCode(t, r, exitUsage, "run --shrink -1")
+}
