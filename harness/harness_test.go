@@ -135,6 +135,16 @@ func TestMutantIsCaughtReportedAndReplayed(t *testing.T) {
 	if _, err := Replay(tampered, Options{}); !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("a tampered trace must give ErrHashMismatch, got %v", err)
 	}
+	// The trace names the build that recorded it, so the mismatch says so instead of guessing.
+	if _, err := Replay(tampered, Options{}); err == nil || !strings.Contains(err.Error(), "recorded by this same build ("+BuildVersion()+")") {
+		t.Errorf("the mismatch does not name the recording build: %v", err)
+	}
+	if note := versionNote("stateflush v1.0.0, revision abc", "stateflush v1.1.0, revision def"); !strings.Contains(note, "recorded by stateflush v1.0.0, revision abc; this is stateflush v1.1.0") {
+		t.Errorf("versionNote for two builds: %q", note)
+	}
+	if note := versionNote("", "x"); !strings.Contains(note, "does not say which build") {
+		t.Errorf("versionNote for an old trace: %q", note)
+	}
 }
 
 // TestShrinkFindsASmallCounterexample: shrinking a mutant's failure keeps it failing with fewer

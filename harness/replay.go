@@ -20,19 +20,35 @@ import (
 // ErrHashMismatch is returned by Replay when re-running a trace's spec does not reproduce its hash.
 var ErrHashMismatch = errors.New("trace hash mismatch")
 
+// versionNote says why a replay may diverge, from the build that recorded the trace and this one.
+func versionNote(recordedBy, current string) string {
+	switch {
+	case recordedBy == "":
+		return "the trace does not say which build recorded it; a different version of stateflush, or a nondeterminism bug"
+	case recordedBy != current:
+		return fmt.Sprintf("recorded by %s; this is %s", recordedBy, current)
+	}
+	return fmt.Sprintf("recorded by this same build (%s): a nondeterminism bug, or local changes made since", current)
+}
+
 // ErrNotARunTrace is returned for a trace file whose header does not describe a harness run.
 var ErrNotARunTrace = errors.New("trace header does not describe a stateflush run")
 
 // ReadRunTrace reads a trace file written by the harness and the run spec in its header.
 func ReadRunTrace(path string) (RunSpec, []trace.Record, error) {
+	th, records, err := readRunTrace(path)
+	return th.RunSpec, records, err
+}
+
+func readRunTrace(path string) (traceHeader, []trace.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return RunSpec{}, nil, err
+		return traceHeader{}, nil, err
 	}
 	defer f.Close()
 	header, records, err := trace.Read(f)
 	if err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w", path, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var th traceHeader
 	dec := json.NewDecoder(bytes.NewReader(header.Description))
@@ -40,35 +56,36 @@ func ReadRunTrace(path string) (RunSpec, []trace.Record, error) {
 	err = dec.Decode(&th)
 	spec := th.RunSpec
 	if err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
 	}
 	if spec.Format != RunFormat {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w: format %q, this version reads %q", path, ErrNotARunTrace, spec.Format, RunFormat)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w: format %q, this version reads %q", path, ErrNotARunTrace, spec.Format, RunFormat)
 	}
 	if spec.Source != sourcePRNG {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w", path, ErrNotReplayable)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w", path, ErrNotReplayable)
 	}
 	if err := spec.Scenario.Validate(); err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: recorded scenario is invalid: %w", path, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: recorded scenario is invalid: %w", path, err)
 	}
-	return spec, records, nil
+	return th, records, nil
 }
 
 // Replay re-runs the run a trace file records and checks that it reproduces the recorded trace
 // hash. It returns the new outcome (with every check) and ErrHashMismatch, wrapped with both hashes,
 // when the rerun diverges (a different version of the code, or a nondeterminism bug).
 func Replay(path string, opt Options) (*Outcome, error) {
-	spec, records, err := ReadRunTrace(path)
+	th, records, err := readRunTrace(path)
 	if err != nil {
 		return nil, err
 	}
+	spec := th.RunSpec
 	out, err := Run(spec.Scenario, spec.Seed, opt)
 	if err != nil {
 		return nil, err
 	}
 	if recorded := trace.Hash(records); recorded != out.Result.Hash {
-		return out, fmt.Errorf("%w: %s records hash %016x, the rerun gives %016x (recorded by a different version of stateflush?)",
-			ErrHashMismatch, path, recorded, out.Result.Hash)
+		return out, fmt.Errorf("%w: %s records hash %016x, the rerun gives %016x (%s)",
+			ErrHashMismatch, path, recorded, out.Result.Hash, versionNote(th.RecordedBy, BuildVersion()))
 	}
 	return out, nil
 }

@@ -700,11 +700,14 @@ func finalReader(cfg kv.Config) int32 { return int32(cfg.Servers + cfg.Clients) 
 type traceHeader struct {
 	RunSpec
 	DrawnNemeses Nemeses `json:"drawn_nemeses"`
+	// RecordedBy is the build that ran it (BuildVersion); empty in traces from before it was
+	// recorded.
+	RecordedBy string `json:"recorded_by,omitempty"`
 }
 
 // TraceHeader is the description written in the header of the run's trace.
 func (o *Outcome) TraceHeader() json.RawMessage {
-	b, err := json.Marshal(traceHeader{RunSpec: o.Spec, DrawnNemeses: o.Drawn.Nemeses})
+	b, err := json.Marshal(traceHeader{RunSpec: o.Spec, DrawnNemeses: o.Drawn.Nemeses, RecordedBy: BuildVersion()})
 	if err != nil {
 		panic(fmt.Sprintf("harness: RunSpec does not marshal: %v", err))
 	}
