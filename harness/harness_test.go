@@ -311,3 +311,41 @@ func (oneRand) Intn(n int) int   { return n - 1 }
 func (oneRand) Float64() float64 { return 0.999 }
 
 var _ protocol.Rand = zeroRand{}
+
+// TestHopsSlowTheLinksBetweenServers: a scenario measured in hops gives server links the latency
+// of their hop count (writes, replicated to every holder, slow down with the servers' hops while
+// clients stay one hop away), and a plan without hops is rejected.
+func TestHopsSlowTheLinksBetweenServers(t *testing.T) {
+	scn := mustScenario(t, "small")
+	scn.Swarm = false
+	scn.Nemeses = Nemeses{}
+	meanWrite := func(hops int) float64 {
+		s := scn
+		s.Hops = &HopPlan{ServerHops: hops, ClientHops: 1, PerHop: protocol.Millisecond}
+		o, err := Run(s, 1, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Final != VerdictPass {
+			t.Fatalf("%d hops: %s", hops, o.Final)
+		}
+		sum, n := 0.0, 0
+		for _, op := range o.History {
+			if op.Kind.IsWrite() && op.Acknowledged() {
+				sum += float64(op.ReturnUS - op.CallUS)
+				n++
+			}
+		}
+		return sum / float64(n)
+	}
+	near, far := meanWrite(1), meanWrite(7)
+	// A write crosses a client link twice and a server link at least twice (replicate, ack): seven
+	// hops of 1 ms add at least 12 ms.
+	if far-near < 12_000 {
+		t.Errorf("mean write latency %.0fµs at 1 hop and %.0fµs at 7 hops: the hops do not slow the server links", near, far)
+	}
+	scn.Hops = &HopPlan{ServerHops: 0, ClientHops: 1, PerHop: protocol.Millisecond}
+	if err := scn.Validate(); err == nil {
+		t.Error("a hop plan with 0 hops between servers was accepted")
+	}
+}

@@ -268,10 +268,21 @@ func network(scn Scenario, topology protocol.Rand) sim.Network {
 		}
 	}
 	n := scn.Nemeses
-	if n.ClientLossProb == 0 && n.ClientDupProb == 0 && n.ServerDupProb == 0 {
+	clientLatency := scn.Latency
+	if h := scn.Hops; h != nil {
+		server := sim.HopLatency(h.ServerHops, h.PerHop)
+		clientLatency = sim.HopLatency(h.ClientHops, h.PerHop)
+		for from := 0; from < scn.KV.Servers; from++ {
+			for to := 0; to < scn.KV.Servers; to++ {
+				if from != to {
+					net.Links[sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}] = sim.Link{Latency: server, DupProb: n.ServerDupProb}
+				}
+			}
+		}
+	} else if n.ClientLossProb == 0 && n.ClientDupProb == 0 && n.ServerDupProb == 0 {
 		return net
 	}
-	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
+	clientLink := sim.Link{Latency: clientLatency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
 	for _, key := range clientLinks(scn.KV) {
 		net.Links[key] = clientLink
 	}
@@ -651,6 +662,12 @@ func (s Scenario) Describe() string {
 	swarm := ""
 	if s.Swarm {
 		swarm = " (swarm-drawn)"
+	}
+	if h := s.Hops; h != nil {
+		fmt.Fprintf(&b, "  hops: %d between servers, %d between a client and a server, %v each (replace the latency above)\n", h.ServerHops, h.ClientHops, protocol.Readable(h.PerHop))
+	}
+	if s.KV.ReadFromAnyCopy {
+		b.WriteString("  reads: from any initialized copy (may be stale)\n")
 	}
 	fmt.Fprintf(&b, "  nemeses%s: %s\n", swarm, s.Nemeses.Describe())
 	if plan := s.Snapshots.describe(); plan != "" || s.Reorder {

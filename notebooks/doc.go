@@ -29,6 +29,8 @@
 //  6. spacetime-diagram: a space-time diagram of a shrunk failing run, with the violating read.
 //  7. sim-throughput: simulator events and messages per wall-clock second against cluster size.
 //  8. snapshot-vs-flush: a Chandy–Lamport snapshot and a state flush on the same workload.
+//  9. hops: copy duration, write latency during a copy and time to restore redundancy against
+//     1 to 7 network hops between members, state flush vs blocking.
 //
 // # Reproducibility
 //

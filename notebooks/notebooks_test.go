@@ -19,10 +19,10 @@ import (
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
-func TestRegistryListsEightUniqueExperimentsInOrder(t *testing.T) {
+func TestRegistryListsNineUniqueExperimentsInOrder(t *testing.T) {
 	exps := Experiments()
-	if len(exps) != 8 {
-		t.Fatalf("Experiments() lists %d experiments, want 8", len(exps))
+	if len(exps) != 9 {
+		t.Fatalf("Experiments() lists %d experiments, want 9", len(exps))
 	}
 	names, dirs := map[string]bool{}, map[string]bool{}
 	for i, e := range exps {
