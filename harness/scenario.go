@@ -67,12 +67,12 @@ type Scenario struct {
 	LinkSpread int `json:"link_spread,omitempty"`
 	// Reorder lets a message overtake an earlier one on every link (sim.Network.Reorder). It breaks
 	// the FIFO channels the store and its snapshots assume: runs are expected to fail the checks.
-	Reorder bool    `json:"reorder,omitempty"`
+	Reorder bool `json:"reorder,omitempty"`
 	// Hops, when set, replaces Latency by per-hop latencies (sim.HopLatency): every link between
 	// two servers crosses ServerHops network hops, every link between a client and a server
 	// ClientHops, as in sim.DataCenterTopology (1 hop inside the data center, 7 from a desk).
-	Hops *HopPlan `json:"hops,omitempty"`
-	Nemeses Nemeses `json:"nemeses"`
+	Hops    *HopPlan `json:"hops,omitempty"`
+	Nemeses Nemeses  `json:"nemeses"`
 	// Snapshots, when enabled, takes Chandy–Lamport snapshots of the store during the safety phase
 	// (see SnapshotPlan).
 	Snapshots SnapshotPlan `json:"snapshots,omitzero"`
