@@ -10,6 +10,7 @@ import (
 
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/trace"
 )
 
 func mustScenario(t testing.TB, name string) Scenario {
@@ -347,5 +348,25 @@ func TestHopsSlowTheLinksBetweenServers(t *testing.T) {
 	scn.Hops = &HopPlan{ServerHops: 0, ClientHops: 1, PerHop: protocol.Millisecond}
 	if err := scn.Validate(); err == nil {
 		t.Error("a hop plan with 0 hops between servers was accepted")
+	}
+}
+
+// TestKillsDescriptionNamesTheNemesis: the kill count says which nemesis killed, from the crash
+// records' action (or, failing that, their "by" label).
+func TestKillsDescriptionNamesTheNemesis(t *testing.T) {
+	crash := func(attrs ...trace.Attr) trace.Record { return trace.Record{Kind: trace.KindCrash, Attrs: attrs} }
+	o := &Outcome{Records: []trace.Record{
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "chaos-monkey kill"}),
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "nemesis/source-watch"}),
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "chaos-monkey kill"}),
+		crash(trace.Attr{Key: "by", Value: "script"}),
+		crash(),
+		{Kind: trace.KindRestart},
+	}}
+	if got, want := o.KillsDescription(), "5 kills (2 by chaos-monkey, 1 by source-watch, 1 by script, 1 by unlabelled)"; got != want {
+		t.Errorf("KillsDescription() = %q, want %q", got, want)
+	}
+	if got := (&Outcome{}).KillsDescription(); got != "0 kills" {
+		t.Errorf("no crashes: %q", got)
 	}
 }

@@ -225,3 +225,40 @@ func (o *Outcome) WriteTrace(path string) error {
 	}
 	return f.Close()
 }
+
+// KillsDescription counts the run's crashes by the nemesis that caused them (the crash record's
+// action: the chaos monkey's kills, the source-bounce nemesis's kills of image sources, scripted
+// crashes), e.g. "15 kills (6 by chaos-monkey, 9 by source-watch)". It reads the trace, which
+// keeps every crash in both trace modes.
+func (o *Outcome) KillsDescription() string {
+	var causes []string
+	counts := map[string]int{}
+	total := 0
+	for i := range o.Records {
+		r := &o.Records[i]
+		if r.Kind != trace.KindCrash {
+			continue
+		}
+		cause := linearizability.CrashCause(r)
+		if cause == "" {
+			cause = "unlabelled"
+		}
+		if counts[cause] == 0 {
+			causes = append(causes, cause)
+		}
+		counts[cause]++
+		total++
+	}
+	text := fmt.Sprintf("%d kills", total)
+	if total == 1 {
+		text = "1 kill"
+	}
+	if total == 0 {
+		return text
+	}
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = fmt.Sprintf("%d by %s", counts[c], c)
+	}
+	return text + " (" + strings.Join(parts, ", ") + ")"
+}

@@ -37,7 +37,7 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 	fmt.Fprintln(w)
 	r := o.SeedResult()
 	fmt.Fprintf(w, "  %s (%d of unknown outcome), %s, %s created, ended %s at %s after %s, trace hash %s\n",
-		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, count(r.Kills, "kill", "kills"), count(r.CopiesCreated, "copy", "copies"),
+		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, o.KillsDescription(), count(r.CopiesCreated, "copy", "copies"),
 		r.End, protocol.Readable(protocol.Duration(r.VirtualTimeUS)), count(int(r.Steps), "step", "steps"), r.Hash)
 	if o.Verdict.Result != "" {
 		fmt.Fprintf(w, "  linearizability: %s\n", o.Verdict)
