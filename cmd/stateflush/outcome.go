@@ -39,6 +39,10 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 	fmt.Fprintf(w, "  %s (%d of unknown outcome), %s, %s created, ended %s at %s after %s, trace hash %s\n",
 		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, o.KillsDescription(), count(r.CopiesCreated, "copy", "copies"),
 		r.End, protocol.Readable(protocol.Duration(r.VirtualTimeUS)), count(int(r.Steps), "step", "steps"), r.Hash)
+	if mutants := o.Drawn.KV.Mutants.List(); len(mutants) > 0 && r.CopiesCreated == 0 {
+		// Every mutant changes how a copy is created: a run without one cannot show it.
+		fmt.Fprintf(w, "  warning: this run created no copy, so mutant %s never acted: its pass says nothing about the mutant\n", o.Drawn.KV.Mutants)
+	}
 	if o.Verdict.Result != "" {
 		fmt.Fprintf(w, "  linearizability: %s\n", o.Verdict)
 	}

@@ -273,3 +273,18 @@ func TestRunShrinkWritesAReplayableSmallerRun(t *testing.T) {
 	r = cli(t, "run", "--seed", "1", "--shrink", "-1")
 	wantCode(t, r, exitUsage, "run --shrink -1")
 }
+
+// TestRunWarnsWhenAMutantNeverActs: a mutant run that created no copy says its pass means nothing;
+// one that created copies does not.
+func TestRunWarnsWhenAMutantNeverActs(t *testing.T) {
+	const warning = "created no copy, so mutant no-mitt never acted"
+	if r := cli(t, "run", "--scenario", "small", "--seed", "1", "--mutant", "no-mitt", "--out", t.TempDir()); !strings.Contains(r.stdout, warning) {
+		t.Errorf("small seed 1 creates no copy, but run does not warn:\n%s", r.stdout)
+	}
+	if r := cli(t, "run", "--scenario", "small", "--seed", "4", "--mutant", "no-mitt", "--out", t.TempDir()); strings.Contains(r.stdout, warning) {
+		t.Errorf("small seed 4 creates copies, but run warns:\n%s", r.stdout)
+	}
+	if r := cli(t, "run", "--scenario", "small", "--seed", "1", "--out", t.TempDir()); strings.Contains(r.stdout, "warning") {
+		t.Errorf("a run without mutants warns:\n%s", r.stdout)
+	}
+}
