@@ -10,6 +10,7 @@ import (
 
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/trace"
 )
 
 func mustScenario(t testing.TB, name string) Scenario {
@@ -134,6 +135,16 @@ func TestMutantIsCaughtReportedAndReplayed(t *testing.T) {
 	}
 	if _, err := Replay(tampered, Options{}); !errors.Is(err, ErrHashMismatch) {
 		t.Fatalf("a tampered trace must give ErrHashMismatch, got %v", err)
+	}
+	// The trace names the build that recorded it, so the mismatch says so instead of guessing.
+	if _, err := Replay(tampered, Options{}); err == nil || !strings.Contains(err.Error(), "recorded by this same build ("+BuildVersion()+")") {
+		t.Errorf("the mismatch does not name the recording build: %v", err)
+	}
+	if note := versionNote("stateflush v1.0.0, revision abc", "stateflush v1.1.0, revision def"); !strings.Contains(note, "recorded by stateflush v1.0.0, revision abc; this is stateflush v1.1.0") {
+		t.Errorf("versionNote for two builds: %q", note)
+	}
+	if note := versionNote("", "x"); !strings.Contains(note, "does not say which build") {
+		t.Errorf("versionNote for an old trace: %q", note)
 	}
 }
 
@@ -392,3 +403,81 @@ func (oneRand) Intn(n int) int   { return n - 1 }
 func (oneRand) Float64() float64 { return 0.999 }
 
 var _ protocol.Rand = zeroRand{}
+
+// TestHopsSlowTheLinksBetweenServers: a scenario measured in hops gives server links the latency
+// of their hop count (writes, replicated to every holder, slow down with the servers' hops while
+// clients stay one hop away), and a plan without hops is rejected.
+func TestHopsSlowTheLinksBetweenServers(t *testing.T) {
+	scn := mustScenario(t, "small")
+	scn.Swarm = false
+	scn.Nemeses = Nemeses{}
+	meanWrite := func(hops int) float64 {
+		s := scn
+		s.Hops = &HopPlan{ServerHops: hops, ClientHops: 1, PerHop: protocol.Millisecond}
+		o, err := Run(s, 1, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Final != VerdictPass {
+			t.Fatalf("%d hops: %s", hops, o.Final)
+		}
+		sum, n := 0.0, 0
+		for _, op := range o.History {
+			if op.Kind.IsWrite() && op.Acknowledged() {
+				sum += float64(op.ReturnUS - op.CallUS)
+				n++
+			}
+		}
+		return sum / float64(n)
+	}
+	near, far := meanWrite(1), meanWrite(7)
+	// A write crosses a client link twice and a server link at least twice (replicate, ack): seven
+	// hops of 1 ms add at least 12 ms.
+	if far-near < 12_000 {
+		t.Errorf("mean write latency %.0fµs at 1 hop and %.0fµs at 7 hops: the hops do not slow the server links", near, far)
+	}
+	scn.Hops = &HopPlan{ServerHops: 0, ClientHops: 1, PerHop: protocol.Millisecond}
+	if err := scn.Validate(); err == nil {
+		t.Error("a hop plan with 0 hops between servers was accepted")
+	}
+}
+
+// TestKillsDescriptionNamesTheNemesis: the kill count says which nemesis killed, from the crash
+// records' action (or, failing that, their "by" label).
+func TestKillsDescriptionNamesTheNemesis(t *testing.T) {
+	crash := func(attrs ...trace.Attr) trace.Record { return trace.Record{Kind: trace.KindCrash, Attrs: attrs} }
+	o := &Outcome{Records: []trace.Record{
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "chaos-monkey kill"}),
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "nemesis/source-watch"}),
+		crash(trace.Attr{Key: "by", Value: "chaos-monkey"}, trace.Attr{Key: "action", Value: "chaos-monkey kill"}),
+		crash(trace.Attr{Key: "by", Value: "script"}),
+		crash(),
+		{Kind: trace.KindRestart},
+	}}
+	if got, want := o.KillsDescription(), "5 kills (2 by chaos-monkey, 1 by source-watch, 1 by script, 1 by unlabelled)"; got != want {
+		t.Errorf("KillsDescription() = %q, want %q", got, want)
+	}
+	if got := (&Outcome{}).KillsDescription(); got != "0 kills" {
+		t.Errorf("no crashes: %q", got)
+	}
+}
+
+// TestSweepLinesRecordTheBuild: a sweep line names the build that ran it, and reads back with it.
+func TestSweepLinesRecordTheBuild(t *testing.T) {
+	o, err := Run(mustScenario(t, "small"), 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := o.SeedResult()
+	if r.Version == "" || r.Version != BuildVersion() {
+		t.Fatalf("sweep line version %q, want %q", r.Version, BuildVersion())
+	}
+	var buf bytes.Buffer
+	if err := WriteSeedResult(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSweep(&buf, "line")
+	if err != nil || back[0].Version != r.Version {
+		t.Errorf("read back %v, %v", back, err)
+	}
+}

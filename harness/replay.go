@@ -8,29 +8,47 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim/trace"
+	"github.com/stateflush/stateflush/spacetime"
 )
 
 // ErrHashMismatch is returned by Replay when re-running a trace's spec does not reproduce its hash.
 var ErrHashMismatch = errors.New("trace hash mismatch")
+
+// versionNote says why a replay may diverge, from the build that recorded the trace and this one.
+func versionNote(recordedBy, current string) string {
+	switch {
+	case recordedBy == "":
+		return "the trace does not say which build recorded it; a different version of stateflush, or a nondeterminism bug"
+	case recordedBy != current:
+		return fmt.Sprintf("recorded by %s; this is %s", recordedBy, current)
+	}
+	return fmt.Sprintf("recorded by this same build (%s): a nondeterminism bug, or local changes made since", current)
+}
 
 // ErrNotARunTrace is returned for a trace file whose header does not describe a harness run.
 var ErrNotARunTrace = errors.New("trace header does not describe a stateflush run")
 
 // ReadRunTrace reads a trace file written by the harness and the run spec in its header.
 func ReadRunTrace(path string) (RunSpec, []trace.Record, error) {
+	th, records, err := readRunTrace(path)
+	return th.RunSpec, records, err
+}
+
+func readRunTrace(path string) (traceHeader, []trace.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return RunSpec{}, nil, err
+		return traceHeader{}, nil, err
 	}
 	defer f.Close()
 	header, records, err := trace.Read(f)
 	if err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w", path, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var th traceHeader
 	dec := json.NewDecoder(bytes.NewReader(header.Description))
@@ -38,35 +56,36 @@ func ReadRunTrace(path string) (RunSpec, []trace.Record, error) {
 	err = dec.Decode(&th)
 	spec := th.RunSpec
 	if err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
 	}
 	if spec.Format != RunFormat {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w: format %q, this version reads %q", path, ErrNotARunTrace, spec.Format, RunFormat)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w: format %q, this version reads %q", path, ErrNotARunTrace, spec.Format, RunFormat)
 	}
 	if spec.Source != sourcePRNG {
-		return RunSpec{}, nil, fmt.Errorf("%s: %w", path, ErrNotReplayable)
+		return traceHeader{}, nil, fmt.Errorf("%s: %w", path, ErrNotReplayable)
 	}
 	if err := spec.Scenario.Validate(); err != nil {
-		return RunSpec{}, nil, fmt.Errorf("%s: recorded scenario is invalid: %w", path, err)
+		return traceHeader{}, nil, fmt.Errorf("%s: recorded scenario is invalid: %w", path, err)
 	}
-	return spec, records, nil
+	return th, records, nil
 }
 
 // Replay re-runs the run a trace file records and checks that it reproduces the recorded trace
 // hash. It returns the new outcome (with every check) and ErrHashMismatch, wrapped with both hashes,
 // when the rerun diverges (a different version of the code, or a nondeterminism bug).
 func Replay(path string, opt Options) (*Outcome, error) {
-	spec, records, err := ReadRunTrace(path)
+	th, records, err := readRunTrace(path)
 	if err != nil {
 		return nil, err
 	}
+	spec := th.RunSpec
 	out, err := Run(spec.Scenario, spec.Seed, opt)
 	if err != nil {
 		return nil, err
 	}
 	if recorded := trace.Hash(records); recorded != out.Result.Hash {
-		return out, fmt.Errorf("%w: %s records hash %016x, the rerun gives %016x (recorded by a different version of stateflush?)",
-			ErrHashMismatch, path, recorded, out.Result.Hash)
+		return out, fmt.Errorf("%w: %s records hash %016x, the rerun gives %016x (%s)",
+			ErrHashMismatch, path, recorded, out.Result.Hash, versionNote(th.RecordedBy, BuildVersion()))
 	}
 	return out, nil
 }
@@ -97,19 +116,94 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	for i := 0; i < o.Drawn.KV.Servers+o.Drawn.KV.Clients; i++ {
 		names[int32(i)] = kv.NodeName(o.Drawn.KV, protocol.NodeID(i))
 	}
+	names[finalReader(o.Drawn.KV)] = "final reads"
+	cfg := o.Drawn.KV
+	history := append(slices.Clone(o.History), o.FinalReads...)
 	in := linearizability.ReportInput{
 		Description:      o.Banner(),
 		ReplayCommand:    o.ReplayCommand(tracePath),
+		ReplayScript:     replayScript(moduleRoot(), executable()),
 		Records:          o.Records,
 		TraceDescription: o.TraceHeader(),
-		History:          append(slices.Clone(o.History), o.FinalReads...),
+		History:          history,
 		Violations:       o.Violations,
 		NodeNames:        names,
+		Scenario:         o.Drawn.Name,
+		Seed:             fmt.Sprint(o.Spec.Seed),
+		Mutants:          cfg.Mutants.String(),
+		Holdings:         o.Holdings,
+		BucketOf:         func(key string) int { return kv.BucketOf(key, cfg.Buckets) },
+		Diagram: func(key string, write *linearizability.Operation) ([]byte, error) {
+			d, err := spacetime.Build(spacetime.Input{Records: o.Records, History: history, Config: cfg, Key: key, Write: write})
+			if err != nil {
+				return nil, err
+			}
+			return d.SVG(fmt.Sprintf("Key %s, bucket %d: the write followed and the read that shows it", d.Key(), d.Bucket()))
+		},
 	}
 	if o.Verdict.Result != "" {
 		in.Verdicts = []linearizability.Verdict{o.Verdict}
 	}
 	return tracePath, linearizability.WriteReport(dir, in)
+}
+
+// replayScript is replay.sh: it replays the trace beside it, from any directory, in the
+// stateflush module the report was written from (the code that recorded the trace), else with the
+// binary that wrote it, else with a stateflush binary on PATH. Extra arguments go to replay.
+func replayScript(module, binary string) string {
+	return `#!/bin/sh
+# Reproduces the run this report describes: replays trace.jsonl (beside this script) and checks its
+# hash. Works from any directory. Extra arguments go to 'stateflush replay'.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+module=` + shellQuote(module) + `
+binary=` + shellQuote(binary) + `
+if [ -n "$module" ] && [ -f "$module/go.mod" ]; then
+	cd "$module"
+	exec go run ./cmd/stateflush replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+if [ -n "$binary" ] && [ -x "$binary" ]; then
+	exec "$binary" replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+if command -v stateflush >/dev/null 2>&1; then
+	exec stateflush replay "$here/` + linearizability.ReportTraceFile + `" "$@"
+fi
+echo "replay.sh: found neither the stateflush module (${module:-not recorded}) nor a stateflush binary on PATH" >&2
+exit 1
+`
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// executable is the stateflush command that is running, "" when this is not one (a test binary,
+// or one that go run has built in a directory it removes).
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil || strings.HasSuffix(exe, ".test") || strings.Contains(exe, "go-build") {
+		return ""
+	}
+	return exe
+}
+
+// moduleRoot is the stateflush module directory that contains the working directory, "" when
+// there is none (a binary run elsewhere).
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/stateflush/stateflush\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // ErrPartialTrace is returned by WriteTrace for an outcome that kept only the checkers' records.
@@ -130,4 +224,41 @@ func (o *Outcome) WriteTrace(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// KillsDescription counts the run's crashes by the nemesis that caused them (the crash record's
+// action: the chaos monkey's kills, the source-bounce nemesis's kills of image sources, scripted
+// crashes), e.g. "15 kills (6 by chaos-monkey, 9 by source-watch)". It reads the trace, which
+// keeps every crash in both trace modes.
+func (o *Outcome) KillsDescription() string {
+	var causes []string
+	counts := map[string]int{}
+	total := 0
+	for i := range o.Records {
+		r := &o.Records[i]
+		if r.Kind != trace.KindCrash {
+			continue
+		}
+		cause := linearizability.CrashCause(r)
+		if cause == "" {
+			cause = "unlabelled"
+		}
+		if counts[cause] == 0 {
+			causes = append(causes, cause)
+		}
+		counts[cause]++
+		total++
+	}
+	text := fmt.Sprintf("%d kills", total)
+	if total == 1 {
+		text = "1 kill"
+	}
+	if total == 0 {
+		return text
+	}
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = fmt.Sprintf("%d by %s", counts[c], c)
+	}
+	return text + " (" + strings.Join(parts, ", ") + ")"
 }

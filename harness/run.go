@@ -268,10 +268,21 @@ func network(scn Scenario, topology protocol.Rand) sim.Network {
 		}
 	}
 	n := scn.Nemeses
-	if n.ClientLossProb == 0 && n.ClientDupProb == 0 && n.ServerDupProb == 0 {
+	clientLatency := scn.Latency
+	if h := scn.Hops; h != nil {
+		server := sim.HopLatency(h.ServerHops, h.PerHop)
+		clientLatency = sim.HopLatency(h.ClientHops, h.PerHop)
+		for from := 0; from < scn.KV.Servers; from++ {
+			for to := 0; to < scn.KV.Servers; to++ {
+				if from != to {
+					net.Links[sim.LinkKey{From: protocol.NodeID(from), To: protocol.NodeID(to)}] = sim.Link{Latency: server, DupProb: n.ServerDupProb}
+				}
+			}
+		}
+	} else if n.ClientLossProb == 0 && n.ClientDupProb == 0 && n.ServerDupProb == 0 {
 		return net
 	}
-	clientLink := sim.Link{Latency: scn.Latency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
+	clientLink := sim.Link{Latency: clientLatency, LossProb: n.ClientLossProb, DupProb: n.ClientDupProb}
 	for _, key := range clientLinks(scn.KV) {
 		net.Links[key] = clientLink
 	}
@@ -539,7 +550,7 @@ func (o *Outcome) finalReads(h linearizability.History, holdings []linearizabili
 		}
 		return false, "", ""
 	}
-	reader := int32(o.Drawn.KV.Servers + o.Drawn.KV.Clients)
+	reader := finalReader(o.Drawn.KV)
 	at := int64(o.Result.Now)
 	for i := range h {
 		if h[i].ReturnUS != linearizability.InfiniteTimeUS {
@@ -605,6 +616,8 @@ type SeedResult struct {
 	VirtualTimeUS int64    `json:"virtual_time_us"`
 	Steps         int64    `json:"steps"`
 	Hash          string   `json:"hash"`
+	// Version is the build that ran the seed (BuildVersion), so that merged sweeps say what ran.
+	Version string `json:"version,omitempty"`
 }
 
 // SeedResult summarises the outcome as one sweep line.
@@ -614,6 +627,7 @@ func (o *Outcome) SeedResult() SeedResult {
 		Mutant: o.Drawn.KV.Mutants.String(), Verdict: o.Final, CaughtBy: o.CaughtBy,
 		Kills: len(o.Kills), LostBuckets: o.LostBuckets, End: string(o.Result.End),
 		VirtualTimeUS: int64(o.Result.Now), Steps: o.Result.Steps, Hash: fmt.Sprintf("%016x", o.Result.Hash),
+		Version: BuildVersion(),
 	}
 	if len(o.Violations) > 0 {
 		r.Detail = o.Violations[0].Message
@@ -651,6 +665,12 @@ func (s Scenario) Describe() string {
 	swarm := ""
 	if s.Swarm {
 		swarm = " (swarm-drawn)"
+	}
+	if h := s.Hops; h != nil {
+		fmt.Fprintf(&b, "  hops: %d between servers, %d between a client and a server, %v each (replace the latency above)\n", h.ServerHops, h.ClientHops, protocol.Readable(h.PerHop))
+	}
+	if s.KV.ReadFromAnyCopy {
+		b.WriteString("  reads: from any initialized copy (may be stale)\n")
 	}
 	fmt.Fprintf(&b, "  nemeses%s: %s\n", swarm, s.Nemeses.Describe())
 	if plan := s.Snapshots.describe(); plan != "" || s.Reorder {
@@ -692,16 +712,22 @@ func (o *Outcome) Replayable() bool {
 	return ok
 }
 
+// finalReader is the client id of the harness's final reads: no client of the run.
+func finalReader(cfg kv.Config) int32 { return int32(cfg.Servers + cfg.Clients) }
+
 // traceHeader is what a harness trace's header holds: the spec that reproduces the run, and the
 // banner's drawn parameters so that a reader sees what ran without re-running it.
 type traceHeader struct {
 	RunSpec
 	DrawnNemeses Nemeses `json:"drawn_nemeses"`
+	// RecordedBy is the build that ran it (BuildVersion); empty in traces from before it was
+	// recorded.
+	RecordedBy string `json:"recorded_by,omitempty"`
 }
 
 // TraceHeader is the description written in the header of the run's trace.
 func (o *Outcome) TraceHeader() json.RawMessage {
-	b, err := json.Marshal(traceHeader{RunSpec: o.Spec, DrawnNemeses: o.Drawn.Nemeses})
+	b, err := json.Marshal(traceHeader{RunSpec: o.Spec, DrawnNemeses: o.Drawn.Nemeses, RecordedBy: BuildVersion()})
 	if err != nil {
 		panic(fmt.Sprintf("harness: RunSpec does not marshal: %v", err))
 	}

@@ -67,8 +67,12 @@ type Scenario struct {
 	LinkSpread int `json:"link_spread,omitempty"`
 	// Reorder lets a message overtake an earlier one on every link (sim.Network.Reorder). It breaks
 	// the FIFO channels the store and its snapshots assume: runs are expected to fail the checks.
-	Reorder bool    `json:"reorder,omitempty"`
-	Nemeses Nemeses `json:"nemeses"`
+	Reorder bool `json:"reorder,omitempty"`
+	// Hops, when set, replaces Latency by per-hop latencies (sim.HopLatency): every link between
+	// two servers crosses ServerHops network hops, every link between a client and a server
+	// ClientHops, as in sim.DataCenterTopology (1 hop inside the data center, 7 from a desk).
+	Hops    *HopPlan `json:"hops,omitempty"`
+	Nemeses Nemeses  `json:"nemeses"`
 	// Snapshots, when enabled, takes Chandy–Lamport snapshots of the store during the safety phase
 	// (see SnapshotPlan).
 	Snapshots SnapshotPlan `json:"snapshots,omitzero"`
@@ -107,10 +111,20 @@ type Action struct {
 	Bucket int             `json:"bucket,omitempty"`
 }
 
+// HopPlan is a network measured in hops (see Scenario.Hops).
+type HopPlan struct {
+	ServerHops int               `json:"server_hops"`
+	ClientHops int               `json:"client_hops"`
+	PerHop     protocol.Duration `json:"per_hop_us"`
+}
+
 // Validate reports the first parameter that cannot run, naming it and its value.
 func (s Scenario) Validate() error {
 	if s.Name == "" {
 		return errors.New("scenario: Name is empty")
+	}
+	if h := s.Hops; h != nil && (h.ServerHops < 1 || h.ClientHops < 1 || h.PerHop <= 0) {
+		return fmt.Errorf("scenario %s: Hops %+v: need at least 1 hop between servers and between clients and servers, and PerHop > 0", s.Name, *h)
 	}
 	if err := s.KV.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)

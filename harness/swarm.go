@@ -97,6 +97,10 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --swarm=%v", s.Swarm)
 		candidate.Swarm = s.Swarm
 	}
+	if k.ReadFromAnyCopy != bk.ReadFromAnyCopy {
+		fmt.Fprintf(&b, " --read-from-any-copy=%v", k.ReadFromAnyCopy)
+		candidate.KV.ReadFromAnyCopy = k.ReadFromAnyCopy
+	}
 	if s.SafetyPhase != builtin.SafetyPhase && s.SafetyPhase%protocol.Millisecond == 0 {
 		fmt.Fprintf(&b, " --safety-ms %d", s.SafetyPhase/protocol.Millisecond)
 		candidate.SafetyPhase = s.SafetyPhase

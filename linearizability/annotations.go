@@ -117,8 +117,8 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 		switch r.Kind {
 		case trace.KindCrash:
 			description := "crash " + node(r.Node)
-			if by, ok := r.Get("by"); ok && by != "" {
-				description += " by " + by
+			if cause := CrashCause(r); cause != "" {
+				description += " by " + cause
 			}
 			add(porcupine.Annotation{Tag: tagFaults, Start: r.TimeUS, Description: description,
 				Details: fmt.Sprintf("trace seq %d %s", r.Seq, describeAttrs(r)), BackgroundColor: colorCrash})
@@ -155,7 +155,7 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 			case protocol.EventPrimaryChange:
 				bucket, _ := r.Get("bucket")
 				primary, _ := r.Get("primary")
-				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary n%s", bucket, primary),
+				add(porcupine.Annotation{Tag: tagPrimary, Start: r.TimeUS, Description: fmt.Sprintf("b%s primary %s", bucket, memberName(primary)),
 					Details: fmt.Sprintf("trace seq %d at %s: %s", r.Seq, node(r.Node), describeAttrs(r)), BackgroundColor: colorView})
 			case protocol.EventAnnounceSent:
 				_, p := phaseOf(r)
@@ -230,6 +230,26 @@ func traceAnnotations(records []trace.Record, fromUS, toUS int64, names map[int3
 		return cmp.Compare(a.Start, b.Start)
 	})
 	return out
+}
+
+// CrashCause names what caused a crash record: its action attribute (which nemesis: the chaos
+// monkey's kill, the source-bounce nemesis's "source-watch", a scripted crash), else its "by"
+// label; "" when the record says neither.
+func CrashCause(r *trace.Record) string {
+	cause, _ := r.Get("action")
+	if cause == "" {
+		cause, _ = r.Get("by")
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(cause, "nemesis/"), " kill")
+}
+
+// memberName renders a member attribute: the store writes names ("s3", "s2#1"); a bare number is
+// a node id.
+func memberName(member string) string {
+	if member != "" && member[0] >= '0' && member[0] <= '9' {
+		return "n" + member
+	}
+	return member
 }
 
 func describeAttrs(r *trace.Record) string {

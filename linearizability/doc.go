@@ -94,14 +94,26 @@
 //
 // # Reports
 //
-// WriteReport writes a directory with porcupine's self-contained visualization of the failing
-// partitions (index.html, annotated with crashes and who caused them, network partitions, view
-// changes, primary changes and state-flush phases from the trace), the trace (trace.jsonl), the
-// history (history.json), the verdicts and violations (violations.json and, in words,
-// summary.txt) and the replay command (replay.sh).
+// WriteReport writes a directory a person opens: the report page (index.html, one self-contained
+// HTML file: a headline with verdict, check, key, bucket, violation, run and a copyable replay
+// command, then one panel per failing key, illegal keys first, with the key's operations on a time
+// axis by client name, the trace's crashes (and who caused them), partitions, view changes,
+// primaries and state-flush phases of its bucket as rows, the holders' final state and, through
+// ReportInput.Diagram, a space-time diagram); porcupine's visualization of the illegal keys
+// (porcupine.html, with the same annotations, opened at the first illegal point); the trace
+// (trace.jsonl), the history (history.json), the verdicts and violations (violations.json and, in
+// words, summary.txt) and the replay command (replay.sh).
+//
+// A history from outside the simulator, with no trace, gets the same page with its headline and
+// operation panels (no rows from a trace, no diagram):
+//
+//	err := linearizability.WriteReport(dir, linearizability.ReportInput{
+//		History: h, Verdicts: []linearizability.Verdict{verdict}, Violations: violations,
+//		ReplayCommand: "stateflush check history.json"})
 //
 // # Tests
 //
-// go test ./linearizability/ runs in well under a second. STATEFLUSH_KEEP_REPORT=dir keeps the report
+// go test ./linearizability/ runs in a few seconds; the page test renders in headless Chromium
+// when it is installed (internal/browser). STATEFLUSH_KEEP_REPORT=dir keeps the report
 // that TestWriteReportFromTraceToVerdict writes, to open it in a browser.
 package linearizability

@@ -22,6 +22,8 @@ type ReportInput struct {
 	Description string
 	// ReplayCommand is the exact command that reproduces the run.
 	ReplayCommand string
+	// ReplayScript is the whole of replay.sh; empty for a script that runs ReplayCommand.
+	ReplayScript string
 	// Records is the run's trace.
 	Records []trace.Record
 	// TraceDescription is the trace file header's description (JSON, e.g. seed and scenario);
@@ -40,6 +42,19 @@ type ReportInput struct {
 	// MaxVisualizedOperations: when no verdict or violation names a key, the whole history is
 	// visualized if it has at most this many operations; 0 means DefaultMaxVisualizedOperations.
 	MaxVisualizedOperations int
+
+	// Scenario, Seed and Mutants are the run's, for the page's headline (empty for a history
+	// that does not come from the simulator).
+	Scenario, Seed, Mutants string
+	// Holdings are the live members' bucket copies at the end, for the final state of every
+	// holder of a failing key's bucket (violations that list holders take precedence).
+	Holdings []Holding
+	// BucketOf maps a key to its bucket; nil when keys have no buckets.
+	BucketOf func(key string) int
+	// Diagram draws the space-time diagram of a failing key as an SVG document; write is the
+	// acknowledged write a violation says was lost (nil when none does). Nil for no diagrams; it is
+	// called only when Records is not empty.
+	Diagram func(key string, write *Operation) ([]byte, error)
 }
 
 // Defaults for ReportInput's optional limits.
@@ -53,7 +68,8 @@ const (
 
 // Files of a report directory.
 const (
-	ReportVisualizationFile = "index.html"
+	ReportPageFile          = "index.html"
+	ReportVisualizationFile = "porcupine.html"
 	ReportHistoryFile       = "history.json"
 	ReportTraceFile         = "trace.jsonl"
 	ReportSummaryFile       = "summary.txt"
@@ -63,11 +79,18 @@ const (
 
 // WriteReport writes a report directory that a person can open:
 //
-//   - index.html: porcupine's self-contained visualization of the failing partitions (the keys
-//     that verdicts found illegal or that violations name; the whole history when it has
-//     snapshots or is small and nothing narrower is named), with the trace's crashes (and who
-//     caused them: the "by" attribute, e.g. the chaos monkey), partitions, view changes and
-//     state-flush phases (announce, flush, copy, initialized) as annotation rows;
+//   - index.html: the report page (see page.go): a headline with the verdict, check, key,
+//     bucket, violation, run and replay command, then one panel per failing key (illegal keys
+//     first) with its operations on a time axis by client name, the faults (crashes and who
+//     caused them: the "by" attribute, e.g. the chaos monkey), partitions, view changes, primaries
+//     and state-flush phases (announce, flush, copy, initialized) of its bucket as rows, the
+//     final state of every holder and, with ReportInput.Diagram, a space-time diagram. With only
+//     a history (no trace, e.g. `stateflush check`), the page has the headline and the
+//     operations;
+//   - porcupine.html: porcupine's self-contained visualization of the failing partitions (the
+//     illegal keys when there are any, else the keys that violations name; the whole history when
+//     it has snapshots or is small and nothing narrower is named), with the same annotation rows,
+//     opened at the first illegal point;
 //   - trace.jsonl: the trace, in sim/trace's JSON Lines format;
 //   - history.json: the history (see WriteHistory);
 //   - violations.json: the verdicts and violations, for tools;
@@ -101,13 +124,20 @@ func WriteReport(dir string, in ReportInput) error {
 		Violations []Violation `json:"violations"`
 	}{in.Verdicts, in.Violations}))
 	script := "#!/bin/sh\n# Reproduces the run this report describes.\n"
-	if in.ReplayCommand != "" {
+	if in.ReplayScript != "" {
+		script = in.ReplayScript
+	} else if in.ReplayCommand != "" {
 		script += in.ReplayCommand + "\n"
 	} else {
 		script += "echo 'no replay command was recorded' >&2; exit 1\n"
 	}
 	note(os.WriteFile(filepath.Join(dir, ReportReplayFile), []byte(script), 0o755))
 	note(os.WriteFile(filepath.Join(dir, ReportSummaryFile), []byte(summaryText(in, visualized, problems)), 0o644))
+	page, err := writePage(in, ReportVisualizationFile, visualized.what, problems)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, ReportPageFile), page, 0o644)
+	}
+	note(err)
 	return errors.Join(problems...)
 }
 
@@ -141,7 +171,7 @@ func writeVisualization(path string, in ReportInput) (visualization, error) {
 	if err := porcupine.Visualize(model, info, &buf); err != nil {
 		return vis, fmt.Errorf("visualization: %w", err)
 	}
-	return vis, os.WriteFile(path, buf.Bytes(), 0o644)
+	return vis, os.WriteFile(path, openAtFirstError(buf.Bytes()), 0o644)
 }
 
 // selectForVisualization picks the operations the visualization shows and the model to show them
@@ -152,14 +182,18 @@ func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model
 		vis.what = "the whole history (it has snapshots, so it is one partition of the whole-store model)"
 		return StoreModel, all
 	}
-	named := namedKeys(in)
+	named := illegalKeys(in)
+	what := "the %d keys that no linearization explains"
+	if len(named) == 0 {
+		named, what = namedKeys(in), "the partitions of the %d keys named by verdicts and violations"
+	}
 	if len(named) > 0 {
 		if len(named) > maxVisualizedKeys {
 			vis.omitted = named[maxVisualizedKeys:]
 			named = named[:maxVisualizedKeys]
 		}
 		vis.keys = named
-		vis.what = fmt.Sprintf("the partitions of the %d keys named by verdicts and violations", len(named))
+		vis.what = fmt.Sprintf(what, len(named))
 		var ops []porcupine.Operation
 		for _, op := range all {
 			if slices.Contains(named, op.Input.(*modelInput).key) {
@@ -178,6 +212,29 @@ func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model
 	}
 	vis.what = fmt.Sprintf("only the trace annotations: no key is named and the history has %d operations (more than %d)", len(all), limit)
 	return RegisterModel, nil
+}
+
+// illegalKeys are the keys that verdicts found illegal or undecided, illegal ones first: what
+// porcupine's visualization can show a person (a key it finds linearizable shows only valid
+// points, whatever other checks say about it).
+func illegalKeys(in ReportInput) []string {
+	var keys []string
+	for _, v := range in.Verdicts {
+		keys = append(keys, v.IllegalKeys...)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	for _, v := range in.Verdicts {
+		keys = append(keys, v.UnknownKeys...)
+	}
+	var out []string
+	for _, k := range keys {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // namedKeys are the keys that Illegal or Unknown verdicts and violations name, illegal ones first.
@@ -249,6 +306,32 @@ func annotationsFor(in ReportInput, ops []porcupine.Operation) []porcupine.Annot
 	return traceAnnotations(in.Records, fromUS, toUS, in.NodeNames)
 }
 
+// jumpToFirstError clicks porcupine's own "jump to first error" link once the page has rendered,
+// so that the visualization opens at the first illegal point (the link is inactive without one).
+const jumpToFirstError = `<script>
+window.addEventListener('load', function () {
+  var jump = document.querySelector('#jump-link');
+  if (!jump || jump.classList.contains('inactive')) { return; }
+  jump.dispatchEvent(new Event('click'));
+  // Porcupine scrolls smoothly, which a page opened in the background may never finish: scroll to
+  // the leftmost visible illegal point at once.
+  var points = Array.from(document.querySelectorAll('.linearization-invalid.linearization-point'))
+    .filter(function (p) { return !p.closest('.hidden'); });
+  points.sort(function (a, b) { return a.x1.baseVal.value - b.x1.baseVal.value; });
+  if (points.length > 0) { points[0].scrollIntoView({block: 'center', inline: 'center'}); }
+});
+</script>
+`
+
+// openAtFirstError adds jumpToFirstError to porcupine's page and names the page.
+func openAtFirstError(page []byte) []byte {
+	page = bytes.Replace(page, []byte("<title>Porcupine</title>"), []byte("<title>Porcupine: linearizability of the failing keys · stateflush report</title>"), 1)
+	if i := bytes.LastIndex(page, []byte("</body>")); i >= 0 {
+		return slices.Concat(page[:i], []byte(jumpToFirstError), page[i:])
+	}
+	return append(page, jumpToFirstError...)
+}
+
 func writeAnnotationsOnly(path string, in ReportInput, cause error) error {
 	var info porcupine.LinearizationInfo
 	info.AddAnnotations(traceAnnotations(in.Records, 0, InfiniteTimeUS, in.NodeNames))
@@ -318,6 +401,7 @@ func summaryText(in ReportInput, vis visualization, problems []error) string {
 	}
 	fmt.Fprintf(&b, "\nReplay:\n  %s\n", orNone(in.ReplayCommand))
 	b.WriteString("\nFiles:\n")
+	fmt.Fprintf(&b, "  %s  the report page: headline, then one panel per failing key (operations by client, faults, views, primaries, copies, final state, space-time diagram)\n", ReportPageFile)
 	fmt.Fprintf(&b, "  %s  porcupine visualization of %s", ReportVisualizationFile, vis.what)
 	if vis.operations > 0 {
 		fmt.Fprintf(&b, "; %d operations, re-checked: %s", vis.operations, vis.result)

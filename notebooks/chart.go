@@ -5,55 +5,56 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image/color"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/stateflush/stateflush/internal/figure"
 	"github.com/stateflush/stateflush/protocol/kv"
 )
 
-// The house style of every figure: one size that fits a page column and a slide, fonts that stay
-// readable when the figure is scaled to that size, and one palette.
+// The house style lives in internal/figure, which the report page's space-time diagram shares;
+// these short names keep the experiments readable.
 const (
-	// figureWidth and figureHeight are the default figure size (16 x 9 cm).
-	figureWidth  = 16 * vg.Centimeter
-	figureHeight = 9 * vg.Centimeter
-	// pngDPI makes a 16 cm wide PNG about 950 pixels wide: sharp on a page, small in the repository.
-	pngDPI = 150
-
-	titleFontSize  = 12
-	labelFontSize  = 11
-	tickFontSize   = 10
-	legendFontSize = 10
+	figureWidth    = figure.Width
+	figureHeight   = figure.Height
+	titleFontSize  = figure.TitleFontSize
+	labelFontSize  = figure.LabelFontSize
+	tickFontSize   = figure.TickFontSize
+	legendFontSize = figure.LegendFontSize
 )
 
-// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale
-// print by lightness.
 var (
-	colorBlue       = color.NRGBA{R: 0x00, G: 0x72, B: 0xB2, A: 0xFF}
-	colorVermillion = color.NRGBA{R: 0xD5, G: 0x5E, B: 0x00, A: 0xFF}
-	colorGreen      = color.NRGBA{R: 0x00, G: 0x9E, B: 0x73, A: 0xFF}
-	colorOrange     = color.NRGBA{R: 0xE6, G: 0x9F, B: 0x00, A: 0xFF}
-	colorSky        = color.NRGBA{R: 0x56, G: 0xB4, B: 0xE9, A: 0xFF}
-	colorPurple     = color.NRGBA{R: 0xCC, G: 0x79, B: 0xA7, A: 0xFF}
-	colorBlack      = color.NRGBA{A: 0xFF}
-	colorGrey       = color.NRGBA{R: 0x88, G: 0x88, B: 0x88, A: 0xFF}
-	colorRed        = color.NRGBA{R: 0xC0, G: 0x00, B: 0x00, A: 0xFF}
+	colorBlue       = figure.Blue
+	colorVermillion = figure.Vermillion
+	colorGreen      = figure.Green
+	colorOrange     = figure.Orange
+	colorSky        = figure.Sky
+	colorPurple     = figure.Purple
+	colorBlack      = figure.Black
+	colorGrey       = figure.Grey
+	colorRed        = figure.Red
 )
 
-// houseFont is the typeface of every text: a sans-serif reads better than gonum's default serif at
-// small sizes.
-var houseFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+var (
+	newPlot   = figure.NewPlot
+	textStyle = figure.TextStyle
+	withAlpha = figure.WithAlpha
+	// saveFigure renders a figure as NAME.png, NAME.svg and NAME.pdf in outDir.
+	saveFigure = figure.Save
+)
+
+type (
+	painter    = figure.Painter
+	plainTicks = figure.PlainTicks
+)
 
 // seriesColors is the palette for an ordered list of series (mutants, key counts, kill rates).
 // (Okabe–Ito's yellow is left out: too faint for a line on white.)
@@ -61,6 +62,13 @@ var seriesColors = []color.Color{colorBlue, colorVermillion, colorGreen, colorOr
 
 // seriesDashes gives series beyond the palette's length a second distinguishing feature.
 var seriesDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}}
+
+// seriesGlyphs give each series of a list a marker shape too: with seriesColors, the twelve
+// mutants get twelve distinct (colour, shape) pairs, which stay apart in greyscale.
+var seriesGlyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.CrossGlyph{},
+	draw.RingGlyph{}, draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.PlusGlyph{}}
+
+func seriesGlyph(i int) draw.GlyphDrawer { return seriesGlyphs[i%len(seriesGlyphs)] }
 
 // seriesColor and seriesDash style series i of a list.
 func seriesColor(i int) color.Color { return seriesColors[i%len(seriesColors)] }
@@ -80,58 +88,6 @@ func strategyColor(s kv.Strategy) color.Color {
 
 // strategies are the three replica-creation strategies, in the order figures show them.
 var strategies = []kv.Strategy{kv.StateFlush, kv.Blocking, kv.Naive}
-
-// newPlot makes a plot in the house style: title, axis labels with units, fonts, a light grid.
-func newPlot(title, xLabel, yLabel string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle.Font = font.From(houseFont, titleFontSize)
-	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
-	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
-		ax.Label.TextStyle.Font = font.From(houseFont, labelFontSize)
-		ax.Tick.Label.Font = font.From(houseFont, tickFontSize)
-		ax.Tick.Marker = plainTicks{}
-	}
-	p.Legend.TextStyle.Font = font.From(houseFont, legendFontSize)
-	p.Legend.Top = true
-	p.Legend.ThumbnailWidth = vg.Points(18)
-	grid := plotter.NewGrid()
-	grid.Vertical.Color = color.Gray{Y: 0xE0}
-	grid.Horizontal.Color = color.Gray{Y: 0xE0}
-	p.Add(grid)
-	return p
-}
-
-// textStyle is a text style in the house font at the given size.
-func textStyle(size vg.Length, c color.Color) draw.TextStyle {
-	return draw.TextStyle{Color: c, Font: font.From(houseFont, size), Handler: plot.DefaultTextHandler}
-}
-
-// painter draws a whole figure onto a canvas; saveFigure calls it once per output format.
-type painter func(dc draw.Canvas)
-
-// figureMargin keeps text at the edges (long row labels, the last tick label) off the border.
-const figureMargin = 2 * vg.Millimeter
-
-// saveFigure renders a figure as NAME.png (for pages) and NAME.svg (for papers) in outDir. Both are
-// byte-identical for identical input on the same platform: no timestamps, no random identifiers.
-func saveFigure(outDir, name string, width, height vg.Length, paint painter) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("figure %s: %w", name, err)
-	}
-	framed := func(dc draw.Canvas) {
-		paint(draw.Crop(dc, figureMargin, -figureMargin, figureMargin, -figureMargin))
-	}
-	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(pngDPI))
-	framed(draw.New(img))
-	if err := writeFile(filepath.Join(outDir, name+".png"), vgimg.PngCanvas{Canvas: img}); err != nil {
-		return err
-	}
-	svg := vgsvg.New(width, height)
-	framed(draw.New(svg))
-	return writeFile(filepath.Join(outDir, name+".svg"), svg)
-}
 
 // savePlot saves a single plot at the default size.
 func savePlot(outDir, name string, p *plot.Plot) error {
@@ -172,17 +128,6 @@ func sideLegend(p *plot.Plot, width vg.Length) painter {
 		p.Draw(draw.Crop(dc, 0, -width, 0, 0))
 		legend.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-width+vg.Millimeter, 0, 0, 0))
 	}
-}
-
-func writeFile(path string, w io.WriterTo) error {
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		return fmt.Errorf("rendering %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // writeCSV saves the numbers behind a figure as NAME.csv, so that a reader can check a figure or
@@ -287,12 +232,6 @@ func (s swatch) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(s.Color, []vg.Point{c.Min, {X: c.Max.X, Y: c.Min.Y}, c.Max, {X: c.Min.X, Y: c.Max.Y}})
 }
 
-// withAlpha returns a translucent version of a colour, for shading.
-func withAlpha(c color.Color, alpha uint8) color.Color {
-	r, g, b, _ := c.RGBA()
-	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: alpha}
-}
-
 // verticalLine marks one x value across the whole plot height (an instant: a copy's completion).
 type verticalLine struct {
 	X     float64
@@ -353,24 +292,9 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 			tick := plot.Tick{Value: at}
 			if m == 1 || m == 2 || m == 5 {
-				tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+				tick.Label = thousands(v)
 			}
 			ticks = append(ticks, tick)
-		}
-	}
-	return ticks
-}
-
-// plainTicks are gonum's default tick positions with labels in the shortest form ("25", not
-// "25.00").
-type plainTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range ticks {
-		if !ticks[i].IsMinor() {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', -1, 64)
 		}
 	}
 	return ticks
@@ -414,6 +338,40 @@ func (g cellGrid) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return xmin, xmax, ymin, ymax
 }
 
+// thousands prints a tick value with thousands separators (100,000), as people read large numbers.
+func thousands(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if math.Abs(v) < 1000 {
+		return s
+	}
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i:]
+	}
+	var b strings.Builder
+	for i, d := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return sign + b.String() + frac
+}
+
+// errorPoints are points with a spread below and above each (in the plot's units), for
+// plotter.NewYErrorBars: the minimum and maximum of repeated measurements around their median.
+type errorPoints struct {
+	plotter.XYs
+	Low, High []float64
+}
+
+// YError implements plotter.YErrorer.
+func (e errorPoints) YError(i int) (float64, float64) { return e.Low[i], e.High[i] }
+
 // stepTicks labels an axis every Step units, with a minor tick halfway, for axes where gonum's
 // default picks too few labels.
 type stepTicks struct{ Step float64 }
@@ -424,7 +382,7 @@ func (t stepTicks) Ticks(lo, hi float64) []plot.Tick {
 	for v := math.Ceil(lo/t.Step*2) * t.Step / 2; v <= hi; v += t.Step / 2 {
 		tick := plot.Tick{Value: v}
 		if math.Mod(math.Abs(v), t.Step) < t.Step/4 {
-			tick.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			tick.Label = thousands(v)
 		}
 		ticks = append(ticks, tick)
 	}

@@ -2,12 +2,13 @@ package notebooks
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"time"
 
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
@@ -50,9 +51,9 @@ func recordedHistory(operations, keys int) (linearizability.History, error) {
 
 func runCheckerCost(outDir string) error {
 	type point struct {
-		operations, keys int
-		medianMS         float64
-		result           linearizability.Result
+		operations, keys       int
+		medianMS, minMS, maxMS float64
+		result                 linearizability.Result
 	}
 	var points []point
 	for _, keys := range checkerKeys {
@@ -72,11 +73,11 @@ func runCheckerCost(outDir string) error {
 				times = append(times, float64(time.Since(start).Microseconds())/1000)
 			}
 			slices.Sort(times)
-			points = append(points, point{n, keys, times[len(times)/2], verdict.Result})
+			points = append(points, point{n, keys, times[len(times)/2], times[0], times[len(times)-1], verdict.Result})
 		}
 	}
 
-	p := newPlot(fmt.Sprintf("Linearizability check wall time (%d clients, median of %d, GOMAXPROCS=%d)", notebookClients, checkerRepeats, runtime.GOMAXPROCS(0)),
+	p := newPlot(fmt.Sprintf("Check wall time: median and range of %d runs (%d clients, GOMAXPROCS=%d)", checkerRepeats, notebookClients, runtime.GOMAXPROCS(0)),
 		"history length (operations)", "wall time (ms)")
 	useLogAxis(&p.X)
 	useLogAxis(&p.Y)
@@ -84,24 +85,34 @@ func runCheckerCost(outDir string) error {
 	var rows [][]string
 	for i, keys := range checkerKeys {
 		var xys plotter.XYs
+		spread := errorPoints{}
 		for _, pt := range points {
 			if pt.keys != keys {
 				continue
 			}
 			xys = append(xys, plotter.XY{X: float64(pt.operations), Y: pt.medianMS})
+			spread.XYs = append(spread.XYs, plotter.XY{X: math.Log10(float64(pt.operations)), Y: math.Log10(pt.medianMS)})
+			spread.Low = append(spread.Low, math.Log10(pt.medianMS)-math.Log10(pt.minMS))
+			spread.High = append(spread.High, math.Log10(pt.maxMS)-math.Log10(pt.medianMS))
 			rows = append(rows, []string{fmt.Sprint(pt.operations), fmt.Sprint(pt.keys), formatFloat(float64(pt.operations) / float64(pt.keys)),
-				formatFloat(pt.medianMS), string(pt.result), fmt.Sprint(runtime.GOMAXPROCS(0))})
+				formatFloat(pt.medianMS), formatFloat(pt.minMS), formatFloat(pt.maxMS), string(pt.result), fmt.Sprint(runtime.GOMAXPROCS(0))})
 		}
-		l, s, err := linePoints(logXYs(xys, true, true), seriesColor(i), nil, draw.CircleGlyph{})
+		l, s, err := linePoints(logXYs(xys, true, true), seriesColor(i), seriesDash(i), seriesGlyph(i))
 		if err != nil {
 			return err
 		}
-		p.Add(l, s)
-		p.Legend.Add(fmt.Sprintf("%d keys", keys), l, s)
+		bars, err := plotter.NewYErrorBars(spread)
+		if err != nil {
+			return err
+		}
+		bars.LineStyle.Color, bars.LineStyle.Width = seriesColor(i), vg.Points(1)
+		p.Add(l, s, bars)
+		p.Legend.Add(thousands(float64(keys))+" keys", l, s)
 	}
 	p.Y.Min, p.Y.Max = p.Y.Min-0.15, p.Y.Max+0.15
+	p.X.Min, p.X.Max = math.Log10(float64(checkerLengths[0]))-0.06, math.Log10(float64(checkerLengths[len(checkerLengths)-1]))+0.06
 	if err := savePlot(outDir, "checker-cost", p); err != nil {
 		return err
 	}
-	return writeCSV(outDir, "checker-cost", []string{"operations", "keys", "operations_per_key", "median_wall_ms", "result", "gomaxprocs"}, rows)
+	return writeCSV(outDir, "checker-cost", []string{"operations", "keys", "operations_per_key", "median_wall_ms", "min_wall_ms", "max_wall_ms", "result", "gomaxprocs"}, rows)
 }

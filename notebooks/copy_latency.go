@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
+	"strconv"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -103,6 +106,7 @@ func runCopyLatencyVsSize(outDir string) error {
 	useLogAxis(&p.Y)
 	p.Legend.Left = true
 	var rows [][]string
+	var xs []float64 // the data's x values (log10), for the ticks and the margins
 	for _, st := range strategies {
 		var p50, p99 plotter.XYs
 		for _, size := range copySizes {
@@ -110,6 +114,9 @@ func runCopyLatencyVsSize(outDir string) error {
 			s.meanEntries /= float64(s.copies)
 			s.meanCopyMS /= float64(s.copies)
 			x := s.meanEntries
+			if st == strategies[0] {
+				xs = append(xs, math.Log10(x))
+			}
 			p50 = append(p50, plotter.XY{X: x, Y: percentile(s.writeLatency, 0.5)})
 			p99 = append(p99, plotter.XY{X: x, Y: percentile(s.writeLatency, 0.99)})
 			rows = append(rows, []string{st.String(), fmt.Sprint(size), fmt.Sprint(s.copies), formatFloat(s.meanEntries),
@@ -135,6 +142,14 @@ func runCopyLatencyVsSize(outDir string) error {
 		return fmt.Errorf("copy-latency-vs-size: no write completed during any copy")
 	}
 	p.Y.Min, p.Y.Max = p.Y.Min-0.15, p.Y.Max+0.15 // a little room above and below (log10 units)
+	// Points stay off the axis edges, and every measured size is a labelled tick (the first one
+	// included, which the 1-2-5 ticks would leave unlabelled).
+	p.X.Min, p.X.Max = slices.Min(xs)-0.08, slices.Max(xs)+0.08
+	var ticks []plot.Tick
+	for _, x := range xs {
+		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(math.Round(math.Pow(10, x)), 'f', 0, 64)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	if err := savePlot(outDir, "copy-latency-vs-size", p); err != nil {
 		return err
 	}

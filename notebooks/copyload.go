@@ -24,6 +24,9 @@ type copyPlan struct {
 	CopySpacing protocol.Duration
 	// Copies is how many buckets get a new copy (one each, buckets 0, 1, ...).
 	Copies int
+	// Hops, when set, measures the network in hops (harness.Scenario.Hops); nil keeps the notebook
+	// cluster's latency.
+	Hops *harness.HopPlan
 }
 
 // scenario builds the run. Rebalance i moves bucket i to the first server after its initial
@@ -40,6 +43,7 @@ func (cp copyPlan) scenario() (harness.Scenario, error) {
 		return harness.Scenario{}, fmt.Errorf("copy plan: KeysPerBucket=%d, need at least 1", cp.KeysPerBucket)
 	}
 	scn.KV.Strategy = cp.Strategy
+	scn.Hops = cp.Hops
 	scn.KV.Workload.Keys = cp.KeysPerBucket * scn.KV.Buckets
 	// Small chunks produced at 1 ms each make the copy last about KeysPerBucket/4 ms, long enough
 	// to overlap many writes.

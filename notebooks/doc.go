@@ -29,6 +29,8 @@
 //  6. spacetime-diagram: a space-time diagram of a shrunk failing run, with the violating read.
 //  7. sim-throughput: simulator events and messages per wall-clock second against cluster size.
 //  8. snapshot-vs-flush: a Chandy–Lamport snapshot and a state flush on the same workload.
+//  9. hops: copy duration, write latency during a copy and time to restore redundancy against
+//     1 to 7 network hops between members, state flush vs blocking.
 //
 // # Reproducibility
 //
@@ -46,9 +48,10 @@
 //
 // # House style
 //
-// One piece of code (chart.go) sets the look of every figure: 16 x 9 cm unless a figure needs
-// more room, Liberation Sans at 10-12 pt, colour-blind-safe Okabe–Ito colours with the three
-// replica-creation strategies always in the same colour, PNG at 150 dpi and SVG. Log axes plot
-// base-10 logarithms on a linear axis labelled in the original units, because gonum's LogScale
-// misplaces long axis labels.
+// One piece of code (internal/figure, with chart.go's helpers) sets the look of every figure:
+// 16 x 9 cm unless a figure needs more room, Liberation Sans at 10-12 pt, colour-blind-safe
+// Okabe–Ito colours with the three replica-creation strategies always in the same colour, PNG at
+// 300 dpi, SVG (fonts with a generic sans-serif fallback) and PDF; the report page's space-time
+// diagram shares it. Log axes plot base-10 logarithms on a linear axis labelled in the original
+// units, because gonum's LogScale misplaces long axis labels.
 package notebooks

@@ -28,6 +28,7 @@ func Experiments() []Experiment {
 		{Name: "spacetime-diagram", Title: "space-time diagram of a shrunk failing run", Dir: "06-spacetime-diagram", Run: runSpacetimeDiagram},
 		{Name: "sim-throughput", Title: "simulator throughput vs cluster size", Dir: "07-sim-throughput", Run: runSimThroughput},
 		{Name: "snapshot-vs-flush", Title: "Chandy–Lamport snapshot vs state flush on the same workload", Dir: "08-snapshot-vs-flush", Run: runSnapshotVsFlush},
+		{Name: "hops", Title: "copy duration, write latency and redundancy restore vs hops between members", Dir: "09-hops", Run: runHopsExperiment},
 	}
 }
 

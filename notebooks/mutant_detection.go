@@ -1,8 +1,12 @@
 package notebooks
 
 import (
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
@@ -57,11 +61,16 @@ func runMutantDetection(outDir string) error {
 		[]string{"mutant", "seeds", "detections", "detection_rate", "seeds_to_first_detection", "unknown", "caught_by_on_first_detection"}, rows)
 }
 
+// markerStep is the spacing, in seeds, of a detection-rate series' markers.
+const markerStep = 6
+
 // plotDetectionRate draws, per mutant, the fraction of the first n seeds that caught it.
 func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[string][]harness.Verdict) error {
 	p := newPlot(fmt.Sprintf("Mutant detection rate as seeds are added (scenario %s)", scenario),
 		"seeds run", "fraction of seeds that caught the mutant")
 	var never []string
+	var drawn []plotter.XYs // the series drawn so far, to name those that coincide
+	var drawnNames []string
 	for i, m := range mutants {
 		var xys plotter.XYs
 		caught := 0
@@ -79,8 +88,27 @@ func plotDetectionRate(outDir, scenario string, mutants []string, verdicts map[s
 		if err != nil {
 			return err
 		}
-		p.Add(l)
-		p.Legend.Add(m, l)
+		// A marker every markerStep seeds, at an offset of its own, so that series stay apart in
+		// greyscale and series that coincide still show each one's markers.
+		var marks plotter.XYs
+		for n := i%markerStep + 1; n <= len(xys); n += markerStep {
+			marks = append(marks, xys[n-1])
+		}
+		sc, err := plotter.NewScatter(marks)
+		if err != nil {
+			return err
+		}
+		sc.Color, sc.Radius, sc.Shape = seriesColor(i), vg.Points(3), seriesGlyph(i)
+		p.Add(l, sc)
+		label := m
+		for j, other := range drawn {
+			if slices.Equal(other, xys) {
+				label += " (= " + drawnNames[j] + ")"
+				break
+			}
+		}
+		drawn, drawnNames = append(drawn, xys), append(drawnNames, m)
+		p.Legend.Add(label, l, sc)
 	}
 	if len(never) > 0 {
 		// Mutants never caught would all lie on y = 0; one grey line stands for them, named in the
@@ -143,4 +171,72 @@ func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, 
 	p.Y.Tick.Label.Font.Size = tickFontSize
 	p.X.Min, p.X.Max = float64(detectionFirstSeed)-0.5, float64(detectionFirstSeed+detectionSeeds)-0.5
 	return saveFigure(outDir, "mutant-detection-matrix", figureWidth, 11*vg.Centimeter, p.Draw)
+}
+
+// detectionSummary is the sentence of 03's README that quotes its CSV (kept equal to it by
+// TestReadmeNumbersMatchTheirCSV): when each mutant was first caught and the range of the rates.
+func detectionSummary(csvText string) (string, error) {
+	records, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+	if err != nil {
+		return "", fmt.Errorf("mutant-detection.csv: %w", err)
+	}
+	if len(records) < 2 {
+		return "", fmt.Errorf("mutant-detection.csv has no data rows")
+	}
+	col := map[string]int{}
+	for i, name := range records[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"mutant", "seeds", "detections", "seeds_to_first_detection"} {
+		if _, ok := col[name]; !ok {
+			return "", fmt.Errorf("mutant-detection.csv has no column %s", name)
+		}
+	}
+	type rate struct {
+		mutant            string
+		detections, seeds int
+		first             string
+	}
+	var rates []rate
+	for _, row := range records[1:] {
+		d, err1 := strconv.Atoi(row[col["detections"]])
+		n, err2 := strconv.Atoi(row[col["seeds"]])
+		if err := errors.Join(err1, err2); err != nil || n == 0 {
+			return "", fmt.Errorf("mutant-detection.csv row %v: %v", row, err)
+		}
+		rates = append(rates, rate{row[col["mutant"]], d, n, row[col["seeds_to_first_detection"]]})
+	}
+	describe := func(pick func(r rate) bool) string {
+		var names []string
+		for _, r := range rates {
+			if pick(r) {
+				names = append(names, fmt.Sprintf("`%s` %d/%d", r.mutant, r.detections, r.seeds))
+			}
+		}
+		return strings.Join(names, ", ")
+	}
+	lo, hi := rates[0], rates[0]
+	var firstOnSeed1, never []string
+	for _, r := range rates {
+		if r.detections*lo.seeds < lo.detections*r.seeds {
+			lo = r
+		}
+		if r.detections*hi.seeds > hi.detections*r.seeds {
+			hi = r
+		}
+		switch r.first {
+		case "1":
+			firstOnSeed1 = append(firstOnSeed1, r.mutant)
+		case "":
+			never = append(never, r.mutant)
+		}
+	}
+	same := func(a, b rate) bool { return a.detections*b.seeds == b.detections*a.seeds }
+	s := fmt.Sprintf("In the committed run %d of the %d mutants are caught on seed 1", len(firstOnSeed1), len(rates))
+	if len(never) > 0 {
+		s += fmt.Sprintf(" and %s never", strings.Join(never, ", "))
+	}
+	s += fmt.Sprintf(".\nThe most often caught: %s; the least often: %s.\n",
+		describe(func(r rate) bool { return same(r, hi) }), describe(func(r rate) bool { return same(r, lo) }))
+	return s, nil
 }

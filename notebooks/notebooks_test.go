@@ -3,6 +3,7 @@ package notebooks
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,16 +11,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stateflush/stateflush/internal/figure"
+	"github.com/stateflush/stateflush/internal/generated"
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
-func TestRegistryListsEightUniqueExperimentsInOrder(t *testing.T) {
+func TestRegistryListsNineUniqueExperimentsInOrder(t *testing.T) {
 	exps := Experiments()
-	if len(exps) != 8 {
-		t.Fatalf("Experiments() lists %d experiments, want 8", len(exps))
+	if len(exps) != 9 {
+		t.Fatalf("Experiments() lists %d experiments, want 9", len(exps))
 	}
 	names, dirs := map[string]bool{}, map[string]bool{}
 	for i, e := range exps {
@@ -94,13 +97,27 @@ func TestSameSeedsGiveByteIdenticalFigures(t *testing.T) {
 			if !bytes.HasPrefix(a, []byte("\x89PNG\r\n\x1a\n")) || len(a) < 10_000 {
 				t.Errorf("%s is not a PNG with a figure in it (%d bytes)", f.Name(), len(a))
 			}
+			// The IHDR chunk's width: a 16 cm figure at 300 dpi is 1890 pixels wide.
+			if len(a) > 20 {
+				width := int(a[16])<<24 | int(a[17])<<16 | int(a[18])<<8 | int(a[19])
+				if want := int(math.Round(float64(figureWidth.Points()) / 72 * figure.PNGDPI)); width < want-2 {
+					t.Errorf("%s is %d pixels wide, want at least %d (16 cm at %d dpi)", f.Name(), width, want, figure.PNGDPI)
+				}
+			}
+		case ".pdf":
+			if !bytes.HasPrefix(a, []byte("%PDF-")) || !bytes.Contains(a, []byte("/FontFile")) {
+				t.Errorf("%s is not a PDF with embedded fonts", f.Name())
+			}
 		case ".svg":
 			if !bytes.Contains(a, []byte("<svg")) || !bytes.Contains(a, []byte("<text")) {
 				t.Errorf("%s is not an SVG with text in it", f.Name())
 			}
+			if bytes.Contains(a, []byte("font-family:Liberation Sans;")) || !bytes.Contains(a, []byte("sans-serif;")) {
+				t.Errorf("%s names its font without a generic sans-serif fallback", f.Name())
+			}
 		}
 	}
-	for _, ext := range []string{".png", ".svg", ".csv"} {
+	for _, ext := range []string{".png", ".svg", ".pdf", ".csv"} {
 		if !kinds[ext] {
 			t.Errorf("%s wrote no %s file", e.Name, ext)
 		}
@@ -132,6 +149,77 @@ func TestEveryExperimentHasAReadmeWhoseFiguresExist(t *testing.T) {
 				t.Errorf("%s/README.md links %s: %v", e.Dir, l[1], err)
 			}
 		}
+	}
+}
+
+// TestEveryReadmeFigureReferenceExists: every image and figure file that the repository's READMEs
+// link (the top-level README, the notebooks' index and each experiment's) exists, and every figure
+// an experiment README shows as PNG also exists as SVG and PDF beside it.
+func TestEveryReadmeFigureReferenceExists(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)#]+\.(?:png|svg|pdf|csv))\)`)
+	readmes := []string{filepath.Join("..", "README.md"), "README.md"}
+	for _, e := range Experiments() {
+		readmes = append(readmes, filepath.Join(e.Dir, "README.md"))
+	}
+	for _, readme := range readmes {
+		text, err := os.ReadFile(readme)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		for _, l := range link.FindAllSubmatch(text, -1) {
+			ref := string(l[1])
+			if strings.Contains(ref, "://") {
+				t.Errorf("%s links %s from the network", readme, ref)
+				continue
+			}
+			path := filepath.Join(filepath.Dir(readme), ref)
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s links %s: %v", readme, ref, err)
+			}
+			if strings.HasSuffix(path, ".png") && strings.HasPrefix(filepath.Base(filepath.Dir(path)), "0") {
+				for _, ext := range []string{".svg", ".pdf"} {
+					if _, err := os.Stat(strings.TrimSuffix(path, ".png") + ext); err != nil {
+						t.Errorf("%s shows %s, which has no %s beside it", readme, ref, ext)
+					}
+				}
+			}
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the README sections generated from the committed CSV files")
+
+// TestReadmeNumbersMatchTheirCSV keeps the numbers quoted in experiment READMEs equal to the
+// committed CSV files they come from (the wall-clock experiments' numbers change with every
+// regeneration).
+func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("07-sim-throughput", "sim-throughput.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := throughputSummary(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated.Check(t, filepath.Join("07-sim-throughput", "README.md"),
+		"<!-- sim-throughput-summary:begin (generated from sim-throughput.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
+		"<!-- sim-throughput-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	data, err = os.ReadFile(filepath.Join("03-mutant-detection", "mutant-detection.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = detectionSummary(string(data)); err != nil {
+		t.Fatal(err)
+	}
+	generated.Check(t, filepath.Join("03-mutant-detection", "README.md"),
+		"<!-- mutant-detection-summary:begin (generated from mutant-detection.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
+		"<!-- mutant-detection-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	if _, err := detectionSummary("mutant,seeds\n"); err == nil {
+		t.Error("a detection CSV without data rows gave a summary")
+	}
+	if _, err := throughputSummary("servers,events\n"); err == nil {
+		t.Error("a CSV without data rows gave a summary")
 	}
 }
 
@@ -253,25 +341,5 @@ func TestCopyTimelineFollowsCrashesCopiesAndDrops(t *testing.T) {
 	bad := event(5, 30, 0, protocol.EventInitialized, "bucket", "7")
 	if err := tl.apply(&bad); err == nil {
 		t.Error("an event naming bucket 7 of 2 was accepted")
-	}
-}
-
-func TestViolatingReadIsTheFirstReadWithoutALinearization(t *testing.T) {
-	h := linearizability.History{
-		{Client: 10, Seq: 1, Kind: linearizability.OpPut, Key: "k", Value: "a", Status: linearizability.StatusOK, CallUS: 0, ReturnUS: 10},
-		{Client: 11, Seq: 1, Kind: linearizability.OpGet, Key: "k", Found: true, Output: "a", Status: linearizability.StatusOK, CallUS: 20, ReturnUS: 30},
-		// The put is lost: this read, after it was acknowledged, finds nothing.
-		{Client: 11, Seq: 2, Kind: linearizability.OpGet, Key: "k", Found: false, Status: linearizability.StatusOK, CallUS: 40, ReturnUS: 50},
-		{Client: 11, Seq: 3, Kind: linearizability.OpGet, Key: "k", Found: false, Status: linearizability.StatusOK, CallUS: 60, ReturnUS: 70},
-	}
-	got, err := violatingRead(h, "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Seq != 2 {
-		t.Errorf("violating read is %v, want client 11's read #2", got)
-	}
-	if _, err := violatingRead(h[:2], "k"); !errors.Is(err, errNoViolatingRead) {
-		t.Errorf("a linearizable history gave %v, want errNoViolatingRead", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
@@ -14,93 +13,10 @@ import (
 
 // Reading runs back: replica creations from the trace's phase events, latencies from the history.
 
-// creation is one completed replica creation as its requester's trace events tell it. Times are
-// virtual microseconds; a phase the strategy skips (blocking and naive have no flush) is -1.
-type creation struct {
-	Bucket int
-	// Replica is the requester's node id and Member its name with incarnation ("s3#2").
-	Replica int32
-	Member  string
-	// MittOpenUS starts the creation (the last start, if it restarted); AnnounceSentUS,
-	// AnnounceCompleteUS and FlushCompleteUS end its phases; InitializedUS completes it.
-	MittOpenUS, AnnounceSentUS, AnnounceCompleteUS, FlushCompleteUS, InitializedUS int64
-	// Entries is how many entries (tombstones included) the new copy held when initialized.
-	Entries int
-}
+// creation is one completed replica creation (linearizability.CompletedCreations reads them).
+type creation = linearizability.Creation
 
-// CopyStartUS is when the image copy began: after the flush, or after the announce without one.
-func (c creation) CopyStartUS() int64 {
-	if c.FlushCompleteUS >= 0 {
-		return c.FlushCompleteUS
-	}
-	return c.AnnounceCompleteUS
-}
-
-// completedCreations lists the creations that reached initialized, in completion order. A
-// creation restarted from the beginning (a new mitt-open) keeps only its last start.
-func completedCreations(records []trace.Record) ([]creation, error) {
-	type key struct {
-		member string
-		bucket int
-	}
-	open := map[key]*creation{}
-	var done []creation
-	for i := range records {
-		r := &records[i]
-		if r.Kind != trace.KindEvent {
-			continue
-		}
-		switch r.Name {
-		case protocol.EventMittOpen, protocol.EventAnnounceSent, protocol.EventAnnounceComplete, protocol.EventFlushComplete, protocol.EventInitialized:
-		default:
-			continue
-		}
-		bucket, err := intAttr(r, "bucket")
-		if err != nil {
-			return nil, err
-		}
-		member, _ := r.Get("replica")
-		k := key{member, bucket}
-		if r.Name == protocol.EventMittOpen {
-			open[k] = &creation{Bucket: bucket, Replica: r.Node, Member: member, MittOpenUS: r.TimeUS,
-				AnnounceSentUS: -1, AnnounceCompleteUS: -1, FlushCompleteUS: -1, InitializedUS: -1}
-			continue
-		}
-		c := open[k]
-		if c == nil {
-			return nil, fmt.Errorf("trace record %d: %s for bucket %d at %s without a mitt-open", r.Seq, r.Name, bucket, member)
-		}
-		switch r.Name {
-		case protocol.EventAnnounceSent:
-			c.AnnounceSentUS = r.TimeUS
-		case protocol.EventAnnounceComplete:
-			c.AnnounceCompleteUS = r.TimeUS
-		case protocol.EventFlushComplete:
-			c.FlushCompleteUS = r.TimeUS
-		case protocol.EventInitialized:
-			c.InitializedUS = r.TimeUS
-			if c.Entries, err = intAttr(r, "entries"); err != nil {
-				return nil, err
-			}
-			done = append(done, *c)
-			delete(open, k)
-		}
-	}
-	return done, nil
-}
-
-// intAttr reads an integer attribute of a trace record.
-func intAttr(r *trace.Record, name string) (int, error) {
-	v, ok := r.Get(name)
-	if !ok {
-		return 0, fmt.Errorf("trace record %d (%s): no attribute %q", r.Seq, r.Name, name)
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("trace record %d (%s): attribute %s=%q is not an integer", r.Seq, r.Name, name, v)
-	}
-	return n, nil
-}
+var completedCreations = linearizability.CompletedCreations
 
 // countEvents counts the protocol events of one name.
 func countEvents(records []trace.Record, name string) int {
@@ -167,7 +83,7 @@ func (t *copyTimeline) apply(r *trace.Record) error {
 			delete(hs, r.Node)
 		}
 	case r.Kind == trace.KindEvent && (r.Name == protocol.EventInitialized || r.Name == kv.EventBucketDropped):
-		b, err := intAttr(r, "bucket")
+		b, err := r.Int("bucket")
 		if err != nil {
 			return err
 		}

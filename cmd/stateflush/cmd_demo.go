@@ -183,6 +183,9 @@ func demoSweep(s *streams, quiet bool, spec sweepSpec, label string, also ...fun
 	var tally harness.Tally
 	var failures []seedRun
 	bar := newProgress(s.stderr, quiet, len(spec.seeds), label)
+	if len(spec.scenario.KV.Mutants.List()) > 0 {
+		bar.mutant()
+	}
 	start := time.Now()
 	_, err := runSeeds(nil, spec, bar, func(r seedRun) error {
 		tally.Add(r.result)

@@ -102,7 +102,7 @@ func runMutants(s *streams, args []string) (int, error) {
 		}
 	}
 
-	bar := newProgress(s.stderr, *quiet, len(names)*rangeFlags.seeds, names[0])
+	bar := newProgress(s.stderr, *quiet, len(names)*rangeFlags.seeds, names[0]).mutant()
 	current, done := names[0], 0
 	start := time.Now()
 	scores, err := harness.ScoreMutants(harness.MutationConfig{

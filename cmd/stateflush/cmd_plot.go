@@ -16,8 +16,8 @@ const modulePath = "github.com/stateflush/stateflush"
 
 var plotHelpText = help{
 	usage: "stateflush plot [flags] [NAME...]",
-	about: `Regenerates the figures (PNG and SVG) and data of the notebook experiments: all of them, or the
-named ones. Each experiment writes into its own directory under notebooks/ of the stateflush
+	about: `Regenerates the figures (PNG at 300 dpi, SVG and PDF) and data of the notebook experiments: all
+of them, or the named ones. Each experiment writes into its own directory under notebooks/ of the stateflush
 checkout (found from the current directory upwards), or under --out DIR (DIR/<experiment dir>).
 Experiments run one after another; some run thousands of simulations and take minutes.
 Exit code: 0 every experiment succeeded, 4 some experiment failed, 2 unknown experiment name.`,

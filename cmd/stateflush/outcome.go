@@ -37,8 +37,12 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 	fmt.Fprintln(w)
 	r := o.SeedResult()
 	fmt.Fprintf(w, "  %s (%d of unknown outcome), %s, %s created, ended %s at %s after %s, trace hash %s\n",
-		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, count(r.Kills, "kill", "kills"), count(r.CopiesCreated, "copy", "copies"),
+		count(r.ClientOps, "client op", "client ops"), r.UnknownOps, o.KillsDescription(), count(r.CopiesCreated, "copy", "copies"),
 		r.End, protocol.Readable(protocol.Duration(r.VirtualTimeUS)), count(int(r.Steps), "step", "steps"), r.Hash)
+	if mutants := o.Drawn.KV.Mutants.List(); len(mutants) > 0 && r.CopiesCreated == 0 {
+		// Every mutant changes how a copy is created: a run without one cannot show it.
+		fmt.Fprintf(w, "  warning: this run created no copy, so mutant %s never acted: its pass says nothing about the mutant\n", o.Drawn.KV.Mutants)
+	}
 	if o.Verdict.Result != "" {
 		fmt.Fprintf(w, "  linearizability: %s\n", o.Verdict)
 	}
@@ -118,7 +122,7 @@ func writeReport(w io.Writer, o *harness.Outcome, dir string) error {
 	if err != nil {
 		return fmt.Errorf("writing the report to %s: %w", dir, err)
 	}
-	fmt.Fprintf(w, "report: %s (open %s in a browser)\n", dir, filepath.Join(dir, linearizability.ReportVisualizationFile))
+	fmt.Fprintf(w, "report: %s (open %s in a browser)\n", dir, filepath.Join(dir, linearizability.ReportPageFile))
 	fmt.Fprintf(w, "replay exactly: %s\n", o.ReplayCommand(tracePath))
 	return nil
 }

@@ -14,11 +14,14 @@ type progress struct {
 	bar      *progressbar.ProgressBar
 	label    string
 	failures int
+	// verb names a failure: "failed" for the code under test, "caught" when the run is a mutant,
+	// whose failures are what the checks are for.
+	verb string
 }
 
 // newProgress starts a bar of total seeds; label says what runs ("no-mitt").
 func newProgress(w io.Writer, quiet bool, total int, label string) *progress {
-	p := &progress{label: label}
+	p := &progress{label: label, verb: "failed"}
 	if quiet || !isTerminal(w) {
 		return p
 	}
@@ -36,7 +39,16 @@ func newProgress(w io.Writer, quiet bool, total int, label string) *progress {
 }
 
 func (p *progress) description() string {
-	return fmt.Sprintf("%s: %d failed", p.label, p.failures)
+	return fmt.Sprintf("%s: %d %s", p.label, p.failures, p.verb)
+}
+
+// mutant makes the bar count failures as catches.
+func (p *progress) mutant() *progress {
+	p.verb = "caught"
+	if p.bar != nil {
+		p.bar.Describe(p.description())
+	}
+	return p
 }
 
 // seedDone counts one seed; failed marks a violation or an unknown verdict.

@@ -45,7 +45,7 @@ func TestRunFailingSeedReportReplaysAndDetectsTampering(t *testing.T) {
 		t.Errorf("run gives hash %s, the sweep gave %s for the same seed", hash, k.failingHash)
 	}
 	tracePath := filepath.Join(reportDir, linearizability.ReportTraceFile)
-	for _, file := range []string{linearizability.ReportVisualizationFile, linearizability.ReportTraceFile, linearizability.ReportHistoryFile, linearizability.ReportSummaryFile} {
+	for _, file := range []string{linearizability.ReportPageFile, linearizability.ReportVisualizationFile, linearizability.ReportTraceFile, linearizability.ReportHistoryFile, linearizability.ReportSummaryFile} {
 		if info, err := os.Stat(filepath.Join(reportDir, file)); err != nil || info.Size() == 0 {
 			t.Errorf("report lacks %s: %v", file, err)
 		}
@@ -185,6 +185,7 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 		s.KV.Mutants = kv.NewMutants(kv.NoMitt, kv.LateAnnounce)
 		s.KV.Strategy = kv.Blocking
 		s.KV.SourceChoice = kv.PreferPrimary
+		s.KV.ReadFromAnyCopy = true
 		s.KV.Servers++
 		s.KV.Buckets++
 		s.KV.Redundancy = 2
@@ -245,4 +246,45 @@ func readLines(t *testing.T, s string) []string {
 		lines = append(lines, sc.Text())
 	}
 	return lines
+}
+
+// TestRunShrinkWritesAReplayableSmallerRun: run --shrink cuts a failing run down and writes the
+// smaller run's report beside the run's own, and its trace replays to the same hash; a negative
+// --shrink is bad input.
+func TestRunShrinkWritesAReplayableSmallerRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no-mitt-1")
+	r := cli(t, "run", "--seed", "1", "--mutant", "no-mitt", "--shrink", "30", "--out", dir)
+	wantCode(t, r, exitViolation, "run --shrink")
+	if !strings.Contains(r.stdout, "shrunk in ") {
+		t.Fatalf("run --shrink printed no shrinking result:\n%s", r.stdout)
+	}
+	trace := filepath.Join(dir+"-shrunk", linearizability.ReportTraceFile)
+	replayed, err := harness.Replay(trace, harness.Options{})
+	if err != nil {
+		t.Fatalf("the shrunk run's trace does not replay: %v", err)
+	}
+	full, err := harness.Replay(filepath.Join(dir, linearizability.ReportTraceFile), harness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed.History) >= len(full.History) || !replayed.Final.Found() {
+		t.Errorf("the shrunk run has %d client ops (the run %d) and verdict %s", len(replayed.History), len(full.History), replayed.Final)
+	}
+	r = cli(t, "run", "--seed", "1", "--shrink", "-1")
+	wantCode(t, r, exitUsage, "run --shrink -1")
+}
+
+// TestRunWarnsWhenAMutantNeverActs: a mutant run that created no copy says its pass means nothing;
+// one that created copies does not.
+func TestRunWarnsWhenAMutantNeverActs(t *testing.T) {
+	const warning = "created no copy, so mutant no-mitt never acted"
+	if r := cli(t, "run", "--scenario", "small", "--seed", "1", "--mutant", "no-mitt", "--out", t.TempDir()); !strings.Contains(r.stdout, warning) {
+		t.Errorf("small seed 1 creates no copy, but run does not warn:\n%s", r.stdout)
+	}
+	if r := cli(t, "run", "--scenario", "small", "--seed", "4", "--mutant", "no-mitt", "--out", t.TempDir()); strings.Contains(r.stdout, warning) {
+		t.Errorf("small seed 4 creates copies, but run warns:\n%s", r.stdout)
+	}
+	if r := cli(t, "run", "--scenario", "small", "--seed", "1", "--out", t.TempDir()); strings.Contains(r.stdout, "warning") {
+		t.Errorf("a run without mutants warns:\n%s", r.stdout)
+	}
 }

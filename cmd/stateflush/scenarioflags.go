@@ -32,10 +32,11 @@ type scenarioFlags struct {
 	keys          int
 	swarm         bool
 	safetyMS      int64
+	anyCopy       bool
 }
 
 // scenarioFlagNames are the flags addScenarioFlags registers (help lists them apart).
-var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms"}
+var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy"}
 
 // addScenarioFlags registers the scenario flags. With withMutant false the command defines its own
 // --mutant (the mutation score takes a list of mutants to score one by one, not one set).
@@ -55,6 +56,7 @@ func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *
 	fs.IntVar(&f.keys, "keys", 0, "`number` of distinct keys (default: the scenario's)")
 	fs.BoolVar(&f.swarm, "swarm", false, "draw the enabled nemeses and their rates per seed; --swarm=false runs every nemesis at its rate (default: the scenario's)")
 	fs.Int64Var(&f.safetyMS, "safety-ms", 0, "length of the safety phase (faults on) in virtual `ms` (default: the scenario's)")
+	fs.BoolVar(&f.anyCopy, "read-from-any-copy", false, "clients send gets to any holder, and an initialized non-primary copy answers: faster reads that may be stale, so the linearizability check is expected to fail (default: the scenario's)")
 	return f
 }
 
@@ -113,6 +115,9 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 	}
 	if isSet(f.fs, "swarm") {
 		scn.Swarm = f.swarm
+	}
+	if isSet(f.fs, "read-from-any-copy") {
+		k.ReadFromAnyCopy = f.anyCopy
 	}
 	if isSet(f.fs, "safety-ms") {
 		if f.safetyMS < 1 {

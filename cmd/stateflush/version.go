@@ -3,18 +3,16 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/stateflush/stateflush/harness"
 )
 
-// buildVersion describes the build in one line from the module's build information: the module
-// version ("(devel)" for a build from a checkout), the VCS revision and whether the checkout had
-// local changes. A binary built without build information (rare: e.g. some test binaries) says so.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "stateflush (no build information in this binary)"
-	}
-	return describeBuild(info)
-}
+// buildVersion describes the build in one line (harness.BuildVersion, which trace headers record
+// too).
+func buildVersion() string { return harness.BuildVersion() }
+
+// describeBuild is buildVersion's text for given build information.
+var describeBuild = harness.DescribeBuild
 
 // buildFacts are what the build information says about the build.
 type buildFacts struct {
@@ -38,26 +36,6 @@ func factsOf(info *debug.BuildInfo) buildFacts {
 		}
 	}
 	return f
-}
-
-// describeBuild is buildVersion's text for given build information, separate so that a test can
-// give it a revision and a modified flag.
-func describeBuild(info *debug.BuildInfo) string {
-	f := factsOf(info)
-	text := fmt.Sprintf("stateflush %s", f.version)
-	switch {
-	case f.revision == "":
-		text += ", no VCS revision recorded"
-	default:
-		text += ", revision " + f.revision
-		if f.vcsTime != "" {
-			text += " (" + f.vcsTime + ")"
-		}
-		if f.modified {
-			text += ", with local modifications"
-		}
-	}
-	return text + ", " + f.goVersion
 }
 
 // lineVersion is the version every sweep line records, from the same build information as

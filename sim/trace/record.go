@@ -14,6 +14,11 @@
 // wrote it, so a file can be checked against a replay of the seed in its header.
 package trace
 
+import (
+	"fmt"
+	"strconv"
+)
+
 // Kind classifies a record.
 type Kind string
 
@@ -64,4 +69,18 @@ func (r *Record) Get(key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Int returns the named attribute as an integer; the error names the record and the attribute
+// when it is missing or not an integer.
+func (r *Record) Int(key string) (int, error) {
+	v, ok := r.Get(key)
+	if !ok {
+		return 0, fmt.Errorf("trace record %d (%s): no attribute %q", r.Seq, r.Name, key)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("trace record %d (%s): attribute %s=%q is not an integer", r.Seq, r.Name, key, v)
+	}
+	return n, nil
 }
