@@ -152,7 +152,7 @@ func TestMutantPromoteUninitialized(t *testing.T) {
 		keys := keysInBucket(cfg, 1, 2)
 		h.write("c0", "s1", protocol.OpPut, keys[0], "v1")
 		h.write("c0", "s1", protocol.OpPut, keys[1], "v2") // a second chunk, which the held timer keeps back
-		h.holdTimer("s1", timerImageChunk) // whichever copy is the source
+		h.holdTimer("s1", timerImageChunk)                 // whichever copy is the source
 		h.holdTimer("s2", timerImageChunk)
 		h.rebalance(1, "s0")
 		h.stabilize()
