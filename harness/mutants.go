@@ -18,7 +18,9 @@ type MutantScore struct {
 	// Mechanism is the safety mechanism of the store the mutant removes or weakens.
 	Mechanism kv.Mechanism `json:"mechanism"`
 	// Seeds is how many seeds ran (a search stops at the first detection unless Full is set).
-	Seeds  int  `json:"seeds"`
+	Seeds int `json:"seeds"`
+	// Full says every seed of the budget ran, so Detections/Seeds is a detection rate.
+	Full   bool `json:"full"`
 	Caught bool `json:"caught"`
 	// FirstSeed is the first seed that caught it and SeedsToDetection its position (1-based).
 	FirstSeed        uint64 `json:"first_seed,omitempty"`
@@ -89,7 +91,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		if err := scn.Validate(); err != nil {
 			return nil, err
 		}
-		score := MutantScore{Mutant: name, Mechanism: m.Mechanism()}
+		score := MutantScore{Mutant: name, Mechanism: m.Mechanism(), Full: cfg.Full}
 		var first *Outcome
 		var runErr error
 		type seedRun struct {
@@ -178,8 +180,9 @@ func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 }
 
 // WriteScoreMarkdown prints the mutation score as the README's Markdown table: per mutant the
-// safety mechanism it weakens, whether it was caught, the seeds to its first detection, its detection rate over the budget (meaningful
-// with Full), the first seed at which each check caught it, and the shrunk counterexample's size
+// safety mechanism it weakens, whether it was caught, the seeds to its first detection, its
+// detection rate over the budget (with Full; "-" for a search that stopped at its first
+// detection), the first seed at which each check caught it, and the shrunk counterexample's size
 // with what produced it.
 func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 	var b strings.Builder
@@ -198,7 +201,7 @@ func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 			checks = append(checks, fmt.Sprintf("%s %d", c, s.FirstByCheck[c]))
 		}
 		rate := "-"
-		if s.Seeds > 0 {
+		if s.Full && s.Seeds > 0 {
 			rate = fmt.Sprintf("%d%% (%d/%d)", (100*s.Detections+s.Seeds/2)/s.Seeds, s.Detections, s.Seeds)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", s.Mutant, s.Mechanism, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
