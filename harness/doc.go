@@ -49,5 +49,6 @@
 // ReadSweep and MergeSweeps refuse lines of different sweeps and MergeSweeps names the seeds no
 // shard holds. SearchSmall looks for a counterexample of 8 to 30 client operations by
 // searching seeds with small workloads, and Shrink cuts a failing run down; ScoreMutants measures how
-// fast the checks catch each of the store's twelve mutants.
+// fast the checks catch each of the store's mutants (the state flush's twelve and one or more per
+// other safety mechanism).
 package harness

@@ -461,23 +461,3 @@ func TestKillsDescriptionNamesTheNemesis(t *testing.T) {
 		t.Errorf("no crashes: %q", got)
 	}
 }
-
-// TestSweepLinesRecordTheBuild: a sweep line names the build that ran it, and reads back with it.
-func TestSweepLinesRecordTheBuild(t *testing.T) {
-	o, err := Run(mustScenario(t, "small"), 1, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := o.SeedResult()
-	if r.Version == "" || r.Version != BuildVersion() {
-		t.Fatalf("sweep line version %q, want %q", r.Version, BuildVersion())
-	}
-	var buf bytes.Buffer
-	if err := WriteSeedResult(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ReadSweep(&buf, "line")
-	if err != nil || back[0].Version != r.Version {
-		t.Errorf("read back %v, %v", back, err)
-	}
-}

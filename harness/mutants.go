@@ -15,8 +15,12 @@ import (
 // MutantScore is how well the checks catch one mutant.
 type MutantScore struct {
 	Mutant string `json:"mutant"`
+	// Mechanism is the safety mechanism of the store the mutant removes or weakens.
+	Mechanism kv.Mechanism `json:"mechanism"`
 	// Seeds is how many seeds ran (a search stops at the first detection unless Full is set).
-	Seeds  int  `json:"seeds"`
+	Seeds int `json:"seeds"`
+	// Full says every seed of the budget ran, so Detections/Seeds is a detection rate.
+	Full   bool `json:"full"`
 	Caught bool `json:"caught"`
 	// FirstSeed is the first seed that caught it and SeedsToDetection its position (1-based).
 	FirstSeed        uint64 `json:"first_seed,omitempty"`
@@ -87,7 +91,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		if err := scn.Validate(); err != nil {
 			return nil, err
 		}
-		score := MutantScore{Mutant: name}
+		score := MutantScore{Mutant: name, Mechanism: m.Mechanism(), Full: cfg.Full}
 		var first *Outcome
 		var runErr error
 		type seedRun struct {
@@ -161,7 +165,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 // WriteScoreTable prints the mutation score as an aligned text table.
 func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "mutant\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
+	fmt.Fprintln(tw, "mutant\tmechanism\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
 	for _, s := range scores {
 		caught, seeds, shrunk := "NO", "-", "-"
 		if s.Caught {
@@ -170,19 +174,20 @@ func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 		if s.ShrunkOps > 0 {
 			shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, s.Mechanism, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
 	}
 	return tw.Flush()
 }
 
-// WriteScoreMarkdown prints the mutation score as the README's Markdown table: per mutant whether it
-// was caught, the seeds to its first detection, its detection rate over the budget (meaningful
-// with Full), the first seed at which each check caught it, and the shrunk counterexample's size
+// WriteScoreMarkdown prints the mutation score as the README's Markdown table: per mutant the
+// safety mechanism it weakens, whether it was caught, the seeds to its first detection, its
+// detection rate over the budget (with Full; "-" for a search that stopped at its first
+// detection), the first seed at which each check caught it, and the shrunk counterexample's size
 // with what produced it.
 func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 	var b strings.Builder
-	b.WriteString("| mutant | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| mutant | mechanism | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, s := range scores {
 		caught, seeds, shrunk := "NO", "-", "-"
 		if s.Caught {
@@ -196,10 +201,10 @@ func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 			checks = append(checks, fmt.Sprintf("%s %d", c, s.FirstByCheck[c]))
 		}
 		rate := "-"
-		if s.Seeds > 0 {
+		if s.Full && s.Seeds > 0 {
 			rate = fmt.Sprintf("%d%% (%d/%d)", (100*s.Detections+s.Seeds/2)/s.Seeds, s.Detections, s.Seeds)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Mutant, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", s.Mutant, s.Mechanism, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

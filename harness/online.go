@@ -37,6 +37,12 @@ const (
 	// the flush's epoch is sent afterwards; the copy initializes only from the source its latest
 	// flush was bound to.
 	FlushCheck = "flush"
+	// FenceCheck: the failover synchronization's own guarantee. Once a copy is fenced at an epoch
+	// (it answered that epoch's new primary's collect, or it is that primary), it applies no
+	// replicated write of an older epoch: the new primary merged what the holders had when they
+	// answered, so a write of the old primary applied afterwards is one the merge never saw, and
+	// whether it ends up everywhere depends on timing alone.
+	FenceCheck = "epoch-fence"
 )
 
 // copyID names one incarnation's copy of one bucket, and which of its lives: a copy that is
@@ -128,9 +134,11 @@ type onlineChecker struct {
 	versions  map[copyID]map[string]kv.Version
 	flushes   map[copyID]*completedFlush
 	// chunks are the image chunks delivered and not yet applied, by copy and chunk index.
-	chunks     map[chunkID][]kv.Entry
-	gens       map[copyID]int // by copyID without gen
-	maxEpoch   map[int]uint64
+	chunks   map[chunkID][]kv.Entry
+	gens     map[copyID]int // by copyID without gen
+	maxEpoch map[int]uint64
+	// fenced is, per copy, the newest epoch it was fenced at.
+	fenced     map[copyID]uint64
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
@@ -139,7 +147,8 @@ type onlineChecker struct {
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
-		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{}}
+		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
+		fenced: map[copyID]uint64{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -176,6 +185,10 @@ func (c *onlineChecker) Observe(record trace.Record, msg protocol.Message) {
 			c.onAckSent(r, m)
 		case *kv.ClientReply:
 			c.onClientReply(r, m)
+		case *kv.SyncState:
+			if m.Holds {
+				c.fence(c.copy(protocol.NodeID(r.Node), r.Incarnation, m.Bucket), m.Epoch)
+			}
 		}
 	case trace.KindDeliver:
 		if m, ok := msg.(*kv.ImageChunk); ok {
@@ -219,6 +232,11 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 	w := c.writes[writeID{origin: origin, inc: c.world.sim.Incarnation(origin), id: m.WriteID}]
 	if w == nil || !m.Applied() {
 		return
+	}
+	if id := c.copy(holder, r.Incarnation, m.Bucket); w.epoch < c.fenced[id] && len(w.entries) > 0 {
+		c.violate(FenceCheck, fmt.Sprintf("%v/%d", id, w.sendSeq), w.bucket, w.entries[0].Key, r, []uint64{w.sendSeq},
+			"%s applied a write of bucket %d from epoch %d (sent at step %d) after it was fenced at epoch %d: the new primary's synchronization did not see it",
+			c.name(holder), w.bucket, w.epoch, w.sendSeq, c.fenced[id])
 	}
 	srv := c.server(holder)
 	if srv == nil {
@@ -400,6 +418,9 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 			return
 		}
 		c.primaries[k] = primary
+		if pn, pi, ok := parseMember(primary); ok {
+			c.fence(c.copy(pn, pi, bucket), e)
+		}
 	case protocol.EventDataLost:
 		bucket, ok := intAttr(r, "bucket")
 		if !ok {
@@ -420,6 +441,11 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 				"bucket %d was declared lost while live members %v held an initialized copy", bucket, holders)
 		}
 	}
+}
+
+// fence records that a copy was fenced at an epoch.
+func (c *onlineChecker) fence(id copyID, epoch uint64) {
+	c.fenced[id] = max(c.fenced[id], epoch)
 }
 
 // forgetNode drops what is known of a node's copies when it crashes, restarts or is disconnected:

@@ -616,8 +616,6 @@ type SeedResult struct {
 	VirtualTimeUS int64    `json:"virtual_time_us"`
 	Steps         int64    `json:"steps"`
 	Hash          string   `json:"hash"`
-	// Version is the build that ran the seed (BuildVersion), so that merged sweeps say what ran.
-	Version string `json:"version,omitempty"`
 }
 
 // SeedResult summarises the outcome as one sweep line.
@@ -627,7 +625,6 @@ func (o *Outcome) SeedResult() SeedResult {
 		Mutant: o.Drawn.KV.Mutants.String(), Verdict: o.Final, CaughtBy: o.CaughtBy,
 		Kills: len(o.Kills), LostBuckets: o.LostBuckets, End: string(o.Result.End),
 		VirtualTimeUS: int64(o.Result.Now), Steps: o.Result.Steps, Hash: fmt.Sprintf("%016x", o.Result.Hash),
-		Version: BuildVersion(),
 	}
 	if len(o.Violations) > 0 {
 		r.Detail = o.Violations[0].Message

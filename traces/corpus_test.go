@@ -15,7 +15,12 @@ import (
 	"github.com/stateflush/stateflush/protocol/kv"
 )
 
-var update = flag.Bool("update", false, "regenerate the mutant corpus: search, shrink and write one trace per mutant")
+var (
+	update = flag.Bool("update", false, "regenerate the mutant corpus: search, shrink and write one trace per mutant")
+	// updateOnly limits -update to some mutants, so that adding a mutant does not rewrite (and
+	// re-search) every other entry.
+	updateOnly = flag.String("update-only", "", "with -update, regenerate only these mutants' entries (comma-separated names; default: every mutant)")
+)
 
 // corpusSeeds bounds the search for a mutant's first failure when regenerating.
 const corpusSeeds = 400
@@ -102,14 +107,24 @@ func replayEntries(t *testing.T, entries map[string]string, row func(name, row s
 	}
 }
 
-// regenerate searches each mutant's first failing seed in the default scenario, shrinks it and writes
+// regenerate searches each mutant's (or each -update-only mutant's) first failing seed in the default scenario, shrinks it and writes
 // its full trace as MUTANT.seedN.jsonl, replacing the mutant's old entry.
 func regenerate(t *testing.T) {
 	scn, err := harness.LookupScenario(harness.DefaultScenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scores, err := harness.ScoreMutants(harness.MutationConfig{Scenario: scn, Seeds: corpusSeeds, FirstSeed: 1, ShrinkTries: 300, Workers: 2})
+	var only []string
+	if *updateOnly != "" {
+		set, err := kv.ParseMutants(*updateOnly)
+		if err != nil {
+			t.Fatalf("-update-only: %v", err)
+		}
+		for _, m := range set.List() {
+			only = append(only, m.String())
+		}
+	}
+	scores, err := harness.ScoreMutants(harness.MutationConfig{Scenario: scn, Mutants: only, Seeds: corpusSeeds, FirstSeed: 1, ShrinkTries: 300, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

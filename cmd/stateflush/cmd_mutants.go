@@ -14,7 +14,7 @@ import (
 
 var mutantsHelpText = help{
 	usage: "stateflush mutants [flags]",
-	about: `The mutation score: runs each mutant (a named, plausible bug of the state flush operation) over a
+	about: `The mutation score: runs each mutant (a named, plausible bug of the store: of the state flush, or of another safety mechanism) over a
 budget of seeds and reports how fast the checks catch it: seeds to the first detection, the checks
 that caught it, and the size of its first counterexample before and after shrinking. By default a
 mutant's search stops at its first detection; --full runs every seed of the budget and gives

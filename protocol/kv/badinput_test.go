@@ -20,7 +20,7 @@ func TestValidateNamesTheParameter(t *testing.T) {
 		{"zero servers", func(c *Config) { c.Servers = 0 }, "Servers=0", ErrInvalidConfig},
 		{"negative clients", func(c *Config) { c.Clients = -1 }, "Clients=-1", ErrInvalidConfig},
 		{"zero redundancy", func(c *Config) { c.Redundancy = 0 }, "Redundancy=0", ErrInvalidConfig},
-		{"unknown mutant", func(c *Config) { c.Mutants = Mutants(1 << 20) }, "Mutants", ErrUnknownMutant},
+		{"unknown mutant", func(c *Config) { c.Mutants = Mutants(1 << 30) }, "Mutants", ErrUnknownMutant},
 		{"unknown strategy", func(c *Config) { c.Strategy = Strategy(9) }, "Strategy=9", ErrUnknownStrategy},
 		{"unknown source choice", func(c *Config) { c.SourceChoice = SourceChoice(-1) }, "SourceChoice=-1", ErrUnknownSourceChoice},
 		{"zero chunk", func(c *Config) { c.ChunkEntries = 0 }, "ChunkEntries=0", ErrInvalidConfig},

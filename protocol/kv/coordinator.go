@@ -52,6 +52,11 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 // no initialized holder it waits for a copy under creation; with none, the data is lost.
 func (s *Server) assignPrimary(next *View, i int) {
 	meta := &next.Buckets[i]
+	if s.cfg.Mutants.Has(PromoteUninitialized) && len(meta.Holders) > 0 {
+		meta.Primary = meta.Holders[0].Member // the mutant: initialized or not
+		meta.Epoch++
+		return
+	}
 	if inits := meta.initializedHolders(); len(inits) > 0 {
 		meta.Primary = inits[0]
 		meta.Epoch++
@@ -120,7 +125,11 @@ func (s *Server) addCopy(next *View, i int, target Member) {
 func (s *Server) chooseTarget(next *View, i int) Member {
 	meta := &next.Buckets[i]
 	var candidates []Member
-	for _, m := range next.Members {
+	members := next.Members
+	if s.cfg.Mutants.Has(RecoveryPicksDeparted) {
+		members = s.view.Members // the mutant: the view before this change, departures included
+	}
+	for _, m := range members {
 		if meta.holder(m) < 0 {
 			candidates = append(candidates, m)
 		}

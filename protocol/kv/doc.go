@@ -156,8 +156,15 @@
 // the primary answers the announce only once no write is being replicated, and holds every new write
 // to the bucket, emitting write-blocked, until the copy is initialized; no flush) or Naive (announce,
 // then copy the image without the flush: incorrect on purpose). Config.Mutants switches on any of the
-// twelve named bugs of the reference description (MutantNames lists them in its order); each changes
-// only its own behaviour.
+// named bugs (MutantNames lists them): first the twelve of the reference description, which break
+// the flush or its announce, mitt, image and initialization steps, then one or more per other safety
+// mechanism of the store, which remove or weaken it where it acts (Mutant.Mechanism names it):
+// synchronous acknowledgement (ack-before-replicas), event-id dedupe in writes, images and failover
+// (no-dedupe-writes, no-dedupe-image, no-dedupe-failover), epoch fencing (no-epoch-fence), the
+// failover merge (merge-keeps-own), initialized-only promotion and serving (promote-uninitialized,
+// serve-uninitialized), tombstones and their versions (no-tombstones, tombstone-old-version) and
+// redundancy recovery's choice of members (recovery-picks-departed). Each changes only its own
+// behaviour.
 //
 // # What the protocol guarantees, and under which assumptions
 //

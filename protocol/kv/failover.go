@@ -27,7 +27,7 @@ type syncState struct {
 }
 
 func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
-	if !b.initialized {
+	if !b.initialized && !s.cfg.Mutants.Has(PromoteUninitialized) {
 		panic("kv: invariant broken: " + s.self.String() + " assigned primary of an uninitialized copy")
 	}
 	if b.role != roleFollower {
@@ -109,10 +109,17 @@ func (s *Server) checkCollectDone(b *bucketState) {
 	}
 	merged.mergeEvents(b.eventList())
 	for _, m := range sy.collected {
-		for _, e := range m.Entries {
-			merged.applyNewer(e)
+		if !s.cfg.Mutants.Has(MergeKeepsOwn) {
+			for _, e := range m.Entries {
+				merged.applyNewer(e)
+			}
 		}
 		merged.mergeEvents(m.Events)
+	}
+	if s.cfg.Mutants.Has(NoDedupeFailover) {
+		// The mutant: the new epoch starts with no record of what was applied before it.
+		merged.events = map[protocol.NodeID]uint64{}
+		b.events = map[protocol.NodeID]uint64{}
 	}
 	sy.collected = nil
 	b.clock = Version{Epoch: b.epoch}

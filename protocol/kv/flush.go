@@ -307,7 +307,9 @@ func (s *Server) applyChunk(b *bucketState, chunk *ImageChunk) {
 	for _, e := range chunk.Entries {
 		s.applyImageEntry(b, e)
 	}
-	b.mergeEvents(chunk.Events)
+	if !s.cfg.Mutants.Has(NoDedupeImage) {
+		b.mergeEvents(chunk.Events)
+	}
 	b.lastChunkIndex = chunk.Index
 	s.emit(protocol.EventImageChunkApplied, a("bucket", b.index), a("replica", s.self), a("index", chunk.Index), a("entries", len(chunk.Entries)))
 	if chunk.Last && b.creation != nil {

@@ -6,12 +6,15 @@ import (
 	"strings"
 )
 
-// Mutant is one plausible bug of the state flush operation, carried as a named switch so that the
-// toolkit can measure how reliably its checkers find real bugs. Each changes only its behaviour.
-// The numbering and names follow the reference description (shared design, protocol.md).
+// Mutant is one plausible bug of the store, carried as a named switch so that the toolkit can
+// measure how reliably its checkers find real bugs. Each changes only its behaviour. The first
+// twelve are the state flush operation's, numbered and named as in the reference description
+// (shared design, protocol.md); the others each remove or weaken one of the store's other safety
+// mechanisms (Mechanism names it; the package comment describes them all).
 type Mutant int
 
-// The twelve mutants, in the reference order.
+// The twelve state flush mutants, in the reference order, then one or more per safety mechanism of
+// the store.
 const (
 	// SkipFlush: request the image right after the announce.
 	SkipFlush Mutant = iota + 1
@@ -42,8 +45,91 @@ const (
 	// initializes.
 	PartialImageAccepted
 
-	mutantCount = int(PartialImageAccepted)
+	// AckBeforeReplicas (synchronous acknowledgement): the primary acknowledges a client write as
+	// soon as it is on the wire, without waiting for the recipients to apply it. A recipient that
+	// rejects it (a newer primary fenced it) leaves an acknowledged write that exists nowhere else.
+	AckBeforeReplicas
+	// NoDedupeWrites (event-id dedupe in writes): the primary does not look up a write's event id in
+	// its table, so a retry of a write it already applied is applied again.
+	NoDedupeWrites
+	// NoDedupeImage (event-id dedupe in images): the new copy ignores the event-id table of the
+	// image's last chunk, so once primary it applies again a retry of a write the image held.
+	NoDedupeImage
+	// NoDedupeFailover (event-id dedupe in failover): the failover synchronization merges the
+	// holders' entries but not their event-id tables, and the new primary starts its epoch with an
+	// empty table, so a retry of a write applied under the old primary is applied again.
+	NoDedupeFailover
+	// NoEpochFence (epoch fencing): a holder accepts replicated writes of an older primary after a
+	// newer one fenced it, so a write of the old primary can land after the new primary's
+	// synchronization and differ from what the new primary holds.
+	NoEpochFence
+	// MergeKeepsOwn (the failover merge): the new primary pushes its own entries and ignores the
+	// holders' answers, so a write that reached some holders but not the new primary is kept by
+	// those holders only.
+	MergeKeepsOwn
+	// PromoteUninitialized (initialized-only promotion): the coordinator makes the lowest-id holder
+	// primary, initialized or not.
+	PromoteUninitialized
+	// ServeUninitialized (initialized-only serving): a copy under creation answers the reads that
+	// reach it (a client with a stale idea of the primary) from its partial state instead of
+	// redirecting them.
+	ServeUninitialized
+	// NoTombstones (tombstones): a delete removes the key instead of leaving a tombstone, so an older
+	// version of the key (from an image, or a holder's answer to a failover) brings it back.
+	NoTombstones
+	// TombstoneOldVersion (tombstones' versions): a delete's tombstone keeps the version of the entry
+	// it deletes instead of a new one, so a holder that has that entry takes the tombstone for the
+	// same write and keeps the value.
+	TombstoneOldVersion
+	// RecoveryPicksDeparted (redundancy recovery's choice of members): the coordinator places new
+	// copies among the members of the view before the change, so a member leaving in this very
+	// change can receive a copy that will never be created.
+	RecoveryPicksDeparted
+
+	mutantCount = int(RecoveryPicksDeparted)
 )
+
+// Mechanism is the safety mechanism of the store that a mutant removes or weakens.
+type Mechanism string
+
+// The store's safety mechanisms, as the package comment lists them.
+const (
+	MechFlush          Mechanism = "state flush"
+	MechSyncAck        Mechanism = "synchronous ack"
+	MechDedupeWrites   Mechanism = "dedupe: writes"
+	MechDedupeImage    Mechanism = "dedupe: image"
+	MechDedupeFailover Mechanism = "dedupe: failover"
+	MechEpochFence     Mechanism = "epoch fence"
+	MechFailoverMerge  Mechanism = "failover merge"
+	MechPromotion      Mechanism = "initialized-only promotion"
+	MechServing        Mechanism = "initialized-only serving"
+	MechTombstones     Mechanism = "tombstones"
+	MechTombstoneVers  Mechanism = "tombstone versions"
+	MechRecovery       Mechanism = "recovery placement"
+)
+
+var mutantMechanisms = [...]Mechanism{
+	AckBeforeReplicas:     MechSyncAck,
+	NoDedupeWrites:        MechDedupeWrites,
+	NoDedupeImage:         MechDedupeImage,
+	NoDedupeFailover:      MechDedupeFailover,
+	NoEpochFence:          MechEpochFence,
+	MergeKeepsOwn:         MechFailoverMerge,
+	PromoteUninitialized:  MechPromotion,
+	ServeUninitialized:    MechServing,
+	NoTombstones:          MechTombstones,
+	TombstoneOldVersion:   MechTombstoneVers,
+	RecoveryPicksDeparted: MechRecovery,
+}
+
+// Mechanism names the safety mechanism the mutant removes or weakens: MechFlush for the twelve
+// state flush mutants (the flush and its announce, mitt, image and initialization steps).
+func (m Mutant) Mechanism() Mechanism {
+	if int(m) < len(mutantMechanisms) && mutantMechanisms[m] != "" {
+		return mutantMechanisms[m]
+	}
+	return MechFlush
+}
 
 var mutantNames = [...]string{
 	SkipFlush:             "skip-flush",
@@ -58,6 +144,17 @@ var mutantNames = [...]string{
 	PrematureCompletion:   "premature-completion",
 	WrongVersionOrder:     "wrong-version-order",
 	PartialImageAccepted:  "partial-image-accepted",
+	AckBeforeReplicas:     "ack-before-replicas",
+	NoDedupeWrites:        "no-dedupe-writes",
+	NoDedupeImage:         "no-dedupe-image",
+	NoDedupeFailover:      "no-dedupe-failover",
+	NoEpochFence:          "no-epoch-fence",
+	MergeKeepsOwn:         "merge-keeps-own",
+	PromoteUninitialized:  "promote-uninitialized",
+	ServeUninitialized:    "serve-uninitialized",
+	NoTombstones:          "no-tombstones",
+	TombstoneOldVersion:   "tombstone-old-version",
+	RecoveryPicksDeparted: "recovery-picks-departed",
 }
 
 func (m Mutant) String() string {
@@ -78,7 +175,7 @@ func (m Mutant) InFlush() bool {
 	return false
 }
 
-// MutantNames lists the mutant names in the reference order.
+// MutantNames lists the mutant names in the reference order (the twelve state flush mutants first).
 func MutantNames() []string { return append([]string(nil), mutantNames[1:]...) }
 
 // AllMutants lists the mutants in the reference order.

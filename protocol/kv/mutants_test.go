@@ -279,11 +279,15 @@ func TestMutantPartialImageAccepted(t *testing.T) {
 	}, 3)
 }
 
-// Every mutant has a test above, and the names are those of the reference.
+// Every mutant has a test (above, and in mechanism_mutants_test.go), the twelve state flush mutants
+// come first with the names of the reference, and every other mutant names its mechanism.
 func TestMutantNamesAndParse(t *testing.T) {
 	want := []string{"skip-flush", "no-wait-in-progress", "observer-early", "count-on-receipt",
 		"flush-not-bound-to-source", "late-announce", "no-mitt", "image-overwrites-mitt",
-		"mitt-ignores-deletes", "premature-completion", "wrong-version-order", "partial-image-accepted"}
+		"mitt-ignores-deletes", "premature-completion", "wrong-version-order", "partial-image-accepted",
+		"ack-before-replicas", "no-dedupe-writes", "no-dedupe-image", "no-dedupe-failover", "no-epoch-fence",
+		"merge-keeps-own", "promote-uninitialized", "serve-uninitialized", "no-tombstones",
+		"tombstone-old-version", "recovery-picks-departed"}
 	if got := MutantNames(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("MutantNames() = %v, want %v", got, want)
 	}
@@ -295,6 +299,11 @@ func TestMutantNamesAndParse(t *testing.T) {
 	}
 	if _, err := ParseMutant("skip-flsh"); !errors.Is(err, ErrUnknownMutant) || !strings.Contains(err.Error(), "skip-flsh") {
 		t.Errorf("ParseMutant of an unknown name: %v, want ErrUnknownMutant naming it", err)
+	}
+	for i, m := range AllMutants() {
+		if flush := i < 12; flush != (m.Mechanism() == MechFlush) {
+			t.Errorf("%s: mechanism %q", m, m.Mechanism())
+		}
 	}
 	set, err := ParseMutants("no-mitt, late-announce")
 	if err != nil || !set.Has(NoMitt) || !set.Has(LateAnnounce) || set.Len() != 2 || set.String() != "late-announce,no-mitt" {

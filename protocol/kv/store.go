@@ -145,8 +145,8 @@ func (b *bucketState) set(e Entry) {
 	b.entries[e.Key] = e
 }
 
-// remove forgets a key entirely (only the MittIgnoresDeletes mutant does this: deletes leave
-// tombstones).
+// remove forgets a key entirely (only the MittIgnoresDeletes and NoTombstones mutants do this:
+// deletes leave tombstones).
 func (b *bucketState) remove(key string) {
 	if _, ok := b.entries[key]; !ok {
 		return

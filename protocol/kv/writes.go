@@ -43,6 +43,8 @@ func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
 	switch {
 	case b != nil && m.Op == protocol.OpGet && m.AnyCopy && b.initialized && b.role == roleFollower:
 		s.replyRead(client, m.Seq, b, m.Key)
+	case b != nil && m.Op == protocol.OpGet && !b.initialized && s.cfg.Mutants.Has(ServeUninitialized):
+		s.replyRead(client, m.Seq, b, m.Key) // the mutant: a partial copy answers as if it were complete
 	case b == nil || b.role == roleFollower:
 		s.replyClient(client, m.Seq, replyRedirect, i)
 	case b.role == roleSyncing:
@@ -69,7 +71,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		w.clients = append(w.clients, clientWait{client: client, seq: m.Seq})
 		return
 	}
-	if b.events[client] >= m.Seq {
+	if b.events[client] >= m.Seq && !s.cfg.Mutants.Has(NoDedupeWrites) {
 		// A retry of a write already applied here: never apply it twice.
 		s.replyClient(client, m.Seq, replyOK, b.index)
 		return
@@ -98,13 +100,20 @@ func (s *Server) applyAtOrigin(b *bucketState, w *write) {
 		e.Value = m.Value
 	case protocol.OpDelete:
 		e.Tombstone = true
+		if has && s.cfg.Mutants.Has(TombstoneOldVersion) {
+			e.Version = cur.Version
+		}
 	case protocol.OpAppend:
 		e.Value = m.Value
 		if has && !cur.Tombstone {
 			e.Value = cur.Value + m.Value
 		}
 	}
-	b.set(e)
+	if e.Tombstone && s.cfg.Mutants.Has(NoTombstones) {
+		b.remove(e.Key)
+	} else {
+		b.set(e)
+	}
 	b.mergeEvents(w.events)
 	w.entries = []Entry{e}
 }
@@ -156,6 +165,13 @@ func (s *Server) onDistributeTimer(id uint64) {
 			s.contentSent[r]++
 			s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
 			w.awaiting[r] = true
+		}
+		if w.op != nil && s.cfg.Mutants.Has(AckBeforeReplicas) {
+			// The mutant: on the wire counts as acknowledged, whatever the recipients will answer.
+			for _, c := range w.clients {
+				s.replyClient(c.client, c.seq, replyOK, b.index)
+			}
+			w.clients = nil
 		}
 	}
 	// Count out only now that every message is on the wire.
@@ -306,7 +322,8 @@ func (s *Server) applyReplicate(from Member, m *Replicate) {
 		if m.Epoch > b.epoch {
 			s.adoptPrimary(b, from, m.Epoch) // a newer primary we had not heard of yet
 		}
-		if from != b.primary || m.Epoch != b.epoch {
+		stale := m.Epoch < b.epoch && s.cfg.Mutants.Has(NoEpochFence) // the mutant: no fence
+		if !stale && (from != b.primary || m.Epoch != b.epoch) {
 			ack.Outcome, ack.Primary, ack.Epoch = ackRejected, b.primary, b.epoch
 			break
 		}
@@ -324,7 +341,7 @@ func (s *Server) applyEntries(b *bucketState, entries []Entry, events []EventID)
 		return
 	}
 	for _, e := range entries {
-		if mitt && e.Tombstone && s.cfg.Mutants.Has(MittIgnoresDeletes) {
+		if e.Tombstone && (s.cfg.Mutants.Has(NoTombstones) || mitt && s.cfg.Mutants.Has(MittIgnoresDeletes)) {
 			b.remove(e.Key)
 			continue
 		}
