@@ -328,6 +328,16 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 	return partitions
 }
 
+// operationOrigin is the client, sequence number and unknown outcome of a porcupine operation
+// built by Model.operations.
+func operationOrigin(op porcupine.Operation) (client int32, seq uint64, unknown bool) {
+	if in, ok := op.Input.(*modelInput); ok {
+		return in.client, in.seq, in.unknown
+	}
+	o := op.Input.(*Operation)
+	return o.Client, o.Seq, o.Status == StatusUnknown
+}
+
 // operationKey is the key of a porcupine operation built by Model.operations.
 func operationKey(op porcupine.Operation) string {
 	if in, ok := op.Input.(*modelInput); ok {

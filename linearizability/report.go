@@ -31,6 +31,9 @@ type ReportInput struct {
 	TraceDescription json.RawMessage
 	// History is the clients' history.
 	History History
+	// Model is the model the history was checked against, which the visualization re-checks with;
+	// nil means the one CheckHistory picks for the history (ModelFor).
+	Model *Model
 	// Verdicts are the linearizability verdicts of the run; Violations what the other checks found.
 	Verdicts   []Verdict
 	Violations []Violation
@@ -118,7 +121,7 @@ func WriteReport(dir string, in ReportInput) error {
 	visualized, visualizationErr := writeVisualization(filepath.Join(dir, ReportVisualizationFile), in)
 	note(visualizationErr)
 	note(writeTraceFile(filepath.Join(dir, ReportTraceFile), in.TraceDescription, in.Records))
-	note(writeHistoryFileTolerant(filepath.Join(dir, ReportHistoryFile), in.History))
+	note(writeHistoryFileTolerant(filepath.Join(dir, ReportHistoryFile), in.History, in.Model))
 	note(writeJSONFile(filepath.Join(dir, ReportViolationsFile), struct {
 		Verdicts   []Verdict   `json:"verdicts"`
 		Violations []Violation `json:"violations"`
@@ -153,7 +156,7 @@ type visualization struct {
 
 func writeVisualization(path string, in ReportInput) (visualization, error) {
 	var vis visualization
-	if err := in.History.Validate(); err != nil {
+	if err := in.model().validate(in.History); err != nil {
 		vis.what = "nothing: the history is invalid"
 		return vis, writeAnnotationsOnly(path, in, err)
 	}
@@ -174,13 +177,24 @@ func writeVisualization(path string, in ReportInput) (visualization, error) {
 	return vis, os.WriteFile(path, openAtFirstError(buf.Bytes()), 0o644)
 }
 
+// model is the model the history was checked against (ModelFor the history when none is given).
+func (in ReportInput) model() *Model {
+	if in.Model != nil {
+		return in.Model
+	}
+	m := ModelFor(in.History)
+	return &m
+}
+
 // selectForVisualization picks the operations the visualization shows and the model to show them
 // with.
 func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model, []porcupine.Operation) {
-	all := PorcupineOperations(in.History)
-	if in.History.HasSnapshots() {
-		vis.what = "the whole history (it has snapshots, so it is one partition of the whole-store model)"
-		return StoreModel, all
+	m := in.model()
+	model := m.searchModel()
+	all := m.operations(in.History)
+	if !m.PerKey {
+		vis.what = fmt.Sprintf("the whole history as one partition (the %s model is not per key)", m.Name)
+		return model, all
 	}
 	named := illegalKeys(in)
 	what := "the %d keys that no linearization explains"
@@ -196,11 +210,11 @@ func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model
 		vis.what = fmt.Sprintf(what, len(named))
 		var ops []porcupine.Operation
 		for _, op := range all {
-			if slices.Contains(named, op.Input.(*modelInput).key) {
+			if slices.Contains(named, operationKey(op)) {
 				ops = append(ops, op)
 			}
 		}
-		return RegisterModel, ops
+		return model, ops
 	}
 	limit := in.MaxVisualizedOperations
 	if limit <= 0 {
@@ -208,10 +222,10 @@ func selectForVisualization(in ReportInput, vis *visualization) (porcupine.Model
 	}
 	if len(all) <= limit {
 		vis.what = "the whole history, one partition per key"
-		return RegisterModel, all
+		return model, all
 	}
 	vis.what = fmt.Sprintf("only the trace annotations: no key is named and the history has %d operations (more than %d)", len(all), limit)
-	return RegisterModel, nil
+	return model, nil
 }
 
 // illegalKeys are the keys that verdicts found illegal or undecided, illegal ones first: what
@@ -267,9 +281,8 @@ func namedKeys(in ReportInput) []string {
 func assignRows(ops []porcupine.Operation) []string {
 	var clients []int32
 	for _, op := range ops {
-		in := op.Input.(*modelInput)
-		if !in.unknown && !slices.Contains(clients, in.client) {
-			clients = append(clients, in.client)
+		if client, _, unknown := operationOrigin(op); !unknown && !slices.Contains(clients, client) {
+			clients = append(clients, client)
 		}
 	}
 	slices.Sort(clients)
@@ -278,13 +291,13 @@ func assignRows(ops []porcupine.Operation) []string {
 		rows[i] = fmt.Sprintf("client %d", c)
 	}
 	for i := range ops {
-		in := ops[i].Input.(*modelInput)
-		if in.unknown {
+		client, seq, unknown := operationOrigin(ops[i])
+		if unknown {
 			ops[i].ClientId = len(rows)
-			rows = append(rows, fmt.Sprintf("client %d op #%d (outcome unknown)", in.client, in.seq))
+			rows = append(rows, fmt.Sprintf("client %d op #%d (outcome unknown)", client, seq))
 			continue
 		}
-		ops[i].ClientId = slices.Index(clients, in.client)
+		ops[i].ClientId = slices.Index(clients, client)
 	}
 	return rows
 }
@@ -362,8 +375,16 @@ func writeTraceFile(path string, description json.RawMessage, records []trace.Re
 }
 
 // writeHistoryFileTolerant writes the history; an invalid one is written unvalidated, so that the
-// report still shows it, and the validation error is returned.
-func writeHistoryFileTolerant(path string, h History) error {
+// report still shows what was recorded. A history checked with a model of one's own is valid by
+// that model's rules (its kinds are not the store's), and is written as it is.
+func writeHistoryFileTolerant(path string, h History, model *Model) error {
+	if model != nil && !model.builtin {
+		if err := model.validate(h); err != nil {
+			return errors.Join(fmt.Errorf("history written unvalidated: %w", err),
+				writeJSONFile(path, historyFile{Format: HistoryFormat, Version: HistoryVersion, Operations: h}))
+		}
+		return writeJSONFile(path, historyFile{Format: HistoryFormat, Version: HistoryVersion, Operations: h})
+	}
 	if err := h.Validate(); err != nil {
 		return errors.Join(fmt.Errorf("history written unvalidated: %w", err),
 			writeJSONFile(path, historyFile{Format: HistoryFormat, Version: HistoryVersion, Operations: h}))

@@ -190,7 +190,7 @@ func TestWriteReportChoosesWhatToVisualize(t *testing.T) {
 		lacks string
 	}{
 		{"snapshots: the whole store", ReportInput{History: history(putOp(1, "a", "1", 0, 10), snapshotOp(2, map[string]string{"a": "1"}, 20, 30))},
-			"whole-store model", ""},
+			"the whole history as one partition (the store model", ""},
 		{"small history, nothing named", ReportInput{History: history(putOp(1, "a", "1", 0, 10), getOp(2, "b", "x", 20, 30))},
 			"the whole history, one partition per key", ""},
 		{"named keys only", ReportInput{History: history(putOp(1, "a", "1", 0, 10), putOp(1, "b", "1", 0, 10)), Violations: []Violation{{Key: "b"}}},
@@ -211,6 +211,26 @@ func TestWriteReportChoosesWhatToVisualize(t *testing.T) {
 	}
 	if err := WriteReport("", ReportInput{}); err == nil {
 		t.Error("empty directory accepted")
+	}
+}
+
+// TestWriteReportReChecksWithTheHistorysModel: the visualization re-checks with the model the
+// history was checked against, a model of one's own included (its operations are the history's,
+// not the built-in models' inputs).
+func TestWriteReportReChecksWithTheHistorysModel(t *testing.T) {
+	bad := history(
+		Operation{Client: 1, Kind: "incr", Status: StatusOK, CallUS: 0, ReturnUS: 10},
+		Operation{Client: 3, Kind: "read", Found: true, Output: "0", Status: StatusOK, CallUS: 20, ReturnUS: 30})
+	v, err := CheckHistory(bad, testBudget, WithModel(counterModel))
+	if err != nil || v.Result != Illegal {
+		t.Fatalf("got %v, %v; want illegal", v, err)
+	}
+	dir := t.TempDir()
+	if err := WriteReport(dir, ReportInput{History: bad, Model: &counterModel, Verdicts: []Verdict{v}}); err != nil {
+		t.Fatal(err)
+	}
+	if summary := readFile(t, dir, ReportSummaryFile); !strings.Contains(summary, "re-checked: illegal") {
+		t.Errorf("the re-check should use the counter model and find the read illegal:\n%s", summary)
 	}
 }
 

@@ -140,12 +140,14 @@ func runCheck(s *streams, args []string) (int, error) {
 		}
 	}
 	var options []linearizability.CheckOption
+	var model *linearizability.Model // nil: the one CheckHistory picks for the history
 	if *modelName != "" {
-		model, err := linearizability.LookupModel(*modelName)
+		m, err := linearizability.LookupModel(*modelName)
 		if err != nil {
 			return 0, badInput("--model %s: %v", *modelName, err)
 		}
-		options = append(options, linearizability.WithModel(model))
+		model = &m
+		options = append(options, linearizability.WithModel(m))
 	}
 	if !*allKeys {
 		options = append(options, linearizability.StopAtFirstIllegal())
@@ -168,10 +170,10 @@ func runCheck(s *streams, args []string) (int, error) {
 		fmt.Fprintf(s.stdout, "%s: %d operations (%s): %s\n", path, len(history), format, verdict)
 	}
 	if *reportDir != "" {
-		if err := writeCheckReport(*reportDir, checkReplayCommand(path, format, *modelName, *allKeys, *budget, *input.maxSize), history, verdict); err != nil {
+		if err := writeCheckReport(*reportDir, checkReplayCommand(path, format, *modelName, *allKeys, *budget, *input.maxSize), history, model, verdict); err != nil {
 			return 0, err
 		}
-		fmt.Fprintf(s.stderr, "report: %s (open %s in a browser)\n", *reportDir, filepath.Join(*reportDir, linearizability.ReportVisualizationFile))
+		fmt.Fprintf(s.stderr, "report: %s (open %s in a browser)\n", *reportDir, filepath.Join(*reportDir, linearizability.ReportPageFile))
 	}
 	switch verdict.Result {
 	case linearizability.Ok:
@@ -184,12 +186,13 @@ func runCheck(s *streams, args []string) (int, error) {
 
 // writeCheckReport writes the report directory of `check --report`. It is the one place that
 // calls the report library for a checked history, so that another report page is swapped in here.
-func writeCheckReport(dir, replay string, history linearizability.History, verdict linearizability.Verdict) error {
+func writeCheckReport(dir, replay string, history linearizability.History, model *linearizability.Model, verdict linearizability.Verdict) error {
 	err := linearizability.WriteReport(dir, linearizability.ReportInput{
 		Description:   fmt.Sprintf("stateflush check of a history of %d operations with the %s model", len(history), verdict.Model),
 		ReplayCommand: replay,
 		History:       history,
 		Verdicts:      []linearizability.Verdict{verdict},
+		Model:         model,
 	})
 	if err != nil {
 		return fmt.Errorf("writing the report to %s: %w", dir, err)
