@@ -6,8 +6,8 @@ import (
 	"github.com/stateflush/stateflush/protocol"
 )
 
-// Membership: heartbeats, failure detection, views, joins, forced disconnect and coordinator
-// takeover. The coordinator is the oldest member of the view (Members[0]).
+// Membership: acting on failures (the detector is detector.go), views, joins, forced disconnect
+// and coordinator takeover. The coordinator is the oldest member of the view (Members[0]).
 
 type takeoverState struct {
 	term      uint64
@@ -17,50 +17,14 @@ type takeoverState struct {
 	suspected map[Member]bool
 }
 
-func (s *Server) armHeartbeat() {
-	s.heartbeatTimer = s.setTimer(s.cfg.HeartbeatInterval, timerHeartbeat, 0, !s.anyOverdue())
-}
-
-// anyOverdue reports a member not heard from for two heartbeat intervals, or a takeover under way.
-// The heartbeat timer is then a foreground timer, so that a run does not count as quiescent while a
-// crash is still to be detected.
-func (s *Server) anyOverdue() bool {
-	if s.takeover != nil {
-		return true
+// actOnFailures acts on the members the failure detector found failed (detector.go): the
+// coordinator removes them; a member that finds every older member failed takes over as
+// coordinator.
+func (s *Server) actOnFailures() {
+	if !s.joined || s.stopped {
+		return
 	}
-	now := s.env.Now()
-	for _, m := range s.view.Members {
-		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(2*s.cfg.HeartbeatInterval) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Server) onHeartbeatTimer() {
-	for _, m := range s.view.Members {
-		if m != s.self {
-			s.send(m, &Heartbeat{Hdr: s.hdr(m), View: s.view.Version})
-		}
-	}
-	s.checkFailures()
-	if !s.stopped {
-		s.armHeartbeat()
-	}
-}
-
-// checkFailures suspects members not heard from for the failure-detection timeout. The coordinator
-// removes them; a member that suspects every older member takes over as coordinator.
-func (s *Server) checkFailures() {
-	now := s.env.Now()
-	suspected := map[Member]bool{}
-	var suspects []Member
-	for _, m := range s.view.Members {
-		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(s.cfg.FailureDetectionTimeout) {
-			suspected[m] = true
-			suspects = append(suspects, m)
-		}
-	}
+	suspects := s.failedInView()
 	if s.takeover != nil {
 		s.takeoverSuspects(suspects)
 		return
@@ -78,7 +42,7 @@ func (s *Server) checkFailures() {
 		return
 	}
 	for _, older := range s.view.Members[:rank] {
-		if !suspected[older] {
+		if !s.isFailed(older) {
 			return
 		}
 	}
@@ -141,6 +105,7 @@ func (s *Server) installView(v *View) {
 			}
 		}
 	}
+	s.forgetDeparted()
 	if s.takeover != nil && v.Version.Term >= s.takeover.term {
 		// Another member completed a takeover of at least our term: follow it.
 		s.takeover = nil

@@ -27,6 +27,9 @@ const (
 	// EventBucketDropped: a server dropped its copy (removed by a rebalance, or the bucket was lost)
 	// (attrs bucket, reason).
 	EventBucketDropped = "bucket-dropped"
+	// EventMemberFailed: a final check of a suspected member got no answer within
+	// Config.FailureDetectionTimeout; every view member is told (attrs member, checked_since).
+	EventMemberFailed = "member-failed"
 )
 
 // Timer kinds (protocol.TimerTag.Kind).
@@ -41,6 +44,7 @@ const (
 	timerClientThink
 	timerClientTimeout // Arg: operation seq
 	timerClientBackoff // Arg: operation seq
+	timerFinalCheck    // Arg: the suspect's node id
 )
 
 // DropCounts counts messages a server dropped without acting on them. None of them is an error of
@@ -81,6 +85,7 @@ type Server struct {
 	departed      map[Member]bool // members that left a view this server installed
 
 	lastHeard      map[protocol.NodeID]protocol.Time
+	det            detector
 	heartbeatTimer protocol.TimerID
 	joinTimer      protocol.TimerID
 
@@ -127,6 +132,7 @@ func newServer(cfg Config, self Member) *Server {
 		cfg:             cfg,
 		self:            self,
 		coordHint:       noMember,
+		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
 		lastHeard:       map[protocol.NodeID]protocol.Time{},
 		buckets:         make([]*bucketState, cfg.Buckets),
@@ -214,6 +220,8 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 		s.onChunkApplyTimer(int(tag.Arg), id)
 	case timerCopyWarn:
 		s.onCopyWarnTimer(int(tag.Arg), id)
+	case timerFinalCheck:
+		s.onFinalCheckTimer(id)
 	}
 }
 
@@ -289,14 +297,24 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			// this server before it has installed that view: it answers with no view and no copies
 			// (and the new coordinator's view admits it).
 			s.onTakeoverQuery(sender, msg)
+		case *CheckRequest:
+			// And a final check of a member admitted by a view it has not installed yet: it is
+			// alive.
+			s.onCheckRequest(sender)
 		default:
 			s.drops.NotJoined++
 		}
 		return
 	}
 	switch msg := m.(type) {
-	case *Heartbeat:
+	case *Heartbeat, *CheckReply:
 		// admit recorded that the sender is alive; nothing else to do.
+	case *Suspect:
+		s.onSuspect(sender, msg)
+	case *CheckRequest:
+		s.onCheckRequest(sender)
+	case *Verdict:
+		s.onVerdict(sender, msg)
 	case *Join:
 		s.onJoin(sender, msg)
 	case *ViewMsg:
@@ -370,6 +388,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	}
 	if t := s.takeover; t != nil && t.awaiting[sender] {
 		t.heardAt[sender] = s.env.Now()
+	}
+	if len(s.det.checks) > 0 {
+		s.heardDuringCheck(sender)
 	}
 	return sender, true
 }
