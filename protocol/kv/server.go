@@ -469,6 +469,15 @@ type HoldingEntry struct {
 	Tombstone           bool
 }
 
+// HoldsCopy reports whether this server holds a copy of the bucket and whether it is primary of
+// it, without rendering the copy's entries as Holdings does (a nemesis asks this often).
+func (s *Server) HoldsCopy(bucket int) (held, primary bool) {
+	if s.stopped || bucket < 0 || bucket >= len(s.buckets) || s.buckets[bucket] == nil {
+		return false, false
+	}
+	return true, s.buckets[bucket].role != roleFollower
+}
+
 // Holdings lists the copies this server holds, by bucket (none after a forced disconnect).
 func (s *Server) Holdings() []Holding {
 	if s.stopped {

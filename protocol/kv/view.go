@@ -123,6 +123,17 @@ func (v *View) holdings(m Member) int {
 	return n
 }
 
+// loads counts the copies each member holds, in one pass over the buckets.
+func (v *View) loads() map[Member]int {
+	n := make(map[Member]int, len(v.Members))
+	for i := range v.Buckets {
+		for _, h := range v.Buckets[i].Holders {
+			n[h.Member]++
+		}
+	}
+	return n
+}
+
 // holder returns the index of m in Holders, or -1.
 func (b *BucketMeta) holder(m Member) int {
 	for i, h := range b.Holders {
