@@ -1,7 +1,6 @@
 package kv
 
 import (
-
 	"github.com/stateflush/stateflush/protocol"
 )
 
