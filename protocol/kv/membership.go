@@ -111,7 +111,19 @@ func (s *Server) installView(v *View) {
 		s.takeover = nil
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
+	departures := old == nil
+	if old != nil {
+		for _, m := range old.Members {
+			if !v.hasMember(m) {
+				departures = true
+				break
+			}
+		}
+	}
 	for i := range s.buckets {
+		if !departures && s.buckets[i] != nil && reconciled(old, v, i, s.buckets[i]) {
+			continue
+		}
 		s.reconcileBucket(i)
 	}
 	if s.isCoordinator() {
@@ -162,6 +174,30 @@ func (s *Server) publish(next *View, removed []Member) {
 		}
 	}
 	s.installView(next)
+}
+
+// reconciled reports that a copy needs no reconciling with view v: nobody left the view (checked by
+// the caller), the bucket's metadata is what the previous view said, and every profile the copy
+// keeps is of a listed holder (so no profile waits for a newer view to be dropped). Reconciling
+// every copy on every view made each view cost all the buckets, and views come with every copy
+// completed.
+func reconciled(old, v *View, i int, b *bucketState) bool {
+	was, now := &old.Buckets[i], &v.Buckets[i]
+	if was.Primary != now.Primary || was.Epoch != now.Epoch || was.Lost != now.Lost || was.MoveTarget != now.MoveTarget ||
+		len(was.Holders) != len(now.Holders) {
+		return false
+	}
+	for k := range was.Holders {
+		if was.Holders[k] != now.Holders[k] {
+			return false
+		}
+	}
+	for m := range b.profiles {
+		if now.holder(m) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcileBucket brings one bucket in line with the installed view.

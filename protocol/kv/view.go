@@ -15,6 +15,10 @@ type View struct {
 	Version ConfigVersion
 	Members []Member
 	Buckets []BucketMeta
+
+	// names caches memberNames: a view is immutable once sent, and every member that installs it
+	// names its members in a view-change event.
+	names string
 }
 
 // BucketMeta is the coordinator's record of one bucket.
@@ -105,11 +109,15 @@ func (v *View) rank(m Member) int {
 }
 
 func (v *View) memberNames() string {
+	if v.names != "" {
+		return v.names
+	}
 	names := make([]string, len(v.Members))
 	for i, m := range v.Members {
 		names[i] = m.String()
 	}
-	return strings.Join(names, ",")
+	v.names = strings.Join(names, ",")
+	return v.names
 }
 
 // holdings counts the copies each member holds (its load, for placing new copies).
