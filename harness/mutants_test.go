@@ -20,9 +20,12 @@ const (
 	// A drop below this is a regression.
 	mutationSmallAtLeast = 11
 	// mutationRateFloor is the detection rate (over the budget) every mutant must keep. The target
-	// is 50%; two mutants whose failures need the image source to die mid-copy stay just below it
-	// in the default scenario (see the README), so the floor guards against regressions.
-	mutationRateFloor = 40
+	// is 50%; two mutants whose failures need the image source to die mid-copy stay below it in
+	// the default scenario (see the README), so the floor guards against regressions. It was 40%
+	// until failure detection gained final checks: a dead source is now removed about two
+	// failure-detection timeouts after it dies instead of one, which made those two mutants' windows
+	// rarer (93 and 88 of 200 seeds before, 75 and 76 after).
+	mutationRateFloor = 35
 )
 
 const (
