@@ -26,6 +26,7 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 		}
 	}
 	next.Members = members
+	next.membersChanged()
 	for i := range next.Buckets {
 		meta := &next.Buckets[i]
 		for _, m := range gone {
@@ -231,6 +232,7 @@ func (s *Server) onJoin(from Member, _ *Join) {
 		s.removeMembers(next, removed)
 	}
 	next.Members = append(next.Members, from)
+	next.membersChanged()
 	s.publish(next, removed)
 }
 
