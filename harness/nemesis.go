@@ -236,15 +236,14 @@ func (n *nemesis) slowPrimaryLinks(bucket int, source, replica protocol.NodeID) 
 		if srv == nil {
 			continue
 		}
-		for _, h := range srv.Holdings() {
-			if h.Bucket != bucket {
-				continue
-			}
-			if h.Primary {
-				primary = protocol.NodeID(id)
-			} else if id := protocol.NodeID(id); id != source && id != replica {
-				holders = append(holders, id)
-			}
+		held, isPrimary := srv.HoldsCopy(bucket)
+		if !held {
+			continue
+		}
+		if isPrimary {
+			primary = protocol.NodeID(id)
+		} else if id := protocol.NodeID(id); id != source && id != replica {
+			holders = append(holders, id)
 		}
 	}
 	if primary < 0 {

@@ -133,10 +133,12 @@ type Config struct {
 	// ChunkEntries is how many entries one image chunk carries.
 	ChunkEntries int
 
-	// HeartbeatInterval: every server sends a small heartbeat to every other view member this often
-	// (on background timers). FailureDetectionTimeout: a member not heard from for this long is
-	// suspected; the coordinator removes it from the view. The protocol assumes message delays and
-	// partitions shorter than this timeout.
+	// HeartbeatInterval: every server sends a small heartbeat to the member watching it (its
+	// younger neighbour in the view's ring) this often (on background timers).
+	// FailureDetectionTimeout: a member its watcher has not heard from for this long is suspected;
+	// if a final check by another member gets no answer within the same timeout, it is failed and
+	// the coordinator removes it from the view. The protocol assumes message delays and partitions
+	// shorter than this timeout.
 	HeartbeatInterval       protocol.Duration
 	FailureDetectionTimeout protocol.Duration
 	// JoinRetryInterval: a restarted server repeats its join request this often until it is in a view.

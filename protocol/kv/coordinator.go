@@ -1,8 +1,6 @@
 package kv
 
 import (
-	"sort"
-
 	"github.com/stateflush/stateflush/protocol"
 )
 
@@ -28,6 +26,7 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 		}
 	}
 	next.Members = members
+	next.membersChanged()
 	for i := range next.Buckets {
 		meta := &next.Buckets[i]
 		for _, m := range gone {
@@ -86,6 +85,10 @@ func (s *Server) declareLost(next *View, i int) {
 // initialized (removing one old copy), then, for each bucket with no copy under creation, starts a
 // pending rebalance, or else a new copy if the bucket is below its redundancy.
 func (s *Server) planBuckets(next *View) {
+	// loads counts each member's copies, computed once (not once per candidate and bucket: that
+	// made placement quadratic in the buckets) and kept up to date as copies are added; a removal
+	// or a rebalance drops it, to be counted again when next needed.
+	var loads map[Member]int
 	for i := range next.Buckets {
 		meta := &next.Buckets[i]
 		if meta.Lost {
@@ -98,6 +101,7 @@ func (s *Server) planBuckets(next *View) {
 				meta.MoveTarget = noMember
 				if len(meta.initializedHolders()) > s.cfg.Redundancy {
 					s.removeOldCopy(next, i, target)
+					loads = nil
 				}
 			}
 		}
@@ -105,11 +109,16 @@ func (s *Server) planBuckets(next *View) {
 			continue
 		}
 		if s.startRebalance(next, i) {
+			loads = nil
 			continue
 		}
 		if len(meta.Holders) < s.cfg.Redundancy {
-			if target := s.chooseTarget(next, i); target.valid() {
+			if loads == nil {
+				loads = next.loads()
+			}
+			if target := s.chooseTarget(next, i, loads); target.valid() {
 				s.addCopy(next, i, target)
+				loads[target]++
 			}
 		}
 	}
@@ -121,30 +130,24 @@ func (s *Server) addCopy(next *View, i int, target Member) {
 	sortHolders(meta.Holders)
 }
 
-// chooseTarget picks the member for a new copy of bucket i, or noMember.
-func (s *Server) chooseTarget(next *View, i int) Member {
+// chooseTarget picks the member for a new copy of bucket i, or noMember: the member holding the
+// fewest copies (loads), then the lowest id.
+func (s *Server) chooseTarget(next *View, i int, loads map[Member]int) Member {
 	meta := &next.Buckets[i]
-	var candidates []Member
+	best := noMember
 	members := next.Members
 	if s.cfg.Mutants.Has(RecoveryPicksDeparted) {
 		members = s.view.Members // the mutant: the view before this change, departures included
 	}
 	for _, m := range members {
-		if meta.holder(m) < 0 {
-			candidates = append(candidates, m)
+		if meta.holder(m) >= 0 {
+			continue
+		}
+		if !best.valid() || loads[m] < loads[best] || (loads[m] == loads[best] && m.ID < best.ID) {
+			best = m
 		}
 	}
-	if len(candidates) == 0 {
-		return noMember
-	}
-	sort.SliceStable(candidates, func(x, y int) bool {
-		lx, ly := next.holdings(candidates[x]), next.holdings(candidates[y])
-		if lx != ly {
-			return lx < ly
-		}
-		return candidates[x].ID < candidates[y].ID
-	})
-	return candidates[0]
+	return best
 }
 
 // startRebalance starts the first pending rebalance of bucket i, if any can start.
@@ -238,6 +241,7 @@ func (s *Server) onJoin(from Member, _ *Join) {
 		s.removeMembers(next, removed)
 	}
 	next.Members = append(next.Members, from)
+	next.membersChanged()
 	s.publish(next, removed)
 }
 

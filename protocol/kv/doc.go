@@ -25,8 +25,9 @@
 // to any server (non-coordinators forward it) creates a copy of the bucket on the target and then
 // removes one old copy.
 //
-// Heartbeats are background traffic (background timers, and Heartbeat is a
-// protocol.BackgroundMessage), so a heartbeat in flight never keeps a run from being quiescent, and
+// The failure detector's traffic is background traffic (background timers while nobody is
+// overdue, and Heartbeat, Suspect, CheckRequest, CheckReply and Verdict are
+// protocol.BackgroundMessages), so a heartbeat in flight never keeps a run from being quiescent, and
 // a run can look quiescent right after a crash, before the
 // failure detector could notice it. Run a simulation past the last fault plus a few
 // Config.FailureDetectionTimeout (sim.RunUntil) before running it to quiescence (sim.Run).
@@ -77,10 +78,21 @@
 // unknown (a get, which never has an effect, or a write no attempt of which can have taken effect:
 // status fail).
 //
-// Membership. Every server heartbeats every other view member. The coordinator (the oldest member)
-// removes members it has not heard from for Config.FailureDetectionTimeout and sends the new view to
-// the others, who learn it at different times. If the coordinator fails, the oldest surviving member
-// takes over once it suspects every older member: it first asks every other member for its view and
+// Membership. Failure detection is GemFire's (detector.go): the view's members form a ring in age
+// order, each member watches one neighbour, the next older one (the oldest watches the youngest),
+// and sends one heartbeat per Config.HeartbeatInterval to the member watching it, so heartbeat
+// traffic is linear in the members. A watcher that has not heard from its neighbour for
+// Config.FailureDetectionTimeout suspects it and asks another member to check the suspect directly
+// (a final check: the coordinator, or for a suspected coordinator the member that would succeed
+// it, or, when that is the watcher itself, the suspect's next neighbour). The suspect is failed
+// only if the checker hears nothing from it for one more timeout; the checker then tells every
+// member, so one slow link never removes a healthy member. A crashed member is removed about two
+// timeouts after its last heartbeat (within 2·FailureDetectionTimeout + HeartbeatInterval plus
+// four message delays); a watcher whose checker gives no verdict within two timeouts checks the
+// suspect, and the silent checker, itself, so that two failures at once are still found. The
+// coordinator (the oldest member) removes failed members and sends the new view to the others,
+// who learn it at different times. If the coordinator fails, the oldest surviving member takes
+// over once every older member is failed: it first asks every other member for its view and
 // its copies (the old coordinator may have sent its last view to only some members) and rebuilds the
 // bucket metadata from what members actually hold, under a new term. A member that learns it was
 // removed (it was suspected, rightly or not) stops at once and stays silent: a forced disconnect; a

@@ -30,12 +30,14 @@ type harness struct {
 	heldTimers map[htimerKey]bool
 	isolated   map[protocol.NodeID]bool // partitioned away: nothing to or from it is delivered
 	muted      map[protocol.NodeID]bool // nothing from it is delivered (a one-way partition)
+	slow       map[hchan]bool           // one directed link on which nothing, heartbeats included, arrives
+	sent       map[string]int           // messages sent between servers, by type
 
 	log     []string
 	last    map[protocol.NodeID]*ClientRequest // each client's last request, for retries
 	events  []hevent
 	replies map[protocol.NodeID][]*ClientReply
-	quiet   bool // leave heartbeats out of the log
+	quiet   bool // leave the failure detector's traffic out of the log
 }
 
 type hnode struct {
@@ -127,6 +129,8 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		heldTimers: map[htimerKey]bool{},
 		isolated:   map[protocol.NodeID]bool{},
 		muted:      map[protocol.NodeID]bool{},
+		slow:       map[hchan]bool{},
+		sent:       map[string]int{},
 		replies:    map[protocol.NodeID][]*ClientReply{},
 		last:       map[protocol.NodeID]*ClientRequest{},
 		quiet:      true,
@@ -162,10 +166,15 @@ func (e *henv) Send(to protocol.NodeID, m protocol.Message) {
 		return
 	}
 	h.nextMsg++
+	h.sent[m.Type()]++
+	// Heartbeats travel beside held channels (a held channel is not a failure). The rest of the
+	// failure detector's traffic (suspicions, final checks) is held like any message, since a
+	// check over a held channel is what the detector must cope with; all of it stays out of a
+	// quiet log.
 	_, hb := m.(*Heartbeat)
 	c := hchan{e.n.id, to, hb}
 	h.channels[c] = append(h.channels[c], &hmsg{id: h.nextMsg, from: e.n.id, fromInc: e.n.inc, to: to, msg: m})
-	if !(hb && h.quiet) {
+	if !(protocol.IsBackground(m) && h.quiet) {
 		h.logf("%s -> %s %s", h.name(e.n.id), h.name(to), describeMessage(m))
 	}
 }
@@ -256,7 +265,7 @@ func (h *harness) deliverHead(c hchan) {
 		h.logf("%s <- %s %s dropped: sender restarted", h.name(c.to), h.name(c.from), m.msg.Type())
 		return
 	}
-	if _, hb := m.msg.(*Heartbeat); !(hb && h.quiet) {
+	if !(protocol.IsBackground(m.msg) && h.quiet) {
 		h.logf("%s <- %s %s", h.name(c.to), h.name(c.from), m.msg.Type())
 	}
 	n.srv.Receive(&henv{h: h, n: n}, c.from, m.msg)
@@ -387,6 +396,7 @@ func (h *harness) releaseAll() {
 	h.heldTimers = map[htimerKey]bool{}
 	h.isolated = map[protocol.NodeID]bool{}
 	h.muted = map[protocol.NodeID]bool{}
+	h.slow = map[hchan]bool{}
 }
 
 // mute holds everything a node sends, heartbeats included, until releaseAll; it still hears others.
@@ -395,8 +405,13 @@ func (h *harness) mute(name string) { h.muted[h.id(name)] = true }
 // isolate partitions a node from everyone, heartbeats included, until releaseAll; messages wait.
 func (h *harness) isolate(name string) { h.isolated[h.id(name)] = true }
 
+// slowLink makes one directed link slower than any timeout: nothing sent on it, heartbeats
+// included, arrives until releaseAll. Every other link of both ends still works.
+func (h *harness) slowLink(from, to string) { h.slow[hchan{from: h.id(from), to: h.id(to)}] = true }
+
 func (h *harness) deliverable(c hchan) bool {
-	return !h.isolated[c.from] && !h.isolated[c.to] && !h.muted[c.from] && (c.heartbeat || !h.heldChans[c])
+	return !h.isolated[c.from] && !h.isolated[c.to] && !h.muted[c.from] && !h.slow[hchan{from: c.from, to: c.to}] &&
+		(c.heartbeat || !h.heldChans[c])
 }
 
 // step performs one event: the first deliverable message (channels in order), or else the earliest

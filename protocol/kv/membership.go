@@ -6,8 +6,8 @@ import (
 	"github.com/stateflush/stateflush/protocol"
 )
 
-// Membership: heartbeats, failure detection, views, joins, forced disconnect and coordinator
-// takeover. The coordinator is the oldest member of the view (Members[0]).
+// Membership: acting on failures (the detector is detector.go), views, joins, forced disconnect
+// and coordinator takeover. The coordinator is the oldest member of the view (Members[0]).
 
 type takeoverState struct {
 	term      uint64
@@ -17,50 +17,14 @@ type takeoverState struct {
 	suspected map[Member]bool
 }
 
-func (s *Server) armHeartbeat() {
-	s.heartbeatTimer = s.setTimer(s.cfg.HeartbeatInterval, timerHeartbeat, 0, !s.anyOverdue())
-}
-
-// anyOverdue reports a member not heard from for two heartbeat intervals, or a takeover under way.
-// The heartbeat timer is then a foreground timer, so that a run does not count as quiescent while a
-// crash is still to be detected.
-func (s *Server) anyOverdue() bool {
-	if s.takeover != nil {
-		return true
+// actOnFailures acts on the members the failure detector found failed (detector.go): the
+// coordinator removes them; a member that finds every older member failed takes over as
+// coordinator.
+func (s *Server) actOnFailures() {
+	if !s.joined || s.stopped {
+		return
 	}
-	now := s.env.Now()
-	for _, m := range s.view.Members {
-		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(2*s.cfg.HeartbeatInterval) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Server) onHeartbeatTimer() {
-	for _, m := range s.view.Members {
-		if m != s.self {
-			s.send(m, &Heartbeat{Hdr: s.hdr(m), View: s.view.Version})
-		}
-	}
-	s.checkFailures()
-	if !s.stopped && s.joined { // a member that left to rejoin arms it again when it is admitted
-		s.armHeartbeat()
-	}
-}
-
-// checkFailures suspects members not heard from for the failure-detection timeout. The coordinator
-// removes them; a member that suspects every older member takes over as coordinator.
-func (s *Server) checkFailures() {
-	now := s.env.Now()
-	suspected := map[Member]bool{}
-	var suspects []Member
-	for _, m := range s.view.Members {
-		if m != s.self && now-s.lastHeard[m.ID] > protocol.Time(s.cfg.FailureDetectionTimeout) {
-			suspected[m] = true
-			suspects = append(suspects, m)
-		}
-	}
+	suspects := s.failedInView()
 	if s.takeover != nil {
 		s.takeoverSuspects(suspects)
 		return
@@ -78,7 +42,7 @@ func (s *Server) checkFailures() {
 		return
 	}
 	for _, older := range s.view.Members[:rank] {
-		if !suspected[older] {
+		if !s.isFailed(older) {
 			return
 		}
 	}
@@ -141,12 +105,25 @@ func (s *Server) installView(v *View) {
 			}
 		}
 	}
+	s.forgetDeparted()
 	if s.takeover != nil && v.Version.Term >= s.takeover.term {
 		// Another member completed a takeover of at least our term: follow it.
 		s.takeover = nil
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
+	departures := old == nil
+	if old != nil {
+		for _, m := range old.Members {
+			if !v.hasMember(m) {
+				departures = true
+				break
+			}
+		}
+	}
 	for i := range s.buckets {
+		if !departures && s.buckets[i] != nil && reconciled(old, v, i, s.buckets[i]) {
+			continue
+		}
 		s.reconcileBucket(i)
 	}
 	if s.isCoordinator() {
@@ -176,6 +153,10 @@ func (s *Server) rejoin(reason string) {
 		}
 	}
 	s.env.CancelTimer(s.heartbeatTimer)
+	for _, c := range s.det.checks {
+		s.env.CancelTimer(c.timer)
+	}
+	s.det = detector{} // what it watched and suspected was of the view it leaves
 	s.joined = false
 	s.view = nil
 	s.sendJoin()
@@ -215,6 +196,30 @@ func (s *Server) publish(next *View, removed []Member) {
 		}
 	}
 	s.installView(next)
+}
+
+// reconciled reports that a copy needs no reconciling with view v: nobody left the view (checked by
+// the caller), the bucket's metadata is what the previous view said, and every profile the copy
+// keeps is of a listed holder (so no profile waits for a newer view to be dropped). Reconciling
+// every copy on every view made each view cost all the buckets, and views come with every copy
+// completed.
+func reconciled(old, v *View, i int, b *bucketState) bool {
+	was, now := &old.Buckets[i], &v.Buckets[i]
+	if was.Primary != now.Primary || was.Epoch != now.Epoch || was.Lost != now.Lost || was.MoveTarget != now.MoveTarget ||
+		len(was.Holders) != len(now.Holders) {
+		return false
+	}
+	for k := range was.Holders {
+		if was.Holders[k] != now.Holders[k] {
+			return false
+		}
+	}
+	for m := range b.profiles {
+		if now.holder(m) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcileBucket brings one bucket in line with the installed view.

@@ -49,6 +49,53 @@ func (*Heartbeat) Type() string { return "heartbeat" }
 func (*Heartbeat) Background() bool              { return true }
 func (m *Heartbeat) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("view", m.View)} }
 
+// Suspect asks a checker to check a member its watcher has not heard from for the
+// failure-detection timeout (detector.go).
+type Suspect struct {
+	Hdr
+	Suspect Member
+}
+
+func (*Suspect) Type() string                  { return "suspect" }
+func (*Suspect) Background() bool              { return true }
+func (m *Suspect) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("suspect", m.Suspect)} }
+
+// CheckRequest is a final check: the receiver, suspected, answers at once with a CheckReply.
+type CheckRequest struct {
+	Hdr
+}
+
+func (*CheckRequest) Type() string                { return "check-request" }
+func (*CheckRequest) Background() bool            { return true }
+func (*CheckRequest) TraceAttrs() []protocol.Attr { return nil }
+
+// CheckReply answers a final check; like any message from the suspect it proves it alive.
+type CheckReply struct {
+	Hdr
+}
+
+func (*CheckReply) Type() string                { return "check-reply" }
+func (*CheckReply) Background() bool            { return true }
+func (*CheckReply) TraceAttrs() []protocol.Attr { return nil }
+
+// Verdict is a final check's outcome: to the watcher that asked when the suspect answered, to
+// every member of the view when it failed to.
+type Verdict struct {
+	Hdr
+	Suspect Member
+	Failed  bool
+}
+
+func (*Verdict) Type() string     { return "verdict" }
+func (*Verdict) Background() bool { return true }
+func (m *Verdict) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("suspect", m.Suspect), a("failed", m.Failed)}
+}
+
+// The failure detector's messages (Heartbeat, Suspect, CheckRequest, CheckReply, Verdict) are
+// background traffic: a run is not kept from quiescence by them, but by the heartbeat timer, which
+// is a foreground timer while a suspicion or a check is under way (anyOverdue).
+
 // Join asks the coordinator to add a restarted server to the view as a new member.
 type Join struct {
 	Hdr

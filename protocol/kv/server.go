@@ -31,6 +31,9 @@ const (
 	// and it holds no complete copy) leaves its view and asks to join again, as a joiner whose
 	// coordinator died mid-join does (attrs view, reason).
 	EventRejoin = "rejoin"
+	// EventMemberFailed: a final check of a suspected member got no answer within
+	// Config.FailureDetectionTimeout; every view member is told (attrs member, checked_since).
+	EventMemberFailed = "member-failed"
 )
 
 // Timer kinds (protocol.TimerTag.Kind).
@@ -45,6 +48,7 @@ const (
 	timerClientThink
 	timerClientTimeout // Arg: operation seq
 	timerClientBackoff // Arg: operation seq
+	timerFinalCheck    // Arg: the suspect's node id
 )
 
 // DropCounts counts messages a server dropped without acting on them. None of them is an error of
@@ -85,6 +89,7 @@ type Server struct {
 	departed      map[Member]bool // members that left a view this server installed
 
 	lastHeard      map[protocol.NodeID]protocol.Time
+	det            detector
 	heartbeatTimer protocol.TimerID
 	joinTimer      protocol.TimerID
 
@@ -131,6 +136,7 @@ func newServer(cfg Config, self Member) *Server {
 		cfg:             cfg,
 		self:            self,
 		coordHint:       noMember,
+		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
 		lastHeard:       map[protocol.NodeID]protocol.Time{},
 		buckets:         make([]*bucketState, cfg.Buckets),
@@ -218,6 +224,8 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 		s.onChunkApplyTimer(int(tag.Arg), id)
 	case timerCopyWarn:
 		s.onCopyWarnTimer(int(tag.Arg), id)
+	case timerFinalCheck:
+		s.onFinalCheckTimer(id)
 	}
 }
 
@@ -293,14 +301,24 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			// this server before it has installed that view: it answers with no view and no copies
 			// (and the new coordinator's view admits it).
 			s.onTakeoverQuery(sender, msg)
+		case *CheckRequest:
+			// And a final check of a member admitted by a view it has not installed yet: it is
+			// alive.
+			s.onCheckRequest(sender)
 		default:
 			s.drops.NotJoined++
 		}
 		return
 	}
 	switch msg := m.(type) {
-	case *Heartbeat:
+	case *Heartbeat, *CheckReply:
 		// admit recorded that the sender is alive; nothing else to do.
+	case *Suspect:
+		s.onSuspect(sender, msg)
+	case *CheckRequest:
+		s.onCheckRequest(sender)
+	case *Verdict:
+		s.onVerdict(sender, msg)
 	case *Join:
 		s.onJoin(sender, msg)
 	case *ViewMsg:
@@ -374,6 +392,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	}
 	if t := s.takeover; t != nil && t.awaiting[sender] {
 		t.heardAt[sender] = s.env.Now()
+	}
+	if len(s.det.checks) > 0 {
+		s.heardDuringCheck(sender)
 	}
 	return sender, true
 }
@@ -450,6 +471,15 @@ type Holding struct {
 type HoldingEntry struct {
 	Key, Value, Version string
 	Tombstone           bool
+}
+
+// HoldsCopy reports whether this server holds a copy of the bucket and whether it is primary of
+// it, without rendering the copy's entries as Holdings does (a nemesis asks this often).
+func (s *Server) HoldsCopy(bucket int) (held, primary bool) {
+	if s.stopped || bucket < 0 || bucket >= len(s.buckets) || s.buckets[bucket] == nil {
+		return false, false
+	}
+	return true, s.buckets[bucket].role != roleFollower
 }
 
 // Holdings lists the copies this server holds, by bucket (none after a forced disconnect).

@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 
 	"github.com/stateflush/stateflush/protocol"
 )
@@ -26,10 +27,12 @@ func (m Member) String() string {
 	if !m.valid() {
 		return "none"
 	}
+	// strconv, not fmt: members are named in every view-change event.
+	name := "s" + strconv.Itoa(int(m.ID))
 	if m.Inc == 0 {
-		return fmt.Sprintf("s%d", m.ID)
+		return name
 	}
-	return fmt.Sprintf("s%d#%d", m.ID, m.Inc)
+	return name + "#" + strconv.FormatUint(uint64(m.Inc), 10)
 }
 
 // ConfigVersion orders views. Term grows when a new coordinator takes over; Seq counts the views a

@@ -15,6 +15,14 @@ type View struct {
 	Version ConfigVersion
 	Members []Member
 	Buckets []BucketMeta
+
+	// names caches memberNames: a view is immutable once sent, and every member that installs it
+	// names its members in a view-change event.
+	names string
+	// rankByID caches each node id's position in Members (-1: not a member), built on first use:
+	// every message a server receives looks its sender up, and a scan of the members made that
+	// cost grow with the cluster.
+	rankByID []int32
 }
 
 // BucketMeta is the coordinator's record of one bucket.
@@ -77,39 +85,67 @@ func (v *View) coordinator() Member { return v.Members[0] }
 
 // member returns the member with node id id, if any.
 func (v *View) member(id protocol.NodeID) (Member, bool) {
-	for _, m := range v.Members {
-		if m.ID == id {
-			return m, true
-		}
+	if r := v.rankOfID(id); r >= 0 {
+		return v.Members[r], true
 	}
 	return noMember, false
 }
 
-func (v *View) hasMember(m Member) bool {
-	for _, x := range v.Members {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
+func (v *View) hasMember(m Member) bool { return v.rank(m) >= 0 }
 
 // rank is the member's age rank (0 = oldest), or -1.
 func (v *View) rank(m Member) int {
-	for i, x := range v.Members {
-		if x == m {
-			return i
-		}
+	if r := v.rankOfID(m.ID); r >= 0 && v.Members[r] == m {
+		return r
 	}
 	return -1
 }
 
+// rankOfID is the position in Members of the member with node id id, or -1.
+func (v *View) rankOfID(id protocol.NodeID) int {
+	if r := v.cachedRank(id); r < 0 || (r < len(v.Members) && v.Members[r].ID == id) {
+		return r
+	}
+	// Members were reordered in place after the cache was built (a takeover moves the new
+	// coordinator to the front): build it again.
+	v.rankByID = nil
+	return v.cachedRank(id)
+}
+
+// membersChanged drops the caches of a view under construction whose members were added or
+// removed.
+func (v *View) membersChanged() { v.rankByID, v.names = nil, "" }
+
+func (v *View) cachedRank(id protocol.NodeID) int {
+	if v.rankByID == nil {
+		top := protocol.NodeID(0)
+		for _, m := range v.Members {
+			top = max(top, m.ID+1)
+		}
+		v.rankByID = make([]int32, top)
+		for i := range v.rankByID {
+			v.rankByID[i] = -1
+		}
+		for i, m := range v.Members {
+			v.rankByID[m.ID] = int32(i)
+		}
+	}
+	if id < 0 || int(id) >= len(v.rankByID) {
+		return -1
+	}
+	return int(v.rankByID[id])
+}
+
 func (v *View) memberNames() string {
+	if v.names != "" {
+		return v.names
+	}
 	names := make([]string, len(v.Members))
 	for i, m := range v.Members {
 		names[i] = m.String()
 	}
-	return strings.Join(names, ",")
+	v.names = strings.Join(names, ",")
+	return v.names
 }
 
 // holdings counts the copies each member holds (its load, for placing new copies).
@@ -118,6 +154,17 @@ func (v *View) holdings(m Member) int {
 	for i := range v.Buckets {
 		if v.Buckets[i].holder(m) >= 0 {
 			n++
+		}
+	}
+	return n
+}
+
+// loads counts the copies each member holds, in one pass over the buckets.
+func (v *View) loads() map[Member]int {
+	n := make(map[Member]int, len(v.Members))
+	for i := range v.Buckets {
+		for _, h := range v.Buckets[i].Holders {
+			n[h.Member]++
 		}
 	}
 	return n
