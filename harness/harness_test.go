@@ -461,3 +461,35 @@ func TestKillsDescriptionNamesTheNemesis(t *testing.T) {
 		t.Errorf("no crashes: %q", got)
 	}
 }
+
+// TestProgressChangesNothing: a run watched through Options.Progress is the same run (same hash,
+// same verdict), and the reports go through the stages in order with virtual time never going
+// back.
+func TestProgressChangesNothing(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	for seed := uint64(1); seed <= 3; seed++ {
+		plain, err := Run(scn, seed, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reports []RunProgress
+		watched, err := Run(scn, seed, Options{Progress: func(p RunProgress) { reports = append(reports, p) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if watched.Result.Hash != plain.Result.Hash || watched.Final != plain.Final {
+			t.Fatalf("seed %d: watched run %x %s, plain run %x %s", seed, watched.Result.Hash, watched.Final, plain.Result.Hash, plain.Final)
+		}
+		stages := map[string]int{}
+		for i, p := range reports {
+			stages[p.Stage]++
+			if i > 0 && (p.Now < reports[i-1].Now || p.Steps < reports[i-1].Steps) {
+				t.Fatalf("seed %d: progress went back: %+v after %+v", seed, p, reports[i-1])
+			}
+		}
+		if stages[StageSimulating] != progressSlices-1 || stages[StageQuiescing] != 1 || stages[StageChecking] != 1 ||
+			reports[len(reports)-1].Stage != StageChecking {
+			t.Fatalf("seed %d: stages %v, last %+v", seed, stages, reports[len(reports)-1])
+		}
+	}
+}

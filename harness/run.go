@@ -65,7 +65,28 @@ type Options struct {
 	// records the checks read, which is several times faster; WriteReport re-runs the seed with the
 	// full trace when it needs one (runs are deterministic, so the rerun is the same run).
 	FullTrace bool
+	// Progress, when set, is told where a run is: the virtual time of the simulation as it goes
+	// (in steps of a twentieth of the safety phase), then each stage of checking. It is for a person
+	// watching a long run; it changes nothing in the run (the same seed gives the same hash).
+	Progress func(RunProgress)
 }
+
+// RunProgress is where a run is (see Options.Progress).
+type RunProgress struct {
+	// Stage is "simulating" (the workload under faults), "quiescing" (faults stopped, waiting for
+	// the system to settle) or "checking".
+	Stage string
+	// Now is the simulation's virtual time; SafetyPhase its end of the faults; Steps so far.
+	Now, SafetyPhase protocol.Time
+	Steps            int64
+}
+
+// Run stages reported to Options.Progress.
+const (
+	StageSimulating = "simulating"
+	StageQuiescing  = "quiescing"
+	StageChecking   = "checking"
+)
 
 // RunSpec is everything needed to reproduce a run. It is written in the header of every trace the
 // harness records, so that `stateflush replay FILE` needs nothing else.
@@ -162,7 +183,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	}
 	world.sim = s
 	out := &Outcome{Spec: spec, Drawn: drawn, FullTrace: cfg.Trace == sim.TraceFull}
-	if crash := out.protect(func() { out.simulate(s, world) }); crash != nil {
+	if crash := out.protect(func() { out.simulate(s, world, opt.Progress) }); crash != nil {
 		out.crashed(s, crash)
 		return out, nil
 	}
@@ -171,14 +192,27 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 		return out, nil
 	}
 	out.Records = s.Trace()
+	report(opt.Progress, s, drawn, StageChecking)
 	if crash := out.protect(func() { out.check(s, world, online, opt) }); crash != nil {
 		out.crashed(s, crash)
 	}
 	return out, nil
 }
 
-// simulate runs the scenario's phases: the workload under faults, then heal and quiesce.
-func (o *Outcome) simulate(s *sim.Sim, world *kvWorld) {
+// progressSlices is how many times the safety phase reports its progress.
+const progressSlices = 20
+
+// report tells progress, if set, where the run is.
+func report(progress func(RunProgress), s *sim.Sim, drawn Scenario, stage string) {
+	if progress != nil {
+		progress(RunProgress{Stage: stage, Now: s.Now(), SafetyPhase: protocol.Time(drawn.SafetyPhase), Steps: s.Stats().Steps})
+	}
+}
+
+// simulate runs the scenario's phases: the workload under faults, then heal and quiesce. With
+// progress set, the safety phase runs in slices of virtual time, which processes the same events in
+// the same order as one call.
+func (o *Outcome) simulate(s *sim.Sim, world *kvWorld, progress func(RunProgress)) {
 	drawn := o.Drawn
 	if m := drawn.Nemeses.Monkey; m != nil {
 		mc := *m
@@ -195,8 +229,15 @@ func (o *Outcome) simulate(s *sim.Sim, world *kvWorld) {
 	n.armSnapshots()
 
 	// Safety phase: workload under faults. Then every fault stops and the system must quiesce.
+	if progress != nil {
+		for i := 1; i < progressSlices; i++ {
+			s.RunUntil(protocol.Time(drawn.SafetyPhase) * protocol.Time(i) / progressSlices)
+			report(progress, s, drawn, StageSimulating)
+		}
+	}
 	s.RunUntil(protocol.Time(drawn.SafetyPhase))
 	n.stopAll()
+	report(progress, s, drawn, StageQuiescing)
 	// Failure detection runs on background timers, so right after a late crash the run can look
 	// quiescent before anyone has noticed. Let a few detection timeouts pass before asking for
 	// quiescence.

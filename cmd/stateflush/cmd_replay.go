@@ -62,7 +62,9 @@ func runReplay(s *streams, args []string) (int, error) {
 		return 0, badInput("%s: no records after the header: the file is truncated", path)
 	}
 	// The full trace, for the report and for comparing the rerun with the file record by record.
-	o, replayErr := harness.Replay(path, harness.Options{CheckBudget: *budget, FullTrace: true})
+	status := newRunStatus(s.stderr, "replay")
+	o, replayErr := harness.Replay(path, harness.Options{CheckBudget: *budget, FullTrace: true, Progress: status.update})
+	status.clear()
 	mismatch := errors.Is(replayErr, harness.ErrHashMismatch)
 	if replayErr != nil && !mismatch {
 		return 0, asBadInput(replayErr)

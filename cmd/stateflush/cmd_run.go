@@ -15,7 +15,8 @@ the report directory: index.html (the report page: what failed, then per failing
 operations by client, faults, views, primaries, copies, final state and space-time diagram),
 porcupine.html (porcupine's visualization of the illegal keys), trace.jsonl (replays the run),
 history.json, violations.json, summary.txt, replay.sh (works from any directory).
-Without --out the directory is ./stateflush-out/<scenario>-seed<N>[-<mutants>].
+Without --out the directory is ./stateflush-out/<scenario>-seed<N>[-<mutants>]. On a terminal a
+status line on stderr shows the run's progress (virtual time of the fault phase, then checking).
 Exit code: 0 pass, 1 violation, 3 unknown (see 'stateflush --help').`,
 	examples: `  stateflush run --seed 7
   stateflush run --scenario small --seed 4 --mutant no-mitt
@@ -59,7 +60,9 @@ func runOne(s *streams, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	o, err := harness.Run(scn, *seed, harness.Options{CheckBudget: *budget})
+	status := newRunStatus(s.stderr, fmt.Sprintf("seed %d", *seed))
+	o, err := harness.Run(scn, *seed, harness.Options{CheckBudget: *budget, Progress: status.update})
+	status.clear()
 	if err != nil {
 		return 0, fmt.Errorf("seed %d: %w", *seed, err)
 	}
