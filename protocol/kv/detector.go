@@ -242,6 +242,7 @@ func (s *Server) checkIndex(m Member) int {
 
 // onSuspect: a watcher asks this server to check a suspect.
 func (s *Server) onSuspect(from Member, msg *Suspect) {
+	s.tellNonMember(from)
 	x := msg.Suspect
 	switch {
 	case x == s.self:
@@ -325,6 +326,17 @@ func (s *Server) onFinalCheckTimer(id protocol.TimerID) {
 
 func (s *Server) onCheckRequest(from Member) {
 	s.send(from, &CheckReply{Hdr: s.hdr(from)})
+	s.tellNonMember(from)
+}
+
+// tellNonMember sends the view to a server that takes part in failure detection (heartbeats,
+// suspicions, checks) from a view this server has left behind: it was removed, or its admission
+// died with the coordinator that granted it, and nobody else tells it so, since no member
+// heartbeats a non-member. Without the view it would watch and check members forever.
+func (s *Server) tellNonMember(from Member) {
+	if s.joined && !s.stopped && from != s.self && IsServer(s.cfg, from.ID) && !s.view.hasMember(from) {
+		s.send(from, &ViewMsg{Hdr: s.hdr(from), View: s.view})
+	}
 }
 
 // onVerdict: a checker's answer to a suspicion, or its announcement that a member failed.

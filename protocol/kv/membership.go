@@ -77,7 +77,12 @@ func (s *Server) installView(v *View) {
 		s.maxTerm = v.Version.Term
 	}
 	if !v.hasMember(s.self) {
-		if s.joined {
+		switch {
+		case s.joined && len(s.InitializedBuckets()) == 0:
+			// Holding no complete copy, it has nothing whose state could contradict the view:
+			// it asks to join again, as GemFire's members reconnect after a forced disconnect.
+			s.rejoin("a newer view leaves it out and it holds no complete copy")
+		case s.joined:
 			s.forcedDisconnect(v, "a newer view removed it")
 		}
 		return
@@ -170,6 +175,12 @@ func (s *Server) onViewForEarlierIncarnation(v *View) {
 	if s.joined && !s.stopped && v.Version.Compare(s.view.Version) > 0 && !v.hasMember(s.self) {
 		if v.Version.Term > s.maxTerm {
 			s.maxTerm = v.Version.Term
+		}
+		if len(s.InitializedBuckets()) == 0 {
+			// As for a newer view addressed to it (installView): with no complete copy it asks
+			// to join again.
+			s.rejoin("a newer view sent to its earlier incarnation leaves it out and it holds no complete copy")
+			return
 		}
 		s.forcedDisconnect(v, "a newer view sent to its earlier incarnation leaves it out")
 	}

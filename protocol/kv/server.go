@@ -311,7 +311,10 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		return
 	}
 	switch msg := m.(type) {
-	case *Heartbeat, *CheckReply:
+	case *Heartbeat:
+		// admit recorded that the sender is alive; a sender outside the view learns the view.
+		s.tellNonMember(sender)
+	case *CheckReply:
 		// admit recorded that the sender is alive; nothing else to do.
 	case *Suspect:
 		s.onSuspect(sender, msg)
