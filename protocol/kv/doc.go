@@ -95,14 +95,16 @@
 // over once every older member is failed: it first asks every other member for its view and
 // its copies (the old coordinator may have sent its last view to only some members) and rebuilds the
 // bucket metadata from what members actually hold, under a new term. A member that learns it was
-// removed (it was suspected, rightly or not) stops at once and stays silent: a forced disconnect; a
-// restart brings it back empty, as a new member that asks to join. Members that have not learned of
-// a restart yet address the previous incarnation: their messages still count as signs of life, and
-// a newer view sent to the previous incarnation without the new one removes the new one too (its
-// admission died with the coordinator that published it). A member that hears no other member and
-// holds no complete copy is most likely one whose admission reached only members that died since:
-// it leaves its view and asks to join again (EventRejoin) rather than take over alone. A server
-// still joining answers the two
+// removed (it was suspected, rightly or not) and holds a complete copy stops at once and stays
+// silent: a forced disconnect; a restart brings it back empty, as a new member that asks to join.
+// Members that have not learned of a restart yet address the previous incarnation: their messages
+// still count as signs of life, and a newer view sent to the previous incarnation without the new
+// one removes the new one too (its admission died with the coordinator that published it). A member
+// that holds no complete copy has no state that could contradict the view, so when it is left out
+// (told by a view, or hearing no other member) it leaves its view and asks to join again
+// (EventRejoin), as GemFire's members reconnect, rather than disconnect or take over alone. Members
+// answer a server that heartbeats, suspects or checks from a view they have left behind with the
+// current view, since no member heartbeats a non-member. A server still joining answers the two
 // requests that may reach it before the view admitting it does (a new primary's collect, a
 // takeover's query) as holding nothing, so neither waits for it forever. The coordinator decides
 // the bucket metadata (holders, primary, which copies are initialized) and distributes it with the
