@@ -115,3 +115,30 @@ func TestUnknownNewMemberDoesNotTakeOverAlone(t *testing.T) {
 		t.Fatalf("s3#1 should have been admitted again by s1:\n%s", h.describe())
 	}
 }
+
+// A server that heartbeats a member from a view the member has left behind (here: an incarnation
+// of s3 that s0's view never admitted) is sent the current view: with the ring detector no member
+// heartbeats a non-member, so nothing else would tell it that it is out.
+func TestNonMemberHeartbeatIsAnsweredWithTheView(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 4
+	h := newHarness(t, cfg)
+	stranger := Member{ID: 3, Inc: 7}
+	h.inject(stranger.ID, "s0", &Heartbeat{Hdr: Hdr{FromInc: stranger.Inc, ToInc: h.server("s0").Self().Inc}})
+	viewSent := false
+	for _, m := range h.channels[hchan{from: h.id("s0"), to: h.id("s3")}] {
+		if v, ok := m.msg.(*ViewMsg); ok && v.ToInc == stranger.Inc && !v.View.hasMember(stranger) {
+			viewSent = true
+		}
+	}
+	if !viewSent {
+		t.Fatalf("s0 should have sent its view to %v, which its view does not list:\n%s", stranger, h.describe())
+	}
+	// A member of the view gets no view for its heartbeat.
+	h.inject(1, "s0", &Heartbeat{Hdr: Hdr{FromInc: 0, ToInc: 0}})
+	for _, m := range h.channels[hchan{from: h.id("s0"), to: h.id("s1")}] {
+		if _, ok := m.msg.(*ViewMsg); ok {
+			t.Fatalf("s0 sent its view to a member for a heartbeat:\n%s", h.describe())
+		}
+	}
+}
