@@ -17,35 +17,69 @@ func BuildVersion() string {
 	return DescribeBuild(info)
 }
 
-// DescribeBuild is BuildVersion's text for given build information.
-func DescribeBuild(info *debug.BuildInfo) string {
-	version := info.Main.Version
-	if version == "" {
-		version = "(unknown version)"
+// LineVersion is the version every sweep line records, from the same build information as
+// BuildVersion, kept short: the module version, the revision and a +modified mark, and the Go
+// version (another compiler may schedule nothing differently, but a sweep is one build's).
+func LineVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "no-build-info"
 	}
-	var revision, modified, vcsTime string
+	return ShortBuild(info)
+}
+
+// buildFacts are what the build information says about the build.
+type buildFacts struct {
+	version, revision, vcsTime, goVersion string
+	modified                              bool
+}
+
+func factsOf(info *debug.BuildInfo) buildFacts {
+	f := buildFacts{version: info.Main.Version, goVersion: info.GoVersion}
+	if f.version == "" {
+		f.version = "(unknown version)"
+	}
 	for _, s := range info.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			revision = s.Value
+			f.revision = s.Value
 		case "vcs.modified":
-			modified = s.Value
+			f.modified = s.Value == "true"
 		case "vcs.time":
-			vcsTime = s.Value
+			f.vcsTime = s.Value
 		}
 	}
-	text := fmt.Sprintf("stateflush %s", version)
+	return f
+}
+
+// DescribeBuild is BuildVersion's text for given build information.
+func DescribeBuild(info *debug.BuildInfo) string {
+	f := factsOf(info)
+	text := fmt.Sprintf("stateflush %s", f.version)
 	switch {
-	case revision == "":
+	case f.revision == "":
 		text += ", no VCS revision recorded"
 	default:
-		text += ", revision " + revision
-		if vcsTime != "" {
-			text += " (" + vcsTime + ")"
+		text += ", revision " + f.revision
+		if f.vcsTime != "" {
+			text += " (" + f.vcsTime + ")"
 		}
-		if modified == "true" {
+		if f.modified {
 			text += ", with local modifications"
 		}
 	}
-	return text + ", " + info.GoVersion
+	return text + ", " + f.goVersion
+}
+
+// ShortBuild is LineVersion's text for given build information.
+func ShortBuild(info *debug.BuildInfo) string {
+	f := factsOf(info)
+	text := f.version
+	if f.revision != "" {
+		text += " " + f.revision
+		if f.modified {
+			text += "+modified"
+		}
+	}
+	return text + " " + f.goVersion
 }
