@@ -162,18 +162,24 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 	return scores, nil
 }
 
+// cells are the caught, seeds-to-detection and shrunk-counterexample cells both tables show.
+func (s MutantScore) cells() (caught, seeds, shrunk string) {
+	caught, seeds, shrunk = "NO", "-", "-"
+	if s.Caught {
+		caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
+	}
+	if s.ShrunkOps > 0 {
+		shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
+	}
+	return caught, seeds, shrunk
+}
+
 // WriteScoreTable prints the mutation score as an aligned text table.
 func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "mutant\tmechanism\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
 	for _, s := range scores {
-		caught, seeds, shrunk := "NO", "-", "-"
-		if s.Caught {
-			caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
-		}
-		if s.ShrunkOps > 0 {
-			shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
-		}
+		caught, seeds, shrunk := s.cells()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, s.Mechanism, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
 	}
 	return tw.Flush()
@@ -189,13 +195,7 @@ func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 	b.WriteString("| mutant | mechanism | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, s := range scores {
-		caught, seeds, shrunk := "NO", "-", "-"
-		if s.Caught {
-			caught, seeds = "yes", fmt.Sprint(s.SeedsToDetection)
-		}
-		if s.ShrunkOps > 0 {
-			shrunk = fmt.Sprintf("%d (from %d, by %s)", s.ShrunkOps, s.OpsBefore, s.ShrunkBy)
-		}
+		caught, seeds, shrunk := s.cells()
 		var checks []string
 		for _, c := range slices.Sorted(maps.Keys(s.FirstByCheck)) {
 			checks = append(checks, fmt.Sprintf("%s %d", c, s.FirstByCheck[c]))
