@@ -107,10 +107,7 @@ func runAvailabilityUnderChaos(outDir string) error {
 		o   *harness.Outcome
 		err error
 	}
-	indices := make([]uint64, len(jobs))
-	for i := range indices {
-		indices[i] = uint64(i)
-	}
+	indices := harness.AllSeeds.Seeds(0, len(jobs)) // job numbers 0..len(jobs)-1
 	var firstErr error
 	harness.ParallelSeeds(indices, runtime.GOMAXPROCS(0), func(i uint64) result {
 		j := jobs[i]

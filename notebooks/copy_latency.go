@@ -60,10 +60,7 @@ func runCopyLatencyVsSize(outDir string) error {
 		err error
 	}
 	// ParallelSeeds runs the jobs by index and hands results back in order.
-	indices := make([]uint64, len(jobs))
-	for i := range indices {
-		indices[i] = uint64(i)
-	}
+	indices := harness.AllSeeds.Seeds(0, len(jobs)) // job numbers 0..len(jobs)-1
 	samples := map[[2]int]*copySample{}
 	var firstErr error
 	harness.ParallelSeeds(indices, runtime.GOMAXPROCS(0), func(i uint64) result {

@@ -120,10 +120,7 @@ func runSnapshotVsFlush(outDir string) error {
 			jobs = append(jobs, job{m, seed})
 		}
 	}
-	indices := make([]uint64, len(jobs))
-	for i := range indices {
-		indices[i] = uint64(i)
-	}
+	indices := harness.AllSeeds.Seeds(0, len(jobs)) // job numbers 0..len(jobs)-1
 	type outcome struct {
 		mech int
 		o    *harness.Outcome
