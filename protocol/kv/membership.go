@@ -77,13 +77,8 @@ func (s *Server) installView(v *View) {
 		s.maxTerm = v.Version.Term
 	}
 	if !v.hasMember(s.self) {
-		switch {
-		case s.joined && len(s.InitializedBuckets()) == 0:
-			// Holding no complete copy, it has nothing whose state could contradict the view:
-			// it asks to join again, as GemFire's members reconnect after a forced disconnect.
-			s.rejoin("a newer view leaves it out and it holds no complete copy")
-		case s.joined:
-			s.forcedDisconnect(v, "a newer view removed it")
+		if s.joined {
+			s.leftOut(v, "a newer view removed it")
 		}
 		return
 	}
@@ -145,6 +140,18 @@ func (s *Server) forcedDisconnect(v *View, reason string) {
 	s.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
 }
 
+// leftOut: a newer view does not list this member. Holding a complete copy, it disconnects (its
+// copies must not contradict the view the others act on); holding none, it has nothing whose state
+// could contradict the view, and asks to join again, as GemFire's members reconnect after a forced
+// disconnect.
+func (s *Server) leftOut(v *View, reason string) {
+	if len(s.InitializedBuckets()) == 0 {
+		s.rejoin(reason + " and it holds no complete copy")
+		return
+	}
+	s.forcedDisconnect(v, reason)
+}
+
 // rejoin leaves the view this server installed and asks to join again, keeping its incarnation.
 // It is for a member that no live member knows of: its admission reached only members that died
 // since. It holds no complete copy (the caller checks), so the copies it drops are copies in
@@ -176,13 +183,7 @@ func (s *Server) onViewForEarlierIncarnation(v *View) {
 		if v.Version.Term > s.maxTerm {
 			s.maxTerm = v.Version.Term
 		}
-		if len(s.InitializedBuckets()) == 0 {
-			// As for a newer view addressed to it (installView): with no complete copy it asks
-			// to join again.
-			s.rejoin("a newer view sent to its earlier incarnation leaves it out and it holds no complete copy")
-			return
-		}
-		s.forcedDisconnect(v, "a newer view sent to its earlier incarnation leaves it out")
+		s.leftOut(v, "a newer view sent to its earlier incarnation leaves it out")
 	}
 }
 
