@@ -10,6 +10,7 @@ import (
 
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim"
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
@@ -389,6 +390,25 @@ func TestSwarmDrawsOnlyEnabledNemesesAndZeroIsQuiet(t *testing.T) {
 	none := DrawSwarm(Nemeses{}, oneRand{})
 	if none.Describe() != "none" {
 		t.Fatalf("a scenario without nemeses drew %s", none.Describe())
+	}
+}
+
+// TestSwarmKeepsACopyCreatingNemesis: when the swarm switches off the monkey and rebalance, the
+// only nemeses that create copies, it gives one back in all but one of eight draws, so that few
+// seeds of a replica-creation scenario create no copy; with the rule removed about a quarter would.
+func TestSwarmKeepsACopyCreatingNemesis(t *testing.T) {
+	full := mustScenario(t, DefaultScenario).Nemeses
+	const seeds = 2000
+	without := 0
+	for seed := uint64(1); seed <= seeds; seed++ {
+		got := DrawSwarm(full, sim.PRNGSource(seed)("swarm"))
+		if got.Monkey == nil && got.RebalanceMeanGap == 0 {
+			without++
+		}
+	}
+	// Expected: 1/4 * 1/8 = 1/32 of the seeds, 62 of 2000; a quarter (500) without the rule.
+	if without == 0 || without > seeds/16 {
+		t.Fatalf("%d of %d swarm draws have no copy-creating nemesis, want about 1/32 (and never none: draw 0 must stay possible)", without, seeds)
 	}
 }
 

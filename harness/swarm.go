@@ -11,7 +11,8 @@ import (
 // DrawSwarm draws, for one seed, which of a scenario's nemeses are enabled and at what rates (swarm
 // testing): each nemesis is on with probability 1/2 and, when on, its rate is scaled by a factor in
 // [1/4, 2]. Some seeds therefore run with few faults and reach deep states, others with many. Draw 0
-// (where shrinking pushes) leaves a nemesis off.
+// (where shrinking pushes) leaves a nemesis off. A seed keeps a copy-creating nemesis in most draws
+// (keepCopyCreation).
 func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	on := func() bool { return r.Intn(2) == 1 }
 	// scale is between 1/4 and 2 in eighths.
@@ -47,7 +48,37 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	if n.SourceBounceProb > 0 && on() {
 		out.SourceBounceProb = scaleProb(n.SourceBounceProb)
 	}
+	keepCopyCreation(n, &out, r, scale)
 	return out
+}
+
+// keepCopyCreation gives back, in all but one of eight draws, one of the scenario's copy-creating
+// nemeses when the swarm switched all of them off. New copies come only from the monkey's kills
+// (redundancy recovery) and from rebalance requests; with both off a seed never creates a copy and
+// says nothing about replica creation, which is what every scenario with such a nemesis studies.
+// Before this rule a quarter of the default scenario's seeds created no copy (43 of seeds 1–200).
+// Draw 0 still leaves them off, so shrinking and rapid can reach a run without faults.
+func keepCopyCreation(n Nemeses, out *Nemeses, r protocol.Rand, scale func(protocol.Duration) protocol.Duration) {
+	if out.Monkey != nil || out.RebalanceMeanGap > 0 {
+		return
+	}
+	var creators []func()
+	if n.Monkey != nil {
+		creators = append(creators, func() {
+			m := *n.Monkey
+			m.MeanTimeBetweenKills = scale(m.MeanTimeBetweenKills)
+			out.Monkey = &m
+		})
+	}
+	if n.RebalanceMeanGap > 0 {
+		creators = append(creators, func() { out.RebalanceMeanGap = scale(n.RebalanceMeanGap) })
+	}
+	if len(creators) == 0 {
+		return
+	}
+	if k := r.Intn(8); k > 0 {
+		creators[(k-1)%len(creators)]()
+	}
 }
 
 // overrideFlags returns the command-line flags that turn a built-in scenario into the given one, and
