@@ -1,7 +1,6 @@
 package notebooks
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"runtime"
@@ -183,29 +182,18 @@ func plotDetectionMatrix(outDir, scenario string, scores []harness.MutantScore, 
 // detectionSummary is the sentence of 03's README that quotes its CSV (kept equal to it by
 // TestReadmeNumbersMatchTheirCSV): when each mutant was first caught and the range of the rates.
 func detectionSummary(csvText string) (string, error) {
-	records, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+	table, err := readCSVTable("mutant-detection.csv", csvText, "mutant", "seeds", "detections", "seeds_to_first_detection")
 	if err != nil {
-		return "", fmt.Errorf("mutant-detection.csv: %w", err)
+		return "", err
 	}
-	if len(records) < 2 {
-		return "", fmt.Errorf("mutant-detection.csv has no data rows")
-	}
-	col := map[string]int{}
-	for i, name := range records[0] {
-		col[name] = i
-	}
-	for _, name := range []string{"mutant", "seeds", "detections", "seeds_to_first_detection"} {
-		if _, ok := col[name]; !ok {
-			return "", fmt.Errorf("mutant-detection.csv has no column %s", name)
-		}
-	}
+	col := table.col
 	type rate struct {
 		mutant            string
 		detections, seeds int
 		first             string
 	}
 	var rates []rate
-	for _, row := range records[1:] {
+	for _, row := range table.rows {
 		d, err1 := strconv.Atoi(row[col["detections"]])
 		n, err2 := strconv.Atoi(row[col["seeds"]])
 		if err := errors.Join(err1, err2); err != nil || n == 0 {

@@ -215,6 +215,19 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	generated.Check(t, filepath.Join("03-mutant-detection", "README.md"),
 		"<!-- mutant-detection-summary:begin (generated from mutant-detection.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
 		"<!-- mutant-detection-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	data, err = os.ReadFile(filepath.Join("08-snapshot-vs-flush", "snapshot-vs-flush.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = snapshotSummary(string(data)); err != nil {
+		t.Fatal(err)
+	}
+	generated.Check(t, filepath.Join("08-snapshot-vs-flush", "README.md"),
+		"<!-- snapshot-vs-flush-summary:begin (generated from snapshot-vs-flush.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
+		"<!-- snapshot-vs-flush-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
+	if _, err := snapshotSummary("mechanism,runs\n\"x\",1\n"); err == nil {
+		t.Error("a snapshot CSV without the summary's columns gave a summary")
+	}
 	if _, err := detectionSummary("mutant,seeds\n"); err == nil {
 		t.Error("a detection CSV without data rows gave a summary")
 	}

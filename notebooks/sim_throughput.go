@@ -1,13 +1,10 @@
 package notebooks
 
 import (
-	"encoding/csv"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -131,27 +128,14 @@ func runSimThroughput(outDir string) error {
 // throughputSummary is the sentence of 07's README that quotes its CSV, so that a test can keep
 // the text equal to the committed numbers (TestReadmeNumbersMatchTheirCSV).
 func throughputSummary(csvText string) (string, error) {
-	records, err := csv.NewReader(strings.NewReader(csvText)).ReadAll()
+	table, err := readCSVTable("sim-throughput.csv", csvText)
 	if err != nil {
-		return "", fmt.Errorf("sim-throughput.csv: %w", err)
+		return "", err
 	}
-	if len(records) < 2 {
-		return "", fmt.Errorf("sim-throughput.csv has no data rows")
-	}
-	col := map[string]int{}
-	for i, name := range records[0] {
-		col[name] = i
-	}
-	num := func(row []string, name string) (float64, error) {
-		i, ok := col[name]
-		if !ok || i >= len(row) {
-			return 0, fmt.Errorf("sim-throughput.csv has no column %s", name)
-		}
-		return strconv.ParseFloat(row[i], 64)
-	}
+	num := table.number
 	lowest, highest := math.Inf(1), math.Inf(-1)
 	var lowServers, highServers float64
-	for _, row := range records[1:] {
+	for _, row := range table.rows {
 		rate, err := num(row, "events_per_second")
 		if err != nil {
 			return "", err
@@ -167,7 +151,7 @@ func throughputSummary(csvText string) (string, error) {
 			highest, highServers = rate, servers
 		}
 	}
-	last := records[len(records)-1]
+	last := table.rows[len(table.rows)-1]
 	var v [6]float64
 	for i, name := range []string{"servers", "events", "virtual_ms", "median_wall_ms", "min_wall_ms", "max_wall_ms"} {
 		if v[i], err = num(last, name); err != nil {
