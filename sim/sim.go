@@ -177,6 +177,7 @@ type Sim struct {
 	foregroundAction int64 // pending non-background control actions
 
 	records    []trace.Record
+	attrArena  []trace.Attr // the unused tail of a block that kept records' attrs are cut from
 	hasher     trace.Hasher
 	recordSeq  uint64
 	endSeq     uint64 // recordSeq when the last end record was written
@@ -509,7 +510,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindSend, Node: int32(from), Peer: int32(to),
 		Incarnation: fromInc, MsgID: msgID, Cause: s.cause, Name: m.Type()}
 	if s.cfg.Trace == TraceFull {
-		rec.Attrs = describe(m)
+		rec.Attrs = s.describe(m)
 	}
 	sendSeq := s.commitMessage(&rec, m)
 	if to < 0 || int(to) >= s.n {
@@ -597,7 +598,7 @@ func (s *Sim) commitMessage(r *trace.Record, m protocol.Message) uint64 {
 // (HashOnly hashes them in place, without allocating).
 func (s *Sim) commitWithAttrs(r *trace.Record, attrs []protocol.Attr) uint64 {
 	if s.keeps(r.Kind) {
-		r.Attrs = toTraceAttrs(attrs)
+		r.Attrs = s.traceAttrs(attrs)
 		return s.commit(r)
 	}
 	s.recordSeq++
@@ -618,6 +619,39 @@ func toTraceAttrs(attrs []protocol.Attr) []trace.Attr {
 		out[i] = trace.Attr(a)
 	}
 	return out
+}
+
+// attrBlock is how many attrs one allocation of the attr arena holds.
+const attrBlock = 1024
+
+// traceAttrs is toTraceAttrs cut from an arena: kept records live as long as the Sim, so one block
+// shared by many records costs one allocation instead of one per record. The result's capacity is
+// its length, so an append by a reader copies instead of writing into a neighbour's attrs.
+func (s *Sim) traceAttrs(attrs []protocol.Attr) []trace.Attr {
+	n := len(attrs)
+	if n == 0 {
+		return nil
+	}
+	if n > attrBlock {
+		return toTraceAttrs(attrs)
+	}
+	if len(s.attrArena) < n {
+		s.attrArena = make([]trace.Attr, attrBlock)
+	}
+	out := s.attrArena[:n:n]
+	s.attrArena = s.attrArena[n:]
+	for i, a := range attrs {
+		out[i] = trace.Attr(a)
+	}
+	return out
+}
+
+// describe is the package-level describe with its attrs cut from the arena.
+func (s *Sim) describe(m protocol.Message) []trace.Attr {
+	if d, ok := m.(Describer); ok {
+		return s.traceAttrs(d.TraceAttrs())
+	}
+	return nil
 }
 
 func describe(m protocol.Message) []trace.Attr {
