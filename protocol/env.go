@@ -123,6 +123,22 @@ func A(key string, value any) Attr {
 	}
 }
 
+// AStr, AInt, AUint and ABool make the same Attr as A for a value of their type, without boxing the
+// value in an interface (A's argument escapes, so every call with a string or a large integer costs a
+// heap allocation before any formatting): the hot emit and trace paths use them.
+func AStr(key, value string) Attr { return Attr{Key: key, Value: value} }
+
+// AInt is A for an int (or a NodeID converted to int).
+func AInt(key string, value int) Attr { return Attr{Key: key, Value: strconv.Itoa(value)} }
+
+// AUint is A for a uint64.
+func AUint(key string, value uint64) Attr {
+	return Attr{Key: key, Value: strconv.FormatUint(value, 10)}
+}
+
+// ABool is A for a bool.
+func ABool(key string, value bool) Attr { return Attr{Key: key, Value: strconv.FormatBool(value)} }
+
 // Env is everything a node may do to the world. It is valid only during the call it was passed to.
 type Env interface {
 	// Self is the ID of the node being driven.

@@ -1,7 +1,7 @@
 package kv
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/stateflush/stateflush/protocol"
 )
@@ -26,6 +26,22 @@ type Client struct {
 	op        *clientOp
 	// only is Workload.OnlyKeys as a set; nil when every key is performed.
 	only map[string]bool
+	// keyNames caches "k<i>" per key index, so drawing a key does not format a new string each time.
+	keyNames []string
+}
+
+// keyName is fmt.Sprintf("k%d", i), formatted once per key.
+func (c *Client) keyName(i int) string {
+	if i < 0 || i >= 1<<16 {
+		return "k" + strconv.Itoa(i)
+	}
+	if i >= len(c.keyNames) {
+		c.keyNames = append(c.keyNames, make([]string, i+1-len(c.keyNames))...)
+	}
+	if c.keyNames[i] == "" {
+		c.keyNames[i] = "k" + strconv.Itoa(i)
+	}
+	return c.keyNames[i]
 }
 
 type clientOp struct {
@@ -108,7 +124,7 @@ func (c *Client) invoke() {
 	r := c.env.Rand()
 	w := c.cfg.Workload
 	c.seq++
-	op := &clientOp{seq: c.seq, key: fmt.Sprintf("k%d", r.Intn(w.Keys))}
+	op := &clientOp{seq: c.seq, key: c.keyName(r.Intn(w.Keys))}
 	pick := r.Intn(w.Mix.Get + w.Mix.Put + w.Mix.Delete + w.Mix.Append)
 	switch {
 	case pick < w.Mix.Get:
@@ -132,10 +148,13 @@ func (c *Client) invoke() {
 		c.think()
 		return
 	}
-	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("op", op.kind), a("key", op.key)}
+	attrs := make([]protocol.Attr, 4, 5)
+	attrs[0], attrs[1] = protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq)
+	attrs[2], attrs[3] = protocol.AStr("op", op.kind), protocol.AStr("key", op.key)
 	if op.kind == protocol.OpPut || op.kind == protocol.OpAppend {
-		op.value = fmt.Sprintf("c%d-%d;", c.index, op.seq) // unique, so every write is traceable
-		attrs = append(attrs, a("value", op.value))
+		// unique, so every write is traceable
+		op.value = "c" + strconv.Itoa(c.index) + "-" + strconv.FormatUint(op.seq, 10) + ";"
+		attrs = append(attrs, protocol.AStr("value", op.value))
 	}
 	c.op = op
 	c.env.Emit(protocol.EventOpInvoke, attrs...)
@@ -226,9 +245,11 @@ func (c *Client) finish(status string, r *ClientReply) {
 	op := c.op
 	c.env.CancelTimer(op.timer)
 	c.env.CancelTimer(op.backoff)
-	attrs := []protocol.Attr{a("client", c.id), a("seq", op.seq), a("status", status)}
+	attrs := make([]protocol.Attr, 3, 5)
+	attrs[0], attrs[1] = protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq)
+	attrs[2] = protocol.AStr("status", status)
 	if op.kind == protocol.OpGet && status == protocol.StatusOK {
-		attrs = append(attrs, a("found", r.Found), a("value", r.Value))
+		attrs = append(attrs, protocol.ABool("found", r.Found), protocol.AStr("value", r.Value))
 	}
 	c.env.Emit(protocol.EventOpReturn, attrs...)
 	c.op = nil

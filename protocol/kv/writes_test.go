@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -45,5 +46,15 @@ func TestOriginDyingMidDistributionLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	if r := h.get("c0", "s2", "a"); r == nil || r.Status != replyOK || !r.Found || r.Value != "3" {
 		t.Fatalf("get a at s2 after the acknowledged put a=3: %+v, want found value 3\n%s", r, h.describe())
+	}
+}
+
+// TestKeyNameMatchesSprintf: the client's cached key names are the names it formatted before.
+func TestKeyNameMatchesSprintf(t *testing.T) {
+	c := &Client{}
+	for _, i := range []int{3, 0, 3, 99, 1000, 1 << 16, -1} {
+		if got, want := c.keyName(i), fmt.Sprintf("k%d", i); got != want {
+			t.Errorf("keyName(%d) = %q, want %q", i, got, want)
+		}
 	}
 }
