@@ -46,8 +46,10 @@ func (*Heartbeat) Type() string { return "heartbeat" }
 
 // Background: heartbeats are the failure detector's own traffic and do not keep a run from being
 // quiescent, as the heartbeat timer does not while nobody is overdue.
-func (*Heartbeat) Background() bool              { return true }
-func (m *Heartbeat) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("view", m.View)} }
+func (*Heartbeat) Background() bool { return true }
+func (m *Heartbeat) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{protocol.AStr("view", m.View.String())}
+}
 
 // Suspect asks a checker to check a member its watcher has not heard from for the
 // failure-detection timeout (detector.go).
@@ -339,8 +341,9 @@ type Replicate struct {
 func (*Replicate) Type() string       { return "replicate" }
 func (m *Replicate) bucketIndex() int { return m.Bucket }
 func (m *Replicate) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{a("bucket", m.Bucket), a("epoch", m.Epoch), a("write", m.WriteID),
-		a("entries", formatEntries(m.Entries)), a("sync", m.Sync)}
+	return []protocol.Attr{protocol.AInt("bucket", m.Bucket), protocol.AUint("epoch", m.Epoch),
+		protocol.AUint("write", m.WriteID), protocol.AStr("entries", formatEntries(m.Entries)),
+		protocol.ABool("sync", m.Sync)}
 }
 
 // ackOutcome is how a holder handled a Replicate.
@@ -374,7 +377,8 @@ func (*WriteAck) Type() string { return "write-ack" }
 func (m *WriteAck) Applied() bool    { return m.Outcome == ackApplied }
 func (m *WriteAck) bucketIndex() int { return m.Bucket }
 func (m *WriteAck) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{a("bucket", m.Bucket), a("write", m.WriteID), a("outcome", m.Outcome)}
+	return []protocol.Attr{protocol.AInt("bucket", m.Bucket), protocol.AUint("write", m.WriteID),
+		protocol.AStr("outcome", m.Outcome.String())}
 }
 
 // SyncCollect: a new primary fences the holder at its epoch and asks for its entries and event ids.
@@ -418,9 +422,10 @@ type ClientRequest struct {
 
 func (*ClientRequest) Type() string { return "client-request" }
 func (m *ClientRequest) TraceAttrs() []protocol.Attr {
-	attrs := []protocol.Attr{a("seq", m.Seq), a("op", m.Op), a("key", m.Key)}
+	attrs := make([]protocol.Attr, 3, 4)
+	attrs[0], attrs[1], attrs[2] = protocol.AUint("seq", m.Seq), protocol.AStr("op", m.Op), protocol.AStr("key", m.Key)
 	if m.Op == protocol.OpPut || m.Op == protocol.OpAppend {
-		attrs = append(attrs, a("value", m.Value))
+		attrs = append(attrs, protocol.AStr("value", m.Value))
 	}
 	return attrs
 }
@@ -460,12 +465,13 @@ type ClientReply struct {
 
 func (*ClientReply) Type() string { return "client-reply" }
 func (m *ClientReply) TraceAttrs() []protocol.Attr {
-	attrs := []protocol.Attr{a("seq", m.Seq), a("status", m.Status)}
+	attrs := make([]protocol.Attr, 2, 4)
+	attrs[0], attrs[1] = protocol.AUint("seq", m.Seq), protocol.AStr("status", m.Status.String())
 	switch {
 	case m.Read:
-		attrs = append(attrs, a("found", m.Found), a("value", m.Value))
+		attrs = append(attrs, protocol.ABool("found", m.Found), protocol.AStr("value", m.Value))
 	case m.Status != replyOK:
-		attrs = append(attrs, a("bucket", m.Bucket), a("primary", m.Primary))
+		attrs = append(attrs, protocol.AInt("bucket", m.Bucket), protocol.AInt("primary", int(m.Primary)))
 	}
 	return attrs
 }

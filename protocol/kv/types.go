@@ -51,7 +51,11 @@ func (v ConfigVersion) Compare(o ConfigVersion) int {
 	}
 }
 
-func (v ConfigVersion) String() string { return fmt.Sprintf("t%d.%d", v.Term, v.Seq) }
+// String is fmt.Sprintf("t%d.%d", v.Term, v.Seq), concatenated because heartbeats describe it on
+// every send.
+func (v ConfigVersion) String() string {
+	return "t" + strconv.FormatUint(v.Term, 10) + "." + strconv.FormatUint(v.Seq, 10)
+}
 
 // Version orders the values of one entry. Epoch is the bucket's primary epoch (assigned by the
 // coordinator each time the bucket gets a new primary), Counter counts the primary's writes, and

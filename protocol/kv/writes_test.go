@@ -58,3 +58,13 @@ func TestKeyNameMatchesSprintf(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigVersionStringMatchesSprintf: heartbeats' trace attrs must not change with the faster
+// formatting.
+func TestConfigVersionStringMatchesSprintf(t *testing.T) {
+	for _, v := range []ConfigVersion{{}, {Term: 1, Seq: 2}, {Term: 300, Seq: 99999}, {Term: ^uint64(0), Seq: 1 << 33}} {
+		if got, want := v.String(), fmt.Sprintf("t%d.%d", v.Term, v.Seq); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
+}
