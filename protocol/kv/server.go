@@ -1,7 +1,7 @@
 package kv
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/stateflush/stateflush/protocol"
 )
@@ -518,6 +518,6 @@ func sortedUint64s(set map[uint64]bool) []uint64 {
 	for k := range set {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }

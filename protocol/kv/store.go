@@ -1,6 +1,8 @@
 package kv
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -198,7 +200,7 @@ func (b *bucketState) eventList() []EventID {
 	for c, seq := range b.events {
 		out = append(out, EventID{Client: c, Seq: seq})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Client < out[j].Client })
+	slices.SortFunc(out, func(x, y EventID) int { return cmp.Compare(x.Client, y.Client) })
 	return out
 }
 
@@ -230,7 +232,7 @@ func (b *bucketState) writesInOrder() []*write {
 	for _, w := range b.pending {
 		out = append(out, w)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	slices.SortFunc(out, func(x, y *write) int { return cmp.Compare(x.id, y.id) })
 	return out
 }
 

@@ -1,7 +1,8 @@
 package kv
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -207,15 +208,15 @@ func (b *BucketMeta) removeHolder(m Member) {
 }
 
 func sortHolders(hs []HolderMeta) {
-	sort.Slice(hs, func(i, j int) bool { return hs[i].Member.ID < hs[j].Member.ID })
+	slices.SortFunc(hs, func(x, y HolderMeta) int { return cmp.Compare(x.Member.ID, y.Member.ID) })
 }
 
 func sortMembers(ms []Member) {
-	sort.Slice(ms, func(i, j int) bool {
-		if ms[i].ID != ms[j].ID {
-			return ms[i].ID < ms[j].ID
+	slices.SortFunc(ms, func(x, y Member) int {
+		if x.ID != y.ID {
+			return cmp.Compare(x.ID, y.ID)
 		}
-		return ms[i].Inc < ms[j].Inc
+		return cmp.Compare(x.Inc, y.Inc)
 	})
 }
 
