@@ -303,7 +303,11 @@ func (s *Server) onApplyTimer() {
 	s.applyArmed = false
 	if len(s.applyQueue) > 0 {
 		in := s.applyQueue[0]
-		s.applyQueue = s.applyQueue[1:]
+		// Shift down instead of reslicing from the front, so the queue's array is reused instead of
+		// reallocated each time appends reach its end.
+		n := copy(s.applyQueue, s.applyQueue[1:])
+		s.applyQueue[n] = inboundWrite{}
+		s.applyQueue = s.applyQueue[:n]
 		s.applyReplicate(in.from, in.msg)
 	}
 	s.armApply()
