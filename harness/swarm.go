@@ -19,10 +19,20 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	scale := func(d protocol.Duration) protocol.Duration { return d * protocol.Duration(2+r.Intn(15)) / 8 }
 	scaleProb := func(p float64) float64 { return min(1, p*float64(2+r.Intn(15))/8) }
 	out := Nemeses{}
+	// The copy-creating nemeses: drawn like the others, and given back by keepCopyCreation.
+	var creators []func()
+	if n.Monkey != nil {
+		creators = append(creators, func() {
+			m := *n.Monkey
+			m.MeanTimeBetweenKills = scale(m.MeanTimeBetweenKills)
+			out.Monkey = &m
+		})
+	}
+	if n.RebalanceMeanGap > 0 {
+		creators = append(creators, func() { out.RebalanceMeanGap = scale(n.RebalanceMeanGap) })
+	}
 	if n.Monkey != nil && on() {
-		m := *n.Monkey
-		m.MeanTimeBetweenKills = scale(m.MeanTimeBetweenKills)
-		out.Monkey = &m
+		creators[0]()
 	}
 	if n.ClientPartitionMeanGap > 0 && on() {
 		out.ClientPartitionMeanGap, out.ClientPartitionMax = scale(n.ClientPartitionMeanGap), n.ClientPartitionMax
@@ -40,7 +50,7 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 		out.ClientDupProb = scaleProb(n.ClientDupProb)
 	}
 	if n.RebalanceMeanGap > 0 && on() {
-		out.RebalanceMeanGap = scale(n.RebalanceMeanGap)
+		creators[len(creators)-1]()
 	}
 	if n.SourceKillProb > 0 && on() {
 		out.SourceKillProb = scaleProb(n.SourceKillProb)
@@ -48,7 +58,7 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	if n.SourceBounceProb > 0 && on() {
 		out.SourceBounceProb = scaleProb(n.SourceBounceProb)
 	}
-	keepCopyCreation(n, &out, r, scale)
+	keepCopyCreation(out, creators, r)
 	return out
 }
 
@@ -58,22 +68,8 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 // says nothing about replica creation, which is what every scenario with such a nemesis studies.
 // Before this rule a quarter of the default scenario's seeds created no copy (43 of seeds 1–200).
 // Draw 0 still leaves them off, so shrinking and rapid can reach a run without faults.
-func keepCopyCreation(n Nemeses, out *Nemeses, r protocol.Rand, scale func(protocol.Duration) protocol.Duration) {
-	if out.Monkey != nil || out.RebalanceMeanGap > 0 {
-		return
-	}
-	var creators []func()
-	if n.Monkey != nil {
-		creators = append(creators, func() {
-			m := *n.Monkey
-			m.MeanTimeBetweenKills = scale(m.MeanTimeBetweenKills)
-			out.Monkey = &m
-		})
-	}
-	if n.RebalanceMeanGap > 0 {
-		creators = append(creators, func() { out.RebalanceMeanGap = scale(n.RebalanceMeanGap) })
-	}
-	if len(creators) == 0 {
+func keepCopyCreation(out Nemeses, creators []func(), r protocol.Rand) {
+	if out.Monkey != nil || out.RebalanceMeanGap > 0 || len(creators) == 0 {
 		return
 	}
 	if k := r.Intn(8); k > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -194,37 +195,27 @@ var update = flag.Bool("update", false, "rewrite the README sections generated f
 // committed CSV files they come from (the wall-clock experiments' numbers change with every
 // regeneration).
 func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("07-sim-throughput", "sim-throughput.csv"))
-	if err != nil {
-		t.Fatal(err)
+	const regen = "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update"
+	for _, n := range []struct {
+		dir, name string
+		summary   func(string) (string, error)
+	}{
+		{"07-sim-throughput", "sim-throughput", throughputSummary},
+		{"03-mutant-detection", "mutant-detection", detectionSummary},
+		{"08-snapshot-vs-flush", "snapshot-vs-flush", snapshotSummary},
+	} {
+		data, err := os.ReadFile(filepath.Join(n.dir, n.name+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := n.summary(string(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		generated.Check(t, filepath.Join(n.dir, "README.md"),
+			fmt.Sprintf("<!-- %s-summary:begin (generated from %s.csv: %s) -->", n.name, n.name, regen),
+			fmt.Sprintf("<!-- %s-summary:end -->", n.name), want, *update, regen)
 	}
-	want, err := throughputSummary(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated.Check(t, filepath.Join("07-sim-throughput", "README.md"),
-		"<!-- sim-throughput-summary:begin (generated from sim-throughput.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
-		"<!-- sim-throughput-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
-	data, err = os.ReadFile(filepath.Join("03-mutant-detection", "mutant-detection.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want, err = detectionSummary(string(data)); err != nil {
-		t.Fatal(err)
-	}
-	generated.Check(t, filepath.Join("03-mutant-detection", "README.md"),
-		"<!-- mutant-detection-summary:begin (generated from mutant-detection.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
-		"<!-- mutant-detection-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
-	data, err = os.ReadFile(filepath.Join("08-snapshot-vs-flush", "snapshot-vs-flush.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want, err = snapshotSummary(string(data)); err != nil {
-		t.Fatal(err)
-	}
-	generated.Check(t, filepath.Join("08-snapshot-vs-flush", "README.md"),
-		"<!-- snapshot-vs-flush-summary:begin (generated from snapshot-vs-flush.csv: go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update) -->",
-		"<!-- snapshot-vs-flush-summary:end -->", want, *update, "go test ./notebooks -run TestReadmeNumbersMatchTheirCSV -update")
 	if _, err := snapshotSummary("mechanism,runs\n\"x\",1\n"); err == nil {
 		t.Error("a snapshot CSV without the summary's columns gave a summary")
 	}
