@@ -513,3 +513,22 @@ func TestProgressChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcePanicGoesBackToTheSource: a panic the choice source raises inside a draw (rapid ending a
+// test case) is raised again to Run's caller, not turned into a crash verdict; a panic of the code
+// being run still is one (TestPanicIsACrashVerdict and the crash tests show that side).
+func TestSourcePanicGoesBackToTheSource(t *testing.T) {
+	scn := mustScenario(t, "small")
+	defer func() {
+		if p := recover(); p != "source says stop" {
+			t.Fatalf("Run's caller got %v, want the source's own panic value", p)
+		}
+	}()
+	o, err := Run(scn, 1, Options{Source: func(string) protocol.Rand { return stoppingRand{} }})
+	t.Fatalf("Run returned (verdict %v, err %v) instead of raising the source's panic", o.Final, err)
+}
+
+type stoppingRand struct{}
+
+func (stoppingRand) Intn(int) int     { panic(sim.SourcePanic{Value: "source says stop"}) }
+func (stoppingRand) Float64() float64 { panic(sim.SourcePanic{Value: "source says stop"}) }

@@ -136,6 +136,13 @@ type Outcome struct {
 // run) is a finding, not a failure of the tool: the outcome's verdict is VerdictCrash, with the
 // panic's message and stack as a violation of the CrashCheck and the trace up to the panic.
 func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
+	// Draws outside the simulation (the swarm's) can raise the source's own panic too.
+	defer func() {
+		if p := recover(); p != nil {
+			raiseSourcePanic(p)
+			panic(p)
+		}
+	}()
 	if err := scn.Validate(); err != nil {
 		return nil, err
 	}
@@ -257,10 +264,20 @@ type Crash struct {
 	Stack   string
 }
 
+// raiseSourcePanic raises again, unwrapped, a panic of the choice source (sim.SourcePanic): rapid's
+// engine ends a test case by panicking inside a draw, which is its signal, not the protocol's
+// crash, and must reach rapid as rapid raised it.
+func raiseSourcePanic(p any) {
+	if sp, ok := p.(sim.SourcePanic); ok {
+		panic(sp.Value)
+	}
+}
+
 // protect runs f and returns the panic it raised, if any.
 func (o *Outcome) protect(f func()) (crash *Crash) {
 	defer func() {
 		if p := recover(); p != nil {
+			raiseSourcePanic(p)
 			crash = &Crash{Message: fmt.Sprint(p), Stack: string(debug.Stack())}
 		}
 	}()

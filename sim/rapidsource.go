@@ -46,6 +46,24 @@ func (r *rapidRand) Intn(n int) int {
 		g = rapid.IntRange(0, n-1)
 		r.intGens[n] = g
 	}
+	return r.draw(g)
+}
+
+// SourcePanic carries a panic raised by the choice source itself, not by the code it drives: rapid
+// ends or rejects a test case by panicking inside a draw (an exhausted replay buffer while it
+// shrinks, for one). A caller that turns the run's panics into findings (harness's crash verdict)
+// must raise Value again instead, so that rapid's engine receives its own signal.
+type SourcePanic struct{ Value any }
+
+func (p SourcePanic) String() string { return fmt.Sprintf("choice source panic: %v", p.Value) }
+
+// draw takes one value from g, marking a panic from rapid as the source's own (SourcePanic).
+func (r *rapidRand) draw(g *rapid.Generator[int]) int {
+	defer func() {
+		if p := recover(); p != nil {
+			panic(SourcePanic{Value: p})
+		}
+	}()
 	return g.Draw(r.t, r.label)
 }
 
@@ -61,7 +79,7 @@ func (r *rapidRand) Float64() float64 {
 	}
 	u := 0
 	for range 4 {
-		u = u<<4 | r.floatGen.Draw(r.t, r.label)
+		u = u<<4 | r.draw(r.floatGen)
 	}
 	return float64(u) * 0x1p-16
 }
