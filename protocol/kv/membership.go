@@ -79,6 +79,8 @@ func (s *Server) installView(v *View) {
 	if !v.hasMember(s.self) {
 		if s.joined {
 			s.leftOut(v, "a newer view removed it")
+		} else {
+			s.askViewToAdmit(v)
 		}
 		return
 	}
@@ -179,11 +181,28 @@ func (s *Server) rejoin(reason string) {
 // moved on without this incarnation (a coordinator admitted it and died before anyone else learned
 // of it, say): it is removed, exactly as if the view had been addressed to it.
 func (s *Server) onViewForEarlierIncarnation(v *View) {
+	if !s.joined {
+		s.askViewToAdmit(v)
+		return
+	}
 	if s.joined && !s.stopped && v.Version.Compare(s.view.Version) > 0 && !v.hasMember(s.self) {
 		if v.Version.Term > s.maxTerm {
 			s.maxTerm = v.Version.Term
 		}
 		s.leftOut(v, "a newer view sent to its earlier incarnation leaves it out")
+	}
+}
+
+// askViewToAdmit: a server still joining learns of a view that leaves it out, so that view's
+// coordinator is alive to admit it; it asks at once. Its own retries run on a background timer (a
+// join nobody can answer must not keep a run from ending), so waiting for the next one could let a
+// run end quiescent with this server outside every view and its buckets short of copies.
+func (s *Server) askViewToAdmit(v *View) {
+	if s.stopped {
+		return
+	}
+	if c := v.coordinator(); c.ID != s.self.ID {
+		s.env.Send(c.ID, &Join{Hdr: Hdr{FromInc: s.self.Inc, ToInc: anyIncarnation}})
 	}
 }
 
