@@ -99,30 +99,68 @@ func (s *Sim) controlAttrs(by string, attrs ...trace.Attr) []trace.Attr {
 	return attrs
 }
 
-// Crash stops a node now: its state machine is discarded (volatile state is lost), its timers are
-// cancelled, and every message in flight to it will be dropped as DropReceiverCrashed, even if it
-// restarts before they arrive. Messages it sent before crashing still arrive unless it restarts
-// first. by says who crashed it (e.g. "chaos-monkey"; "" for none) and is recorded in the crash
-// record. Errors: unknown node; ErrNotAlive if it is already down.
+// Crash stops a node now, as a process crash: its state machine is discarded (volatile state is
+// lost), its timers are cancelled, and every message in flight to it will be dropped as
+// DropReceiverCrashed, even if it restarts before they arrive. Messages it sent before crashing
+// still arrive unless it restarts first: the operating system closes a dead process's connections
+// after sending what they had buffered. by says who crashed it (e.g. "chaos-monkey"; "" for none)
+// and is recorded in the crash record. Errors: unknown node; ErrNotAlive if it is already down.
 func (s *Sim) Crash(id protocol.NodeID, by string) error {
+	if err := s.checkCrash(id, "Crash"); err != nil {
+		return err
+	}
+	s.crashNow(id, ProcessCrash, by)
+	return nil
+}
+
+// CrashHost stops a node now as its host's failure (power, kernel panic, a hypervisor losing the
+// machine): what Crash does, and besides every message it sent that is still in flight is lost
+// (dropped on arrival as DropSenderHostDown), because the buffers that held them died with the
+// host. Errors as for Crash.
+func (s *Sim) CrashHost(id protocol.NodeID, by string) error {
+	if err := s.checkCrash(id, "CrashHost"); err != nil {
+		return err
+	}
+	s.crashNow(id, HostCrash, by)
+	return nil
+}
+
+func (s *Sim) checkCrash(id protocol.NodeID, method string) error {
 	if !s.known(id) {
 		return s.unknownNode("id", id)
 	}
-	ns := &s.nodes[id]
-	if !ns.alive {
-		return fmt.Errorf("sim: Crash(%d %q): %w", id, ns.spec.Name, ErrNotAlive)
+	if ns := &s.nodes[id]; !ns.alive {
+		return fmt.Errorf("sim: %s(%d %q): %w", method, id, ns.spec.Name, ErrNotAlive)
 	}
+	return nil
+}
+
+// crashNow crashes a live node. Inside the node's own step (a crash landing within a step), the
+// step's remaining effects are discarded by the node's Env.
+func (s *Sim) crashNow(id protocol.NodeID, kind CrashKind, by string, attrs ...trace.Attr) {
+	ns := &s.nodes[id]
 	s.stats.Crashes++
+	if kind == HostCrash {
+		s.stats.HostCrashes++
+		attrs = append(attrs, trace.Attr{Key: "kind", Value: kind.String()})
+		// Message IDs grow with every send, so the messages this host sent so far are exactly those
+		// with an ID up to the current one.
+		ns.hostDownAfterMsg = s.nextMsgID
+	}
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindCrash, Node: int32(id), Incarnation: ns.incarnation,
-		Cause: s.cause, Attrs: s.controlAttrs(by)}
+		Cause: s.cause, Attrs: s.controlAttrs(by, attrs...)}
 	s.commit(&rec)
 	ns.node = nil
 	ns.alive = false
 	ns.needsStart = false
 	ns.crashes++
+	ns.doom = doom{}
 	s.foregroundTimers -= ns.foregroundTimers
 	ns.foregroundTimers = 0
-	return nil
+	if s.envs[id].active {
+		s.envs[id].dead = true
+	}
+	s.releaseHeld(id)
 }
 
 // Restart brings a crashed node back as a new incarnation; see RestartBy.

@@ -15,6 +15,9 @@ type nodeEnv struct {
 	s      *Sim
 	id     protocol.NodeID
 	active bool
+	// dead: a crash landed inside the current step; the rest of the step has no effect.
+	dead      bool
+	stepSends int // sends made so far in the current step
 }
 
 var _ protocol.Env = (*nodeEnv)(nil)
@@ -36,6 +39,9 @@ func (e *nodeEnv) Rand() protocol.Rand { return e.s.nodes[e.id].rand }
 
 func (e *nodeEnv) Send(to protocol.NodeID, m protocol.Message) {
 	e.mustBeActive("Send")
+	if e.s.landDoom(e.id) {
+		return
+	}
 	e.s.send(e.id, to, m)
 }
 
@@ -48,6 +54,9 @@ func (e *nodeEnv) SetTimer(after protocol.Duration, tag protocol.TimerTag) proto
 	ns := &s.nodes[e.id]
 	s.nextTimerID++
 	id := protocol.TimerID(s.nextTimerID)
+	if e.dead {
+		return id // the process died inside this step: the timer is never armed
+	}
 	s.timers[id] = armedTimer{node: e.id, incarnation: ns.incarnation, background: tag.Background}
 	if !tag.Background {
 		s.foregroundTimers++
@@ -73,6 +82,9 @@ func (e *nodeEnv) SetTimer(after protocol.Duration, tag protocol.TimerTag) proto
 
 func (e *nodeEnv) CancelTimer(id protocol.TimerID) {
 	e.mustBeActive("CancelTimer")
+	if e.dead {
+		return
+	}
 	s := e.s
 	t, armed := s.timers[id]
 	ns := &s.nodes[e.id]
@@ -89,6 +101,9 @@ func (e *nodeEnv) CancelTimer(id protocol.TimerID) {
 
 func (e *nodeEnv) Emit(name string, attrs ...protocol.Attr) {
 	e.mustBeActive("Emit")
+	if e.dead {
+		return
+	}
 	s := e.s
 	s.stats.Events++
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindEvent, Node: int32(e.id),

@@ -109,12 +109,16 @@ type Stats struct {
 	DroppedReceiverDown     int64
 	DroppedStaleIncarnation int64
 	DroppedNoSuchNode       int64
+	DroppedSenderHostDown   int64
 	TimersSet               int64
 	TimersFired             int64
 	TimersCancelled         int64 // by the node; timers discarded by a crash are not counted here
-	Crashes                 int64
+	Crashes                 int64 // of every kind
+	HostCrashes             int64 // crashes that took the host's messages in flight with them
+	SendsLostInCrash        int64 // sends a crash inside a step cut off (never on the wire)
+	Pauses                  int64
 	Restarts                int64
-	Faults                  int64 // partitions, heals and link changes
+	Faults                  int64 // partitions, heals, link changes, pauses and resumes
 	Events                  int64 // protocol events emitted through Env.Emit
 	Steps                   int64
 }
@@ -122,7 +126,7 @@ type Stats struct {
 // Dropped is the number of messages dropped for any reason.
 func (s Stats) Dropped() int64 {
 	return s.DroppedLoss + s.DroppedPartition + s.DroppedReceiverCrashed + s.DroppedReceiverDown +
-		s.DroppedStaleIncarnation + s.DroppedNoSuchNode
+		s.DroppedStaleIncarnation + s.DroppedNoSuchNode + s.DroppedSenderHostDown
 }
 
 // Why a message was dropped: the Name of its drop record.
@@ -133,6 +137,7 @@ const (
 	DropReceiverDown     = "receiver-down"     // the receiver was down when it was sent and still is
 	DropStaleIncarnation = "stale-incarnation" // the sender restarted since sending it
 	DropNoSuchNode       = "no-such-node"      // sent to a NodeID outside the cluster (External included)
+	DropSenderHostDown   = "sender-host-down"  // the sender's host crashed while it was in flight
 )
 
 // Describer is an optional interface of messages. A message that implements it has the attrs it
@@ -201,6 +206,15 @@ type nodeState struct {
 	incarnation uint32
 	crashes     uint32
 	startedAt   protocol.Time
+	// hostDownAfterMsg: when its host last crashed, the highest message ID sent so far; messages
+	// from it with IDs up to this one still in flight are lost with the host.
+	hostDownAfterMsg uint64
+	doom             doom // a crash armed to land inside a step (CrashInStep)
+	paused           bool
+	pauseGen         uint32
+	held             []event // what reached it while paused, in arrival order
+	resumedAt        protocol.Time
+	releaseFloor     uint64 // the first sequence number given to released events at resumedAt
 	// foregroundTimers counts this incarnation's armed non-background timers, so a crash can take
 	// them off Sim.foregroundTimers at once.
 	foregroundTimers int64
@@ -382,12 +396,11 @@ func (s *Sim) startNode(id protocol.NodeID, cause uint64) {
 	ns := &s.nodes[id]
 	ns.needsStart = false
 	ns.startedAt = s.now
-	env := &s.envs[id]
 	saved := s.cause
 	s.cause = cause
-	env.active = true
+	env := s.beginStep(id)
 	ns.node.Start(env)
-	env.active = false
+	s.endStep(env)
 	s.cause = saved
 }
 
@@ -395,6 +408,9 @@ func (s *Sim) startNode(id protocol.NodeID, cause uint64) {
 func (s *Sim) process(ev event) {
 	switch ev.kind {
 	case evDeliver:
+		if s.hold(&ev) {
+			return // its receiver is paused: it waits, still in flight
+		}
 		if !ev.background {
 			s.inFlight--
 		}
@@ -402,6 +418,9 @@ func (s *Sim) process(ev event) {
 		s.now = ev.at
 		s.deliver(&ev)
 	case evTimer:
+		if s.hold(&ev) {
+			return
+		}
 		t, armed := s.timers[protocol.TimerID(ev.id)]
 		if !armed {
 			return // cancelled: lazily deleted, not a step
@@ -421,11 +440,10 @@ func (s *Sim) process(ev event) {
 		rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindTimer, Node: int32(ev.node), Incarnation: ns.incarnation,
 			TimerID: ev.id, Cause: ev.cause}
 		seq := s.commit(&rec)
-		env := &s.envs[ev.node]
 		s.cause = seq
-		env.active = true
+		env := s.beginStep(ev.node)
 		ns.node.Fire(env, protocol.TimerID(ev.id), ev.tag)
-		env.active = false
+		s.endStep(env)
 		s.cause = 0
 	case evAction:
 		a := s.actions[ev.id]
@@ -454,6 +472,8 @@ func (s *Sim) deliver(ev *event) {
 		reason = DropReceiverDown
 	case ev.peer != protocol.External && s.nodes[ev.peer].incarnation != ev.peerIncarnation:
 		reason = DropStaleIncarnation
+	case ev.peer != protocol.External && ev.id <= s.nodes[ev.peer].hostDownAfterMsg:
+		reason = DropSenderHostDown
 	}
 	if reason != "" {
 		s.drop(ev.node, ev.peer, ev.id, reason, ev.cause)
@@ -463,11 +483,10 @@ func (s *Sim) deliver(ev *event) {
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDeliver, Node: int32(ev.node), Peer: int32(ev.peer),
 		Incarnation: ns.incarnation, MsgID: ev.id, Cause: ev.cause, Name: ev.msg.Type()}
 	seq := s.commitMessage(&rec, ev.msg)
-	env := &s.envs[ev.node]
 	s.cause = seq
-	env.active = true
+	env := s.beginStep(ev.node)
 	ns.node.Receive(env, ev.peer, ev.msg)
-	env.active = false
+	s.endStep(env)
 	s.cause = 0
 }
 
@@ -485,6 +504,8 @@ func (s *Sim) drop(to, from protocol.NodeID, msgID uint64, reason string, cause 
 		s.stats.DroppedStaleIncarnation++
 	case DropNoSuchNode:
 		s.stats.DroppedNoSuchNode++
+	case DropSenderHostDown:
+		s.stats.DroppedSenderHostDown++
 	default:
 		panic(fmt.Sprintf("sim: invariant broken: unknown drop reason %q", reason))
 	}
