@@ -40,6 +40,9 @@ type Monitor struct {
 	// alarmed marks members whose current loss already raised an alarm: every member that installs
 	// the new view reports the same departure, and one loss deserves one alarm.
 	alarmed map[int32]bool
+	// pausedByPlan holds, per member, the incarnation a planned pause froze: the others may remove
+	// it and force it to disconnect, and that loss is the planned work's, not a real one.
+	pausedByPlan map[int32]uint32
 }
 
 // MonitorConfig says which protocol events reveal departures. Empty names watch crash records only.
@@ -61,7 +64,8 @@ type member struct {
 
 // NewMonitor returns a monitor for the given configuration.
 func NewMonitor(cfg MonitorConfig) *Monitor {
-	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32][]member{}, alarmed: map[int32]bool{}}
+	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32][]member{}, alarmed: map[int32]bool{},
+		pausedByPlan: map[int32]uint32{}}
 }
 
 // Observe feeds one trace record.
@@ -69,9 +73,8 @@ func (m *Monitor) Observe(r *trace.Record) {
 	switch r.Kind {
 	case trace.KindCrash:
 		delete(m.members, r.Node)
-		by, _ := r.Get("by")
-		if by == Label || slices.Contains(m.cfg.PlannedLabels, by) {
-			if by == Label {
+		if m.planned(r) {
+			if by, _ := r.Get("by"); by == Label {
 				m.monkeyKills++
 			}
 			m.down[r.Node] = true
@@ -83,8 +86,14 @@ func (m *Monitor) Observe(r *trace.Record) {
 		delete(m.alarmed, r.Node)
 		delete(m.members, r.Node)
 		m.incarnation[r.Node] = r.Incarnation
+	case trace.KindFault:
+		if r.Name == "pause" && m.planned(r) {
+			m.pausedByPlan[r.Node] = r.Incarnation + 1 // +1: incarnation 0 must not read as "none"
+		}
 	case trace.KindEvent:
 		switch {
+		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent && m.pausedByPlan[r.Node] == r.Incarnation+1:
+			// The planned pause outlasted failure detection: the others removed it, as they should.
 		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent:
 			m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: r.Node, Reason: "was forced to disconnect while its process was running"})
 		case m.cfg.ViewEvent != "" && r.Name == m.cfg.ViewEvent:
@@ -104,12 +113,18 @@ func (m *Monitor) observeView(r *trace.Record) {
 		return
 	}
 	for _, p := range prev {
-		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] {
+		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] || m.pausedByPlan[p.id] == p.inc+1 {
 			continue
 		}
 		m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: p.id,
 			Reason: fmt.Sprintf("left the view (reported by member %d) while its process was running, with no planned crash to explain it", r.Node)})
 	}
+}
+
+// planned reports whether a crash or fault record is the monkey's work or other planned work.
+func (m *Monitor) planned(r *trace.Record) bool {
+	by, _ := r.Get("by")
+	return by == Label || slices.Contains(m.cfg.PlannedLabels, by)
 }
 
 func (m *Monitor) raise(a Alarm) {

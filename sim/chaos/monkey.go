@@ -44,7 +44,40 @@ type Config struct {
 	// AllowBeyondRedundancy lets the monkey kill members even when that may lose every copy of some
 	// data. Off by default: then a victim is chosen only among members the World says are safe to kill.
 	AllowBeyondRedundancy bool
+	// Faults weighs what the monkey does to the victim it picks. All zero (the default) means process
+	// crashes only, the classic monkey, without any draw for the kind.
+	Faults FaultMix `json:"Faults,omitzero"`
+	// PauseMax bounds a pause (Faults.Pause): its length is drawn uniformly from 1 µs to PauseMax, so
+	// some pauses outlast the failure-detection timeout and others do not. Required when pauses are
+	// weighed in.
+	PauseMax protocol.Duration `json:"PauseMax,omitempty"`
 }
+
+// FaultMix weighs the kinds of fault the monkey deals, as they happen to long-running servers in a
+// data center.
+type FaultMix struct {
+	// ProcessCrash kills the process between two of its steps; what it sent still arrives.
+	ProcessCrash int
+	// HostCrash takes the machine down between two steps: what the host had in flight is lost too.
+	HostCrash int
+	// CrashInStep kills the process or its host (half and half) inside its next step that sends more
+	// than a drawn number (0 to 2) of messages, after that many: a write, a flush or a view reaches
+	// some of its recipients and not the others.
+	CrashInStep int
+	// Pause freezes the process for a drawn time (see Config.PauseMax) and lets it go on; if the
+	// pause outlasts failure detection, the others have removed it meanwhile.
+	Pause int
+}
+
+func (f FaultMix) total() int { return f.ProcessCrash + f.HostCrash + f.CrashInStep + f.Pause }
+
+// Fault names, as the Kill record and the trace's "fault" attr give them.
+const (
+	FaultProcessCrash = "process-crash"
+	FaultHostCrash    = "host-crash"
+	FaultCrashInStep  = "crash-in-step"
+	FaultPause        = "pause"
+)
 
 // World is what the monkey asks of the system under test beyond the simulator.
 type World interface {
@@ -60,8 +93,9 @@ type Kill struct {
 	At        protocol.Time
 	Victim    protocol.NodeID
 	Name      string
-	AgeUS     int64 // how long the victim's incarnation had lived
-	Restarted bool  // whether a restart was scheduled
+	AgeUS     int64  // how long the victim's incarnation had lived
+	Restarted bool   // whether a restart was scheduled
+	Fault     string // what the monkey did (Fault* names)
 }
 
 // Monkey kills server members on a schedule. Build it with New, then Arm it.
@@ -88,6 +122,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("chaos: Start must be >= 0, got %d µs", c.Start)
 	case c.Stop != 0 && c.Stop < c.Start:
 		return fmt.Errorf("chaos: Stop (%d µs) is before Start (%d µs)", c.Stop, c.Start)
+	case c.Faults.ProcessCrash < 0 || c.Faults.HostCrash < 0 || c.Faults.CrashInStep < 0 || c.Faults.Pause < 0:
+		return fmt.Errorf("chaos: Faults weights must be >= 0, got %+v", c.Faults)
+	case c.Faults.Pause > 0 && c.PauseMax <= 0:
+		return fmt.Errorf("chaos: Faults.Pause=%d needs PauseMax > 0, got %d µs", c.Faults.Pause, c.PauseMax)
+	case c.PauseMax < 0:
+		return fmt.Errorf("chaos: PauseMax must be >= 0, got %d µs", c.PauseMax)
 	}
 	return nil
 }
@@ -147,7 +187,8 @@ func ExponentialGap(r protocol.Rand, mean protocol.Duration) protocol.Duration {
 // maxGap caps a gap (about 31 years of virtual time) so that it converts to an integer safely.
 const maxGap = protocol.Duration(1e15)
 
-// killOne picks a victim by age-weighted draw among eligible members and kills it.
+// killOne picks a victim by age-weighted draw among eligible members and deals it a fault drawn
+// from the fault mix.
 func (m *Monkey) killOne() {
 	now := m.sim.Now()
 	defer m.scheduleNext(now)
@@ -158,11 +199,26 @@ func (m *Monkey) killOne() {
 	}
 	victim := candidates[pickWeighted(m.rand, weights)]
 	age := int64(now - m.sim.StartedAt(victim))
-	if err := m.sim.Crash(victim, Label); err != nil {
-		panic(fmt.Sprintf("chaos: crashing eligible live member %d failed: %v", victim, err))
+	k := Kill{At: now, Victim: victim, Name: m.sim.Spec(victim).Name, AgeUS: age, Fault: m.drawFault()}
+	var err error
+	switch k.Fault {
+	case FaultProcessCrash:
+		err = m.sim.Crash(victim, Label)
+	case FaultHostCrash:
+		err = m.sim.CrashHost(victim, Label)
+	case FaultCrashInStep:
+		kind := sim.ProcessCrash
+		if m.rand.Intn(2) == 1 {
+			kind = sim.HostCrash
+		}
+		err = m.sim.CrashInStep(victim, m.rand.Intn(3), kind, Label, m.inStepWithin())
+	case FaultPause:
+		err = m.sim.Pause(victim, protocol.Duration(1+m.rand.Intn(int(m.cfg.PauseMax))), Label)
 	}
-	k := Kill{At: now, Victim: victim, Name: m.sim.Spec(victim).Name, AgeUS: age}
-	if m.cfg.RestartAfter > 0 {
+	if err != nil {
+		panic(fmt.Sprintf("chaos: %s of eligible live member %d failed: %v", k.Fault, victim, err))
+	}
+	if m.cfg.RestartAfter > 0 && k.Fault != FaultPause {
 		k.Restarted = true
 		m.sim.At(now+protocol.Time(m.cfg.RestartAfter), "chaos-monkey restart", func() {
 			if !m.sim.Alive(victim) {
@@ -175,6 +231,35 @@ func (m *Monkey) killOne() {
 	m.kills = append(m.kills, k)
 }
 
+// drawFault draws the kind of fault from the mix; a zero mix is the classic process crash, with no
+// draw, so that a monkey without a mix runs the schedules it always ran.
+func (m *Monkey) drawFault() string {
+	f := m.cfg.Faults
+	if f.total() == 0 {
+		return FaultProcessCrash
+	}
+	x := m.rand.Intn(f.total())
+	for _, c := range []struct {
+		weight int
+		name   string
+	}{{f.ProcessCrash, FaultProcessCrash}, {f.HostCrash, FaultHostCrash}, {f.CrashInStep, FaultCrashInStep}, {f.Pause, FaultPause}} {
+		if x < c.weight {
+			return c.name
+		}
+		x -= c.weight
+	}
+	panic("chaos: fault draw out of range")
+}
+
+// inStepWithin is how long a crash armed inside a step may wait for a step that sends enough: it
+// lands before the scheduled restart, which must find the member down.
+func (m *Monkey) inStepWithin() protocol.Duration {
+	if m.cfg.RestartAfter > 1 {
+		return m.cfg.RestartAfter / 2
+	}
+	return 10 * protocol.Millisecond
+}
+
 // eligible lists, in id order, the live server members the monkey may kill now, each weighted by the
 // age of its current incarnation (plus one, so a member started this instant can still be chosen).
 func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
@@ -183,7 +268,7 @@ func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
 	for i := 0; i < m.sim.NumNodes(); i++ {
 		id := protocol.NodeID(i)
 		spec := m.sim.Spec(id)
-		if spec.Client || !m.sim.Alive(id) || m.blind(id, spec.Name) {
+		if spec.Client || !m.sim.Alive(id) || m.sim.Paused(id) || m.blind(id, spec.Name) {
 			continue
 		}
 		if !m.cfg.AllowBeyondRedundancy && !m.world.SafeToKill(id) {

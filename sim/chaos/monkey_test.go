@@ -272,6 +272,9 @@ func TestMonkeyRejectsBadConfig(t *testing.T) {
 		{Config{MeanTimeBetweenKills: 1, RestartAfter: -5}, "RestartAfter"},
 		{Config{MeanTimeBetweenKills: 1, Start: 10, Stop: 5}, "Stop"},
 		{Config{MeanTimeBetweenKills: 1, BlindSpots: []string{"nobody"}}, `"nobody"`},
+		{Config{MeanTimeBetweenKills: 1, Faults: FaultMix{HostCrash: -1}}, "Faults"},
+		{Config{MeanTimeBetweenKills: 1, Faults: FaultMix{Pause: 1}}, "PauseMax"},
+		{Config{MeanTimeBetweenKills: 1, PauseMax: -1}, "PauseMax"},
 	}
 	for _, c := range cases {
 		_, err := New(c.cfg, s, everyoneSafe(), []string{"coordinator"})
@@ -281,5 +284,66 @@ func TestMonkeyRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(Config{MeanTimeBetweenKills: 1}, s, nil, nil); err != ErrNoWorld {
 		t.Errorf("a nil World must be rejected with ErrNoWorld, got %v", err)
+	}
+}
+
+func TestMonkeyDealsEveryFaultOfItsMixAndLabelsEach(t *testing.T) {
+	s := newCluster(t, 3, 4, 1)
+	m, err := New(Config{MeanTimeBetweenKills: 100 * protocol.Millisecond, RestartAfter: 50 * protocol.Millisecond,
+		Stop:   protocol.Time(100 * protocol.Second),
+		Faults: FaultMix{ProcessCrash: 1, HostCrash: 1, CrashInStep: 1, Pause: 1}, PauseMax: 30 * protocol.Millisecond}, s, everyoneSafe(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	res := s.RunUntil(protocol.Time(101 * protocol.Second))
+	dealt := map[string]int{}
+	for _, k := range m.Kills() {
+		dealt[k.Fault]++
+		if s.Spec(k.Victim).Client {
+			t.Fatalf("the monkey dealt %s to client %s", k.Fault, k.Name)
+		}
+	}
+	for _, f := range []string{FaultProcessCrash, FaultHostCrash, FaultCrashInStep, FaultPause} {
+		if dealt[f] < 100 {
+			t.Errorf("%s dealt %d times in about 1,000 faults with equal weights, want about 250", f, dealt[f])
+		}
+	}
+	if res.Stats.Pauses != int64(dealt[FaultPause]) || res.Stats.HostCrashes == 0 {
+		t.Fatalf("stats %+v do not match the faults dealt %v", res.Stats, dealt)
+	}
+	for _, r := range s.Trace() {
+		if r.Kind == trace.KindCrash || (r.Kind == trace.KindFault && r.Name == "pause") {
+			if by, _ := r.Get("by"); by != Label {
+				t.Fatalf("record %+v lacks the monkey's label", r)
+			}
+		}
+	}
+	mon := NewMonitor(MonitorConfig{})
+	for i := range s.Trace() {
+		mon.Observe(&s.Trace()[i])
+	}
+	if len(mon.Alarms()) != 0 {
+		t.Fatalf("monitoring alarmed on the monkey's own work: %v", mon.Alarms())
+	}
+}
+
+func TestMonitorExplainsADisconnectByThePlannedPauseOnly(t *testing.T) {
+	rec := func(kind trace.Kind, node int32, inc uint32, name, by string) *trace.Record {
+		r := &trace.Record{Kind: kind, Node: node, Incarnation: inc, Name: name}
+		if by != "" {
+			r.Attrs = []trace.Attr{{Key: "by", Value: by}}
+		}
+		return r
+	}
+	mon := NewMonitor(MonitorConfig{DisconnectEvent: "forced-disconnect"})
+	mon.Observe(rec(trace.KindFault, 1, 0, "pause", Label))
+	mon.Observe(rec(trace.KindEvent, 1, 0, "forced-disconnect", ""))
+	mon.Observe(rec(trace.KindEvent, 2, 0, "forced-disconnect", "")) // nobody paused s2
+	mon.Observe(rec(trace.KindFault, 3, 0, "pause", "someone-else"))
+	mon.Observe(rec(trace.KindEvent, 3, 0, "forced-disconnect", ""))
+	alarms := mon.Alarms()
+	if len(alarms) != 2 || alarms[0].Node != 2 || alarms[1].Node != 3 {
+		t.Fatalf("alarms %v, want one for member 2 and one for member 3 (an unplanned pause)", alarms)
 	}
 }
