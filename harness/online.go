@@ -84,6 +84,13 @@ type sentWrite struct {
 	entries       []kv.Entry
 	recipients    []copyID
 	sendSeq       uint64
+	// sendCause is the record of the step that sent it; cut marks a write whose origin crashed
+	// inside that step, part-way through its sends: its recipients are then only those it reached,
+	// not those it was meant for, so the checks that judge whom a write was sent to leave it out.
+	// Where it went is settled by the next primary's failover merge, which the convergence,
+	// acknowledged-write and linearizability checks judge.
+	sendCause uint64
+	cut       bool
 	// appliedSeq is the first record at which an initialized holder acknowledged applying it (0:
 	// none yet), appliers every initialized copy that applied it (its origin included). A copy
 	// created without the write among its recipients must hold it if its image source applied
@@ -199,7 +206,12 @@ func (c *onlineChecker) Observe(record trace.Record, msg protocol.Message) {
 			id := chunkID{c.copy(protocol.NodeID(r.Node), r.Incarnation, m.Bucket), m.Index}
 			c.chunks[id] = m.Entries
 		}
-	case trace.KindCrash, trace.KindRestart:
+	case trace.KindCrash:
+		if where, _ := r.Get("in-step"); strings.HasPrefix(where, "after") {
+			c.markCut(protocol.NodeID(r.Node), r.Incarnation, r.Cause)
+		}
+		c.forgetNode(protocol.NodeID(r.Node))
+	case trace.KindRestart:
 		c.forgetNode(protocol.NodeID(r.Node))
 	case trace.KindEvent:
 		c.onEvent(r)
@@ -211,7 +223,7 @@ func (c *onlineChecker) onReplicateSent(r *trace.Record, m *kv.Replicate) {
 	id := writeID{origin: from, inc: r.Incarnation, id: m.WriteID}
 	w := c.writes[id]
 	if w == nil {
-		w = &sentWrite{bucket: m.Bucket, epoch: m.Epoch, entries: m.Entries, sendSeq: r.Seq}
+		w = &sentWrite{bucket: m.Bucket, epoch: m.Epoch, entries: m.Entries, sendSeq: r.Seq, sendCause: r.Cause}
 		w.recipients, w.appliers = w.recipientsBuf[:0], w.appliersBuf[:0]
 		c.maxEpoch[m.Bucket] = max(c.maxEpoch[m.Bucket], m.Epoch)
 		if len(c.flushes) > 0 {
@@ -255,7 +267,7 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 		// A source that applies, after a flush bound to it completed, a write sent to it before
 		// (and not to the copy): the flush did not wait for the write to be applied.
 		for _, f := range c.sortedFlushes(w.bucket) {
-			if f.sourceNode == holder && f.sourceInc == r.Incarnation && w.sendSeq < f.seq && !slices.Contains(w.recipients, f.copyID) {
+			if f.sourceNode == holder && f.sourceInc == r.Incarnation && w.sendSeq < f.seq && !w.cut && !slices.Contains(w.recipients, f.copyID) {
 				c.violate(FlushCheck, fmt.Sprintf("%v/%d", f.copyID, w.sendSeq), f.bucket, w.entries[0].Key, r, []uint64{w.sendSeq, f.seq},
 					"source %s applied a write of bucket %d (sent at step %d, not to the new copy %s) only after the copy's flush completed at step %d",
 					f.source, f.bucket, w.sendSeq, c.name(f.node), f.seq)
@@ -272,7 +284,7 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 	w.appliedSeq = r.Seq
 	if c.flushChecked() {
 		for _, f := range w.flushesBefore {
-			if c.flushes[f.copyID] == f && w.epoch <= f.epoch && !slices.Contains(w.recipients, f.copyID) && len(w.entries) > 0 {
+			if c.flushes[f.copyID] == f && w.epoch <= f.epoch && !w.cut && !slices.Contains(w.recipients, f.copyID) && len(w.entries) > 0 {
 				c.violate(FlushCheck, fmt.Sprintf("%v/%d", f.copyID, w.sendSeq), f.bucket, w.entries[0].Key, r, []uint64{w.sendSeq, f.seq},
 					"a write of bucket %d was sent at step %d without the new copy %s among its recipients, after the copy's flush completed at step %d: the flush did not wait for it",
 					f.bucket, w.sendSeq, c.name(f.node), f.seq)
@@ -455,6 +467,15 @@ func (c *onlineChecker) fence(id copyID, epoch uint64) {
 
 // forgetNode drops what is known of a node's copies when it crashes, restarts or is disconnected:
 // a new incarnation starts empty.
+// markCut marks the writes a node sent in the step a crash cut short (the step's record is cause).
+func (c *onlineChecker) markCut(node protocol.NodeID, inc uint32, cause uint64) {
+	for id, w := range c.writes {
+		if id.origin == node && id.inc == inc && w.sendCause == cause {
+			w.cut = true
+		}
+	}
+}
+
 func (c *onlineChecker) forgetNode(node protocol.NodeID) {
 	for id := range c.versions {
 		if id.node == node {
@@ -487,7 +508,7 @@ func parseMember(text string) (protocol.NodeID, uint32, bool) {
 // checkComplete reports a write that copy ic must hold but does not: distributed before ic was
 // initialized, not to ic, and applied at an initialized holder.
 func (c *onlineChecker) checkComplete(r *trace.Record, ic *initializedCopy, w *sentWrite) {
-	if w.sendSeq > ic.seq || slices.Contains(w.recipients, ic.copyID) || !ic.hasSource || !slices.Contains(w.appliers, ic.source) {
+	if w.sendSeq > ic.seq || w.cut || slices.Contains(w.recipients, ic.copyID) || !ic.hasSource || !slices.Contains(w.appliers, ic.source) {
 		return
 	}
 	for _, e := range w.entries {

@@ -225,7 +225,7 @@ const DefaultScenario = "steady-monkey"
 
 // Scenarios returns the built-in scenarios, the default first. Each call returns fresh values.
 func Scenarios() []Scenario {
-	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario()}
+	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario(), hostFailures()}
 }
 
 // base is the cluster every built-in scenario starts from. It is tuned to open the windows that each
@@ -307,6 +307,35 @@ func cascadingFailures() Scenario {
 	m.MinGapBetweenKills = 20 * protocol.Millisecond
 	m.RestartAfter = 600 * protocol.Millisecond
 	s.Nemeses = Nemeses{Monkey: m}
+	return s
+}
+
+// hostFailures is the monkey dealing the failures of real machines: hosts that die with their
+// messages in flight, and crashes that land part-way through a step's sends, so a write, a flush or
+// a view reaches some of its recipients and not the others.
+func hostFailures() Scenario {
+	s := base()
+	s.Name = "host-failures"
+	s.Description = "the monkey crashes hosts (their messages in flight are lost) and crashes processes part-way through a step's sends, under rebalancing"
+	m := defaultMonkey()
+	m.MeanTimeBetweenKills = 100 * protocol.Millisecond
+	m.MinGapBetweenKills = 60 * protocol.Millisecond
+	m.Faults = chaos.FaultMix{ProcessCrash: 1, HostCrash: 2, CrashInStep: 4}
+	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 150 * protocol.Millisecond, SourceKillProb: 0.3}
+	return s
+}
+
+// pauses freezes server processes for times around the failure-detection timeout, as long
+// garbage-collection pauses do: some members are suspected, removed and forced to disconnect while
+// they still think they serve, and go on from where they were when they resume.
+func pauses() Scenario {
+	s := base()
+	s.Name = "pauses"
+	s.Description = "the monkey pauses server processes for up to four failure-detection timeouts (and crashes some), under rebalancing"
+	m := defaultMonkey()
+	m.Faults = chaos.FaultMix{ProcessCrash: 1, Pause: 3}
+	m.PauseMax = 4 * s.KV.FailureDetectionTimeout
+	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 150 * protocol.Millisecond}
 	return s
 }
 

@@ -51,6 +51,7 @@ type doom struct {
 	kind       CrashKind
 	by         string
 	gen        uint32 // tells the fallback action whether this doom is still the armed one
+	allowed    func() bool
 }
 
 // CrashInStep arms a crash that lands inside a step of the node: in the first step (a delivery, a
@@ -59,10 +60,13 @@ type doom struct {
 // does after that point (timers, events, state) dies with it. If no step of the node sends that
 // many messages within `within`, it crashes then, between steps. This is how a crash interrupts a
 // multi-recipient write, a flush or a view broadcast half-way. kind says whether messages sent
-// before the crash still arrive (ProcessCrash) or are lost in flight too (HostCrash). A later call
+// before the crash still arrive (ProcessCrash) or are lost in flight too (HostCrash). allowed, when
+// not nil, is asked again when the crash is due (the world may have changed since it was armed: a
+// monkey that keeps data within its redundancy must not land a crash that has become unsafe); if
+// it says no, the crash is called off, and a fault record "crash-called-off" says so. A later call
 // replaces an armed crash that has not landed. Errors: unknown node, a node that is down,
 // afterSends < 0 or within <= 0.
-func (s *Sim) CrashInStep(id protocol.NodeID, afterSends int, kind CrashKind, by string, within protocol.Duration) error {
+func (s *Sim) CrashInStep(id protocol.NodeID, afterSends int, kind CrashKind, by string, within protocol.Duration, allowed func() bool) error {
 	if err := s.checkCrash(id, "CrashInStep"); err != nil {
 		return err
 	}
@@ -77,13 +81,30 @@ func (s *Sim) CrashInStep(id protocol.NodeID, afterSends int, kind CrashKind, by
 	}
 	ns := &s.nodes[id]
 	gen := ns.doom.gen + 1
-	ns.doom = doom{armed: true, afterSends: afterSends, kind: kind, by: by, gen: gen}
+	ns.doom = doom{armed: true, afterSends: afterSends, kind: kind, by: by, gen: gen, allowed: allowed}
 	s.At(s.now+protocol.Time(within), "crash-in-step fallback", func() {
 		if d := s.nodes[id].doom; d.armed && d.gen == gen && s.nodes[id].alive {
-			s.crashNow(id, d.kind, d.by, trace.Attr{Key: "in-step", Value: "none within " + strconv.FormatInt(int64(within), 10) + "us"})
+			s.landCrash(id, trace.Attr{Key: "in-step", Value: "none within " + strconv.FormatInt(int64(within), 10) + "us"})
 		}
 	})
 	return nil
+}
+
+// landCrash makes the armed crash of a node happen now, unless its guard calls it off. It reports
+// whether the node crashed.
+func (s *Sim) landCrash(id protocol.NodeID, where trace.Attr) bool {
+	ns := &s.nodes[id]
+	d := ns.doom
+	ns.doom = doom{gen: d.gen}
+	if d.allowed != nil && !d.allowed() {
+		s.stats.Faults++
+		rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindFault, Node: int32(id), Peer: int32(protocol.External),
+			Incarnation: ns.incarnation, Cause: s.cause, Name: "crash-called-off", Attrs: s.controlAttrs(d.by, where)}
+		s.commit(&rec)
+		return false
+	}
+	s.crashNow(id, d.kind, d.by, where)
+	return true
 }
 
 // landDoom is called before each send of a node inside a step: if an armed crash is due at this
@@ -99,8 +120,10 @@ func (s *Sim) landDoom(id protocol.NodeID) bool {
 		env.stepSends++
 		return false
 	}
-	d := ns.doom
-	s.crashNow(id, d.kind, d.by, trace.Attr{Key: "in-step", Value: "after " + strconv.Itoa(d.afterSends) + " sends"})
+	if !s.landCrash(id, trace.Attr{Key: "in-step", Value: "after " + strconv.Itoa(ns.doom.afterSends) + " sends"}) {
+		env.stepSends++
+		return false
+	}
 	s.stats.SendsLostInCrash++
 	return true
 }

@@ -80,7 +80,7 @@ func TestCrashInStepCutsTheStepAfterItsDrawnSend(t *testing.T) {
 			received := map[protocol.NodeID]int{}
 			fired := 0
 			s := newCluster(t, 4, fanOut(received, &fired), nil)
-			if err := s.CrashInStep(0, 1, kind, "chaos-monkey", 50*protocol.Millisecond); err != nil {
+			if err := s.CrashInStep(0, 1, kind, "chaos-monkey", 50*protocol.Millisecond, nil); err != nil {
 				t.Fatal(err)
 			}
 			res := s.Run()
@@ -113,7 +113,7 @@ func TestCrashInStepFallsBackToACrashBetweenSteps(t *testing.T) {
 	fired := 0
 	s := newCluster(t, 4, fanOut(received, &fired), nil)
 	// No step of node 0 sends more than three messages: the crash lands at the deadline instead.
-	if err := s.CrashInStep(0, 3, sim.ProcessCrash, "", 20*protocol.Millisecond); err != nil {
+	if err := s.CrashInStep(0, 3, sim.ProcessCrash, "", 20*protocol.Millisecond, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Run()
@@ -207,10 +207,10 @@ func TestHostFaultsRejectBadArguments(t *testing.T) {
 		"pause down":            s.Pause(1, protocol.Millisecond, ""),
 		"pause zero":            s.Pause(0, 0, ""),
 		"crash-host down":       s.CrashHost(1, ""),
-		"crash-in-step neg":     s.CrashInStep(0, -1, sim.ProcessCrash, "", protocol.Millisecond),
-		"crash-in-step within":  s.CrashInStep(0, 0, sim.ProcessCrash, "", 0),
-		"crash-in-step kind":    s.CrashInStep(0, 0, sim.CrashKind(9), "", protocol.Millisecond),
-		"crash-in-step unknown": s.CrashInStep(-1, 0, sim.HostCrash, "", protocol.Millisecond),
+		"crash-in-step neg":     s.CrashInStep(0, -1, sim.ProcessCrash, "", protocol.Millisecond, nil),
+		"crash-in-step within":  s.CrashInStep(0, 0, sim.ProcessCrash, "", 0, nil),
+		"crash-in-step kind":    s.CrashInStep(0, 0, sim.CrashKind(9), "", protocol.Millisecond, nil),
+		"crash-in-step unknown": s.CrashInStep(-1, 0, sim.HostCrash, "", protocol.Millisecond, nil),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
@@ -247,5 +247,22 @@ func TestAMessageArrivingAtTheResumeInstantWaitsBehindWhatWaited(t *testing.T) {
 	s.Run()
 	if !slices.Equal(got, []int{0, 1}) || fifoViolations(s.Trace()) != 0 {
 		t.Fatalf("node 1 received %v, want [0 1]: the link's order must survive the pause", got)
+	}
+}
+
+func TestCrashInStepIsCalledOffWhenItsGuardSaysNo(t *testing.T) {
+	received := map[protocol.NodeID]int{}
+	fired := 0
+	s := newCluster(t, 4, fanOut(received, &fired), nil)
+	asked := 0
+	if err := s.CrashInStep(0, 1, sim.HostCrash, "chaos-monkey", 50*protocol.Millisecond, func() bool { asked++; return false }); err != nil {
+		t.Fatal(err)
+	}
+	s.Run()
+	if asked != 1 || !s.Alive(0) || received[1]+received[2]+received[3] != 3 || fired != 1 {
+		t.Fatalf("guard asked %d times, alive %v, received %v, fired %d; want asked once at the due send, the step untouched", asked, s.Alive(0), received, fired)
+	}
+	if len(recordsOf(s.Trace(), trace.KindFault, "crash-called-off")) != 1 || len(recordsOf(s.Trace(), trace.KindCrash, "")) != 0 {
+		t.Fatal("a called-off crash must leave one crash-called-off record and no crash")
 	}
 }

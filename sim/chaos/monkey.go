@@ -211,7 +211,11 @@ func (m *Monkey) killOne() {
 		if m.rand.Intn(2) == 1 {
 			kind = sim.HostCrash
 		}
-		err = m.sim.CrashInStep(victim, m.rand.Intn(3), kind, Label, m.inStepWithin())
+		var allowed func() bool
+		if !m.cfg.AllowBeyondRedundancy {
+			allowed = func() bool { return m.world.SafeToKill(victim) }
+		}
+		err = m.sim.CrashInStep(victim, m.rand.Intn(3), kind, Label, m.inStepWithin(), allowed)
 	case FaultPause:
 		err = m.sim.Pause(victim, protocol.Duration(1+m.rand.Intn(int(m.cfg.PauseMax))), Label)
 	}
