@@ -40,6 +40,32 @@ func (n *nemesis) arm() {
 	for _, a := range n.scn.Script {
 		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
 	}
+	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults.Pause > 0 {
+		n.supervise(0)
+	}
+}
+
+// superviseEvery is how often the supervisor looks for servers that were forced to disconnect.
+const superviseEvery = 10 * protocol.Millisecond
+
+// supervise restarts every server that was forced to disconnect, as a service manager (or
+// GemFire's auto-reconnect) brings a member back after the cluster removed it: the store's server
+// stops for good when it learns it was removed (its copies could contradict the view), and only a
+// new incarnation rejoins. Only scenarios whose faults remove live members (pauses) run it. It is
+// background work: it never keeps a run from ending.
+func (n *nemesis) supervise(from protocol.Time) {
+	if err := n.sim.ScheduleBackground(from+protocol.Time(superviseEvery), "supervisor", func() {
+		for id := 0; id < n.scn.KV.Servers; id++ {
+			node := protocol.NodeID(id)
+			if srv := n.world.server(node); srv != nil && n.sim.Alive(node) && srv.Stopped() {
+				_ = n.sim.Crash(node, supervisorLabel)
+				_ = n.sim.RestartBy(node, supervisorLabel)
+			}
+		}
+		n.supervise(n.sim.Now())
+	}); err != nil {
+		panic(fmt.Sprintf("harness: scheduling the supervisor: %v", err))
+	}
 }
 
 // perform carries out one scripted action. Crashing a member that is down, or restarting one that
@@ -295,3 +321,6 @@ func (n *nemesis) servers() []protocol.NodeID {
 
 // scriptLabel marks the crashes and restarts of a scenario's script: planned work, as the monkey's.
 const scriptLabel = "script"
+
+// supervisorLabel marks the supervisor's restarts of servers forced to disconnect: planned work.
+const supervisorLabel = "supervisor"

@@ -149,7 +149,11 @@ type onlineChecker struct {
 	gens     map[copyID]int // by copyID without gen
 	maxEpoch map[int]uint64
 	// fenced is, per copy, the newest epoch it was fenced at.
-	fenced     map[copyID]uint64
+	fenced map[copyID]uint64
+	// listedIn is, per member (node, incarnation), the newest view seen that lists it.
+	listedIn map[[2]uint64]kv.ConfigVersion
+	// removed marks members a view newer than every view listing them left out.
+	removed    map[[2]uint64]bool
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
@@ -159,7 +163,7 @@ func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
 		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
-		fenced: map[copyID]uint64{}}
+		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -356,7 +360,9 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 	case protocol.EventInitialized:
 		bucket, ok := intAttr(r, "bucket")
 		srv := c.server(node)
-		if !ok || srv == nil {
+		if !ok || srv == nil || c.removed[[2]uint64{uint64(node), uint64(r.Incarnation)}] {
+			// A member a newer view removed (paused meanwhile, it has not learned so yet) marks
+			// a copy that counts nowhere: no view lists it, and it will drop it when it learns.
 			return
 		}
 		// The copy's versions were observed as its mitt and its image chunks were applied.
@@ -420,6 +426,8 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		}
 	case kv.EventForcedDisconnect:
 		c.forgetNode(node)
+	case protocol.EventViewChange:
+		c.forgetRemovedFlushes(r)
 	case protocol.EventPrimaryChange:
 		bucket, okB := intAttr(r, "bucket")
 		epoch, okE := r.Get("epoch")
@@ -443,10 +451,13 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if !ok {
 			return
 		}
+		// Live members are those of the declaring coordinator's view: a paused server the view
+		// removed still holds its copies, but the cluster rightly counts them as gone.
+		declarer := c.server(protocol.NodeID(r.Node))
 		var holders []string
 		for id := 0; id < c.world.cfg.Servers; id++ {
 			srv := c.server(protocol.NodeID(id))
-			if srv == nil || !srv.Joined() {
+			if srv == nil || !srv.Joined() || (declarer != nil && !declarer.InView(srv.Self())) {
 				continue
 			}
 			if _, initialized := srv.CopyState(bucket); initialized {
@@ -467,6 +478,40 @@ func (c *onlineChecker) fence(id copyID, epoch uint64) {
 
 // forgetNode drops what is known of a node's copies when it crashes, restarts or is disconnected:
 // a new incarnation starts empty.
+// forgetRemovedFlushes marks as removed every member that a view newer than every view listing it
+// leaves out, and drops the completed flushes of their copies: writes sent by a primary holding that view rightly leave
+// the copy out (a paused member the others removed keeps its process, and its flush record, until
+// it learns of it). Members never come back under the same incarnation. A lagging server that
+// installs an older view, from before the member joined, settles nothing.
+func (c *onlineChecker) forgetRemovedFlushes(r *trace.Record) {
+	text, _ := r.Get("view")
+	var v kv.ConfigVersion
+	if _, err := fmt.Sscanf(text, "t%d.%d", &v.Term, &v.Seq); err != nil {
+		return
+	}
+	members, _ := r.Get("members")
+	listed := map[[2]uint64]bool{}
+	for _, m := range strings.Split(members, ",") {
+		if node, inc, ok := parseMember(m); ok {
+			k := [2]uint64{uint64(node), uint64(inc)}
+			listed[k] = true
+			if v.Compare(c.listedIn[k]) > 0 {
+				c.listedIn[k] = v
+			}
+		}
+	}
+	for k, last := range c.listedIn {
+		if !listed[k] && v.Compare(last) > 0 {
+			c.removed[k] = true
+		}
+	}
+	for id := range c.flushes {
+		if c.removed[[2]uint64{uint64(id.node), uint64(id.inc)}] {
+			delete(c.flushes, id)
+		}
+	}
+}
+
 // markCut marks the writes a node sent in the step a crash cut short (the step's record is cause).
 func (c *onlineChecker) markCut(node protocol.NodeID, inc uint32, cause uint64) {
 	for id, w := range c.writes {

@@ -389,12 +389,18 @@ func (w *kvWorld) Roles(id protocol.NodeID) []string {
 // SafeToKill holds when every bucket keeps at least one live, initialized copy without the victim.
 func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
 	copies := make([]int, w.cfg.Buckets)
+	var coord *kv.Server
+	if id, ok := w.coordinator(); ok {
+		coord = w.server(id)
+	}
 	for id := 0; id < w.cfg.Servers; id++ {
-		if protocol.NodeID(id) == victim {
-			continue
+		if protocol.NodeID(id) == victim || w.sim.Paused(protocol.NodeID(id)) {
+			continue // a paused member's copies may be removed before it resumes
 		}
 		srv := w.server(protocol.NodeID(id))
-		if srv == nil {
+		if srv == nil || (coord != nil && !coord.InView(srv.Self())) || srv.QuarantinedAt(w.sim.Now()) {
+			// Nor do the copies of a member the view has removed (it has not learned so yet), or
+			// of one back from a long pause, which the others may still remove.
 			continue
 		}
 		for _, b := range srv.InitializedBuckets() {
@@ -584,7 +590,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 // forced disconnects and departures from views that no planned crash explains raise alarms.
 func monitor(records []trace.Record) []chaos.Alarm {
 	mon := chaos.NewMonitor(chaos.MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members",
-		DisconnectEvent: kv.EventForcedDisconnect, PlannedLabels: []string{scriptLabel}})
+		DisconnectEvent: kv.EventForcedDisconnect, PlannedLabels: []string{scriptLabel, supervisorLabel}})
 	for i := range records {
 		mon.Observe(&records[i])
 	}

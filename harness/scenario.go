@@ -225,7 +225,7 @@ const DefaultScenario = "steady-monkey"
 
 // Scenarios returns the built-in scenarios, the default first. Each call returns fresh values.
 func Scenarios() []Scenario {
-	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario(), hostFailures()}
+	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario(), hostFailures(), pauses()}
 }
 
 // base is the cluster every built-in scenario starts from. It is tuned to open the windows that each

@@ -227,8 +227,10 @@ func (c Config) Validate() error {
 		return invalidf("ChunkEntries=%d, need at least 1", c.ChunkEntries)
 	case c.HeartbeatInterval <= 0:
 		return invalidf("HeartbeatInterval=%d must be positive", c.HeartbeatInterval)
-	case c.FailureDetectionTimeout <= c.HeartbeatInterval:
-		return invalidf("FailureDetectionTimeout=%d must exceed HeartbeatInterval=%d", c.FailureDetectionTimeout, c.HeartbeatInterval)
+	case c.FailureDetectionTimeout <= 2*c.HeartbeatInterval:
+		// Twice: a member must miss more than one heartbeat before it is suspected, and a paused
+		// server can tell that it has been silent long enough to have been removed (lapse.go).
+		return invalidf("FailureDetectionTimeout=%d must exceed twice HeartbeatInterval=%d", c.FailureDetectionTimeout, c.HeartbeatInterval)
 	case c.JoinRetryInterval <= 0:
 		return invalidf("JoinRetryInterval=%d must be positive", c.JoinRetryInterval)
 	case c.DistributionDelay < 0:

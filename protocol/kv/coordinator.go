@@ -184,6 +184,10 @@ func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
 		s.drops.NotJoined++
 		return
 	}
+	if s.quarantined() {
+		s.drops.Quarantined++
+		return // a lapsed coordinator may have been replaced: it changes no view on request
+	}
 	if r.Bucket < 0 || r.Bucket >= s.cfg.Buckets {
 		s.drops.UnknownBucket++
 		s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", "unknown-bucket"))
@@ -228,7 +232,7 @@ func sameBuckets(x, y *View) bool {
 // onJoin: a restarted server asks to join. Its previous incarnation, if still in the view, has
 // crashed: it leaves the view in the same change.
 func (s *Server) onJoin(from Member, _ *Join) {
-	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) {
+	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) || s.quarantined() {
 		return // the joiner retries until the coordinator adds it
 	}
 	next := s.nextView()

@@ -85,6 +85,7 @@ func (s *Server) onHeartbeatTimer() {
 	if w := s.watcher(); w.valid() {
 		s.send(w, &Heartbeat{Hdr: s.hdr(w), View: s.view.Version})
 	}
+	s.lastHeartbeatAt = s.env.Now()
 	s.suspectNeighbour()
 	s.retryUnansweredReports()
 	s.actOnFailures()
@@ -93,15 +94,23 @@ func (s *Server) onHeartbeatTimer() {
 	}
 }
 
-// isFailed reports whether m was found failed and has not been heard from since.
+// isFailed reports whether m was found failed, has not been heard from since, and the finding is
+// recent. A finding expires after failedRecordLife: the decider acts on it as it arrives, so a
+// member still in the view that long after is one the decider kept (a paused member that resumed
+// and answered); a member that does not hear from it directly (only its watcher does) would
+// otherwise hold it failed forever. If it really is dead, its watcher suspects it again.
 func (s *Server) isFailed(m Member) bool {
 	for _, f := range s.det.failed {
 		if f.member == m {
-			return s.lastHeard[m.ID] <= f.at
+			return s.lastHeard[m.ID] <= f.at && s.env.Now()-f.at <= protocol.Time(s.failedRecordLife())
 		}
 	}
 	return false
 }
+
+// failedRecordLife is how long a finding that a member failed holds (see isFailed): longer than a
+// watcher's wait for a verdict, so a retried report meets it still valid.
+func (s *Server) failedRecordLife() protocol.Duration { return 2 * s.reportTimeout() }
 
 // failedInView lists the failed members of the view, in view order.
 func (s *Server) failedInView() []Member {

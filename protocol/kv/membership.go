@@ -21,7 +21,7 @@ type takeoverState struct {
 // coordinator removes them; a member that finds every older member failed takes over as
 // coordinator.
 func (s *Server) actOnFailures() {
-	if !s.joined || s.stopped {
+	if !s.joined || s.stopped || s.quarantined() {
 		return
 	}
 	suspects := s.failedInView()
@@ -89,6 +89,7 @@ func (s *Server) installView(v *View) {
 	now := s.env.Now()
 	if !s.joined {
 		s.joined = true
+		s.lastHeartbeatAt = now
 		s.env.CancelTimer(s.joinTimer)
 		for _, m := range v.Members {
 			s.lastHeard[m.ID] = now

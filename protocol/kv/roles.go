@@ -4,6 +4,9 @@ package kv
 // it to route operator requests (rebalance) and to name roles (the chaos monkey's blind spots).
 func (s *Server) IsCoordinator() bool { return s.isCoordinator() }
 
+// InView reports whether the view this server holds lists member m.
+func (s *Server) InView(m Member) bool { return s.joined && s.view.hasMember(m) }
+
 // InitializedBuckets lists, in bucket order, the buckets of which this server holds a complete copy
 // (none after a forced disconnect). It is the cheap form of Holdings for tools that only count copies.
 func (s *Server) InitializedBuckets() []int {

@@ -31,6 +31,10 @@ const (
 	// and it holds no complete copy) leaves its view and asks to join again, as a joiner whose
 	// coordinator died mid-join does (attrs view, reason).
 	EventRejoin = "rejoin"
+	// EventLapse: this server went longer without sending a heartbeat than the others need to
+	// remove it (its process was paused); it stays out of service until the membership settles
+	// (attrs silent_us, until, view; see lapse.go).
+	EventLapse = "lapse"
 	// EventMemberFailed: a final check of a suspected member got no answer within
 	// Config.FailureDetectionTimeout; every view member is told (attrs member, checked_since).
 	EventMemberFailed = "member-failed"
@@ -63,6 +67,9 @@ type DropCounts struct {
 	DepartedSender uint64
 	// NotJoined: arrived while this server was not in any view (restarted, still joining).
 	NotJoined uint64
+	// Quarantined: a client request that arrived while this server was out of service after a
+	// lapse (lapse.go).
+	Quarantined uint64
 	// Duplicate: a replicated write delivered a second time (by a duplicating network).
 	Duplicate uint64
 	// Invalid: a message of a type servers do not handle, an operation with an unknown name, or a
@@ -89,6 +96,10 @@ type Server struct {
 	departed      map[Member]bool // members that left a view this server installed
 
 	lastHeard      map[protocol.NodeID]protocol.Time
+	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
+	// quarantineUntil when a lapse's quarantine ends (lapse.go).
+	lastHeartbeatAt protocol.Time
+	quarantineUntil protocol.Time
 	det            detector
 	heartbeatTimer protocol.TimerID
 	joinTimer      protocol.TimerID
@@ -161,6 +172,7 @@ func (s *Server) Start(env protocol.Env) {
 	s.view = v
 	s.maxTerm = v.Version.Term
 	s.joined = true
+	s.lastHeartbeatAt = env.Now()
 	for _, m := range v.Members {
 		s.lastHeard[m.ID] = env.Now()
 	}
@@ -229,7 +241,10 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 	}
 }
 
-func (s *Server) enter(env protocol.Env) { s.env = env }
+func (s *Server) enter(env protocol.Env) {
+	s.env = env
+	s.checkLapse()
+}
 
 // leave delivers the messages this server sent itself during the call, in order, before the call
 // returns: a role that talks to itself (the coordinator that is also the new copy, the source

@@ -28,6 +28,10 @@ func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
 		s.drops.NotJoined++
 		return // silent: the client times out and tries another server
 	}
+	if s.quarantined() {
+		s.drops.Quarantined++
+		return // silent, as above: this server's view and roles may be stale
+	}
 	switch m.Op {
 	case protocol.OpGet, protocol.OpPut, protocol.OpDelete, protocol.OpAppend:
 	default:

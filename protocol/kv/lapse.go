@@ -1,0 +1,56 @@
+package kv
+
+import "github.com/stateflush/stateflush/protocol"
+
+// Lapses: a server whose process was paused (a long garbage collection, a frozen virtual machine)
+// resumes with a view and roles that may be stale, since the others may have removed it meanwhile.
+// It cannot tell from the inside whether they did, but it can tell that they could have: removal
+// needs its watcher to have heard nothing from it for Config.FailureDetectionTimeout, and it sends
+// its watcher a heartbeat every Config.HeartbeatInterval, so the others cannot have removed it
+// while the time since its last heartbeat is below lapseLimit. Past that, it has lapsed: like a
+// region server whose session expired during a pause, it stops acting on what it believed, and
+// waits for the membership to settle (quarantine) before it serves again.
+
+// lapseLimit is how long a joined server may go without sending a heartbeat before the others could
+// have removed it.
+func (s *Server) lapseLimit() protocol.Duration {
+	return s.cfg.FailureDetectionTimeout - s.cfg.HeartbeatInterval
+}
+
+// quarantineLength is how long a lapsed server stays out of service: long enough for any removal
+// decided while it was silent to reach it (a suspicion under way when it resumed ends within a
+// final check, two relays and a view; retried reports take twice the timeout), after which the
+// view it holds is the one the others act on.
+func (s *Server) quarantineLength() protocol.Duration { return 3 * s.cfg.FailureDetectionTimeout }
+
+// checkLapse runs before this server handles anything: a joined server silent past the lapse
+// limit gives every member a fresh timeout (its own observations of the others are as stale as
+// theirs of it), abandons a takeover under way, and goes into quarantine.
+func (s *Server) checkLapse() {
+	if !s.joined || s.stopped {
+		return
+	}
+	now := s.env.Now()
+	silent := protocol.Duration(now - s.lastHeartbeatAt)
+	if silent <= s.lapseLimit() {
+		return
+	}
+	s.lastHeartbeatAt = now // one lapse per silence
+	s.quarantineUntil = now + protocol.Time(s.quarantineLength())
+	for _, m := range s.view.Members {
+		s.lastHeard[m.ID] = now
+	}
+	// A takeover begun before the silence rests on suspicions as stale: finishing it would publish
+	// a view of a new term over whatever the others did meanwhile.
+	s.takeover = nil
+	s.emit(EventLapse, a("silent_us", int64(silent)), a("until", int64(s.quarantineUntil)), a("view", s.view.Version))
+}
+
+// quarantined reports whether this server is out of service after a lapse: it answers no client,
+// acts on no failure, admits no joiner and moves no bucket on request, but keeps heartbeating,
+// answering checks and installing views, so that it is kept or removed as the others decide.
+func (s *Server) quarantined() bool { return s.QuarantinedAt(s.env.Now()) }
+
+// QuarantinedAt reports whether this server is out of service after a lapse at time now (for
+// callers outside its steps, which have no clock of their own).
+func (s *Server) QuarantinedAt(now protocol.Time) bool { return now < s.quarantineUntil }
