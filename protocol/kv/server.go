@@ -95,14 +95,14 @@ type Server struct {
 	coordHintTerm uint64
 	departed      map[Member]bool // members that left a view this server installed
 
-	lastHeard      map[protocol.NodeID]protocol.Time
+	lastHeard map[protocol.NodeID]protocol.Time
 	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
 	// quarantineUntil when a lapse's quarantine ends (lapse.go).
 	lastHeartbeatAt protocol.Time
 	quarantineUntil protocol.Time
-	det            detector
-	heartbeatTimer protocol.TimerID
-	joinTimer      protocol.TimerID
+	det             detector
+	heartbeatTimer  protocol.TimerID
+	joinTimer       protocol.TimerID
 
 	takeover      *takeoverState
 	deferredCoord []deferredMessage // coordinator work received during a takeover
