@@ -184,10 +184,6 @@ func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
 		s.drops.NotJoined++
 		return
 	}
-	if s.quarantined() {
-		s.drops.Quarantined++
-		return // a lapsed coordinator may have been replaced: it changes no view on request
-	}
 	if r.Bucket < 0 || r.Bucket >= s.cfg.Buckets {
 		s.drops.UnknownBucket++
 		s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", "unknown-bucket"))
@@ -198,7 +194,7 @@ func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
 		return
 	}
 	switch {
-	case s.takeover != nil:
+	case s.deferringCoordinatorWork():
 		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from, msg: r})
 	case !s.isCoordinator():
 		if c := s.coordinator(); c != s.self && from == protocol.External {
@@ -261,7 +257,7 @@ func (s *Server) onInitialized(from Member, m *Initialized) {
 		}
 	}
 	switch {
-	case s.takeover != nil:
+	case s.deferringCoordinatorWork():
 		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
 	case s.isCoordinator():
 		s.recordInitialized(from, m.Bucket, m.Since)
@@ -318,7 +314,7 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 // initialized copy is left either, the bucket is lost.
 func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
 	switch {
-	case s.takeover != nil:
+	case s.deferringCoordinatorWork():
 		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
 		return
 	case !s.isCoordinator():

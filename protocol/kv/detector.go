@@ -43,6 +43,9 @@ type detector struct {
 type failedMember struct {
 	member Member
 	at     protocol.Time
+	// announced: this server's final check found it failed and told the view so; should it be
+	// heard from again (it was paused, not dead), this server takes the finding back.
+	announced bool
 }
 
 type suspicionReport struct {
@@ -86,6 +89,7 @@ func (s *Server) onHeartbeatTimer() {
 		s.send(w, &Heartbeat{Hdr: s.hdr(w), View: s.view.Version})
 	}
 	s.lastHeartbeatAt = s.env.Now()
+	s.endQuarantine()
 	s.suspectNeighbour()
 	s.retryUnansweredReports()
 	s.actOnFailures()
@@ -94,23 +98,15 @@ func (s *Server) onHeartbeatTimer() {
 	}
 }
 
-// isFailed reports whether m was found failed, has not been heard from since, and the finding is
-// recent. A finding expires after failedRecordLife: the decider acts on it as it arrives, so a
-// member still in the view that long after is one the decider kept (a paused member that resumed
-// and answered); a member that does not hear from it directly (only its watcher does) would
-// otherwise hold it failed forever. If it really is dead, its watcher suspects it again.
+// isFailed reports whether m was found failed and has not been heard from since.
 func (s *Server) isFailed(m Member) bool {
 	for _, f := range s.det.failed {
 		if f.member == m {
-			return s.lastHeard[m.ID] <= f.at && s.env.Now()-f.at <= protocol.Time(s.failedRecordLife())
+			return s.lastHeard[m.ID] <= f.at
 		}
 	}
 	return false
 }
-
-// failedRecordLife is how long a finding that a member failed holds (see isFailed): longer than a
-// watcher's wait for a verdict, so a retried report meets it still valid.
-func (s *Server) failedRecordLife() protocol.Duration { return 2 * s.reportTimeout() }
 
 // failedInView lists the failed members of the view, in view order.
 func (s *Server) failedInView() []Member {
@@ -313,6 +309,11 @@ func (s *Server) onFinalCheckTimer(id protocol.TimerID) {
 	x := c.suspect
 	s.emit(EventMemberFailed, a("member", x), a("checked_since", c.started))
 	s.markFailed(x)
+	for i := range s.det.failed {
+		if s.det.failed[i].member == x {
+			s.det.failed[i].announced = true
+		}
+	}
 	told := []Member{s.self, x}
 	tell := func(m Member) {
 		for _, t := range told {
@@ -355,10 +356,12 @@ func (s *Server) onVerdict(from Member, v *Verdict) {
 		s.det.reports = append(s.det.reports[:i], s.det.reports[i+1:]...)
 	}
 	if !v.Failed {
-		// Alive as seen from the checker: give the neighbour another full timeout.
+		// Alive as seen from the checker: give the neighbour another full timeout, and drop a
+		// finding that it failed (the checker that made it takes it back, see retractFailure).
 		if x == s.det.watching && s.lastHeard[x.ID] < s.env.Now() {
 			s.lastHeard[x.ID] = s.env.Now()
 		}
+		s.forgetFailure(x)
 		return
 	}
 	if x == s.self || !s.view.hasMember(x) {
@@ -380,6 +383,33 @@ func (s *Server) markFailed(m Member) {
 		}
 	}
 	s.det.failed = append(s.det.failed, failedMember{member: m, at: now})
+}
+
+// retractFailure: this server told the view that m failed, and now hears from it (a paused member
+// that resumed). It tells every member m is alive after all; otherwise the members that hear
+// nothing from m directly (only m's watcher does) would hold it failed, and wait, forever.
+func (s *Server) retractFailure(m Member) {
+	for i, f := range s.det.failed {
+		if f.member != m || !f.announced || s.lastHeard[m.ID] > f.at {
+			continue
+		}
+		s.det.failed[i].announced = false
+		for _, o := range s.view.Members {
+			if o != s.self && o != m {
+				s.send(o, &Verdict{Hdr: s.hdr(o), Suspect: m, Failed: false})
+			}
+		}
+	}
+}
+
+// forgetFailure drops the finding that m failed.
+func (s *Server) forgetFailure(m Member) {
+	for i, f := range s.det.failed {
+		if f.member == m {
+			s.det.failed = append(s.det.failed[:i], s.det.failed[i+1:]...)
+			return
+		}
+	}
 }
 
 // forgetDeparted drops failure records of members no longer in the view and moves the watch.

@@ -25,7 +25,8 @@ func (s *Server) quarantineLength() protocol.Duration { return 3 * s.cfg.Failure
 
 // checkLapse runs before this server handles anything: a joined server silent past the lapse
 // limit gives every member a fresh timeout (its own observations of the others are as stale as
-// theirs of it), abandons a takeover under way, and goes into quarantine.
+// theirs of it), abandons a takeover under way, tells every member it is alive, and goes into
+// quarantine.
 func (s *Server) checkLapse() {
 	if !s.joined || s.stopped {
 		return
@@ -43,13 +44,37 @@ func (s *Server) checkLapse() {
 	// A takeover begun before the silence rests on suspicions as stale: finishing it would publish
 	// a view of a new term over whatever the others did meanwhile.
 	s.takeover = nil
+	// Every member may have found it failed meanwhile, and only its watcher hears its heartbeats:
+	// it tells them all it is alive, or those that keep it failed would wait forever for a decider
+	// that keeps it.
+	for _, m := range s.view.Members {
+		if m != s.self {
+			s.send(m, &Heartbeat{Hdr: s.hdr(m), View: s.view.Version})
+		}
+	}
 	s.emit(EventLapse, a("silent_us", int64(silent)), a("until", int64(s.quarantineUntil)), a("view", s.view.Version))
 }
 
 // quarantined reports whether this server is out of service after a lapse: it answers no client,
-// acts on no failure, admits no joiner and moves no bucket on request, but keeps heartbeating,
-// answering checks and installing views, so that it is kept or removed as the others decide.
+// acts on no failure, admits no joiner and defers the rest of a coordinator's work (recording new
+// copies, rebalance requests, failed creations) to the quarantine's end, as it does during a
+// takeover: a lapsed coordinator may have been replaced, and a view it published now could race
+// the new coordinator's. It keeps heartbeating, answering checks and installing views, so that it
+// is kept or removed as the others decide.
 func (s *Server) quarantined() bool { return s.QuarantinedAt(s.env.Now()) }
+
+// deferringCoordinatorWork reports whether coordinator work that arrives now must wait: during a
+// takeover, and during a quarantine.
+func (s *Server) deferringCoordinatorWork() bool { return s.takeover != nil || s.quarantined() }
+
+// endQuarantine runs, at the first heartbeat after a quarantine, the coordinator work deferred
+// during it.
+func (s *Server) endQuarantine() {
+	if s.quarantineUntil != 0 && !s.quarantined() && s.takeover == nil {
+		s.quarantineUntil = 0
+		s.runDeferredCoordinatorWork()
+	}
+}
 
 // QuarantinedAt reports whether this server is out of service after a lapse at time now (for
 // callers outside its steps, which have no clock of their own).

@@ -11,6 +11,7 @@ import (
 
 type takeoverState struct {
 	term      uint64
+	startedAt protocol.Time
 	awaiting  map[Member]bool
 	heardAt   map[Member]protocol.Time // when an awaited member was last heard from
 	replies   map[Member]*TakeoverReply
@@ -111,6 +112,12 @@ func (s *Server) installView(v *View) {
 	s.forgetDeparted()
 	if s.takeover != nil && v.Version.Term >= s.takeover.term {
 		// Another member completed a takeover of at least our term: follow it.
+		s.takeover = nil
+	}
+	if c := v.coordinator(); s.takeover != nil && c != s.self && !s.isFailed(c) && s.lastHeard[c.ID] > s.takeover.startedAt {
+		// The coordinator it suspected has been heard from since the takeover began (it was
+		// paused, not dead) and still publishes views: taking over would remove a live
+		// coordinator and the members it admitted meanwhile.
 		s.takeover = nil
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
@@ -441,6 +448,7 @@ func (s *Server) startTakeover(suspects []Member) {
 	s.maxTerm++
 	t := &takeoverState{
 		term:      s.maxTerm,
+		startedAt: s.env.Now(),
 		awaiting:  map[Member]bool{},
 		heardAt:   map[Member]protocol.Time{},
 		replies:   map[Member]*TakeoverReply{},

@@ -390,6 +390,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 			// Alive, also when the message was addressed to an earlier incarnation of this server
 			// (the sender has not learned of this one yet): silence is what failure detection
 			// counts, and this is not silence.
+			if len(s.det.failed) > 0 {
+				s.retractFailure(known)
+			}
 			s.lastHeard[from] = s.env.Now()
 		}
 	}
