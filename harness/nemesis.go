@@ -40,7 +40,7 @@ func (n *nemesis) arm() {
 	for _, a := range n.scn.Script {
 		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
 	}
-	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults.Pause > 0 {
+	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults != (chaos.FaultMix{}) {
 		n.supervise(0)
 	}
 }
@@ -51,8 +51,9 @@ const superviseEvery = 10 * protocol.Millisecond
 // supervise restarts every server that was forced to disconnect, as a service manager (or
 // GemFire's auto-reconnect) brings a member back after the cluster removed it: the store's server
 // stops for good when it learns it was removed (its copies could contradict the view), and only a
-// new incarnation rejoins. Only scenarios whose faults remove live members (pauses) run it. It is
-// background work: it never keeps a run from ending.
+// new incarnation rejoins. Only scenarios whose monkey deals more than process crashes run it
+// (pauses remove live members, and a crash inside a step can leave one unaware of its removal).
+// It is background work: it never keeps a run from ending.
 func (n *nemesis) supervise(from protocol.Time) {
 	if err := n.sim.ScheduleBackground(from+protocol.Time(superviseEvery), "supervisor", func() {
 		for id := 0; id < n.scn.KV.Servers; id++ {

@@ -803,8 +803,13 @@ func (n Nemeses) Describe() string {
 		if m.RestartAfter > 0 {
 			restart = fmt.Sprintf("after %dms", m.RestartAfter/protocol.Millisecond)
 		}
-		parts = append(parts, fmt.Sprintf("monkey(mean gap %dms, min gap %dms, restart %s, beyond redundancy %v, blind %v)",
-			m.MeanTimeBetweenKills/protocol.Millisecond, m.MinGapBetweenKills/protocol.Millisecond, restart, m.AllowBeyondRedundancy, m.BlindSpots))
+		faults := ""
+		if f := m.Faults; f != (chaos.FaultMix{}) {
+			faults = fmt.Sprintf(", faults process-crash %d host-crash %d crash-in-step %d pause %d (up to %dms)",
+				f.ProcessCrash, f.HostCrash, f.CrashInStep, f.Pause, m.PauseMax/protocol.Millisecond)
+		}
+		parts = append(parts, fmt.Sprintf("monkey(mean gap %dms, min gap %dms, restart %s, beyond redundancy %v, blind %v%s)",
+			m.MeanTimeBetweenKills/protocol.Millisecond, m.MinGapBetweenKills/protocol.Millisecond, restart, m.AllowBeyondRedundancy, m.BlindSpots, faults))
 	}
 	if n.ClientPartitionMeanGap > 0 {
 		parts = append(parts, fmt.Sprintf("client-partitions(mean gap %dms, up to %dms)", n.ClientPartitionMeanGap/protocol.Millisecond, n.ClientPartitionMax/protocol.Millisecond))

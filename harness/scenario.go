@@ -273,12 +273,21 @@ func defaultMonkey() *chaos.Config {
 	}
 }
 
+// dataCenterFaults is the fault mix of the swarm scenarios' monkey: mostly process crashes, and
+// host crashes, crashes inside a step and pauses of up to four failure-detection timeouts, each
+// switched on or off per seed by the swarm.
+func dataCenterFaults(m *chaos.Config, detection protocol.Duration) *chaos.Config {
+	m.Faults = chaos.FaultMix{ProcessCrash: 3, HostCrash: 1, CrashInStep: 2, Pause: 2}
+	m.PauseMax = 4 * detection
+	return m
+}
+
 func steadyMonkey() Scenario {
 	s := base()
 	s.Name = "steady-monkey"
-	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey and rebalancing, with swarm-drawn client-link faults and server delay spikes"
+	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey (process and host crashes, crashes inside a step, pauses) and rebalancing, with swarm-drawn client-link faults and server delay spikes"
 	s.Nemeses = Nemeses{
-		Monkey:                 defaultMonkey(),
+		Monkey:                 dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout),
 		RebalanceMeanGap:       150 * protocol.Millisecond,
 		SourceKillProb:         0.3,
 		SourceBounceProb:       0.3,
@@ -378,7 +387,7 @@ func small() Scenario {
 	s.KV.Workload.OpsPerClient = 30
 	s.KV.Workload.Keys = 12
 	s.SafetyPhase = 400 * protocol.Millisecond
-	s.Nemeses = Nemeses{Monkey: defaultMonkey(), ClientLossProb: 0.02, ClientDupProb: 0.02}
+	s.Nemeses = Nemeses{Monkey: dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout), ClientLossProb: 0.02, ClientDupProb: 0.02}
 	s.Swarm = true
 	return s
 }

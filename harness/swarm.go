@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/sim/chaos"
 )
 
 // DrawSwarm draws, for one seed, which of a scenario's nemeses are enabled and at what rates (swarm
@@ -59,6 +60,34 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 		out.SourceBounceProb = scaleProb(n.SourceBounceProb)
 	}
 	keepCopyCreation(out, creators, r)
+	if out.Monkey != nil {
+		// Drawn last, so that the draws above are those of scenarios without a fault mix.
+		out.Monkey.Faults = drawFaultMix(out.Monkey.Faults, on)
+	}
+	return out
+}
+
+// drawFaultMix keeps the process crashes of a monkey's fault mix and switches each other kind of
+// fault (host crashes, crashes inside a step, pauses) on or off, so that some seeds meet only the
+// classic monkey and others every fault a data center deals. A mix left with process crashes only
+// is the classic monkey's zero mix.
+func drawFaultMix(f chaos.FaultMix, on func() bool) chaos.FaultMix {
+	if f == (chaos.FaultMix{}) {
+		return f
+	}
+	out := chaos.FaultMix{ProcessCrash: f.ProcessCrash}
+	if f.HostCrash > 0 && on() {
+		out.HostCrash = f.HostCrash
+	}
+	if f.CrashInStep > 0 && on() {
+		out.CrashInStep = f.CrashInStep
+	}
+	if f.Pause > 0 && on() {
+		out.Pause = f.Pause
+	}
+	if out == (chaos.FaultMix{ProcessCrash: f.ProcessCrash}) {
+		return chaos.FaultMix{}
+	}
 	return out
 }
 

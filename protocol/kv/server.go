@@ -94,6 +94,7 @@ type Server struct {
 	coordHint     Member
 	coordHintTerm uint64
 	departed      map[Member]bool // members that left a view this server installed
+	toldDeparted  map[Member]bool // departed members this server sent its view to (admit)
 
 	lastHeard map[protocol.NodeID]protocol.Time
 	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
@@ -149,6 +150,7 @@ func newServer(cfg Config, self Member) *Server {
 		coordHint:       noMember,
 		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
+		toldDeparted:    map[Member]bool{},
 		lastHeard:       map[protocol.NodeID]protocol.Time{},
 		buckets:         make([]*bucketState, cfg.Buckets),
 		contentSent:     map[Member]uint64{},
@@ -409,6 +411,15 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	}
 	if s.departed[sender] {
 		s.drops.DepartedSender++
+		// It may not know it left: the view removing it may never have been sent to it (the
+		// coordinator crashed part-way through sending it, while it was paused). Told now, it
+		// disconnects instead of taking over a view of its own. Once is enough: a member that
+		// learned it left and asks to join again under the same incarnation would otherwise
+		// trade joins and views with this server forever.
+		if !s.toldDeparted[sender] {
+			s.toldDeparted[sender] = true
+			s.tellNonMember(sender)
+		}
 		return sender, false
 	}
 	if t := s.takeover; t != nil && t.awaiting[sender] {
