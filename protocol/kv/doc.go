@@ -177,8 +177,9 @@
 // (no-dedupe-writes, no-dedupe-image, no-dedupe-failover), epoch fencing (no-epoch-fence), the
 // failover merge (merge-keeps-own), initialized-only promotion and serving (promote-uninitialized,
 // serve-uninitialized), tombstones and their versions (no-tombstones, tombstone-old-version) and
-// redundancy recovery's choice of members (recovery-picks-departed). Each changes only its own
-// behaviour.
+// redundancy recovery's choice of members (recovery-picks-departed) and the quarantine of a server
+// back from a pause longer than failure detection (ignore-lapse; lapse.go). Each changes only its
+// own behaviour.
 //
 // # What the protocol guarantees, and under which assumptions
 //

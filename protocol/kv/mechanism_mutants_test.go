@@ -250,3 +250,25 @@ func TestMutantRecoveryPicksDeparted(t *testing.T) {
 		return outcome{found: b != nil && b.initialized}
 	}, 3)
 }
+
+// The lapse quarantine: s0, primary of bucket 0 and coordinator, is paused (it runs nothing and
+// nothing reaches it) longer than failure detection; s1 takes over, is made primary and a write of
+// v2 is acknowledged. s0 resumes before the view that removed it reaches it, and a client with a
+// stale idea of the primary asks it for the key: a server that lapsed answers nothing, while one
+// that ignores the lapse answers v1 from its stale copy.
+func TestMutantIgnoreLapse(t *testing.T) {
+	runMutantSchedule(t, IgnoreLapse, outcome{}, outcome{found: true, value: "v1"}, func(t *testing.T, hf func() *harness) outcome {
+		h := hf()
+		h.write("c0", "s0", protocol.OpPut, "k", "v1")
+		h.isolate("s0")
+		h.holdTimer("s0", timerHeartbeat)
+		h.holdTimer("s0", timerFinalCheck)
+		h.advance(6 * h.cfg.FailureDetectionTimeout)
+		h.stabilize()
+		h.write("c0", "s1", protocol.OpPut, "k", "v2")
+		h.releaseAll()
+		h.hold("s1", "s0") // the views removing s0 have not reached it yet
+		h.hold("s2", "s0")
+		return answered(h.get("c1", "s0", "k"))
+	}, 3)
+}

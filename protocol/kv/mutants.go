@@ -85,8 +85,12 @@ const (
 	// copies among the members of the view before the change, so a member leaving in this very
 	// change can receive a copy that will never be created.
 	RecoveryPicksDeparted
+	// IgnoreLapse (the lapse quarantine): a server back from a pause longer than failure detection
+	// goes on as before: it serves clients from the copies it may no longer hold for the cluster,
+	// acts on its stale suspicions and finishes a takeover it began before the pause.
+	IgnoreLapse
 
-	mutantCount = int(RecoveryPicksDeparted)
+	mutantCount = int(IgnoreLapse)
 )
 
 // Mechanism is the safety mechanism of the store that a mutant removes or weakens.
@@ -106,6 +110,7 @@ const (
 	MechTombstones     Mechanism = "tombstones"
 	MechTombstoneVers  Mechanism = "tombstone versions"
 	MechRecovery       Mechanism = "recovery placement"
+	MechLapse          Mechanism = "lapse quarantine"
 )
 
 var mutantMechanisms = [...]Mechanism{
@@ -120,6 +125,7 @@ var mutantMechanisms = [...]Mechanism{
 	NoTombstones:          MechTombstones,
 	TombstoneOldVersion:   MechTombstoneVers,
 	RecoveryPicksDeparted: MechRecovery,
+	IgnoreLapse:           MechLapse,
 }
 
 // Mechanism names the safety mechanism the mutant removes or weakens: MechFlush for the twelve
@@ -155,6 +161,7 @@ var mutantNames = [...]string{
 	NoTombstones:          "no-tombstones",
 	TombstoneOldVersion:   "tombstone-old-version",
 	RecoveryPicksDeparted: "recovery-picks-departed",
+	IgnoreLapse:           "ignore-lapse",
 }
 
 func (m Mutant) String() string {

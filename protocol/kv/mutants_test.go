@@ -287,7 +287,7 @@ func TestMutantNamesAndParse(t *testing.T) {
 		"mitt-ignores-deletes", "premature-completion", "wrong-version-order", "partial-image-accepted",
 		"ack-before-replicas", "no-dedupe-writes", "no-dedupe-image", "no-dedupe-failover", "no-epoch-fence",
 		"merge-keeps-own", "promote-uninitialized", "serve-uninitialized", "no-tombstones",
-		"tombstone-old-version", "recovery-picks-departed"}
+		"tombstone-old-version", "recovery-picks-departed", "ignore-lapse"}
 	if got := MutantNames(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("MutantNames() = %v, want %v", got, want)
 	}
