@@ -80,7 +80,11 @@
 // dropped (DropReceiverCrashed) even if it restarts before they arrive. A restart builds incarnation
 // n+1 with the factory and calls Start; messages its earlier incarnations sent that are still in
 // flight are dropped (DropStaleIncarnation). Messages sent by a node that crashed and stays down still
-// arrive: they were on the wire. Partitions drop messages sent across the cut (DropPartition) until
+// arrive: they were on the wire. CrashHost is a host's failure: what the node had in flight is lost
+// too (DropSenderHostDown). CrashInStep arms a crash that lands inside one of the node's steps,
+// after a given number of its sends: the rest of that step (sends, timers, events) dies with it.
+// Pause freezes a node for a while: deliveries and timers wait and run, in arrival order, when it
+// resumes (hostfaults.go). Partitions drop messages sent across the cut (DropPartition) until
 // Heal; messages already in flight still arrive. A chaos monkey built on top uses Alive, Incarnation,
 // StartedAt (an incarnation's age is Now()-StartedAt), Spec(id).Client or Clients, NumNodes,
 // Partitioned, Link, and the "faults" stream.

@@ -183,17 +183,24 @@
 //
 // # What the protocol guarantees, and under which assumptions
 //
-// Assumptions: channels between servers are reliable and FIFO (as in Chandy and Lamport's snapshot
-// algorithm; duplicated deliveries are tolerated: replicated writes carry per-channel sequence
-// numbers), and each server processes a sender's messages in order; servers fail by crashing
-// (crash-stop; a restarted server is a new, empty member); failures are detected by timeout, and
-// message delays and partitions are shorter than Config.FailureDetectionTimeout, so a live member is
-// never suspected. A run that breaks these assumptions (message loss, reordering, long partitions)
-// is expected to fail and the checkers must show it. A member wrongly suspected (its messages were
-// late, it still hears the others) disconnects itself when the view removing it arrives, but until
-// then it may still answer reads as primary. A full partition longer than the timeout splits the
-// cluster: the isolated side suspects every older member, takes over a view of its own and serves
-// from it (split brain); there is no quorum rule (testdata/scripts/forced-disconnect.txt shows both).
+// Assumptions: channels between servers are reliable and FIFO while both ends live (as in Chandy and
+// Lamport's snapshot algorithm; duplicated deliveries are tolerated: replicated writes carry
+// per-channel sequence numbers), and each server processes a sender's messages in order; message
+// delays are shorter than Config.FailureDetectionTimeout minus Config.HeartbeatInterval. Servers fail
+// as processes and machines do: a process crash (what it sent still arrives), a host crash (what it
+// had in flight is lost too), a crash part-way through a step (a write, a flush or a view reaches some
+// of its recipients and not the others), or a pause of any length after which the process goes on
+// (a long garbage collection); a restarted server is a new, empty member. A write cut short by its
+// primary's crash is settled by the next primary's failover merge: everywhere or nowhere. A server
+// that was silent past the point where the others could have removed it lapses (lapse.go): it stays
+// out of service until any removal has reached it, and one that learns it was removed (forced
+// disconnect) stops; a service manager restarts it as a new member. A member the others still hold
+// failed after it resumed is told otherwise by the checker that found it failed. What a live sender
+// sends for one write it sends in one step: the store relies on that, not on all-or-nothing
+// delivery (a retried flush would need Geode's wait for writes in progress otherwise; spec/README.md).
+// Long partitions between servers are outside the model: the isolated side suspects every older
+// member, takes over a view of its own and serves from it (split brain); there is no quorum rule
+// (testdata/scripts/forced-disconnect.txt shows both).
 //
 // Under these assumptions: every acknowledged write survives as long as one initialized copy of its
 // bucket does, and client operations are linearizable per key (with reads at the primary); a write is

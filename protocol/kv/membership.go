@@ -481,7 +481,13 @@ func (s *Server) queryForTakeover(t *takeoverState, m Member) {
 // copies while it is joining).
 func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 	if q.Term <= s.maxTerm {
-		return // an older (or a rival, equal) takeover
+		// An older or a rival takeover of an equal term: the asker waits for an answer, and the
+		// member it lost to may have died mid-takeover (its host crashed with the queries in
+		// flight), so it is told to ask again under a newer term.
+		if from != s.coordHint || q.Term != s.coordHintTerm {
+			s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: s.maxTerm, Refused: true})
+		}
+		return
 	}
 	s.maxTerm = q.Term
 	s.coordHint, s.coordHintTerm = from, q.Term
@@ -491,7 +497,14 @@ func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 
 func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
 	t := s.takeover
-	if t == nil || r.Term != t.term || !t.awaiting[from] {
+	if t != nil && r.Refused && r.Term >= t.term && t.awaiting[from] {
+		s.maxTerm = max(s.maxTerm, r.Term)
+		suspects := sortedMembersOf(t.suspected)
+		s.takeover = nil
+		s.startTakeover(suspects)
+		return
+	}
+	if t == nil || r.Refused || r.Term != t.term || !t.awaiting[from] {
 		return
 	}
 	delete(t.awaiting, from)

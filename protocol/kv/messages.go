@@ -145,6 +145,9 @@ type TakeoverReply struct {
 	Term  uint64
 	View  *View
 	Facts []BucketFact
+	// Refused: the member already answered a takeover of this term or a later one (Term is then the
+	// highest term it has seen), so the asker must take over again under a newer term.
+	Refused bool
 }
 
 func (*TakeoverReply) Type() string { return "takeover-reply" }
@@ -152,6 +155,9 @@ func (m *TakeoverReply) TraceAttrs() []protocol.Attr {
 	view := "none"
 	if m.View != nil {
 		view = m.View.Version.String()
+	}
+	if m.Refused {
+		return []protocol.Attr{a("term", m.Term), a("refused", true)}
 	}
 	return []protocol.Attr{a("term", m.Term), a("view", view), a("copies", len(m.Facts))}
 }
