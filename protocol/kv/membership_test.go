@@ -142,3 +142,45 @@ func TestNonMemberHeartbeatIsAnsweredWithTheView(t *testing.T) {
 		}
 	}
 }
+
+// A member that answered a takeover refuses a rival one of the same term, and the rival takes over
+// again under a newer term: the member it lost to may have died mid-takeover (its host crashed with
+// the replies in flight), and a rival that waited for answers that never come would never finish.
+//
+// Five servers. s0 crashes; s1 takes over under term 2, its queries reach s3 and s4 (not s2), and it
+// crashes before their replies arrive. s2 then finds both older members failed and takes over.
+func TestRivalTakeoverOfAnEqualTermIsRetriedUnderANewerOne(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 5
+	h := newHarness(t, cfg)
+	h.hold("s1", "s2") // s1's takeover query never reaches s2
+	h.hold("s1", "s3") // and waits on the way to s3 and s4
+	h.hold("s1", "s4")
+	h.crash("s0")
+	for i := 0; len(h.eventsNamed(EventTakeover)) == 0; i++ {
+		if i > 1000 {
+			t.Fatalf("s1 never took over:\n%s", h.describe())
+		}
+		h.advance(protocol.Millisecond)
+	}
+	for _, to := range []string{"s3", "s4"} {
+		for c := (hchan{from: h.id("s1"), to: h.id(to)}); len(h.channels[c]) > 0; {
+			h.deliverHead(c)
+		}
+	}
+	if h.server("s3").maxTerm != 2 || h.server("s4").maxTerm != 2 {
+		t.Fatalf("s3 and s4 should have answered s1's takeover of term 2:\n%s", h.describe())
+	}
+	h.crash("s1")
+	h.advance(10 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	s2 := h.server("s2")
+	if !s2.IsCoordinator() || s2.view.Version.Term < 3 {
+		t.Fatalf("s2 should coordinate a view of term 3 or later, got %v:\n%s", s2.view.Version, h.describe())
+	}
+	for _, name := range []string{"s3", "s4"} {
+		if v := h.server(name).view.Version; v != s2.view.Version {
+			t.Fatalf("%s holds view %v, s2 %v:\n%s", name, v, s2.view.Version, h.describe())
+		}
+	}
+}
