@@ -221,10 +221,16 @@ func TestScenarioValidationNamesTheParameter(t *testing.T) {
 		{func(s *Scenario) { s.KV.Redundancy = s.KV.Servers + 1 }, "Redundancy"},
 		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: "explode", Node: 0}} }, "Kind"},
 		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: ActionCrash, Node: 99}} }, "Node"},
+		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = -1 }, "PauseMax"},
+		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = 0 }, "PauseMax"}, // pauses weighed in, no length
+		{func(s *Scenario) { s.Nemeses.Monkey.Faults.HostCrash = -2 }, "Faults"},
+		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = s.QuiesceBudget + 1 }, "QuiesceBudget"},
 	}
 	for _, c := range cases {
 		s := base
 		s.Nemeses = base.Nemeses
+		monkey := *base.Nemeses.Monkey
+		s.Nemeses.Monkey = &monkey
 		c.mutate(&s)
 		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want an error naming %s, got %v", c.want, err)
