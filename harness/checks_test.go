@@ -319,3 +319,23 @@ func TestAWriteCutByACrashInsideItsStepIsSettledByFailover(t *testing.T) {
 		t.Fatalf("verdict %s: %v", o.Final, o.Violations)
 	}
 }
+
+// A primary claim that died unheard (its claimant crashed before anything it sent after the claim
+// was delivered: a host crash lost the view announcing it) does not forbid the epoch to the next
+// primary; one that was heard of does.
+func TestOnePrimaryPerEpochForgivesOnlyAClaimThatDiedUnheard(t *testing.T) {
+	for _, heard := range []bool{false, true} {
+		world, c := liveWorld(t)
+		c.Observe(*event(10, 1, protocol.EventPrimaryChange, "bucket", "0", "primary", "s1", "epoch", "9"), nil)
+		if heard {
+			c.Observe(trace.Record{Seq: 12, Kind: trace.KindDeliver, Node: 2, Peer: 1, Cause: 11}, nil)
+		}
+		if err := world.sim.Crash(1, "test"); err != nil {
+			t.Fatal(err)
+		}
+		c.Observe(*event(13, 2, protocol.EventPrimaryChange, "bucket", "0", "primary", "s2", "epoch", "9"), nil)
+		if got := checks(c.violations); heard != slices.Equal(got, []string{OnePrimaryCheck}) {
+			t.Fatalf("heard=%v: violations %v", heard, c.violations)
+		}
+	}
+}

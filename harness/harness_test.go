@@ -224,7 +224,7 @@ func TestScenarioValidationNamesTheParameter(t *testing.T) {
 		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = -1 }, "PauseMax"},
 		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = 0 }, "PauseMax"}, // pauses weighed in, no length
 		{func(s *Scenario) { s.Nemeses.Monkey.Faults.HostCrash = -2 }, "Faults"},
-		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = s.QuiesceBudget + 1 }, "QuiesceBudget"},
+		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = s.SafetyPhase + s.QuiesceBudget + 1 }, "longer than the run"},
 	}
 	for _, c := range cases {
 		s := base

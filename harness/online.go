@@ -142,6 +142,10 @@ type onlineChecker struct {
 	byBucket  map[int][]*sentWrite
 	inits     map[int][]*initializedCopy
 	primaries map[[2]uint64]string // (bucket, epoch) -> member
+	// unheard are the primary claims (bucket, epoch) whose claimant has not been heard from since
+	// (no message it sent after the claim has been delivered): if it crashes so, the claim never
+	// reached anyone, and a later primary may rightly be given the same epoch.
+	unheard map[[2]uint64]claim
 	versions  map[copyID]map[string]kv.Version
 	flushes   map[copyID]*completedFlush
 	// chunks are the image chunks delivered and not yet applied, by copy and chunk index.
@@ -161,7 +165,7 @@ type onlineChecker struct {
 
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
-		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, versions: map[copyID]map[string]kv.Version{},
+		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, unheard: map[[2]uint64]claim{}, versions: map[copyID]map[string]kv.Version{},
 		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
 		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{}}
 }
@@ -206,6 +210,9 @@ func (c *onlineChecker) Observe(record trace.Record, msg protocol.Message) {
 			}
 		}
 	case trace.KindDeliver:
+		if len(c.unheard) > 0 {
+			c.heardFrom(r)
+		}
 		if m, ok := msg.(*kv.ImageChunk); ok {
 			id := chunkID{c.copy(protocol.NodeID(r.Node), r.Incarnation, m.Bucket), m.Index}
 			c.chunks[id] = m.Entries
@@ -437,12 +444,17 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 			return
 		}
 		k := [2]uint64{uint64(bucket), e}
+		if u, ok := c.unheard[k]; ok && u.member != primary && (!c.world.sim.Alive(u.node) || c.world.sim.Incarnation(u.node) != u.inc) {
+			delete(c.primaries, k) // its claim died with it, unheard
+		}
+		delete(c.unheard, k)
 		if prev, ok := c.primaries[k]; ok && prev != primary {
 			c.violate(OnePrimaryCheck, fmt.Sprintf("%d/%d", bucket, e), bucket, "", r, nil,
 				"bucket %d has two primaries in epoch %d: %s and then %s", bucket, e, prev, primary)
 			return
 		}
 		c.primaries[k] = primary
+		c.unheard[k] = claim{member: primary, node: node, inc: r.Incarnation, seq: r.Seq}
 		if pn, pi, ok := parseMember(primary); ok {
 			c.fence(c.copy(pn, pi, bucket), e)
 		}
@@ -467,6 +479,23 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		if len(holders) > 0 {
 			c.violate(FalseLossCheck, strconv.Itoa(bucket), bucket, "", r, nil,
 				"bucket %d was declared lost while live members %v held an initialized copy", bucket, holders)
+		}
+	}
+}
+
+// claim is a primary claim not yet heard of by anyone (onlineChecker.unheard).
+type claim struct {
+	member string
+	node   protocol.NodeID
+	inc    uint32
+	seq    uint64
+}
+
+// heardFrom settles the claims of the sender of a delivered message sent after them.
+func (c *onlineChecker) heardFrom(r *trace.Record) {
+	for k, u := range c.unheard {
+		if int32(u.node) == r.Peer && r.Cause > u.seq && c.world.sim.Incarnation(u.node) == u.inc {
+			delete(c.unheard, k)
 		}
 	}
 }

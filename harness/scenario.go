@@ -191,9 +191,9 @@ func (s Scenario) Validate() error {
 		if err := n.Monkey.Validate(); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
-		if n.Monkey.PauseMax > s.QuiesceBudget {
-			return fmt.Errorf("scenario %s: Monkey.PauseMax=%d µs exceeds QuiesceBudget=%d µs: a member paused as the safety phase ends could still be paused when the run must have converged",
-				s.Name, n.Monkey.PauseMax, s.QuiesceBudget)
+		if n.Monkey.PauseMax > s.SafetyPhase+s.QuiesceBudget {
+			return fmt.Errorf("scenario %s: Monkey.PauseMax=%d µs is longer than the run (SafetyPhase %d µs + QuiesceBudget %d µs)",
+				s.Name, n.Monkey.PauseMax, s.SafetyPhase, s.QuiesceBudget)
 		}
 	}
 	return nil

@@ -536,3 +536,12 @@ func TestReadmeChecksEveryFormatAndModel(t *testing.T) {
 		}
 	}
 }
+
+// seedsBefore is the seed `back` seeds before seed, or 1 when there are fewer (seeds are unsigned:
+// seed-back alone wraps around for a failing seed below back).
+func seedsBefore(seed, back uint64) uint64 {
+	if seed > back {
+		return seed - back
+	}
+	return 1
+}

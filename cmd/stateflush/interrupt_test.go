@@ -18,7 +18,7 @@ import (
 
 // interruptArgs is a small sweep with a mutant, so that its lines hold violations as well as passes.
 func interruptArgs(k knownFailure, out string, extra ...string) []string {
-	first := max(1, k.failingSeed-5)
+	first := seedsBefore(k.failingSeed, 5)
 	return append([]string{"sweep", "--scenario", "small", "--mutant", k.mutant, "--first-seed", fmt.Sprint(first), "--seeds", "12", "--workers", "2", "--quiet", "--out", out}, extra...)
 }
 

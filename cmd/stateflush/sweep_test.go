@@ -13,7 +13,7 @@ import (
 // sweepArgs sweeps the small scenario with the known mutant over a range that holds its known
 // failing seed, so that the output has violations as well as passes.
 func sweepArgs(k knownFailure, extra ...string) []string {
-	first := max(1, k.failingSeed-10)
+	first := seedsBefore(k.failingSeed, 10)
 	return append([]string{"sweep", "--scenario", "small", "--mutant", k.mutant, "--first-seed", fmt.Sprint(first), "--seeds", "30", "--quiet"}, extra...)
 }
 
@@ -76,7 +76,7 @@ func TestShardsMergeToTheFullSweep(t *testing.T) {
 	}
 
 	// One shard alone is incomplete: an error naming the missing seeds, unless --allow-missing.
-	first := max(1, k.failingSeed-10)
+	first := seedsBefore(k.failingSeed, 10)
 	alone := cli(t, "merge", shardFiles[0])
 	wantCode(t, alone, exitUsage, "merge", "one shard")
 	if want := fmt.Sprintf("15 of the 30 seeds of %d..%d are in no input: %d, %d,", first, first+29, first+1, first+3); !strings.Contains(alone.stderr, want) {

@@ -79,7 +79,10 @@ func (s *Server) installView(v *View) {
 	}
 	if !v.hasMember(s.self) {
 		if s.joined {
-			s.leftOut(v, "a newer view removed it")
+			// The members that installed v hold this incarnation departed and drop what it
+			// sends, joins included: only a new incarnation can join again, so it disconnects
+			// even with no complete copy (a service manager restarts it).
+			s.forcedDisconnect(v, "a newer view removed it")
 		} else {
 			s.askViewToAdmit(v)
 		}
