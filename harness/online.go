@@ -145,9 +145,9 @@ type onlineChecker struct {
 	// unheard are the primary claims (bucket, epoch) whose claimant has not been heard from since
 	// (no message it sent after the claim has been delivered): if it crashes so, the claim never
 	// reached anyone, and a later primary may rightly be given the same epoch.
-	unheard map[[2]uint64]claim
-	versions  map[copyID]map[string]kv.Version
-	flushes   map[copyID]*completedFlush
+	unheard  map[[2]uint64]claim
+	versions map[copyID]map[string]kv.Version
+	flushes  map[copyID]*completedFlush
 	// chunks are the image chunks delivered and not yet applied, by copy and chunk index.
 	chunks   map[chunkID][]kv.Entry
 	gens     map[copyID]int // by copyID without gen
