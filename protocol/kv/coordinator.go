@@ -228,7 +228,13 @@ func sameBuckets(x, y *View) bool {
 // onJoin: a restarted server asks to join. Its previous incarnation, if still in the view, has
 // crashed: it leaves the view in the same change.
 func (s *Server) onJoin(from Member, _ *Join) {
-	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) || s.quarantined() {
+	if s.quarantined() && s.isCoordinator() {
+		// Deferred rather than dropped: the joiner's retries are background work, and a run could
+		// otherwise end before the quarantine does, with the joiner outside every view.
+		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: &Join{Hdr: Hdr{FromInc: from.Inc, ToInc: anyIncarnation}}})
+		return
+	}
+	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) {
 		return // the joiner retries until the coordinator adds it
 	}
 	next := s.nextView()

@@ -72,12 +72,16 @@ func (s *Server) armHeartbeat() {
 }
 
 // anyOverdue reports a watched neighbour not heard from for two heartbeat intervals, a suspicion or
-// final check under way, a failed member still in the view, or a takeover under way. The heartbeat
+// final check under way, a failed member still in the view, a takeover under way, or coordinator work
+// deferred to the end of a quarantine. The heartbeat
 // timer is then a foreground timer, so that a run does not count as quiescent while a crash is
 // still to be detected and acted on.
 func (s *Server) anyOverdue() bool {
 	if s.takeover != nil || len(s.det.reports) > 0 || len(s.det.checks) > 0 || len(s.failedInView()) > 0 {
 		return true
+	}
+	if len(s.deferredCoord) > 0 && s.quarantined() {
+		return true // coordinator work waits for the quarantine's end, at a heartbeat
 	}
 	w := s.det.watching
 	return w.valid() && s.env.Now()-s.lastHeard[w.ID] > protocol.Time(2*s.cfg.HeartbeatInterval)

@@ -79,10 +79,7 @@ func (s *Server) installView(v *View) {
 	}
 	if !v.hasMember(s.self) {
 		if s.joined {
-			// The members that installed v hold this incarnation departed and drop what it
-			// sends, joins included: only a new incarnation can join again, so it disconnects
-			// even with no complete copy (a service manager restarts it).
-			s.forcedDisconnect(v, "a newer view removed it")
+			s.leftOut(v, "a newer view removed it")
 		} else {
 			s.askViewToAdmit(v)
 		}
@@ -142,6 +139,19 @@ func (s *Server) installView(v *View) {
 	if s.isCoordinator() {
 		s.runDeferredCoordinatorWork()
 	}
+}
+
+// onView handles a view sent to this server. One from a member that holds this incarnation
+// departed ends it: that member drops whatever it sends, joins included, so asking to join again
+// under this incarnation would wait forever (a removal it never learned of, or one it learned of and
+// answered by rejoining, as leftOut does when it holds no complete copy); it disconnects, and a
+// service manager brings it back as a new incarnation.
+func (s *Server) onView(m *ViewMsg) {
+	if m.Departed && !m.View.hasMember(s.self) && !s.stopped {
+		s.forcedDisconnect(m.View, "a member holds it departed")
+		return
+	}
+	s.installView(m.View)
 }
 
 // forcedDisconnect: this server learned it was removed from the view (it was suspected, wrongly or

@@ -111,10 +111,16 @@ func (*Join) TraceAttrs() []protocol.Attr { return nil }
 type ViewMsg struct {
 	Hdr
 	View *View
+	// Departed: the sender holds the receiver departed and drops what it sends, joins included;
+	// only a new incarnation of it can join again.
+	Departed bool
 }
 
 func (*ViewMsg) Type() string { return "view" }
 func (m *ViewMsg) TraceAttrs() []protocol.Attr {
+	if m.Departed {
+		return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames()), a("buckets", m.View.bucketSummary()), a("departed", true)}
+	}
 	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames()), a("buckets", m.View.bucketSummary())}
 }
 

@@ -308,7 +308,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	if !s.joined {
 		switch msg := m.(type) {
 		case *ViewMsg:
-			s.installView(msg.View)
+			s.onView(msg)
 		case *SyncCollect:
 			// A new primary waits for every holder its view lists, and that view may give this
 			// server a copy before this server has installed it: outside any view it holds nothing.
@@ -342,7 +342,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *Join:
 		s.onJoin(sender, msg)
 	case *ViewMsg:
-		s.installView(msg.View)
+		s.onView(msg)
 	case *TakeoverQuery:
 		s.onTakeoverQuery(sender, msg)
 	case *TakeoverReply:
@@ -416,9 +416,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 		// disconnects instead of taking over a view of its own. Once is enough: a member that
 		// learned it left and asks to join again under the same incarnation would otherwise
 		// trade joins and views with this server forever.
-		if !s.toldDeparted[sender] {
+		if !s.toldDeparted[sender] && s.joined && IsServer(s.cfg, sender.ID) {
 			s.toldDeparted[sender] = true
-			s.tellNonMember(sender)
+			s.send(sender, &ViewMsg{Hdr: s.hdr(sender), View: s.view, Departed: true})
 		}
 		return sender, false
 	}
