@@ -194,6 +194,7 @@ func (s *Sim) hold(ev *event) bool {
 	ns := &s.nodes[ev.node]
 	if ns.paused {
 		ns.held = append(ns.held, *ev)
+		ns.held[len(ns.held)-1].arrived = ev.kind == evDeliver
 		return true
 	}
 	if ns.releaseFloor != 0 && ev.at == ns.resumedAt && ev.seq < ns.releaseFloor {

@@ -266,3 +266,14 @@ func TestCrashInStepIsCalledOffWhenItsGuardSaysNo(t *testing.T) {
 		t.Fatal("a called-off crash must leave one crash-called-off record and no crash")
 	}
 }
+
+func TestWhatReachedAPausedNodeSurvivesItsSendersHostCrash(t *testing.T) {
+	received := 0
+	s := newCluster(t, 2, senderFactory(2, &received, nil), nil) // the data arrive at 1 ms
+	s.At(0, "pause", func() { _ = s.Pause(1, 10*protocol.Millisecond, "") })
+	s.At(5*ms, "crash", func() { _ = s.CrashHost(0, "") })
+	res := s.Run()
+	if received != 2 || res.Stats.DroppedSenderHostDown != 0 {
+		t.Fatalf("received %d, lost with the host %d; want 2 and 0: they were in node 1's buffers, not on the wire", received, res.Stats.DroppedSenderHostDown)
+	}
+}

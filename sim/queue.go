@@ -35,6 +35,9 @@ type event struct {
 	// nodeCrashes is the receiver's crash count when the message was sent (evDeliver): if it has
 	// grown by delivery time, the receiver crashed while the message was in flight.
 	nodeCrashes uint32
+	// arrived marks a delivery that reached its receiver while it was paused (evDeliver): it is in
+	// the receiver's buffers, no longer in flight, so its sender's host crashing loses it no more.
+	arrived bool
 }
 
 // eventQueue is a binary min-heap of events ordered by (at, seq), kept in a slice of values.

@@ -472,7 +472,7 @@ func (s *Sim) deliver(ev *event) {
 		reason = DropReceiverDown
 	case ev.peer != protocol.External && s.nodes[ev.peer].incarnation != ev.peerIncarnation:
 		reason = DropStaleIncarnation
-	case ev.peer != protocol.External && ev.id <= s.nodes[ev.peer].hostDownAfterMsg:
+	case ev.peer != protocol.External && ev.id <= s.nodes[ev.peer].hostDownAfterMsg && !ev.arrived:
 		reason = DropSenderHostDown
 	}
 	if reason != "" {
