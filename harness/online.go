@@ -210,7 +210,7 @@ func (c *onlineChecker) Observe(record trace.Record, msg protocol.Message) {
 			}
 		}
 	case trace.KindDeliver:
-		if len(c.unheard) > 0 {
+		if len(c.unheard) > 0 && carriesClaims(msg) {
 			c.heardFrom(r)
 		}
 		if m, ok := msg.(*kv.ImageChunk); ok {
@@ -489,6 +489,17 @@ type claim struct {
 	node   protocol.NodeID
 	inc    uint32
 	seq    uint64
+}
+
+// carriesClaims reports whether a delivered message can tell its receiver of its sender's primary
+// claims. Failure-detection and join traffic cannot: a claimant whose heartbeats got through but
+// whose views and writes were lost with its host was never heard of as primary.
+func carriesClaims(msg protocol.Message) bool {
+	switch msg.(type) {
+	case *kv.Heartbeat, *kv.Suspect, *kv.CheckRequest, *kv.CheckReply, *kv.Verdict, *kv.Join:
+		return false
+	}
+	return true
 }
 
 // heardFrom settles the claims of the sender of a delivered message sent after them.

@@ -407,7 +407,17 @@ func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
 			copies[b]++
 		}
 	}
-	return !slices.Contains(copies, 0)
+	if slices.Contains(copies, 0) {
+		return false
+	}
+	// Nor may the kill take the cluster's quorum: with the members already down, paused or out of
+	// service, it must leave the next view change more than half of the weight, or the partition
+	// rule would shut the whole cluster down (as a data-center-wide failure does).
+	return coord == nil || coord.KeepsQuorumWithout(func(m kv.Member) bool {
+		srv := w.server(m.ID)
+		return m.ID == victim || !w.sim.Alive(m.ID) || w.sim.Incarnation(m.ID) != m.Inc || w.sim.Paused(m.ID) ||
+			srv == nil || srv.Stopped() || srv.QuarantinedAt(w.sim.Now())
+	})
 }
 
 // coordinator returns a live server that believes it coordinates, or the lowest live server.

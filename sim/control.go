@@ -286,11 +286,12 @@ func (s *Sim) setLink(k LinkKey, l Link, name string) {
 		trace.Attr{Key: "dup", Value: strconv.FormatFloat(l.DupProb, 'g', -1, 64)})
 }
 
-func (s *Sim) fault(name string, node, peer protocol.NodeID, attrs ...trace.Attr) {
+// fault writes a fault record and returns its Seq, for the records the fault causes.
+func (s *Sim) fault(name string, node, peer protocol.NodeID, attrs ...trace.Attr) uint64 {
 	s.stats.Faults++
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindFault, Node: int32(node), Peer: int32(peer),
 		Cause: s.cause, Name: name, Attrs: s.controlAttrs("", attrs...)}
-	s.commit(&rec)
+	return s.commit(&rec)
 }
 
 func (s *Sim) checkLinkKey(k LinkKey) error {

@@ -84,7 +84,11 @@
 // too (DropSenderHostDown). CrashInStep arms a crash that lands inside one of the node's steps,
 // after a given number of its sends: the rest of that step (sends, timers, events) dies with it.
 // Pause freezes a node for a while: deliveries and timers wait and run, in arrival order, when it
-// resumes (hostfaults.go). Partitions drop messages sent across the cut (DropPartition) until
+// resumes (hostfaults.go). BreakConnection is a TCP connection lost between two live processes (a
+// middlebox reset, a NIC flap): what was on the wire between them is lost (DropConnectionLost), and
+// so is what either sends the other until its transport tells it, after a notice delay, with a
+// protocol.ConnectionLost from External; after that its messages flow again (connections.go).
+// Partitions drop messages sent across the cut (DropPartition) until
 // Heal; messages already in flight still arrive. A chaos monkey built on top uses Alive, Incarnation,
 // StartedAt (an incarnation's age is Now()-StartedAt), Spec(id).Client or Clients, NumNodes,
 // Partitioned, Link, and the "faults" stream.

@@ -193,6 +193,9 @@ func (s *Sim) pauseRecord(name string, id protocol.NodeID, by string, attrs ...t
 func (s *Sim) hold(ev *event) bool {
 	ns := &s.nodes[ev.node]
 	if ns.paused {
+		if ev.kind == evDeliver && s.lostWithConnection(ev) {
+			return false // lost on the wire when its connection broke: it never reaches the buffers
+		}
 		ns.held = append(ns.held, *ev)
 		ns.held[len(ns.held)-1].arrived = ev.kind == evDeliver
 		return true

@@ -19,7 +19,9 @@ func (s *Sim) Pending() []string {
 		ev := &s.queue[i]
 		switch ev.kind {
 		case evDeliver:
-			if !ev.background {
+			if notice := s.pendingNotice(ev); notice != "" {
+				counts[notice]++
+			} else if !ev.background {
 				counts[fmt.Sprintf("message %s %s->%s", ev.msg.Type(), s.name(ev.peer), s.name(ev.node))]++
 			}
 		case evTimer:

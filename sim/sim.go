@@ -110,6 +110,7 @@ type Stats struct {
 	DroppedStaleIncarnation int64
 	DroppedNoSuchNode       int64
 	DroppedSenderHostDown   int64
+	DroppedConnectionLost   int64
 	TimersSet               int64
 	TimersFired             int64
 	TimersCancelled         int64 // by the node; timers discarded by a crash are not counted here
@@ -118,7 +119,7 @@ type Stats struct {
 	SendsLostInCrash        int64 // sends a crash inside a step cut off (never on the wire)
 	Pauses                  int64
 	Restarts                int64
-	Faults                  int64 // partitions, heals, link changes, pauses and resumes
+	Faults                  int64 // partitions, heals, link changes, pauses and resumes, broken connections
 	Events                  int64 // protocol events emitted through Env.Emit
 	Steps                   int64
 }
@@ -126,7 +127,7 @@ type Stats struct {
 // Dropped is the number of messages dropped for any reason.
 func (s Stats) Dropped() int64 {
 	return s.DroppedLoss + s.DroppedPartition + s.DroppedReceiverCrashed + s.DroppedReceiverDown +
-		s.DroppedStaleIncarnation + s.DroppedNoSuchNode + s.DroppedSenderHostDown
+		s.DroppedStaleIncarnation + s.DroppedNoSuchNode + s.DroppedSenderHostDown + s.DroppedConnectionLost
 }
 
 // Why a message was dropped: the Name of its drop record.
@@ -138,6 +139,7 @@ const (
 	DropStaleIncarnation = "stale-incarnation" // the sender restarted since sending it
 	DropNoSuchNode       = "no-such-node"      // sent to a NodeID outside the cluster (External included)
 	DropSenderHostDown   = "sender-host-down"  // the sender's host crashed while it was in flight
+	DropConnectionLost   = "connection-lost"   // its connection broke while it was in flight, or was broken when it was sent
 )
 
 // Describer is an optional interface of messages. A message that implements it has the attrs it
@@ -196,6 +198,11 @@ type Sim struct {
 	// stream per link means that traffic on one link never shifts the latencies drawn on another, so
 	// removing a client or an operation (shrinking) leaves the rest of the schedule as it was.
 	linkRand []protocol.Rand
+	// conns holds each node's end of its connection to each other node (from*n + to), nil until the
+	// first BreakConnection; notices maps the message ID of each ConnectionLost not yet delivered
+	// to the peer it names (connections.go).
+	conns   []connEnd
+	notices map[uint64]protocol.NodeID
 }
 
 type nodeState struct {
@@ -474,10 +481,18 @@ func (s *Sim) deliver(ev *event) {
 		reason = DropStaleIncarnation
 	case ev.peer != protocol.External && ev.id <= s.nodes[ev.peer].hostDownAfterMsg && !ev.arrived:
 		reason = DropSenderHostDown
+	case s.lostWithConnection(ev):
+		reason = DropConnectionLost
 	}
 	if reason != "" {
+		if ev.peer == protocol.External {
+			s.forgetNotice(ev)
+		}
 		s.drop(ev.node, ev.peer, ev.id, reason, ev.cause)
 		return
+	}
+	if ev.peer == protocol.External {
+		s.tellIfNotice(ev)
 	}
 	s.stats.Delivered++
 	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDeliver, Node: int32(ev.node), Peer: int32(ev.peer),
@@ -506,6 +521,8 @@ func (s *Sim) drop(to, from protocol.NodeID, msgID uint64, reason string, cause 
 		s.stats.DroppedNoSuchNode++
 	case DropSenderHostDown:
 		s.stats.DroppedSenderHostDown++
+	case DropConnectionLost:
+		s.stats.DroppedConnectionLost++
 	default:
 		panic(fmt.Sprintf("sim: invariant broken: unknown drop reason %q", reason))
 	}
@@ -539,6 +556,10 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		return
 	}
 	idx := int(from)*s.n + int(to)
+	if s.deadSocket(from, to) {
+		s.drop(to, from, msgID, DropConnectionLost, sendSeq)
+		return
+	}
 	if s.blocked[idx] {
 		s.drop(to, from, msgID, DropPartition, sendSeq)
 		return

@@ -166,6 +166,9 @@ type Config struct {
 	// ClientRetryBackoff: pause before retrying when a server knows no primary for the bucket.
 	ClientRetryBackoff protocol.Duration
 
+	// Partition is the network partition rule and the members' weights (partition.go).
+	Partition PartitionConfig
+
 	Workload WorkloadConfig
 }
 
@@ -192,6 +195,7 @@ func DefaultConfig() Config {
 		ClientMaxAttempts:       10,
 		ClientMaxRedirects:      20,
 		ClientRetryBackoff:      2 * protocol.Millisecond,
+		Partition:               DefaultPartitionConfig(),
 		Workload: WorkloadConfig{
 			OpsPerClient: 50,
 			ThinkTimeMin: 200 * protocol.Microsecond,
@@ -254,6 +258,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Mutants.Validate(); err != nil {
 		return fmt.Errorf("%w: Mutants: %w", ErrInvalidConfig, err)
+	}
+	if err := c.Partition.validate(); err != nil {
+		return err
 	}
 	return c.Workload.validate()
 }

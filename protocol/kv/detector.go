@@ -38,6 +38,9 @@ type detector struct {
 	reports []suspicionReport
 	// checks lists the final checks this server runs.
 	checks []finalCheck
+	// confirming lists, while a coordinator confirms a removal under the weighted partition rule,
+	// the members it checks before it removes anyone (partition.go).
+	confirming []Member
 }
 
 type failedMember struct {

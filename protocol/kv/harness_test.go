@@ -107,11 +107,15 @@ func (r *splitmix) Intn(n int) int   { return int(r.next() % uint64(n)) }
 func (r *splitmix) Float64() float64 { return float64(r.next()>>11) / (1 << 53) }
 
 // harnessConfig is a small cluster for scripted schedules: one bucket, no clients of its own, a
-// failure-detection timeout of 50 ms.
+// failure-detection timeout of 50 ms, and no partition rule: the schedules crash two of the three
+// servers on purpose to study what the third does with its copies, and under the weighted rule it
+// would shut down instead (partition_test.go and testdata/scripts/partition-rule.txt test the
+// rule).
 func harnessConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Servers, cfg.Clients, cfg.Buckets, cfg.Redundancy = 3, 2, 1, 2
 	cfg.ChunkEntries = 1
+	cfg.Partition.Rule = NoQuorum
 	return cfg
 }
 

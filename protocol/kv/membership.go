@@ -31,9 +31,12 @@ func (s *Server) actOnFailures() {
 		return
 	}
 	if s.isCoordinator() {
-		if len(suspects) > 0 {
+		if len(suspects) > 0 && !s.confirmingRemoval(suspects) {
 			next := s.nextView()
 			s.removeMembers(next, suspects)
+			if s.partitionShutdown(s.view, next, suspects, false) {
+				return
+			}
 			s.publish(next, suspects)
 		}
 		return
@@ -337,6 +340,7 @@ func (s *Server) resolveDepartures(b *bucketState) {
 	if b.blockedBy.valid() && b.profiles[b.blockedBy] == nil {
 		s.unblock(b)
 	}
+	s.settleReads(b)
 	keepMarkers := b.markerWaits[:0]
 	for _, w := range b.markerWaits {
 		if !s.departed[w.requester] {
@@ -409,6 +413,7 @@ func (s *Server) demote(b *bucketState) {
 		s.replyClient(h.client, h.req.Seq, replyRedirect, b.index)
 	}
 	b.blockedBy = noMember
+	s.settleReads(b)
 	s.answerDeferredAnnounces(b)
 }
 
@@ -602,6 +607,9 @@ func (s *Server) finishTakeover() {
 			next.Members[0] = s.self
 			break
 		}
+	}
+	if s.partitionShutdown(base, next, removed, true) {
+		return
 	}
 	for i := range next.Buckets {
 		s.rebuildBucket(next, i, facts)

@@ -124,6 +124,51 @@ func (m *ViewMsg) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames()), a("buckets", m.View.bucketSummary())}
 }
 
+// ReadFence: the primary asks a holder whether it still accepts this primary at Epoch before it
+// answers a get (reads.go); ReadFenceReply answers with ackApplied (yes), ackRejected (it accepts
+// Primary at Epoch) or ackNotHolder.
+type ReadFence struct {
+	Hdr
+	Bucket int
+	Epoch  uint64
+	ReadID uint64
+}
+
+func (*ReadFence) Type() string       { return "read-fence" }
+func (m *ReadFence) bucketIndex() int { return m.Bucket }
+func (m *ReadFence) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{protocol.AInt("bucket", m.Bucket), protocol.AUint("epoch", m.Epoch), protocol.AUint("read", m.ReadID)}
+}
+
+// ReadFenceReply answers a ReadFence.
+type ReadFenceReply struct {
+	Hdr
+	Bucket  int
+	ReadID  uint64
+	Outcome ackOutcome
+	Primary Member
+	Epoch   uint64
+}
+
+func (*ReadFenceReply) Type() string       { return "read-fence-reply" }
+func (m *ReadFenceReply) bucketIndex() int { return m.Bucket }
+func (m *ReadFenceReply) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{protocol.AInt("bucket", m.Bucket), protocol.AUint("read", m.ReadID), a("outcome", m.Outcome)}
+}
+
+// PartitionShutdown: the sender, about to publish a view that loses at least half of the previous
+// view's weight (View's), shuts its side of a partition down; the receiver disconnects.
+type PartitionShutdown struct {
+	Hdr
+	View         ConfigVersion
+	Lost, Weight int
+}
+
+func (*PartitionShutdown) Type() string { return "partition-shutdown" }
+func (m *PartitionShutdown) TraceAttrs() []protocol.Attr {
+	return []protocol.Attr{a("view", m.View), a("lost", m.Lost), a("weight", m.Weight)}
+}
+
 // TakeoverQuery: a member that suspects every older member becomes coordinator; it first asks the
 // others for their view and holdings.
 type TakeoverQuery struct {

@@ -89,8 +89,17 @@ const (
 	// goes on as before: it serves clients from the copies it may no longer hold for the cluster,
 	// acts on its stale suspicions and finishes a takeover it began before the pause.
 	IgnoreLapse
+	// TakeoverSkipsQuorum (the partition rule): only a coordinator applies the weighted partition
+	// rule to the views it publishes; a member that takes over after losing its coordinator does
+	// not, so the side of a partition without the coordinator keeps serving whatever weight it
+	// lost.
+	TakeoverSkipsQuorum
+	// LocalReads (the read fence): the primary answers a get from its own copy at once, without
+	// asking its holders whether they still accept it, so a primary cut off from the cluster
+	// answers gets with stale values after a newer primary has acknowledged writes.
+	LocalReads
 
-	mutantCount = int(IgnoreLapse)
+	mutantCount = int(LocalReads)
 )
 
 // Mechanism is the safety mechanism of the store that a mutant removes or weakens.
@@ -111,6 +120,8 @@ const (
 	MechTombstoneVers  Mechanism = "tombstone versions"
 	MechRecovery       Mechanism = "recovery placement"
 	MechLapse          Mechanism = "lapse quarantine"
+	MechPartitionRule  Mechanism = "partition rule"
+	MechReadFence      Mechanism = "read fence"
 )
 
 var mutantMechanisms = [...]Mechanism{
@@ -126,6 +137,8 @@ var mutantMechanisms = [...]Mechanism{
 	TombstoneOldVersion:   MechTombstoneVers,
 	RecoveryPicksDeparted: MechRecovery,
 	IgnoreLapse:           MechLapse,
+	TakeoverSkipsQuorum:   MechPartitionRule,
+	LocalReads:            MechReadFence,
 }
 
 // Mechanism names the safety mechanism the mutant removes or weakens: MechFlush for the twelve
@@ -162,6 +175,8 @@ var mutantNames = [...]string{
 	TombstoneOldVersion:   "tombstone-old-version",
 	RecoveryPicksDeparted: "recovery-picks-departed",
 	IgnoreLapse:           "ignore-lapse",
+	TakeoverSkipsQuorum:   "takeover-skips-quorum",
+	LocalReads:            "local-reads",
 }
 
 func (m Mutant) String() string {

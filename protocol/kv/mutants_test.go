@@ -17,12 +17,20 @@ import (
 // mutantHarness builds the cluster: bucket 0 on s0 (primary) and s1, or on s0, s1, s2 with four
 // servers (then R = s3).
 func mutantHarness(t *testing.T, m Mutant, on bool, servers int) *harness {
+	return mutantHarnessOver(t, 0, m, on, servers)
+}
+
+// mutantHarnessOver is mutantHarness with the mutants of base switched on in both runs: for a
+// mechanism that another one backs up, the schedule removes the backup to show what the mechanism
+// alone prevents.
+func mutantHarnessOver(t *testing.T, base Mutants, m Mutant, on bool, servers int) *harness {
 	cfg := harnessConfig()
 	cfg.Servers = servers
 	cfg.Redundancy = servers - 1
 	cfg.SourceChoice = PreferNonPrimary
+	cfg.Mutants = base
 	if on {
-		cfg.Mutants = NewMutants(m)
+		cfg.Mutants = cfg.Mutants.With(m)
 	}
 	return newHarness(t, cfg)
 }
@@ -44,8 +52,14 @@ func readOutcome(t *testing.T, h *harness, server, key string) outcome {
 
 func runMutantSchedule(t *testing.T, m Mutant, right, wrong outcome, schedule func(t *testing.T, h func() *harness) outcome, servers int) {
 	t.Helper()
+	runMutantScheduleOver(t, 0, m, right, wrong, schedule, servers)
+}
+
+// runMutantScheduleOver is runMutantSchedule on mutantHarnessOver.
+func runMutantScheduleOver(t *testing.T, base Mutants, m Mutant, right, wrong outcome, schedule func(t *testing.T, h func() *harness) outcome, servers int) {
+	t.Helper()
 	for _, on := range []bool{false, true} {
-		h := mutantHarness(t, m, on, servers)
+		h := mutantHarnessOver(t, base, m, on, servers)
 		got := schedule(t, func() *harness { return h })
 		want := right
 		if on {
@@ -287,7 +301,7 @@ func TestMutantNamesAndParse(t *testing.T) {
 		"mitt-ignores-deletes", "premature-completion", "wrong-version-order", "partial-image-accepted",
 		"ack-before-replicas", "no-dedupe-writes", "no-dedupe-image", "no-dedupe-failover", "no-epoch-fence",
 		"merge-keeps-own", "promote-uninitialized", "serve-uninitialized", "no-tombstones",
-		"tombstone-old-version", "recovery-picks-departed", "ignore-lapse"}
+		"tombstone-old-version", "recovery-picks-departed", "ignore-lapse", "takeover-skips-quorum", "local-reads"}
 	if got := MutantNames(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("MutantNames() = %v, want %v", got, want)
 	}

@@ -171,6 +171,8 @@ func scriptConfig(t *testing.T, file string, line int, args []string) Config {
 			cfg.Strategy, err = ParseStrategy(value)
 		case "mutants":
 			cfg.Mutants, err = ParseMutants(value)
+		case "partition":
+			cfg.Partition.Rule, err = ParsePartitionRule(value)
 		default:
 			err = fmt.Errorf("unknown config key %q", key)
 		}

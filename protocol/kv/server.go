@@ -35,6 +35,10 @@ const (
 	// remove it (its process was paused); it stays out of service until the membership settles
 	// (attrs silent_us, until, view; see lapse.go).
 	EventLapse = "lapse"
+	// EventNetworkPartition: a view change this server was about to publish would lose at least
+	// half of the previous view's weight; it shuts its side down instead (partition.go; attrs view,
+	// lost, weight, removed).
+	EventNetworkPartition = "network-partition"
 	// EventMemberFailed: a final check of a suspected member got no answer within
 	// Config.FailureDetectionTimeout; every view member is told (attrs member, checked_since).
 	EventMemberFailed = "member-failed"
@@ -70,6 +74,8 @@ type DropCounts struct {
 	// Quarantined: a client request that arrived while this server was out of service after a
 	// lapse (lapse.go).
 	Quarantined uint64
+	// StaleView: a partition shutdown notice from a view older than this server's (partition.go).
+	StaleView uint64
 	// Duplicate: a replicated write delivered a second time (by a duplicating network).
 	Duplicate uint64
 	// Invalid: a message of a type servers do not handle, an operation with an unknown name, or a
@@ -123,6 +129,7 @@ type Server struct {
 
 	writes      map[uint64]*write // counted in and not yet acknowledged, by id
 	nextWriteID uint64
+	nextReadID  uint64 // read fences (reads.go)
 	streams     map[uint64]*imageStream
 	nextStream  uint64
 	nextAttempt uint64
@@ -375,6 +382,12 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.onSyncCollect(sender, msg)
 	case *SyncState:
 		s.onSyncState(sender, msg)
+	case *PartitionShutdown:
+		s.onPartitionShutdown(sender, msg)
+	case *ReadFence:
+		s.onReadFence(sender, msg)
+	case *ReadFenceReply:
+		s.onReadFenceReply(sender, msg)
 	default:
 		s.drops.Invalid++
 	}

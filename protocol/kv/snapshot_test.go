@@ -200,6 +200,11 @@ func TestSnapshotFlushHoldsWritesUntilDrained(t *testing.T) {
 	}
 	getSeq := h.request("c1", "s1", protocol.OpGet, "k1", "")
 	h.deliver("c1", "s1")
+	for _, holder := range h.server("s1").buckets[BucketOf("k1", h.cfg.Buckets)].profileMembers() {
+		name := h.name(holder.ID) // the read fence: one round trip to each holder
+		h.deliver("s1", name)
+		h.deliver(name, "s1")
+	}
 	if r := h.reply("c1", getSeq); r == nil || r.Status != replyOK {
 		t.Fatalf("get during the hold: %+v", r)
 	}

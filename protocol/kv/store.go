@@ -55,8 +55,9 @@ type bucketState struct {
 	pending     map[uint64]*write
 	keyWrites   map[string]int // unacknowledged client writes per key: a get waits for them
 	waitingGets map[string][]clientWait
-	held        []heldRequest // client requests waiting for the sync to end or a blocking copy
-	blockedBy   Member        // Blocking strategy: the copy that holds writes
+	reads       []*pendingRead // gets served and waiting for their read fence (reads.go)
+	held        []heldRequest  // client requests waiting for the sync to end or a blocking copy
+	blockedBy   Member         // Blocking strategy: the copy that holds writes
 	deferred    []deferredAnnounce
 
 	// Flush roles: as a holder (markers waiting for in-progress writes) and as the image source

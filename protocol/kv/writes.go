@@ -66,7 +66,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 			b.waitingGets[m.Key] = append(b.waitingGets[m.Key], clientWait{client: client, seq: m.Seq})
 			return
 		}
-		s.replyRead(client, m.Seq, b, m.Key)
+		s.fenceRead(b, client, m.Seq, m.Key)
 		return
 	}
 	ev := EventID{Client: client, Seq: m.Seq}
@@ -235,7 +235,7 @@ func (s *Server) releaseGets(b *bucketState, key string) {
 	delete(b.waitingGets, key)
 	for _, c := range waiting {
 		if b.role == roleServing {
-			s.replyRead(c.client, c.seq, b, key)
+			s.fenceRead(b, c.client, c.seq, key)
 		} else {
 			s.replyClient(c.client, c.seq, replyRedirect, b.index)
 		}
