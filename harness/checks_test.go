@@ -227,15 +227,15 @@ func TestMonitorAlarmsOnUnplannedLosses(t *testing.T) {
 		{Seq: 2, Kind: trace.KindCrash, Node: 2, Attrs: []trace.Attr{{Key: "by", Value: scriptLabel}}},
 		*event(3, 0, protocol.EventViewChange, "view", "t1.2", "members", "s0,s1"),
 	}
-	if alarms := monitor(records); len(alarms) != 0 {
+	if alarms := monitor(records, kv.DefaultConfig().FailureDetectionTimeout); len(alarms) != 0 {
 		t.Fatalf("a scripted crash is planned: %v", alarms)
 	}
 	records = append(records, *event(4, 0, protocol.EventViewChange, "view", "t1.3", "members", "s0"))
-	if alarms := monitor(records); len(alarms) != 1 || alarms[0].Node != 1 {
+	if alarms := monitor(records, kv.DefaultConfig().FailureDetectionTimeout); len(alarms) != 1 || alarms[0].Node != 1 {
 		t.Fatalf("s1 left the view without a crash: want one alarm, got %v", alarms)
 	}
 	records = append(records, *event(5, 0, kv.EventForcedDisconnect, "view", "t1.3"), trace.Record{Seq: 6, Kind: trace.KindCrash, Node: 3})
-	if alarms := monitor(records); len(alarms) != 3 {
+	if alarms := monitor(records, kv.DefaultConfig().FailureDetectionTimeout); len(alarms) != 3 {
 		t.Fatalf("a forced disconnect and an unlabelled crash alarm too: got %v", alarms)
 	}
 }

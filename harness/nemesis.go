@@ -37,12 +37,32 @@ func (n *nemesis) arm() {
 	if cfg.SourceKillProb > 0 || cfg.SourceBounceProb > 0 {
 		n.watchSources(n.sim.Stream("nemesis/source-kill"))
 	}
+	if cfg.ServerPartitionMeanGap > 0 && n.scn.KV.Servers > 1 {
+		n.every("nemesis/server-partitions", cfg.ServerPartitionMeanGap, n.splitServers)
+	}
 	for _, a := range n.scn.Script {
 		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
 	}
-	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults != (chaos.FaultMix{}) {
+	if n.removesLiveMembers() {
 		n.supervise(0)
 	}
+}
+
+// removesLiveMembers reports whether the scenario's faults can make the cluster remove members
+// whose processes run (pauses, crashes inside a step that the victim never learns of, partitions).
+func (n *nemesis) removesLiveMembers() bool {
+	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults != (chaos.FaultMix{}) {
+		return true
+	}
+	if n.scn.Nemeses.ServerPartitionMeanGap > 0 {
+		return true
+	}
+	for _, a := range n.scn.Script {
+		if a.Kind == ActionPause || a.Kind == ActionPartition {
+			return true
+		}
+	}
+	return false
 }
 
 // superviseEvery is how often the supervisor looks for servers that were forced to disconnect.
@@ -83,6 +103,14 @@ func (n *nemesis) perform(a Action) {
 		if !n.sim.Alive(a.Node) {
 			_ = n.sim.RestartBy(a.Node, scriptLabel)
 		}
+	case ActionPause:
+		if n.sim.Alive(a.Node) && !n.sim.Paused(a.Node) {
+			_ = n.sim.Pause(a.Node, a.For, scriptLabel)
+		}
+	case ActionPartition:
+		_ = n.sim.Split(a.Group, a.Peers, a.OneWay, scriptLabel) // validated groups: cannot fail
+	case ActionMend:
+		_ = n.sim.Mend(a.Group, a.Peers, scriptLabel)
 	}
 }
 
@@ -112,6 +140,40 @@ func (n *nemesis) partitionClient(r protocol.Rand) protocol.Duration {
 		panic(fmt.Sprintf("harness: partitioning client %d: %v", client, err))
 	}
 	n.sim.At(min(n.sim.Now()+protocol.Time(lasts), n.end), "nemesis/heal", func() { _ = n.sim.Heal() })
+	return lasts
+}
+
+// splitServers splits the servers into two random non-empty groups for a while (any length up to
+// ServerPartitionMax, failure detection's timeout and longer), both ways or one way, then mends
+// the split. Either group may be the larger, so a split may cut off the coordinator's side or the
+// other.
+func (n *nemesis) splitServers(r protocol.Rand) protocol.Duration {
+	cfg := n.scn.Nemeses
+	servers := n.servers()
+	var a, b []protocol.NodeID
+	for len(a) == 0 || len(b) == 0 {
+		a, b = a[:0], b[:0]
+		for _, id := range servers {
+			if r.Intn(2) == 0 {
+				a = append(a, id)
+			} else {
+				b = append(b, id)
+			}
+		}
+	}
+	oneWay := r.Float64() < cfg.ServerPartitionOneWayProb
+	lasts := protocol.Duration(1 + r.Intn(int(cfg.ServerPartitionMax)))
+	if !n.world.safeToSplit(a, b) {
+		return lasts // neither side would keep the quorum and every bucket: beyond what the store survives
+	}
+	if err := n.sim.Split(a, b, oneWay, partitionLabel); err != nil {
+		panic(fmt.Sprintf("harness: splitting the servers %v from %v: %v", a, b, err))
+	}
+	n.world.split = &split{a: a, b: b}
+	n.sim.At(min(n.sim.Now()+protocol.Time(lasts), n.end), "nemesis/mend", func() {
+		_ = n.sim.Mend(a, b, partitionLabel)
+		n.world.split = nil
+	})
 	return lasts
 }
 
@@ -242,7 +304,7 @@ func (n *nemesis) sourceRestartDelay() protocol.Duration {
 // live copy without it, and restarts it after the given delay.
 func (n *nemesis) killSource(source kv.Member, restartAfter protocol.Duration) {
 	id := source.ID
-	if !n.sim.Alive(id) || n.sim.Incarnation(id) != source.Inc || !n.world.SafeToKill(id) {
+	if !n.sim.Alive(id) || n.sim.Incarnation(id) != source.Inc || !n.world.SafeToKill(id) || !n.world.KeepsQuorum(id) {
 		return
 	}
 	_ = n.sim.Crash(id, chaos.Label)
@@ -322,6 +384,10 @@ func (n *nemesis) servers() []protocol.NodeID {
 
 // scriptLabel marks the crashes and restarts of a scenario's script: planned work, as the monkey's.
 const scriptLabel = "script"
+
+// partitionLabel marks the server partitions of the nemesis: planned work, whose removals and
+// disconnects monitoring must not alarm on.
+const partitionLabel = "nemesis"
 
 // supervisorLabel marks the supervisor's restarts of servers forced to disconnect: planned work.
 const supervisorLabel = "supervisor"

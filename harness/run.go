@@ -363,6 +363,8 @@ func clientLinks(cfg kv.Config) []sim.LinkKey {
 type kvWorld struct {
 	sim *sim.Sim
 	cfg kv.Config
+	// split is the server partition of the nemesis under way, if any (world.go).
+	split *split
 }
 
 func (w *kvWorld) server(id protocol.NodeID) *kv.Server {
@@ -384,58 +386,6 @@ func (w *kvWorld) Roles(id protocol.NodeID) []string {
 		roles = append(roles, "primary")
 	}
 	return roles
-}
-
-// SafeToKill holds when every bucket keeps at least one live, initialized copy without the victim.
-func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
-	copies := make([]int, w.cfg.Buckets)
-	var coord *kv.Server
-	if id, ok := w.coordinator(); ok {
-		coord = w.server(id)
-	}
-	for id := 0; id < w.cfg.Servers; id++ {
-		if protocol.NodeID(id) == victim || w.sim.Paused(protocol.NodeID(id)) {
-			continue // a paused member's copies may be removed before it resumes
-		}
-		srv := w.server(protocol.NodeID(id))
-		if srv == nil || (coord != nil && !coord.InView(srv.Self())) || srv.QuarantinedAt(w.sim.Now()) {
-			// Nor do the copies of a member the view has removed (it has not learned so yet), or
-			// of one back from a long pause, which the others may still remove.
-			continue
-		}
-		for _, b := range srv.InitializedBuckets() {
-			copies[b]++
-		}
-	}
-	if slices.Contains(copies, 0) {
-		return false
-	}
-	// Nor may the kill take the cluster's quorum: with the members already down, paused or out of
-	// service, it must leave the next view change more than half of the weight, or the partition
-	// rule would shut the whole cluster down (as a data-center-wide failure does).
-	return coord == nil || coord.KeepsQuorumWithout(func(m kv.Member) bool {
-		srv := w.server(m.ID)
-		return m.ID == victim || !w.sim.Alive(m.ID) || w.sim.Incarnation(m.ID) != m.Inc || w.sim.Paused(m.ID) ||
-			srv == nil || srv.Stopped() || srv.QuarantinedAt(w.sim.Now())
-	})
-}
-
-// coordinator returns a live server that believes it coordinates, or the lowest live server.
-func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
-	fallback, found := protocol.NodeID(-1), false
-	for id := 0; id < w.cfg.Servers; id++ {
-		srv := w.server(protocol.NodeID(id))
-		if srv == nil {
-			continue
-		}
-		if srv.IsCoordinator() {
-			return protocol.NodeID(id), true
-		}
-		if !found {
-			fallback, found = protocol.NodeID(id), true
-		}
-	}
-	return fallback, found
 }
 
 func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt Options) {
@@ -575,7 +525,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 			Message: fmt.Sprintf("buckets %v lost every copy although the scenario stays within redundancy %d", o.LostBuckets, cfg.Redundancy)})
 	}
 
-	o.Alarms = monitor(o.Records)
+	o.Alarms = monitor(o.Records, o.Drawn.KV.FailureDetectionTimeout)
 	for _, a := range o.Alarms {
 		violate(linearizability.Violation{Check: MonitorCheck, Bucket: linearizability.NoBucket, Message: a.String()})
 	}
@@ -598,9 +548,12 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 
 // monitor watches the trace as operations monitoring would: crashes without a planned label,
 // forced disconnects and departures from views that no planned crash explains raise alarms.
-func monitor(records []trace.Record) []chaos.Alarm {
+func monitor(records []trace.Record, detection protocol.Duration) []chaos.Alarm {
 	mon := chaos.NewMonitor(chaos.MonitorConfig{ViewEvent: protocol.EventViewChange, MembersAttr: "members",
-		DisconnectEvent: kv.EventForcedDisconnect, PlannedLabels: []string{scriptLabel, supervisorLabel}})
+		DisconnectEvent: kv.EventForcedDisconnect, PlannedLabels: []string{scriptLabel, supervisorLabel, partitionLabel},
+		// A split's removals land up to a final check and a takeover after its mend, and a member
+		// removed by then may learn of it a quarantine later.
+		SplitGrace: int64(8 * detection)})
 	for i := range records {
 		mon.Observe(&records[i])
 	}
@@ -835,6 +788,9 @@ func (n Nemeses) Describe() string {
 	}
 	if n.ClientDupProb > 0 {
 		parts = append(parts, fmt.Sprintf("client-dup(%.3f)", n.ClientDupProb))
+	}
+	if n.ServerPartitionMeanGap > 0 {
+		parts = append(parts, fmt.Sprintf("server-partitions(mean gap %dms, up to %dms, one-way %.2f)", n.ServerPartitionMeanGap/protocol.Millisecond, n.ServerPartitionMax/protocol.Millisecond, n.ServerPartitionOneWayProb))
 	}
 	if n.RebalanceMeanGap > 0 {
 		parts = append(parts, fmt.Sprintf("rebalance(mean gap %dms)", n.RebalanceMeanGap/protocol.Millisecond))

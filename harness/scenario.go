@@ -12,11 +12,12 @@ import (
 	"github.com/stateflush/stateflush/sim/chaos"
 )
 
-// Nemeses are the faults a scenario injects during its safety phase. Every fault stays within what
-// the store claims to survive (see protocol/kv's documentation): crash-stop failures of servers,
-// client links that lose, duplicate or cut messages (clients time out and retry), and server links
-// that slow down for less than the failure-detection timeout. Server-to-server message loss is not
-// among them: the protocol assumes reliable FIFO channels between servers, as TCP gives.
+// Nemeses are the faults a scenario injects during its safety phase, as they happen in data
+// centers: servers that crash (process or host, between steps or part-way through one), pause and
+// resume; client links that lose, duplicate or cut messages (clients time out and retry); server
+// links that slow down, and splits of the servers into two groups of any length, both ways or one
+// way. Server-to-server loss of single messages is not among them: channels between servers are
+// TCP connections, reliable and FIFO while they last.
 type Nemeses struct {
 	// Monkey, when non-nil, is the chaos monkey's configuration (its Stop is the safety phase's end).
 	Monkey *chaos.Config `json:"monkey,omitempty"`
@@ -48,6 +49,13 @@ type Nemeses struct {
 	// streaming and restarted at once, so the copy retries quickly from a second source that writes
 	// may still be in flight to (see watchSources).
 	SourceBounceProb float64 `json:"source_bounce_prob,omitempty"`
+	// ServerPartitionMeanGap, when > 0, splits the servers into two random groups now and then for
+	// up to ServerPartitionMax (longer than failure detection included), both ways or, with
+	// probability ServerPartitionOneWayProb, only what one group sends to the other; each split
+	// mends when it ends.
+	ServerPartitionMeanGap    protocol.Duration `json:"server_partition_mean_gap_us,omitempty"`
+	ServerPartitionMax        protocol.Duration `json:"server_partition_max_us,omitempty"`
+	ServerPartitionOneWayProb float64           `json:"server_partition_one_way_prob,omitempty"`
 }
 
 // Scenario is a named, parameterised experiment: a cluster, a workload, faults, and the phases of a
@@ -101,6 +109,13 @@ const (
 	// ActionCrash crashes server Node; ActionRestart restarts it as a new, empty incarnation.
 	ActionCrash   ActionKind = "crash"
 	ActionRestart ActionKind = "restart"
+	// ActionPause freezes server Node for For (deliveries and timers wait), as a long garbage
+	// collection does.
+	ActionPause ActionKind = "pause"
+	// ActionPartition splits the servers of Group from those of Peers (only what Group sends, with
+	// OneWay) until an ActionMend of the same groups (or the safety phase's end).
+	ActionPartition ActionKind = "partition"
+	ActionMend      ActionKind = "mend"
 )
 
 // Action is one scripted operator action.
@@ -109,6 +124,12 @@ type Action struct {
 	Kind   ActionKind      `json:"kind"`
 	Node   protocol.NodeID `json:"node"`
 	Bucket int             `json:"bucket,omitempty"`
+	// For is a pause's length.
+	For protocol.Duration `json:"for_us,omitempty"`
+	// Group and Peers are a partition's (or a mend's) two groups of servers.
+	Group  []protocol.NodeID `json:"group,omitempty"`
+	Peers  []protocol.NodeID `json:"peers,omitempty"`
+	OneWay bool              `json:"one_way,omitempty"`
 }
 
 // HopPlan is a network measured in hops (see Scenario.Hops).
@@ -174,17 +195,18 @@ func (s Scenario) Validate() error {
 			s.Name, bounceSlowLatency*4/3, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
 	case n.RebalanceMeanGap < 0:
 		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
+	case n.ServerPartitionMeanGap < 0 || n.ServerPartitionMax < 0 || (n.ServerPartitionMeanGap > 0 && n.ServerPartitionMax == 0):
+		return fmt.Errorf("scenario %s: server partitions need MeanGap >= 0 and Max > 0 (got %d, %d µs)", s.Name, n.ServerPartitionMeanGap, n.ServerPartitionMax)
+	case n.ServerPartitionMeanGap > 0 && n.ServerPartitionMax > s.SafetyPhase:
+		return fmt.Errorf("scenario %s: ServerPartitionMax=%d µs is longer than the safety phase (%d µs), when every fault ends", s.Name, n.ServerPartitionMax, s.SafetyPhase)
+	case n.ServerPartitionMeanGap > 0 && s.KV.Servers < 2:
+		return fmt.Errorf("scenario %s: server partitions need at least 2 servers (Servers=%d)", s.Name, s.KV.Servers)
+	case n.ServerPartitionOneWayProb < 0 || n.ServerPartitionOneWayProb > 1:
+		return fmt.Errorf("scenario %s: ServerPartitionOneWayProb=%v outside [0,1]", s.Name, n.ServerPartitionOneWayProb)
 	}
 	for i, a := range s.Script {
-		switch {
-		case a.At < 0 || a.At >= protocol.Time(s.SafetyPhase+s.QuiesceBudget):
-			return fmt.Errorf("scenario %s: Script[%d].At=%d µs is outside the run (0..%d µs)", s.Name, i, a.At, s.SafetyPhase+s.QuiesceBudget)
-		case a.Kind != ActionRebalance && a.Kind != ActionCrash && a.Kind != ActionRestart:
-			return fmt.Errorf("scenario %s: Script[%d].Kind=%q is not rebalance, crash or restart", s.Name, i, a.Kind)
-		case a.Node < 0 || int(a.Node) >= s.KV.Servers:
-			return fmt.Errorf("scenario %s: Script[%d].Node=%d is not a server (0..%d)", s.Name, i, a.Node, s.KV.Servers-1)
-		case a.Kind == ActionRebalance && (a.Bucket < 0 || a.Bucket >= s.KV.Buckets):
-			return fmt.Errorf("scenario %s: Script[%d].Bucket=%d is not a bucket (0..%d)", s.Name, i, a.Bucket, s.KV.Buckets-1)
+		if err := s.validateAction(a); err != nil {
+			return fmt.Errorf("scenario %s: Script[%d]%w", s.Name, i, err)
 		}
 	}
 	if n.Monkey != nil {
@@ -229,7 +251,7 @@ const DefaultScenario = "steady-monkey"
 
 // Scenarios returns the built-in scenarios, the default first. Each call returns fresh values.
 func Scenarios() []Scenario {
-	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario(), hostFailures(), pauses()}
+	return []Scenario{steadyMonkey(), rebalanceUnderLoad(), cascadingFailures(), slowSource(), beyondRedundancy(), small(), snapshotsScenario(), hostFailures(), pauses(), partitions()}
 }
 
 // base is the cluster every built-in scenario starts from. It is tuned to open the windows that each
@@ -289,7 +311,7 @@ func dataCenterFaults(m *chaos.Config, detection protocol.Duration) *chaos.Confi
 func steadyMonkey() Scenario {
 	s := base()
 	s.Name = "steady-monkey"
-	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey (process and host crashes, crashes inside a step, pauses) and rebalancing, with swarm-drawn client-link faults and server delay spikes"
+	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey (process and host crashes, crashes inside a step, pauses) and rebalancing, with swarm-drawn client-link faults, server delay spikes and server partitions"
 	s.Nemeses = Nemeses{
 		Monkey:                 dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout),
 		RebalanceMeanGap:       150 * protocol.Millisecond,
@@ -298,8 +320,25 @@ func steadyMonkey() Scenario {
 		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,
+		ServerPartitionMeanGap: 500 * protocol.Millisecond, ServerPartitionMax: 4 * s.KV.FailureDetectionTimeout, ServerPartitionOneWayProb: 0.3,
 	}
 	s.Swarm = true
+	return s
+}
+
+// partitions splits the servers for long stretches, both ways and one way, while the monkey
+// pauses and crashes them: the side that keeps less than half of the cluster's weight must shut
+// down (kv's partition rule), a primary cut off from its holders must stop answering reads, and
+// the members of the side that shut down come back, restarted, once the split mends.
+func partitions() Scenario {
+	s := base()
+	s.Name = "partitions"
+	s.Description = "the servers split into two groups for up to five failure-detection timeouts, both ways or one way, while the monkey pauses and crashes them, under rebalancing"
+	m := defaultMonkey()
+	m.Faults = chaos.FaultMix{ProcessCrash: 2, Pause: 1}
+	m.PauseMax = 4 * s.KV.FailureDetectionTimeout
+	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 200 * protocol.Millisecond,
+		ServerPartitionMeanGap: 250 * protocol.Millisecond, ServerPartitionMax: 5 * s.KV.FailureDetectionTimeout, ServerPartitionOneWayProb: 0.3}
 	return s
 }
 
@@ -394,6 +433,51 @@ func small() Scenario {
 	s.Nemeses = Nemeses{Monkey: dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout), ClientLossProb: 0.02, ClientDupProb: 0.02}
 	s.Swarm = true
 	return s
+}
+
+// validateAction reports the first field of a scripted action that cannot run; the text follows
+// "Script[i]".
+func (s Scenario) validateAction(a Action) error {
+	run := s.SafetyPhase + s.QuiesceBudget
+	switch {
+	case a.At < 0 || a.At >= protocol.Time(run):
+		return fmt.Errorf(".At=%d µs is outside the run (0..%d µs)", a.At, run)
+	case !slices.Contains([]ActionKind{ActionRebalance, ActionCrash, ActionRestart, ActionPause, ActionPartition, ActionMend}, a.Kind):
+		return fmt.Errorf(".Kind=%q is not rebalance, crash, restart, pause, partition or mend", a.Kind)
+	case a.Kind == ActionPartition || a.Kind == ActionMend:
+		if err := s.validateGroup("Group", a.Group, nil); err != nil {
+			return err
+		}
+		return s.validateGroup("Peers", a.Peers, a.Group)
+	case a.Node < 0 || int(a.Node) >= s.KV.Servers:
+		return fmt.Errorf(".Node=%d is not a server (0..%d)", a.Node, s.KV.Servers-1)
+	case a.Kind == ActionRebalance && (a.Bucket < 0 || a.Bucket >= s.KV.Buckets):
+		return fmt.Errorf(".Bucket=%d is not a bucket (0..%d)", a.Bucket, s.KV.Buckets-1)
+	case a.Kind == ActionPause && a.For <= 0:
+		return fmt.Errorf(".For=%d µs: a pause must last a positive time", a.For)
+	case a.Kind == ActionPause && a.At+protocol.Time(a.For) > protocol.Time(run):
+		return fmt.Errorf(".For=%d µs: the pause would outlast the run (it starts at %d µs of %d µs)", a.For, a.At, run)
+	}
+	return nil
+}
+
+// validateGroup checks one group of a scripted partition: not empty, servers only, none twice and
+// none in the other group.
+func (s Scenario) validateGroup(field string, group, other []protocol.NodeID) error {
+	if len(group) == 0 {
+		return fmt.Errorf(".%s is empty: a partition needs servers on both sides", field)
+	}
+	for k, id := range group {
+		switch {
+		case id < 0 || int(id) >= s.KV.Servers:
+			return fmt.Errorf(".%s[%d]=%d is not a server (0..%d)", field, k, id, s.KV.Servers-1)
+		case slices.Contains(group[:k], id):
+			return fmt.Errorf(".%s[%d]=%d appears twice", field, k, id)
+		case slices.Contains(other, id):
+			return fmt.Errorf(".%s[%d]=%d is in both groups", field, k, id)
+		}
+	}
+	return nil
 }
 
 // Roles the chaos monkey's blind spots may name.

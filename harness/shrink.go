@@ -168,6 +168,11 @@ var nemesisRemovals = []func(s *Scenario) bool{
 		s.Nemeses.SourceBounceProb = 0
 		return on
 	},
+	func(s *Scenario) bool {
+		on := s.Nemeses.ServerPartitionMeanGap > 0
+		s.Nemeses.ServerPartitionMeanGap = 0
+		return on
+	},
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
 }
 

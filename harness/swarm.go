@@ -64,6 +64,11 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 		// Drawn last, so that the draws above are those of scenarios without a fault mix.
 		out.Monkey.Faults = drawFaultMix(out.Monkey.Faults, on)
 	}
+	if n.ServerPartitionMeanGap > 0 && on() {
+		// After the fault mix, for the same reason.
+		out.ServerPartitionMeanGap, out.ServerPartitionMax = scale(n.ServerPartitionMeanGap), n.ServerPartitionMax
+		out.ServerPartitionOneWayProb = n.ServerPartitionOneWayProb
+	}
 	return out
 }
 

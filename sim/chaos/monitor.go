@@ -43,7 +43,18 @@ type Monitor struct {
 	// pausedByPlan holds, per member, the incarnation a planned pause froze: the others may remove
 	// it and force it to disconnect, and that loss is the planned work's, not a real one.
 	pausedByPlan map[int32]uint32
+	// splitByPlan holds, per member cut off by a planned split (either side), the incarnation it
+	// had and until when (µs) the split explains its removal: the split's mend plus the grace.
+	splitByPlan map[int32]plannedSplit
 }
+
+type plannedSplit struct {
+	inc     uint32
+	untilUS int64
+}
+
+// ongoing marks a planned split not mended yet.
+const ongoing = int64(^uint64(0) >> 1)
 
 // MonitorConfig says which protocol events reveal departures. Empty names watch crash records only.
 type MonitorConfig struct {
@@ -55,6 +66,9 @@ type MonitorConfig struct {
 	// PlannedLabels are crash labels (the "by" attribute) besides the monkey's that mark planned
 	// work, such as a test script's crashes.
 	PlannedLabels []string
+	// SplitGrace is how long after a planned split is mended the departures of the members it cut
+	// off still count as its work: the removals it caused may land after the mend.
+	SplitGrace int64
 }
 
 type member struct {
@@ -65,7 +79,7 @@ type member struct {
 // NewMonitor returns a monitor for the given configuration.
 func NewMonitor(cfg MonitorConfig) *Monitor {
 	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32][]member{}, alarmed: map[int32]bool{},
-		pausedByPlan: map[int32]uint32{}}
+		pausedByPlan: map[int32]uint32{}, splitByPlan: map[int32]plannedSplit{}}
 }
 
 // Observe feeds one trace record.
@@ -87,13 +101,18 @@ func (m *Monitor) Observe(r *trace.Record) {
 		delete(m.members, r.Node)
 		m.incarnation[r.Node] = r.Incarnation
 	case trace.KindFault:
-		if r.Name == "pause" && m.planned(r) {
+		switch {
+		case r.Name == "pause" && m.planned(r):
 			m.pausedByPlan[r.Node] = r.Incarnation + 1 // +1: incarnation 0 must not read as "none"
+		case (r.Name == "split" || r.Name == "mend") && m.planned(r):
+			m.observeSplit(r)
 		}
 	case trace.KindEvent:
 		switch {
 		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent && m.pausedByPlan[r.Node] == r.Incarnation+1:
 			// The planned pause outlasted failure detection: the others removed it, as they should.
+		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent && m.cutOff(r.Node, r.Incarnation, r.TimeUS):
+			// A planned split cut it off: its side lost the cluster, or the other side removed it.
 		case m.cfg.DisconnectEvent != "" && r.Name == m.cfg.DisconnectEvent:
 			m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: r.Node, Reason: "was forced to disconnect while its process was running"})
 		case m.cfg.ViewEvent != "" && r.Name == m.cfg.ViewEvent:
@@ -113,12 +132,38 @@ func (m *Monitor) observeView(r *trace.Record) {
 		return
 	}
 	for _, p := range prev {
-		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] || m.pausedByPlan[p.id] == p.inc+1 {
+		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] || m.pausedByPlan[p.id] == p.inc+1 || m.cutOff(p.id, p.inc, r.TimeUS) {
 			continue
 		}
 		m.raise(Alarm{Seq: r.Seq, TimeUS: r.TimeUS, Node: p.id,
 			Reason: fmt.Sprintf("left the view (reported by member %d) while its process was running, with no planned crash to explain it", r.Node)})
 	}
+}
+
+// observeSplit records the members a planned split cut off (both of its groups), until its mend
+// plus the grace.
+func (m *Monitor) observeSplit(r *trace.Record) {
+	until := ongoing
+	if r.Name == "mend" {
+		until = r.TimeUS + m.cfg.SplitGrace
+	}
+	for _, attr := range []string{"a", "b"} {
+		text, _ := r.Get(attr)
+		for _, field := range strings.Split(text, ",") {
+			id, err := strconv.Atoi(field)
+			if err != nil {
+				continue
+			}
+			m.splitByPlan[int32(id)] = plannedSplit{inc: m.incarnation[int32(id)], untilUS: until}
+		}
+	}
+}
+
+// cutOff reports whether a planned split explains the departure of a member's incarnation at a
+// time.
+func (m *Monitor) cutOff(id int32, inc uint32, atUS int64) bool {
+	p, ok := m.splitByPlan[id]
+	return ok && p.inc == inc && atUS <= p.untilUS
 }
 
 // planned reports whether a crash or fault record is the monkey's work or other planned work.

@@ -86,6 +86,11 @@ type World interface {
 	// SafeToKill says whether killing the member now keeps every piece of data within its configured
 	// redundancy (at least one live, complete copy of every bucket remains).
 	SafeToKill(id protocol.NodeID) bool
+	// KeepsQuorum says whether killing or pausing the member now leaves the cluster its quorum: a
+	// system that shuts down the side of a partition that lost most of its members would otherwise
+	// shut down everywhere, the outage of a whole data center rather than one machine's fault. The
+	// monkey asks it even when it may go beyond the redundancy.
+	KeepsQuorum(id protocol.NodeID) bool
 }
 
 // Kill is one kill the monkey made.
@@ -213,7 +218,9 @@ func (m *Monkey) killOne() {
 		}
 		var allowed func() bool
 		if !m.cfg.AllowBeyondRedundancy {
-			allowed = func() bool { return m.world.SafeToKill(victim) }
+			allowed = func() bool { return m.world.SafeToKill(victim) && m.world.KeepsQuorum(victim) }
+		} else {
+			allowed = func() bool { return m.world.KeepsQuorum(victim) }
 		}
 		err = m.sim.CrashInStep(victim, m.rand.Intn(3), kind, Label, m.inStepWithin(), allowed)
 	case FaultPause:
@@ -275,7 +282,7 @@ func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
 		if spec.Client || !m.sim.Alive(id) || m.sim.Paused(id) || m.blind(id, spec.Name) {
 			continue
 		}
-		if !m.cfg.AllowBeyondRedundancy && !m.world.SafeToKill(id) {
+		if (!m.cfg.AllowBeyondRedundancy && !m.world.SafeToKill(id)) || !m.world.KeepsQuorum(id) {
 			continue
 		}
 		ids = append(ids, id)

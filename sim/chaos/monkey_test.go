@@ -16,14 +16,17 @@ func (idleNode) Start(protocol.Env)                                      {}
 func (idleNode) Receive(protocol.Env, protocol.NodeID, protocol.Message) {}
 func (idleNode) Fire(protocol.Env, protocol.TimerID, protocol.TimerTag)  {}
 
-// staticWorld gives fixed roles and a fixed set of members that are unsafe to kill.
+// staticWorld gives fixed roles, a fixed set of members that are unsafe to kill and a fixed set
+// whose loss would take the quorum.
 type staticWorld struct {
-	roles  map[protocol.NodeID][]string
-	unsafe map[protocol.NodeID]bool
+	roles    map[protocol.NodeID][]string
+	unsafe   map[protocol.NodeID]bool
+	quorumOf map[protocol.NodeID]bool
 }
 
-func (w staticWorld) Roles(id protocol.NodeID) []string  { return w.roles[id] }
-func (w staticWorld) SafeToKill(id protocol.NodeID) bool { return !w.unsafe[id] }
+func (w staticWorld) Roles(id protocol.NodeID) []string   { return w.roles[id] }
+func (w staticWorld) SafeToKill(id protocol.NodeID) bool  { return !w.unsafe[id] }
+func (w staticWorld) KeepsQuorum(id protocol.NodeID) bool { return !w.quorumOf[id] }
 func everyoneSafe() staticWorld                          { return staticWorld{} }
 func newCluster(t *testing.T, seed uint64, servers, clients int) *sim.Sim {
 	t.Helper()
@@ -145,6 +148,26 @@ func TestMonkeyHonoursBlindSpotsAndSafety(t *testing.T) {
 	}
 	if !hit {
 		t.Error("with AllowBeyondRedundancy the unsafe member s2 should be killable")
+	}
+
+	// Beyond the redundancy or not, the monkey never takes the quorum, by any kind of fault.
+	s = newCluster(t, 4, 5, 1)
+	m, err = New(Config{MeanTimeBetweenKills: protocol.Second, RestartAfter: 100 * protocol.Millisecond,
+		AllowBeyondRedundancy: true, Stop: protocol.Time(100 * protocol.Second),
+		Faults: FaultMix{ProcessCrash: 1, HostCrash: 1, CrashInStep: 1, Pause: 1}, PauseMax: 50 * protocol.Millisecond},
+		s, staticWorld{quorumOf: map[protocol.NodeID]bool{3: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Arm()
+	s.RunUntil(protocol.Time(100 * protocol.Second))
+	for _, k := range m.Kills() {
+		if k.Victim == 3 {
+			t.Fatalf("the monkey took s3, whose loss takes the quorum, at %v (%s)", k.At, k.Fault)
+		}
+	}
+	if len(m.Kills()) == 0 {
+		t.Fatal("the monkey made no kill at all")
 	}
 }
 

@@ -1,0 +1,124 @@
+package harness
+
+import (
+	"slices"
+
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+)
+
+// The fault injectors' guards. The monkey keeps every bucket within its redundancy and the cluster
+// within its quorum, and the nemesis splits the servers only where the cluster is designed to
+// survive the split: one side keeps more than half of the view's weight and a complete copy of
+// every bucket. Faults beyond that lose data by design (a side that shuts down takes its copies
+// with it; there is no persistence), which is what the beyond-redundancy scenario studies.
+//
+// While a split is under way, only the side that keeps the quorum counts: the other side's members
+// and copies will be removed with it.
+
+// split is the nemesis's server partition under way.
+type split struct{ a, b []protocol.NodeID }
+
+// healthy reports whether a member of the view runs as listed and serves: alive, its listed
+// incarnation, not paused, stopped or quarantined after a lapse. The others will be removed, or may
+// be, before they are of use.
+func (w *kvWorld) healthy(m kv.Member) bool {
+	srv := w.server(m.ID)
+	return w.sim.Alive(m.ID) && w.sim.Incarnation(m.ID) == m.Inc && !w.sim.Paused(m.ID) &&
+		srv != nil && !srv.Stopped() && !srv.QuarantinedAt(w.sim.Now())
+}
+
+// SafeToKill holds when every bucket keeps at least one initialized copy without the victim on a
+// healthy member the view lists (on the side keeping the quorum, during a split).
+func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
+	side := w.survivingSide()
+	return w.copiesOn(func(id protocol.NodeID) bool { return id != victim && slices.Contains(side, id) })
+}
+
+// KeepsQuorum reports whether the next view change would keep more than half of the view's weight
+// if the victim went down now, with the members already down, paused or out of service (and,
+// during a split, the other side): the partition rule would shut the whole cluster down otherwise.
+func (w *kvWorld) KeepsQuorum(victim protocol.NodeID) bool {
+	side := w.survivingSide()
+	return w.keepsQuorumOn(func(id protocol.NodeID) bool { return id != victim && slices.Contains(side, id) })
+}
+
+// safeToSplit reports whether splitting the servers into a and b leaves one side with the
+// quorum and a complete copy of every bucket.
+func (w *kvWorld) safeToSplit(a, b []protocol.NodeID) bool {
+	for _, side := range [][]protocol.NodeID{a, b} {
+		in := func(id protocol.NodeID) bool { return slices.Contains(side, id) }
+		if w.keepsQuorumOn(in) && w.copiesOn(in) {
+			return true
+		}
+	}
+	return false
+}
+
+// survivingSide is every server, or during a split the side that keeps the quorum (none when
+// neither does).
+func (w *kvWorld) survivingSide() []protocol.NodeID {
+	all := make([]protocol.NodeID, w.cfg.Servers)
+	for i := range all {
+		all[i] = protocol.NodeID(i)
+	}
+	if w.split == nil {
+		return all
+	}
+	for _, side := range [][]protocol.NodeID{w.split.a, w.split.b} {
+		if w.keepsQuorumOn(func(id protocol.NodeID) bool { return slices.Contains(side, id) }) {
+			return side
+		}
+	}
+	return nil
+}
+
+// keepsQuorumOn reports whether the healthy members among the servers `on` accepts keep more than
+// half of the coordinator's view's weight.
+func (w *kvWorld) keepsQuorumOn(on func(protocol.NodeID) bool) bool {
+	id, ok := w.coordinator()
+	if !ok {
+		return true
+	}
+	return w.server(id).KeepsQuorumWithout(func(m kv.Member) bool { return !on(m.ID) || !w.healthy(m) })
+}
+
+// copiesOn reports whether every bucket has an initialized copy on a healthy member that the
+// coordinator's view lists, among the servers `on` accepts. A paused member's copies may be removed
+// before it resumes, a removed member's are void, and a quarantined member's may still be removed.
+func (w *kvWorld) copiesOn(on func(protocol.NodeID) bool) bool {
+	copies := make([]int, w.cfg.Buckets)
+	var coord *kv.Server
+	if id, ok := w.coordinator(); ok {
+		coord = w.server(id)
+	}
+	for id := 0; id < w.cfg.Servers; id++ {
+		node := protocol.NodeID(id)
+		srv := w.server(node)
+		if !on(node) || srv == nil || !w.healthy(srv.Self()) || (coord != nil && !coord.InView(srv.Self())) {
+			continue
+		}
+		for _, b := range srv.InitializedBuckets() {
+			copies[b]++
+		}
+	}
+	return !slices.Contains(copies, 0)
+}
+
+// coordinator returns a live server that believes it coordinates, or the lowest live server.
+func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
+	fallback, found := protocol.NodeID(-1), false
+	for id := 0; id < w.cfg.Servers; id++ {
+		srv := w.server(protocol.NodeID(id))
+		if srv == nil {
+			continue
+		}
+		if srv.IsCoordinator() {
+			return protocol.NodeID(id), true
+		}
+		if !found {
+			fallback, found = protocol.NodeID(id), true
+		}
+	}
+	return fallback, found
+}
