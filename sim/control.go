@@ -231,11 +231,12 @@ func (s *Sim) PartitionOneWay(from, to []protocol.NodeID) error {
 	return nil
 }
 
-// Heal removes every partition. It never fails; the error is there for symmetry with the other
-// fault methods.
+// Heal removes every partition and mends every split (delivering what the splits held). It never
+// fails; the error is there for symmetry with the other fault methods.
 func (s *Sim) Heal() error {
 	clear(s.blocked)
 	s.fault("heal", protocol.External, protocol.External)
+	s.releaseAllStalled()
 	return nil
 }
 

@@ -163,6 +163,9 @@ type Sim struct {
 	configuredLink []Link // n*n: the link as configured (ResetLink restores it)
 	lastDeliveryAt []protocol.Time
 	blocked        []bool // n*n: partitioned (from, to) pairs
+	stalled        []bool // n*n: (from, to) pairs a split holds (split.go)
+	// stalledMsgs holds, per stalled link index, what was sent across a split, in send order.
+	stalledMsgs map[int][]stalledSend
 
 	queue   eventQueue
 	nextSeq uint64
@@ -258,6 +261,8 @@ func New(cfg Config) (*Sim, error) {
 		configuredLink: make([]Link, n*n),
 		lastDeliveryAt: make([]protocol.Time, n*n),
 		blocked:        make([]bool, n*n),
+		stalled:        make([]bool, n*n),
+		stalledMsgs:    map[int][]stalledSend{},
 		queue:          make(eventQueue, 0, 4*n),
 		timers:         make(map[protocol.TimerID]armedTimer, 2*n),
 		streams:        map[string]protocol.Rand{},
@@ -564,6 +569,16 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		s.drop(to, from, msgID, DropPartition, sendSeq)
 		return
 	}
+	if s.stalled[idx] {
+		s.stalledMsgs[idx] = append(s.stalledMsgs[idx], stalledSend{msg: m, id: msgID, cause: sendSeq, fromInc: fromInc, toCrashes: s.nodes[to].crashes})
+		return
+	}
+	s.transmit(idx, from, to, m, msgID, sendSeq, fromInc, s.nodes[to].crashes)
+}
+
+// transmit lets the network carry a message that was sent (now, or across a split that has just
+// mended): it may be lost, it gets its arrival time, and it may be duplicated.
+func (s *Sim) transmit(idx int, from, to protocol.NodeID, m protocol.Message, msgID, sendSeq uint64, fromInc, toCrashes uint32) {
 	link := &s.links[idx]
 	r := s.linkStream(idx)
 	if link.LossProb > 0 && Happens(r, link.LossProb) {
@@ -571,7 +586,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 		return
 	}
 	ev := event{kind: evDeliver, msg: m, id: msgID, cause: sendSeq, node: to, peer: from,
-		peerIncarnation: fromInc, nodeCrashes: s.nodes[to].crashes, background: protocol.IsBackground(m)}
+		peerIncarnation: fromInc, nodeCrashes: toCrashes, background: protocol.IsBackground(m)}
 	ev.at = s.arrivalTime(idx, link, r)
 	s.enqueue(ev)
 	if link.DupProb > 0 && Happens(r, link.DupProb) {
