@@ -271,7 +271,10 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 		return
 	}
 	c.observeVersions(r, c.copy(holder, r.Incarnation, m.Bucket), srv, w.entries)
-	if _, initialized := srv.CopyState(m.Bucket); !initialized {
+	if _, initialized := srv.CopyState(m.Bucket); !initialized || c.removed[[2]uint64{uint64(holder), uint64(r.Incarnation)}] {
+		// A member a newer view removed (cut off by a partition, it has not learned so yet)
+		// applies for nobody: its copy counts nowhere, and the flushes of the view it left do not
+		// wait for its old primary's writes, which the fenced holders refuse.
 		return
 	}
 	if c.flushChecked() && len(c.flushes) > 0 {

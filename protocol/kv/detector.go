@@ -285,7 +285,10 @@ func (s *Server) startFinalCheck(x Member, requester Member) {
 	s.send(x, &CheckRequest{Hdr: s.hdr(x)})
 }
 
-// heardDuringCheck: any message from a suspect under a final check proves it alive.
+// heardDuringCheck: the suspect answered a final check, so it is alive and hears this server. The
+// answer, not any message: a member cut off in one direction still sends (its heartbeats arrive)
+// but hears nothing, and the side it can no longer hear has removed it or will; only a round trip
+// shows that both directions work, as GemFire's final check over a new TCP connection does.
 func (s *Server) heardDuringCheck(from Member) {
 	i := s.checkIndex(from)
 	if i < 0 {

@@ -32,11 +32,12 @@ func (s *Server) actOnFailures() {
 	}
 	if s.isCoordinator() {
 		if len(suspects) > 0 && !s.confirmingRemoval(suspects) {
-			next := s.nextView()
-			s.removeMembers(next, suspects)
-			if s.partitionShutdown(s.view, next, suspects, false) {
+			// The rule first: a side that shuts down must not declare data lost on the way.
+			if s.partitionShutdown(s.view, suspects, false) {
 				return
 			}
+			next := s.nextView()
+			s.removeMembers(next, suspects)
 			s.publish(next, suspects)
 		}
 		return
@@ -472,8 +473,14 @@ func (s *Server) startTakeover(suspects []Member) {
 		replies:   map[Member]*TakeoverReply{},
 		suspected: map[Member]bool{},
 	}
+	rank := s.view.rank(s.self)
 	for _, m := range suspects {
-		t.suspected[m] = true
+		// Under the weighted rule a younger suspect that another member found failed is asked
+		// like the others (and suspected only if it stays silent): a wrong verdict from a checker
+		// cut off in one direction must not make this side lose half of the view and shut down.
+		if s.cfg.Partition.Rule != WeightedQuorum || s.view.rank(m) < rank || s.foundFailedItself(m) {
+			t.suspected[m] = true
+		}
 	}
 	s.takeover = t
 	names := make([]string, len(suspects))
@@ -608,7 +615,7 @@ func (s *Server) finishTakeover() {
 			break
 		}
 	}
-	if s.partitionShutdown(base, next, removed, true) {
+	if s.partitionShutdown(base, removed, true) {
 		return
 	}
 	for i := range next.Buckets {

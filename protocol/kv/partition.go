@@ -123,11 +123,11 @@ func (c PartitionConfig) loss(prev *View, removed []Member) (lost, total int) {
 	return lost, total
 }
 
-// partitionShutdown applies the partition rule to a view change from prev that removes removed
-// (next is the view this server would publish): when the change loses at least half of prev's
-// weight, this side of the partition shuts down, and partitionShutdown reports true (the caller
-// publishes nothing). byTakeover says the change is a takeover's.
-func (s *Server) partitionShutdown(prev, next *View, removed []Member, byTakeover bool) bool {
+// partitionShutdown applies the partition rule to a view change from prev that removes removed:
+// when the change loses at least half of prev's weight, this side of the partition (the members
+// of prev it keeps) shuts down, and partitionShutdown reports true (the caller publishes nothing,
+// and declares nothing lost). byTakeover says the change is a takeover's.
+func (s *Server) partitionShutdown(prev *View, removed []Member, byTakeover bool) bool {
 	rule := s.cfg.Partition
 	if rule.Rule != WeightedQuorum || len(removed) == 0 || (byTakeover && s.cfg.Mutants.Has(TakeoverSkipsQuorum)) {
 		return false
@@ -137,8 +137,8 @@ func (s *Server) partitionShutdown(prev, next *View, removed []Member, byTakeove
 		return false
 	}
 	s.emit(EventNetworkPartition, a("view", prev.Version), a("lost", lost), a("weight", total), a("removed", memberList(removed)))
-	for _, m := range next.Members {
-		if m != s.self {
+	for _, m := range prev.Members {
+		if m != s.self && !slices.Contains(removed, m) {
 			s.send(m, &PartitionShutdown{Hdr: s.hdr(m), View: prev.Version, Lost: lost, Weight: total})
 		}
 	}
@@ -180,7 +180,9 @@ func (s *Server) KeepsQuorumWithout(gone func(Member) bool) bool {
 // as GemFire's coordinator removes the members that do not answer its view preparation. A
 // coordinator cut off from most of the cluster finds its suspects failed one at a time (its final
 // checks end when they end); without the round each view change would lose a little, none of them
-// half, and the cut-off coordinator would go on alone. It reports true while the round runs; the
+// half, and the cut-off coordinator would go on alone. The suspects that another member found
+// failed are checked again too: a checker cut off in one direction finds live members failed, and
+// under the rule a wrong removal can shut a side down. It reports true while the round runs; the
 // heartbeat timer (in the foreground meanwhile, anyOverdue) and each check's end ask again.
 func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if s.cfg.Partition.Rule != WeightedQuorum {
@@ -189,7 +191,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if s.det.confirming == nil {
 		s.det.confirming = []Member{}
 		for _, m := range s.view.Members {
-			if m != s.self && !slices.Contains(suspects, m) {
+			if m != s.self && (!slices.Contains(suspects, m) || !s.foundFailedItself(m)) {
 				s.startFinalCheck(m, noMember)
 				s.det.confirming = append(s.det.confirming, m)
 			}
@@ -201,5 +203,16 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		}
 	}
 	s.det.confirming = nil
+	return false
+}
+
+// foundFailedItself reports whether this server's own final check found m failed (rather than
+// another member's verdict).
+func (s *Server) foundFailedItself(m Member) bool {
+	for _, f := range s.det.failed {
+		if f.member == m {
+			return f.announced
+		}
+	}
 	return false
 }

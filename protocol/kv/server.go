@@ -339,7 +339,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		// admit recorded that the sender is alive; a sender outside the view learns the view.
 		s.tellNonMember(sender)
 	case *CheckReply:
-		// admit recorded that the sender is alive; nothing else to do.
+		s.heardDuringCheck(sender)
 	case *Suspect:
 		s.onSuspect(sender, msg)
 	case *CheckRequest:
@@ -437,9 +437,6 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 	}
 	if t := s.takeover; t != nil && t.awaiting[sender] {
 		t.heardAt[sender] = s.env.Now()
-	}
-	if len(s.det.checks) > 0 {
-		s.heardDuringCheck(sender)
 	}
 	return sender, true
 }
