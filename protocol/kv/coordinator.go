@@ -47,18 +47,28 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 	}
 }
 
+// newEpoch opens a new epoch for a bucket's new primary in view next. Within a term the epochs
+// count up; a term's first opens at (term-1)<<20 + 1 at least, so that no two terms ever open the
+// same epoch: a coordinator that took over cannot know every epoch its predecessor opened (views
+// reach only some members when their coordinator dies, and those members may die or be removed
+// too), and an epoch opened twice would give two primaries the same versions. Term 1 opens epochs
+// from 1, as before any takeover.
+func newEpoch(next *View, meta *BucketMeta) {
+	meta.Epoch = max(meta.Epoch+1, (next.Version.Term-1)<<20+1)
+}
+
 // assignPrimary gives a primaryless bucket an initialized holder as primary under a new epoch. With
 // no initialized holder it waits for a copy under creation; with none, the data is lost.
 func (s *Server) assignPrimary(next *View, i int) {
 	meta := &next.Buckets[i]
 	if s.cfg.Mutants.Has(PromoteUninitialized) && len(meta.Holders) > 0 {
 		meta.Primary = meta.Holders[0].Member // the mutant: initialized or not
-		meta.Epoch++
+		newEpoch(next, meta)
 		return
 	}
 	if inits := meta.initializedHolders(); len(inits) > 0 {
 		meta.Primary = inits[0]
-		meta.Epoch++
+		newEpoch(next, meta)
 		return
 	}
 	if meta.creating() {
@@ -281,7 +291,7 @@ func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 	meta.Holders[hi].Initialized = true
 	if !meta.Primary.valid() {
 		meta.Primary = r
-		meta.Epoch++
+		newEpoch(next, meta)
 	}
 	if after := len(meta.initializedHolders()); before < s.cfg.Redundancy && after >= s.cfg.Redundancy {
 		s.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))
@@ -312,7 +322,7 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 	meta.removeHolder(victim)
 	if meta.Primary == victim {
 		meta.Primary = target
-		meta.Epoch++
+		newEpoch(next, meta)
 	}
 }
 

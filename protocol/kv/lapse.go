@@ -25,8 +25,8 @@ func (s *Server) quarantineLength() protocol.Duration { return 3 * s.cfg.Failure
 
 // checkLapse runs before this server handles anything: a joined server silent past the lapse
 // limit gives every member a fresh timeout (its own observations of the others are as stale as
-// theirs of it), abandons a takeover under way, tells every member it is alive, and goes into
-// quarantine.
+// theirs of it), restarts its final checks, abandons a takeover under way, tells every member it is
+// alive, and goes into quarantine.
 func (s *Server) checkLapse() {
 	if !s.joined || s.stopped || s.cfg.Mutants.Has(IgnoreLapse) {
 		return
@@ -40,6 +40,16 @@ func (s *Server) checkLapse() {
 	s.quarantineUntil = now + protocol.Time(s.quarantineLength())
 	for _, m := range s.view.Members {
 		s.lastHeard[m.ID] = now
+	}
+	// A final check under way timed out while this server was frozen, not while the suspect was
+	// silent: its answer may be waiting unread. Each starts again, or it would announce a live
+	// member failed (and another member act on that before the retraction).
+	for i := range s.det.checks {
+		c := &s.det.checks[i]
+		s.env.CancelTimer(c.timer)
+		c.started = now
+		c.timer = s.setTimer(s.cfg.FailureDetectionTimeout, timerFinalCheck, int64(c.suspect.ID), false)
+		s.send(c.suspect, &CheckRequest{Hdr: s.hdr(c.suspect)})
 	}
 	// A takeover begun before the silence rests on suspicions as stale: finishing it would publish
 	// a view of a new term over whatever the others did meanwhile.
