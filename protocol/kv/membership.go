@@ -473,12 +473,8 @@ func (s *Server) startTakeover(suspects []Member) {
 		replies:   map[Member]*TakeoverReply{},
 		suspected: map[Member]bool{},
 	}
-	rank := s.view.rank(s.self)
 	for _, m := range suspects {
-		// Under the weighted rule a younger suspect that another member found failed is asked
-		// like the others (and suspected only if it stays silent): a wrong verdict from a checker
-		// cut off in one direction must not make this side lose half of the view and shut down.
-		if s.cfg.Partition.Rule != WeightedQuorum || s.view.rank(m) < rank || s.foundFailedItself(m) {
+		if s.takeoverTrusts(m) {
 			t.suspected[m] = true
 		}
 	}
@@ -494,6 +490,15 @@ func (s *Server) startTakeover(suspects []Member) {
 		}
 	}
 	s.checkTakeoverDone()
+}
+
+// takeoverTrusts reports whether a takeover takes the detector's word that suspect m failed. Under
+// the weighted rule a younger suspect that another member found failed is asked like the others,
+// and suspected only if it stays silent for the timeout: a wrong verdict from a checker cut off in
+// one direction must not make this side lose half of the view and shut down. (The older members'
+// failures are what the takeover is for.)
+func (s *Server) takeoverTrusts(m Member) bool {
+	return s.cfg.Partition.Rule != WeightedQuorum || s.view.rank(m) < s.view.rank(s.self) || s.foundFailedItself(m)
 }
 
 func (s *Server) queryForTakeover(t *takeoverState, m Member) {
@@ -550,8 +555,10 @@ func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
 func (s *Server) takeoverSuspects(suspects []Member) {
 	t := s.takeover
 	for _, m := range suspects {
-		t.suspected[m] = true
-		delete(t.awaiting, m)
+		if s.takeoverTrusts(m) {
+			t.suspected[m] = true
+			delete(t.awaiting, m)
+		}
 	}
 	now := s.env.Now()
 	for _, m := range sortedMembersOf(t.awaiting) {
