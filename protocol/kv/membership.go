@@ -151,6 +151,10 @@ func (s *Server) installView(v *View) {
 // answered by rejoining, as leftOut does when it holds no complete copy); it disconnects, and a
 // service manager brings it back as a new incarnation.
 func (s *Server) onView(m *ViewMsg) {
+	if s.promisedNewerTerm(m.View) {
+		s.drops.StaleView++
+		return
+	}
 	if m.Departed && !m.View.hasMember(s.self) && !s.stopped {
 		s.forcedDisconnect(m.View, "a member holds it departed")
 		return
@@ -520,7 +524,7 @@ func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 		return
 	}
 	s.maxTerm = q.Term
-	s.coordHint, s.coordHintTerm = from, q.Term
+	s.coordHint, s.coordHintTerm, s.coordHintAt = from, q.Term, s.env.Now()
 	s.takeover = nil
 	s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: q.Term, View: s.view, Facts: s.facts()})
 }

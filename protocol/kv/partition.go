@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/stateflush/stateflush/protocol"
 )
 
 // The network partition rule, as GemFire's membership applies it. Without a rule, a partition
@@ -204,6 +206,19 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	}
 	s.det.confirming = nil
 	return false
+}
+
+// promisedNewerTerm reports whether this server, under the weighted rule, answered a takeover of a
+// newer term than view v's, recently enough that the takeover may still complete: it then refuses
+// v (it is not installed, and a removal in it does not disconnect this server). Two coordinators
+// can each lose less than half of their own previous view at once, the old one because its
+// removals end after a split mends and the new one because it counted the other side's losses
+// only: a member both ask must side with one, and it promised the newer. The promise lapses
+// after twice the detection timeout, the longest a live takeover takes, so that a member whose
+// promised coordinator died goes back to its old one.
+func (s *Server) promisedNewerTerm(v *View) bool {
+	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.valid() && v.Version.Term < s.coordHintTerm &&
+		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
 
 // foundFailedItself reports whether this server's own final check found m failed (rather than

@@ -99,6 +99,7 @@ type Server struct {
 	// term has arrived.
 	coordHint     Member
 	coordHintTerm uint64
+	coordHintAt   protocol.Time // when it promised coordHintTerm
 	departed      map[Member]bool // members that left a view this server installed
 	toldDeparted  map[Member]bool // departed members this server sent its view to (admit)
 
