@@ -17,6 +17,8 @@ type MutantScore struct {
 	Mutant string `json:"mutant"`
 	// Mechanism is the safety mechanism of the store the mutant removes or weakens.
 	Mechanism kv.Mechanism `json:"mechanism"`
+	// Scenario is the scenario the seeds ran.
+	Scenario string `json:"scenario"`
 	// Seeds is how many seeds ran (a search stops at the first detection unless Full is set).
 	Seeds int `json:"seeds"`
 	// Full says every seed of the budget ran, so Detections/Seeds is a detection rate.
@@ -67,6 +69,21 @@ type MutationConfig struct {
 	Progress func(mutant string, seed uint64, verdict Verdict)
 }
 
+// HomeScenario names the built-in scenario whose faults set a mutant's trap: the default for every
+// mutant but those of the mechanisms that only faults of another scenario exercise. The partition
+// rule and the read fence matter only when the servers split (partitions, where splits are
+// frequent and long; the default draws them in some seeds only), and the lapse quarantine only
+// when a server resumes after a pause longer than failure detection (pauses).
+func HomeScenario(m kv.Mutant) string {
+	switch m.Mechanism() {
+	case kv.MechPartitionRule, kv.MechReadFence:
+		return "partitions"
+	case kv.MechLapse:
+		return "pauses"
+	}
+	return DefaultScenario
+}
+
 // SmallCounterexampleOps is the size of counterexample the mutation score looks for (the issue's
 // target: at most 30 client operations).
 const SmallCounterexampleOps = 30
@@ -91,7 +108,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		if err := scn.Validate(); err != nil {
 			return nil, err
 		}
-		score := MutantScore{Mutant: name, Mechanism: m.Mechanism(), Full: cfg.Full}
+		score := MutantScore{Mutant: name, Mechanism: m.Mechanism(), Scenario: cfg.Scenario.Name, Full: cfg.Full}
 		var first *Outcome
 		var runErr error
 		type seedRun struct {
@@ -177,10 +194,10 @@ func (s MutantScore) cells() (caught, seeds, shrunk string) {
 // WriteScoreTable prints the mutation score as an aligned text table.
 func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "mutant\tmechanism\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
+	fmt.Fprintln(tw, "mutant\tmechanism\tscenario\tcaught\tseeds to detection\tdetections/seeds\tcaught by\tshrunk ops")
 	for _, s := range scores {
 		caught, seeds, shrunk := s.cells()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, s.Mechanism, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.Mutant, s.Mechanism, s.Scenario, caught, seeds, s.Detections, s.Seeds, strings.Join(s.CaughtBy, ","), shrunk)
 	}
 	return tw.Flush()
 }
@@ -192,8 +209,8 @@ func WriteScoreTable(w io.Writer, scores []MutantScore) error {
 // with what produced it.
 func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 	var b strings.Builder
-	b.WriteString("| mutant | mechanism | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| mutant | mechanism | scenario | caught | seeds to detection | detection rate | first catch per check (seed) | shrunk counterexample (client ops) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scores {
 		caught, seeds, shrunk := s.cells()
 		var checks []string
@@ -204,7 +221,7 @@ func WriteScoreMarkdown(w io.Writer, scores []MutantScore) error {
 		if s.Full && s.Seeds > 0 {
 			rate = fmt.Sprintf("%d%% (%d/%d)", (100*s.Detections+s.Seeds/2)/s.Seeds, s.Detections, s.Seeds)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", s.Mutant, s.Mechanism, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Mutant, s.Mechanism, s.Scenario, caught, seeds, rate, strings.Join(checks, ", "), shrunk)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -107,26 +107,38 @@ func replayEntries(t *testing.T, entries map[string]string, row func(name, row s
 	}
 }
 
-// regenerate searches each mutant's (or each -update-only mutant's) first failing seed in the default scenario, shrinks it and writes
-// its full trace as MUTANT.seedN.jsonl, replacing the mutant's old entry.
+// regenerate searches each mutant's (or each -update-only mutant's) first failing seed in its home
+// scenario (harness.HomeScenario), shrinks it and writes its full trace as MUTANT.seedN.jsonl,
+// replacing the mutant's old entry.
 func regenerate(t *testing.T) {
-	scn, err := harness.LookupScenario(harness.DefaultScenario)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var only []string
+	mutants := kv.AllMutants()
 	if *updateOnly != "" {
 		set, err := kv.ParseMutants(*updateOnly)
 		if err != nil {
 			t.Fatalf("-update-only: %v", err)
 		}
-		for _, m := range set.List() {
-			only = append(only, m.String())
-		}
+		mutants = set.List()
 	}
-	scores, err := harness.ScoreMutants(harness.MutationConfig{Scenario: scn, Mutants: only, Seeds: corpusSeeds, FirstSeed: 1, ShrinkTries: 300, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
+	var scenarios []string
+	byScenario := map[string][]string{}
+	for _, m := range mutants {
+		home := harness.HomeScenario(m)
+		if byScenario[home] == nil {
+			scenarios = append(scenarios, home)
+		}
+		byScenario[home] = append(byScenario[home], m.String())
+	}
+	var scores []harness.MutantScore
+	for _, name := range scenarios {
+		scn, err := harness.LookupScenario(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := harness.ScoreMutants(harness.MutationConfig{Scenario: scn, Mutants: byScenario[name], Seeds: corpusSeeds, FirstSeed: 1, ShrinkTries: 300, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores = append(scores, s...)
 	}
 	old := mutantEntries(t)
 	for _, s := range scores {
