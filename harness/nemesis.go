@@ -40,6 +40,9 @@ func (n *nemesis) arm() {
 	if cfg.ServerPartitionMeanGap > 0 && n.scn.KV.Servers > 1 {
 		n.every("nemesis/server-partitions", cfg.ServerPartitionMeanGap, n.splitServers)
 	}
+	if cfg.ConnectionLossMeanGap > 0 && n.scn.KV.Servers > 1 {
+		n.every("nemesis/connection-losses", cfg.ConnectionLossMeanGap, n.breakConnection)
+	}
 	for _, a := range n.scn.Script {
 		n.sim.At(a.At, "script/"+string(a.Kind), func() { n.perform(a) })
 	}
@@ -54,7 +57,7 @@ func (n *nemesis) removesLiveMembers() bool {
 	if m := n.scn.Nemeses.Monkey; m != nil && m.Faults != (chaos.FaultMix{}) {
 		return true
 	}
-	if n.scn.Nemeses.ServerPartitionMeanGap > 0 {
+	if n.scn.Nemeses.ServerPartitionMeanGap > 0 || n.scn.Nemeses.ConnectionLossMeanGap > 0 {
 		return true
 	}
 	for _, a := range n.scn.Script {
@@ -175,6 +178,33 @@ func (n *nemesis) splitServers(r protocol.Rand) protocol.Duration {
 		n.world.split = nil
 	})
 	return lasts
+}
+
+// breakConnection breaks the connection between two random live servers (what was on it is lost)
+// and tells each end after a random notice. The store removes the younger end of a broken
+// connection, so the break is dealt only where that removal is one the monkey could deal: the
+// younger end's copies are not the last, and its loss keeps the quorum.
+func (n *nemesis) breakConnection(r protocol.Rand) protocol.Duration {
+	cfg := n.scn.Nemeses
+	servers := n.servers()
+	x := servers[r.Intn(len(servers))]
+	y := servers[r.Intn(len(servers))]
+	notice := protocol.Duration(1 + r.Intn(int(cfg.ConnectionLossNoticeMax)))
+	if x == y || !n.sim.Alive(x) || !n.sim.Alive(y) {
+		return notice
+	}
+	younger := n.world.younger(x, y)
+	if !n.world.SafeToKill(younger) || !n.world.KeepsQuorum(younger) {
+		return notice
+	}
+	if err := n.sim.BreakConnection(x, y, notice, partitionLabel); err != nil {
+		panic(fmt.Sprintf("harness: breaking the connection %d-%d: %v", x, y, err))
+	}
+	if n.world.evicted == nil {
+		n.world.evicted = map[protocol.NodeID]uint32{}
+	}
+	n.world.evicted[younger] = n.sim.Incarnation(younger)
+	return notice
 }
 
 // delaySpike slows one directed server-to-server link for a while, below the failure-detection

@@ -365,6 +365,9 @@ type kvWorld struct {
 	cfg kv.Config
 	// split is the server partition of the nemesis under way, if any (world.go).
 	split *split
+	// evicted maps the younger end of each connection the nemesis broke to its incarnation then:
+	// the store removes that incarnation (world.go).
+	evicted map[protocol.NodeID]uint32
 }
 
 func (w *kvWorld) server(id protocol.NodeID) *kv.Server {
@@ -791,6 +794,9 @@ func (n Nemeses) Describe() string {
 	}
 	if n.ServerPartitionMeanGap > 0 {
 		parts = append(parts, fmt.Sprintf("server-partitions(mean gap %dms, up to %dms, one-way %.2f)", n.ServerPartitionMeanGap/protocol.Millisecond, n.ServerPartitionMax/protocol.Millisecond, n.ServerPartitionOneWayProb))
+	}
+	if n.ConnectionLossMeanGap > 0 {
+		parts = append(parts, fmt.Sprintf("connection-losses(mean gap %dms, notice up to %dms)", n.ConnectionLossMeanGap/protocol.Millisecond, n.ConnectionLossNoticeMax/protocol.Millisecond))
 	}
 	if n.RebalanceMeanGap > 0 {
 		parts = append(parts, fmt.Sprintf("rebalance(mean gap %dms)", n.RebalanceMeanGap/protocol.Millisecond))

@@ -56,6 +56,10 @@ type Nemeses struct {
 	ServerPartitionMeanGap    protocol.Duration `json:"server_partition_mean_gap_us,omitempty"`
 	ServerPartitionMax        protocol.Duration `json:"server_partition_max_us,omitempty"`
 	ServerPartitionOneWayProb float64           `json:"server_partition_one_way_prob,omitempty"`
+	// ConnectionLossMeanGap, when > 0, breaks the connection between two servers now and then
+	// (what was on it is lost); each end learns of it after up to ConnectionLossNoticeMax.
+	ConnectionLossMeanGap   protocol.Duration `json:"connection_loss_mean_gap_us,omitempty"`
+	ConnectionLossNoticeMax protocol.Duration `json:"connection_loss_notice_max_us,omitempty"`
 }
 
 // Scenario is a named, parameterised experiment: a cluster, a workload, faults, and the phases of a
@@ -201,6 +205,10 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario %s: ServerPartitionMax=%d µs is longer than the safety phase (%d µs), when every fault ends", s.Name, n.ServerPartitionMax, s.SafetyPhase)
 	case n.ServerPartitionMeanGap > 0 && s.KV.Servers < 2:
 		return fmt.Errorf("scenario %s: server partitions need at least 2 servers (Servers=%d)", s.Name, s.KV.Servers)
+	case n.ConnectionLossMeanGap < 0 || n.ConnectionLossNoticeMax < 0 || (n.ConnectionLossMeanGap > 0 && n.ConnectionLossNoticeMax == 0):
+		return fmt.Errorf("scenario %s: connection losses need MeanGap >= 0 and NoticeMax > 0 (got %d, %d µs)", s.Name, n.ConnectionLossMeanGap, n.ConnectionLossNoticeMax)
+	case n.ConnectionLossMeanGap > 0 && s.KV.Servers < 2:
+		return fmt.Errorf("scenario %s: connection losses need at least 2 servers (Servers=%d)", s.Name, s.KV.Servers)
 	case n.ServerPartitionOneWayProb < 0 || n.ServerPartitionOneWayProb > 1:
 		return fmt.Errorf("scenario %s: ServerPartitionOneWayProb=%v outside [0,1]", s.Name, n.ServerPartitionOneWayProb)
 	}
@@ -311,7 +319,7 @@ func dataCenterFaults(m *chaos.Config, detection protocol.Duration) *chaos.Confi
 func steadyMonkey() Scenario {
 	s := base()
 	s.Name = "steady-monkey"
-	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey (process and host crashes, crashes inside a step, pauses) and rebalancing, with swarm-drawn client-link faults, server delay spikes and server partitions"
+	s.Description = "steady workload (1,000 ops, 20 clients, 200 keys) under the chaos monkey (process and host crashes, crashes inside a step, pauses) and rebalancing, with swarm-drawn client-link faults, server delay spikes, server partitions and connection losses"
 	s.Nemeses = Nemeses{
 		Monkey:                 dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout),
 		RebalanceMeanGap:       150 * protocol.Millisecond,
@@ -321,6 +329,7 @@ func steadyMonkey() Scenario {
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,
 		ServerPartitionMeanGap: 500 * protocol.Millisecond, ServerPartitionMax: 4 * s.KV.FailureDetectionTimeout, ServerPartitionOneWayProb: 0.3,
+		ConnectionLossMeanGap: 400 * protocol.Millisecond, ConnectionLossNoticeMax: 5 * protocol.Millisecond,
 	}
 	s.Swarm = true
 	return s
@@ -333,12 +342,13 @@ func steadyMonkey() Scenario {
 func partitions() Scenario {
 	s := base()
 	s.Name = "partitions"
-	s.Description = "the servers split into two groups for up to five failure-detection timeouts, both ways or one way, while the monkey pauses and crashes them, under rebalancing"
+	s.Description = "the servers split into two groups for up to five failure-detection timeouts, both ways or one way, connections between servers break, and the monkey pauses and crashes them, under rebalancing"
 	m := defaultMonkey()
 	m.Faults = chaos.FaultMix{ProcessCrash: 2, Pause: 1}
 	m.PauseMax = 4 * s.KV.FailureDetectionTimeout
 	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 200 * protocol.Millisecond,
-		ServerPartitionMeanGap: 250 * protocol.Millisecond, ServerPartitionMax: 5 * s.KV.FailureDetectionTimeout, ServerPartitionOneWayProb: 0.3}
+		ServerPartitionMeanGap: 250 * protocol.Millisecond, ServerPartitionMax: 5 * s.KV.FailureDetectionTimeout, ServerPartitionOneWayProb: 0.3,
+		ConnectionLossMeanGap: 300 * protocol.Millisecond, ConnectionLossNoticeMax: 5 * protocol.Millisecond}
 	return s
 }
 

@@ -173,6 +173,11 @@ var nemesisRemovals = []func(s *Scenario) bool{
 		s.Nemeses.ServerPartitionMeanGap = 0
 		return on
 	},
+	func(s *Scenario) bool {
+		on := s.Nemeses.ConnectionLossMeanGap > 0
+		s.Nemeses.ConnectionLossMeanGap = 0
+		return on
+	},
 	func(s *Scenario) bool { on := s.Nemeses.Monkey != nil; s.Nemeses.Monkey = nil; return on },
 }
 

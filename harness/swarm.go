@@ -69,6 +69,9 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 		out.ServerPartitionMeanGap, out.ServerPartitionMax = scale(n.ServerPartitionMeanGap), n.ServerPartitionMax
 		out.ServerPartitionOneWayProb = n.ServerPartitionOneWayProb
 	}
+	if n.ConnectionLossMeanGap > 0 && on() {
+		out.ConnectionLossMeanGap, out.ConnectionLossNoticeMax = scale(n.ConnectionLossMeanGap), n.ConnectionLossNoticeMax
+	}
 	return out
 }
 

@@ -24,6 +24,9 @@ type split struct{ a, b []protocol.NodeID }
 // be, before they are of use.
 func (w *kvWorld) healthy(m kv.Member) bool {
 	srv := w.server(m.ID)
+	if inc, ok := w.evicted[m.ID]; ok && inc == m.Inc {
+		return false // the younger end of a broken connection: the store removes it
+	}
 	return w.sim.Alive(m.ID) && w.sim.Incarnation(m.ID) == m.Inc && !w.sim.Paused(m.ID) &&
 		srv != nil && !srv.Stopped() && !srv.QuarantinedAt(w.sim.Now())
 }
@@ -103,6 +106,19 @@ func (w *kvWorld) copiesOn(on func(protocol.NodeID) bool) bool {
 		}
 	}
 	return !slices.Contains(copies, 0)
+}
+
+// younger is whichever of two servers the coordinator's view lists later (the end of a broken
+// connection the store removes), or y when the view lists neither.
+func (w *kvWorld) younger(x, y protocol.NodeID) protocol.NodeID {
+	id, ok := w.coordinator()
+	if !ok {
+		return y
+	}
+	if w.server(id).ViewRank(x) > w.server(id).ViewRank(y) {
+		return x
+	}
+	return y
 }
 
 // coordinator returns a live server that believes it coordinates, or the lowest live server.

@@ -26,6 +26,11 @@ func (s *Server) actOnFailures() {
 		return
 	}
 	suspects := s.failedInView()
+	for _, m := range s.evictedInView() {
+		if !containsMember(suspects, m) {
+			suspects = append(suspects, m)
+		}
+	}
 	if s.takeover != nil {
 		s.takeoverSuspects(suspects)
 		return
@@ -502,7 +507,7 @@ func (s *Server) startTakeover(suspects []Member) {
 // one direction must not make this side lose half of the view and shut down. (The older members'
 // failures are what the takeover is for.)
 func (s *Server) takeoverTrusts(m Member) bool {
-	return s.cfg.Partition.Rule != WeightedQuorum || s.view.rank(m) < s.view.rank(s.self) || s.foundFailedItself(m)
+	return s.cfg.Partition.Rule != WeightedQuorum || containsMember(s.evicting, m) || s.view.rank(m) < s.view.rank(s.self) || s.foundFailedItself(m)
 }
 
 func (s *Server) queryForTakeover(t *takeoverState, m Member) {

@@ -124,6 +124,16 @@ func (m *ViewMsg) TraceAttrs() []protocol.Attr {
 	return []protocol.Attr{a("view", m.View.Version), a("members", m.View.memberNames()), a("buckets", m.View.bucketSummary())}
 }
 
+// EvictRequest: the sender lost its connection to Member, and asks the coordinator to remove it
+// (connections.go).
+type EvictRequest struct {
+	Hdr
+	Member Member
+}
+
+func (*EvictRequest) Type() string                  { return "evict-request" }
+func (m *EvictRequest) TraceAttrs() []protocol.Attr { return []protocol.Attr{a("member", m.Member)} }
+
 // ReadFence: the primary asks a holder whether it still accepts this primary at Epoch before it
 // answers a get (reads.go); ReadFenceReply answers with ackApplied (yes), ackRejected (it accepts
 // Primary at Epoch) or ackNotHolder.

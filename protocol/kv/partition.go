@@ -193,7 +193,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if s.det.confirming == nil {
 		s.det.confirming = []Member{}
 		for _, m := range s.view.Members {
-			if m != s.self && (!slices.Contains(suspects, m) || !s.foundFailedItself(m)) {
+			if m != s.self && !containsMember(s.evicting, m) && (!slices.Contains(suspects, m) || !s.foundFailedItself(m)) {
 				s.startFinalCheck(m, noMember)
 				s.det.confirming = append(s.det.confirming, m)
 			}

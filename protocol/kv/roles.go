@@ -1,8 +1,18 @@
 package kv
 
+import "github.com/stateflush/stateflush/protocol"
+
 // IsCoordinator reports whether this server currently acts as the membership coordinator. Tools use
 // it to route operator requests (rebalance) and to name roles (the chaos monkey's blind spots).
 func (s *Server) IsCoordinator() bool { return s.isCoordinator() }
+
+// ViewRank is the position of server id in the view this server holds (0: the coordinator), or -1.
+func (s *Server) ViewRank(id protocol.NodeID) int {
+	if !s.joined {
+		return -1
+	}
+	return s.view.rankOfID(id)
+}
 
 // InView reports whether the view this server holds lists member m.
 func (s *Server) InView(m Member) bool { return s.joined && s.view.hasMember(m) }

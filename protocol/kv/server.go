@@ -39,6 +39,9 @@ const (
 	// half of the previous view's weight; it shuts its side down instead (partition.go; attrs view,
 	// lost, weight, removed).
 	EventNetworkPartition = "network-partition"
+	// EventConnectionLost: this server's connection to a younger member broke; it has that member
+	// removed from the view (connections.go; attrs member).
+	EventConnectionLost = "connection-lost"
 	// EventMemberFailed: a final check of a suspected member got no answer within
 	// Config.FailureDetectionTimeout; every view member is told (attrs member, checked_since).
 	EventMemberFailed = "member-failed"
@@ -100,8 +103,10 @@ type Server struct {
 	coordHint     Member
 	coordHintTerm uint64
 	coordHintAt   protocol.Time // when it promised coordHintTerm
-	departed      map[Member]bool // members that left a view this server installed
-	toldDeparted  map[Member]bool // departed members this server sent its view to (admit)
+	// evicting lists the members to remove for a broken connection (connections.go).
+	evicting     []Member
+	departed     map[Member]bool // members that left a view this server installed
+	toldDeparted map[Member]bool // departed members this server sent its view to (admit)
 
 	lastHeard map[protocol.NodeID]protocol.Time
 	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
@@ -289,6 +294,9 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *Rebalance:
 		s.onRebalance(from, msg)
 		return
+	case *protocol.ConnectionLost:
+		s.onConnectionLost(msg.Peer)
+		return
 	}
 	sm, ok := m.(serverMessage)
 	if !ok {
@@ -385,6 +393,8 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.onSyncState(sender, msg)
 	case *PartitionShutdown:
 		s.onPartitionShutdown(sender, msg)
+	case *EvictRequest:
+		s.onEvictRequest(sender, msg)
 	case *ReadFence:
 		s.onReadFence(sender, msg)
 	case *ReadFenceReply:

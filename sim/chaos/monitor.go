@@ -106,6 +106,12 @@ func (m *Monitor) Observe(r *trace.Record) {
 			m.pausedByPlan[r.Node] = r.Incarnation + 1 // +1: incarnation 0 must not read as "none"
 		case (r.Name == "split" || r.Name == "mend") && m.planned(r):
 			m.observeSplit(r)
+		case r.Name == "connection-broken" && m.planned(r):
+			// The store removes an end of a broken connection: planned work, like a split that
+			// mends at once.
+			for _, id := range []int32{r.Node, r.Peer} {
+				m.splitByPlan[id] = plannedSplit{inc: m.incarnation[id], untilUS: r.TimeUS + m.cfg.SplitGrace}
+			}
 		}
 	case trace.KindEvent:
 		switch {

@@ -27,7 +27,7 @@ type staticWorld struct {
 func (w staticWorld) Roles(id protocol.NodeID) []string   { return w.roles[id] }
 func (w staticWorld) SafeToKill(id protocol.NodeID) bool  { return !w.unsafe[id] }
 func (w staticWorld) KeepsQuorum(id protocol.NodeID) bool { return !w.quorumOf[id] }
-func everyoneSafe() staticWorld                          { return staticWorld{} }
+func everyoneSafe() staticWorld                           { return staticWorld{} }
 func newCluster(t *testing.T, seed uint64, servers, clients int) *sim.Sim {
 	t.Helper()
 	var nodes []sim.NodeSpec

@@ -1,0 +1,97 @@
+package kv
+
+import "github.com/stateflush/stateflush/protocol"
+
+// Connection loss. The store's channels between servers are TCP connections: reliable and FIFO
+// while they last. When one breaks (protocol.ConnectionLost: a reset, a NIC flap), what was on it
+// is lost, and the store cannot tell which writes, acknowledgements, flush records or views went
+// with it; the two members would disagree from then on about what the other has. So the store
+// treats a broken connection as GemFire treats a member that stops acknowledging: it removes one
+// end from the view, which every protocol step already survives (a departed recipient counts as
+// having acknowledged, a departed flusher as flushed; the removed member learns of it, disconnects
+// and rejoins as a new member). The older end of the connection reports it and the younger one is
+// removed: the coordinator is the oldest member, so it is never the one removed by its own report,
+// and a member never has to ask the coordinator to remove the coordinator. The removal does not
+// wait for the failure detector: the member is alive and answers every check, and that is exactly
+// what must not keep it.
+
+// onConnectionLost: this server's transport reports that its connection to peer broke.
+func (s *Server) onConnectionLost(peer protocol.NodeID) {
+	if !s.joined || s.stopped {
+		return
+	}
+	m, ok := s.view.member(peer)
+	if !ok || s.view.rank(m) < s.view.rank(s.self) {
+		return // not a member, or the older end: peer reports it
+	}
+	s.emit(EventConnectionLost, a("member", m))
+	s.requestEviction(m)
+}
+
+// requestEviction has the coordinator remove m, or removes it when this server coordinates. The
+// request is repeated at every heartbeat until a view without m is installed (the coordinator may
+// be busy with a takeover, or die).
+func (s *Server) requestEviction(m Member) {
+	if !containsMember(s.evicting, m) {
+		s.evicting = append(s.evicting, m)
+	}
+	if s.isCoordinator() {
+		s.actOnFailures()
+		return
+	}
+	if c := s.view.coordinator(); c != s.self {
+		s.send(c, &EvictRequest{Hdr: s.hdr(c), Member: m})
+	}
+}
+
+// onEvictRequest: a member lost its connection to m and asks the coordinator to remove m.
+func (s *Server) onEvictRequest(from Member, r *EvictRequest) {
+	if !s.view.hasMember(r.Member) || r.Member == s.self {
+		return
+	}
+	if !containsMember(s.evicting, r.Member) {
+		s.evicting = append(s.evicting, r.Member)
+	}
+	if s.isCoordinator() {
+		s.actOnFailures()
+	}
+}
+
+// retryEvictions drops the evictions a view has carried out and repeats the others' requests.
+func (s *Server) retryEvictions() {
+	keep := s.evicting[:0]
+	for _, m := range s.evicting {
+		if s.view.hasMember(m) {
+			keep = append(keep, m)
+		}
+	}
+	s.evicting = keep
+	if len(s.evicting) == 0 || s.isCoordinator() {
+		return
+	}
+	if c := s.view.coordinator(); c != s.self {
+		for _, m := range s.evicting {
+			s.send(c, &EvictRequest{Hdr: s.hdr(c), Member: m})
+		}
+	}
+}
+
+// evictedInView lists, in view order, the members to remove for a broken connection.
+func (s *Server) evictedInView() []Member {
+	var out []Member
+	for _, m := range s.view.Members {
+		if m != s.self && containsMember(s.evicting, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func containsMember(ms []Member, m Member) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
