@@ -15,14 +15,25 @@ import "github.com/stateflush/stateflush/protocol"
 // wait for the failure detector: the member is alive and answers every check, and that is exactly
 // what must not keep it.
 
+//
+// Until the removal, neither end takes another bucket message from the other: what arrives over
+// the new connection may follow a gap (a later write of a key whose earlier write, with its event
+// id, was lost), and applying it would leave a copy that looks current but has forgotten a write's
+// event id, so that a retry of that write would be applied twice. Membership messages (views,
+// heartbeats, checks, takeovers) still pass: each carries its whole state and no gap can hurt it.
+
 // onConnectionLost: this server's transport reports that its connection to peer broke.
 func (s *Server) onConnectionLost(peer protocol.NodeID) {
 	if !s.joined || s.stopped {
 		return
 	}
 	m, ok := s.view.member(peer)
-	if !ok || s.view.rank(m) < s.view.rank(s.self) {
-		return // not a member, or the older end: peer reports it
+	if !ok {
+		return
+	}
+	s.brokenWith = append(s.brokenWith, m)
+	if s.view.rank(m) < s.view.rank(s.self) {
+		return // the older end: peer reports it
 	}
 	s.emit(EventConnectionLost, a("member", m))
 	s.requestEviction(m)
@@ -57,8 +68,20 @@ func (s *Server) onEvictRequest(from Member, r *EvictRequest) {
 	}
 }
 
-// retryEvictions drops the evictions a view has carried out and repeats the others' requests.
+// brokenConnection reports whether this server's connection to m broke (and m is still in the
+// view): m's bucket messages are refused.
+func (s *Server) brokenConnection(m Member) bool { return containsMember(s.brokenWith, m) }
+
+// retryEvictions drops the evictions and broken connections a view has settled (their member left)
+// and repeats the other eviction requests.
 func (s *Server) retryEvictions() {
+	broken := s.brokenWith[:0]
+	for _, m := range s.brokenWith {
+		if s.view.hasMember(m) {
+			broken = append(broken, m)
+		}
+	}
+	s.brokenWith = broken
 	keep := s.evicting[:0]
 	for _, m := range s.evicting {
 		if s.view.hasMember(m) {

@@ -77,6 +77,9 @@ type DropCounts struct {
 	// Quarantined: a client request that arrived while this server was out of service after a
 	// lapse (lapse.go).
 	Quarantined uint64
+	// BrokenConnection: a bucket message from a member whose connection to this server broke and
+	// which the view has not removed yet (connections.go).
+	BrokenConnection uint64
 	// StaleView: a partition shutdown notice from a view older than this server's (partition.go).
 	StaleView uint64
 	// Duplicate: a replicated write delivered a second time (by a duplicating network).
@@ -103,8 +106,10 @@ type Server struct {
 	coordHint     Member
 	coordHintTerm uint64
 	coordHintAt   protocol.Time // when it promised coordHintTerm
-	// evicting lists the members to remove for a broken connection (connections.go).
+	// evicting lists the members to remove for a broken connection, and brokenWith the members
+	// whose connection to this server broke (connections.go).
 	evicting     []Member
+	brokenWith   []Member
 	departed     map[Member]bool // members that left a view this server installed
 	toldDeparted map[Member]bool // departed members this server sent its view to (admit)
 
@@ -313,6 +318,10 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	if bm, ok := m.(bucketMessage); ok {
 		if i := bm.bucketIndex(); i < 0 || i >= s.cfg.Buckets {
 			s.drops.UnknownBucket++
+			return
+		}
+		if len(s.brokenWith) > 0 && s.brokenConnection(sender) {
+			s.drops.BrokenConnection++
 			return
 		}
 	}
