@@ -80,7 +80,7 @@ func (s *Server) armHeartbeat() {
 // timer is then a foreground timer, so that a run does not count as quiescent while a crash is
 // still to be detected and acted on.
 func (s *Server) anyOverdue() bool {
-	if s.takeover != nil || len(s.det.reports) > 0 || len(s.det.checks) > 0 || len(s.failedInView()) > 0 || len(s.evicting) > 0 {
+	if s.takeover != nil || len(s.det.reports) > 0 || len(s.det.checks) > 0 || len(s.failedInView()) > 0 || len(s.evicting) > 0 || len(s.refusedViews) > 0 {
 		return true
 	}
 	if len(s.deferredCoord) > 0 && s.quarantined() {
@@ -100,6 +100,7 @@ func (s *Server) onHeartbeatTimer() {
 	s.suspectNeighbour()
 	s.retryUnansweredReports()
 	s.retryEvictions()
+	s.reconsiderRefusedViews()
 	s.actOnFailures()
 	if !s.stopped && s.joined { // a member that left to rejoin arms it again when it is admitted
 		s.armHeartbeat()

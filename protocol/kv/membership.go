@@ -158,6 +158,7 @@ func (s *Server) installView(v *View) {
 func (s *Server) onView(m *ViewMsg) {
 	if s.promisedNewerTerm(m.View) {
 		s.drops.StaleView++
+		s.refusedViews = append(s.refusedViews, m)
 		return
 	}
 	if m.Departed && !m.View.hasMember(s.self) && !s.stopped {

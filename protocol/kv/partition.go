@@ -221,6 +221,23 @@ func (s *Server) promisedNewerTerm(v *View) bool {
 		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
 
+// reconsiderRefusedViews: once the promise has lapsed (the newer takeover did not complete in
+// time), the views it made this server refuse are taken up again, in the order they came, those
+// still newer than its view: one of them may be the only notice that it was removed (the others
+// tell a departed member once).
+func (s *Server) reconsiderRefusedViews() {
+	if len(s.refusedViews) == 0 || (s.coordHint.valid() && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)) {
+		return
+	}
+	refused := s.refusedViews
+	s.refusedViews = nil
+	for _, m := range refused {
+		if !s.stopped && s.joined && m.View.Version.Compare(s.view.Version) > 0 {
+			s.onView(m)
+		}
+	}
+}
+
 // foundFailedItself reports whether this server's own final check found m failed (rather than
 // another member's verdict).
 func (s *Server) foundFailedItself(m Member) bool {

@@ -106,6 +106,8 @@ type Server struct {
 	coordHint     Member
 	coordHintTerm uint64
 	coordHintAt   protocol.Time // when it promised coordHintTerm
+	// refusedViews are the views refused while the promise held, for when it lapses (partition.go).
+	refusedViews []*ViewMsg
 	// evicting lists the members to remove for a broken connection, and brokenWith the members
 	// whose connection to this server broke (connections.go).
 	evicting     []Member

@@ -100,6 +100,10 @@ func (m *Monitor) Observe(r *trace.Record) {
 		delete(m.alarmed, r.Node)
 		delete(m.members, r.Node)
 		m.incarnation[r.Node] = r.Incarnation
+		if p, ok := m.splitByPlan[r.Node]; ok && r.TimeUS <= p.untilUS {
+			// Restarted inside a planned split's reach: the new incarnation is cut off as well.
+			m.splitByPlan[r.Node] = plannedSplit{inc: r.Incarnation, untilUS: p.untilUS}
+		}
 	case trace.KindFault:
 		switch {
 		case r.Name == "pause" && m.planned(r):
