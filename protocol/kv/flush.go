@@ -342,7 +342,8 @@ func (s *Server) completeCreation(b *bucketState) {
 	b.initialized = true
 	s.env.CancelTimer(c.warnTimer)
 	s.emit(protocol.EventInitialized, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("attempt", c.attempt), a("entries", len(b.entries)))
-	notify := map[Member]bool{s.coordinator(): true}
+	b.toldInitialized = s.coordinator()
+	notify := map[Member]bool{b.toldInitialized: true}
 	for _, h := range s.view.Buckets[b.index].Holders {
 		if h.Member != s.self && !s.departed[h.Member] {
 			notify[h.Member] = true

@@ -145,8 +145,29 @@ func (s *Server) installView(v *View) {
 		}
 		s.reconcileBucket(i)
 	}
+	s.retellInitialized(v)
 	if s.isCoordinator() {
 		s.runDeferredCoordinatorWork()
+	}
+}
+
+// retellInitialized tells a new coordinator of the copies this server completed that its view
+// still lists as uninitialized: the Initialized message went to the coordinator of the time (a
+// member taking over, perhaps, that gave up or died), and without it the copy would stay
+// uninitialized in every view, its bucket short of a copy forever.
+func (s *Server) retellInitialized(v *View) {
+	c := v.coordinator()
+	if c == s.self {
+		return
+	}
+	for _, b := range s.buckets {
+		if b == nil || !b.initialized || b.toldInitialized == c {
+			continue
+		}
+		if hi := v.Buckets[b.index].holder(s.self); hi >= 0 && !v.Buckets[b.index].Holders[hi].Initialized && v.Buckets[b.index].Holders[hi].Since == b.since {
+			b.toldInitialized = c
+			s.send(c, &Initialized{Hdr: s.hdr(c), Bucket: b.index, Since: b.since})
+		}
 	}
 }
 

@@ -56,9 +56,11 @@ type bucketState struct {
 	keyWrites   map[string]int // unacknowledged client writes per key: a get waits for them
 	waitingGets map[string][]clientWait
 	reads       []*pendingRead // gets served and waiting for their read fence (reads.go)
-	held        []heldRequest  // client requests waiting for the sync to end or a blocking copy
-	blockedBy   Member         // Blocking strategy: the copy that holds writes
-	deferred    []deferredAnnounce
+	// toldInitialized is the coordinator this copy told it was initialized (membership.go).
+	toldInitialized Member
+	held            []heldRequest // client requests waiting for the sync to end or a blocking copy
+	blockedBy       Member        // Blocking strategy: the copy that holds writes
+	deferred        []deferredAnnounce
 
 	// Flush roles: as a holder (markers waiting for in-progress writes) and as the image source
 	// (flush records waiting for applied counts).
@@ -124,16 +126,17 @@ type write struct {
 
 func newBucketState(index int) *bucketState {
 	return &bucketState{
-		index:       index,
-		entries:     map[string]Entry{},
-		events:      map[protocol.NodeID]uint64{},
-		primary:     noMember,
-		profiles:    map[Member]*profile{},
-		outgoing:    map[uint64]*write{},
-		pending:     map[uint64]*write{},
-		keyWrites:   map[string]int{},
-		waitingGets: map[string][]clientWait{},
-		blockedBy:   noMember,
+		index:           index,
+		entries:         map[string]Entry{},
+		events:          map[protocol.NodeID]uint64{},
+		primary:         noMember,
+		toldInitialized: noMember,
+		profiles:        map[Member]*profile{},
+		outgoing:        map[uint64]*write{},
+		pending:         map[uint64]*write{},
+		keyWrites:       map[string]int{},
+		waitingGets:     map[string][]clientWait{},
+		blockedBy:       noMember,
 	}
 }
 
