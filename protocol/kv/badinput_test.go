@@ -24,6 +24,10 @@ func TestValidateNamesTheParameter(t *testing.T) {
 		{"unknown strategy", func(c *Config) { c.Strategy = Strategy(9) }, "Strategy=9", ErrUnknownStrategy},
 		{"unknown source choice", func(c *Config) { c.SourceChoice = SourceChoice(-1) }, "SourceChoice=-1", ErrUnknownSourceChoice},
 		{"zero chunk", func(c *Config) { c.ChunkEntries = 0 }, "ChunkEntries=0", ErrInvalidConfig},
+		{"unknown partition rule", func(c *Config) { c.Partition.Rule = PartitionRule(7) }, "Partition.Rule=7", ErrUnknownPartitionRule},
+		{"negative member weight", func(c *Config) { c.Partition.MemberWeight = -1 }, "Partition.MemberWeight=-1", ErrInvalidConfig},
+		{"negative lead bonus", func(c *Config) { c.Partition.LeadMemberBonus = -5 }, "Partition.LeadMemberBonus=-5", ErrInvalidConfig},
+		{"all weights zero", func(c *Config) { c.Partition.MemberWeight, c.Partition.LeadMemberBonus = 0, 0 }, "both 0", ErrInvalidConfig},
 		{"detection below heartbeat", func(c *Config) { c.FailureDetectionTimeout = c.HeartbeatInterval }, "FailureDetectionTimeout=10000", ErrInvalidConfig},
 		{"negative delay", func(c *Config) { c.ApplyDelay = -1 }, "ApplyDelay=-1", ErrInvalidConfig},
 		{"zero op timeout", func(c *Config) { c.ClientOpTimeout = 0 }, "ClientOpTimeout=0", ErrInvalidConfig},
@@ -68,6 +72,14 @@ func TestParseErrorsNameTheValue(t *testing.T) {
 	}
 	if _, err := ParseMutants("no-mitt,bogus"); !errors.Is(err, ErrUnknownMutant) || !strings.Contains(err.Error(), `"bogus"`) {
 		t.Errorf("ParseMutants: %v", err)
+	}
+	if _, err := ParsePartitionRule("majority"); !errors.Is(err, ErrUnknownPartitionRule) || !strings.Contains(err.Error(), `"majority"`) {
+		t.Errorf("ParsePartitionRule: %v", err)
+	}
+	for _, name := range []string{"none", "weights"} {
+		if r, err := ParsePartitionRule(name); err != nil || r.String() != name {
+			t.Errorf("ParsePartitionRule(%q) = %v, %v", name, r, err)
+		}
 	}
 	for _, name := range Strategies() {
 		if s, err := ParseStrategy(name); err != nil || s.String() != name {

@@ -274,3 +274,58 @@ func TestMutantIgnoreLapse(t *testing.T) {
 		return answered(h.get("c1", "s0", "k"))
 	}, 3)
 }
+
+// staleReadAtOldPrimary: s0, primary of bucket 0 with v1, hears nothing and is heard by nobody for
+// longer than failure detection (its timers held too); s1 takes over, becomes primary and v2 is
+// acknowledged. Then the cut lifts except for what s1 and s2 send s0 (the views removing s0 have
+// not reached it), and a client with a stale idea of the primary asks s0 for the key.
+func staleReadAtOldPrimary(t *testing.T, hf func() *harness) outcome {
+	h := hf()
+	h.write("c0", "s0", protocol.OpPut, "k", "v1")
+	h.isolate("s0")
+	h.holdTimer("s0", timerHeartbeat)
+	h.holdTimer("s0", timerFinalCheck)
+	h.advance(6 * h.cfg.FailureDetectionTimeout)
+	h.stabilize()
+	h.write("c0", "s1", protocol.OpPut, "k", "v2")
+	h.releaseAll()
+	h.hold("s1", "s0")
+	h.hold("s2", "s0")
+	return answered(h.get("c1", "s0", "k"))
+}
+
+// The read fence: in staleReadAtOldPrimary, s0 asks s1 whether it still accepts s0's epoch before
+// answering; s1 refuses and the client is told to retry. The mutant answers v1 from s0's copy
+// after v2 was acknowledged. The lapse quarantine would stop the read too (s0's timers stood still
+// as a paused process's do), so the schedule runs without it (ignore-lapse in both runs): the fence
+// is what stops a primary that was cut off without pausing, as by a partition.
+func TestMutantLocalReads(t *testing.T) {
+	runMutantScheduleOver(t, NewMutants(IgnoreLapse), LocalReads, outcome{}, outcome{found: true, value: "v1"}, staleReadAtOldPrimary, 3)
+}
+
+// The partition rule binds a member that takes over: s1, holder of bucket 0, is cut off from s0
+// (primary, coordinator) and s2 for longer than failure detection. Taking over alone would lose 25
+// of 35 weight: s1 shuts down instead. The mutant makes itself primary beside s0 (split brain).
+func TestMutantTakeoverSkipsQuorum(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := harnessConfig()
+		cfg.Partition = DefaultPartitionConfig()
+		if on {
+			cfg.Mutants = NewMutants(TakeoverSkipsQuorum)
+		}
+		h := newHarness(t, cfg)
+		h.write("c0", "s0", protocol.OpPut, "k", "v1")
+		h.isolate("s1")
+		h.advance(8 * cfg.FailureDetectionTimeout)
+		s1 := h.server("s1")
+		switch {
+		case !on && (!s1.Stopped() || s1.IsPrimaryOfAny()):
+			t.Fatalf("correct: s1 should have shut down for the partition rule:\n%s", h.describe())
+		case on && (s1.Stopped() || !s1.IsPrimaryOfAny()):
+			t.Fatalf("mutant: s1 should serve as a second primary:\n%s", h.describe())
+		}
+		if !h.server("s0").IsPrimaryOfAny() {
+			t.Fatalf("on=%v: s0, on the side that keeps the weight, should still be primary:\n%s", on, h.describe())
+		}
+	}
+}
