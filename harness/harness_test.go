@@ -225,6 +225,27 @@ func TestScenarioValidationNamesTheParameter(t *testing.T) {
 		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = 0 }, "PauseMax"}, // pauses weighed in, no length
 		{func(s *Scenario) { s.Nemeses.Monkey.Faults.HostCrash = -2 }, "Faults"},
 		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = s.SafetyPhase + s.QuiesceBudget + 1 }, "longer than the run"},
+		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap = -1 }, "server partitions"},
+		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap = 1 }, "server partitions"}, // no Max
+		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap, s.Nemeses.ServerPartitionMax = 1, s.SafetyPhase + 1 }, "ServerPartitionMax"},
+		{func(s *Scenario) { s.Nemeses.ServerPartitionOneWayProb = 2 }, "ServerPartitionOneWayProb"},
+		{func(s *Scenario) { s.Nemeses.ConnectionLossMeanGap = 1 }, "connection losses"},
+		{func(s *Scenario) { s.Nemeses.ConnectionLossNoticeMax = -3 }, "connection losses"},
+		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: ActionPause, Node: 1}} }, ".For=0"},
+		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: ActionPause, Node: 1, For: -5}} }, ".For=-5"},
+		{func(s *Scenario) {
+			s.Script = []Action{{At: 1, Kind: ActionPause, Node: 1, For: s.SafetyPhase + s.QuiesceBudget}}
+		}, "outlast the run"},
+		{func(s *Scenario) { s.Script = []Action{{At: 1, Kind: ActionPartition, Peers: []protocol.NodeID{1}}} }, ".Group is empty"},
+		{func(s *Scenario) {
+			s.Script = []Action{{At: 1, Kind: ActionPartition, Group: []protocol.NodeID{0}, Peers: []protocol.NodeID{9}}}
+		}, ".Peers[0]=9 is not a server"},
+		{func(s *Scenario) {
+			s.Script = []Action{{At: 1, Kind: ActionMend, Group: []protocol.NodeID{0, 1}, Peers: []protocol.NodeID{1}}}
+		}, ".Peers[0]=1 is in both groups"},
+		{func(s *Scenario) {
+			s.Script = []Action{{At: 1, Kind: ActionPartition, Group: []protocol.NodeID{0, 0}, Peers: []protocol.NodeID{1}}}
+		}, ".Group[1]=0 appears twice"},
 	}
 	for _, c := range cases {
 		s := base
@@ -538,3 +559,51 @@ type stoppingRand struct{}
 
 func (stoppingRand) Intn(int) int     { panic(sim.SourcePanic{Value: "source says stop"}) }
 func (stoppingRand) Float64() float64 { panic(sim.SourcePanic{Value: "source says stop"}) }
+
+// A scripted partition cuts the coordinator and one more member off from the rest for longer than
+// failure detection, while clients write on: that side keeps 25 of 55 weight and shuts down (the
+// partition rule), the other side takes over and serves, the supervisor restarts the side that shut
+// down, and the run passes every check. Without the rule the cut-off side removes the others and
+// goes on serving the buckets it holds two copies of, both sides acknowledge writes, and the checks
+// catch the split brain.
+func TestScriptedPartitionShutsTheMinorityDown(t *testing.T) {
+	for _, rule := range []kv.PartitionRule{kv.WeightedQuorum, kv.NoQuorum} {
+		s := mustScenario(t, "small")
+		s.Swarm = false
+		s.Nemeses = Nemeses{}
+		s.KV.Partition.Rule = rule
+		s.KV.Servers, s.KV.Redundancy = 5, 3
+		s.SafetyPhase = 1500 * protocol.Millisecond
+		// Operations all through the partition, on both sides.
+		s.KV.Workload.OpsPerClient = 80
+		s.KV.Workload.ThinkTimeMin, s.KV.Workload.ThinkTimeMax = 2*protocol.Millisecond, 3*protocol.Millisecond
+		minority, majority := []protocol.NodeID{0, 1}, []protocol.NodeID{2, 3, 4}
+		s.Script = []Action{
+			{At: protocol.Time(50 * protocol.Millisecond), Kind: ActionPartition, Group: minority, Peers: majority},
+			{At: protocol.Time(900 * protocol.Millisecond), Kind: ActionMend, Group: minority, Peers: majority},
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := Run(s, 1, Options{FullTrace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shutdowns := 0
+		for _, r := range out.Records {
+			if r.Kind == trace.KindEvent && r.Name == kv.EventNetworkPartition {
+				shutdowns++
+			}
+		}
+		switch rule {
+		case kv.WeightedQuorum:
+			if shutdowns == 0 || out.Final != VerdictPass {
+				t.Errorf("weights: %d shutdowns, verdict %s %v; want the minority shut down and a pass", shutdowns, out.Final, out.Violations)
+			}
+		case kv.NoQuorum:
+			if shutdowns != 0 || out.Final == VerdictPass {
+				t.Errorf("none: %d shutdowns, verdict %s; want no shutdown and the split brain caught", shutdowns, out.Final)
+			}
+		}
+	}
+}
