@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -368,5 +369,42 @@ func TestMonitorExplainsADisconnectByThePlannedPauseOnly(t *testing.T) {
 	alarms := mon.Alarms()
 	if len(alarms) != 2 || alarms[0].Node != 2 || alarms[1].Node != 3 {
 		t.Fatalf("alarms %v, want one for member 2 and one for member 3 (an unplanned pause)", alarms)
+	}
+}
+
+// A planned split explains the departures of the members on both of its sides until its mend plus
+// the grace, a restart inside that reach included; a broken connection the same way for the grace
+// after the break; an unplanned split, a departure after the grace and a member outside the split
+// raise alarms.
+func TestMonitorExplainsDeparturesByAPlannedSplitUntilTheGrace(t *testing.T) {
+	at := func(r trace.Record, us int64) *trace.Record { r.TimeUS = us; return &r }
+	fault := func(name, by string, attrs ...trace.Attr) trace.Record {
+		return trace.Record{Kind: trace.KindFault, Node: -1, Peer: -1, Name: name, Attrs: append(attrs, trace.Attr{Key: "by", Value: by})}
+	}
+	disconnect := func(node int32, inc uint32) trace.Record {
+		return trace.Record{Kind: trace.KindEvent, Node: node, Incarnation: inc, Name: "forced-disconnect"}
+	}
+	groups := []trace.Attr{{Key: "a", Value: "0,1"}, {Key: "b", Value: "2,3"}}
+	mon := NewMonitor(MonitorConfig{DisconnectEvent: "forced-disconnect", PlannedLabels: []string{"nemesis"}, SplitGrace: 100})
+	mon.Observe(at(fault("split", "nemesis", groups...), 10))
+	mon.Observe(at(disconnect(0, 0), 50))                                               // cut off: planned
+	mon.Observe(at(trace.Record{Kind: trace.KindRestart, Node: 2, Incarnation: 1}, 60)) // restarted inside the split
+	mon.Observe(at(disconnect(2, 1), 70))                                               // still cut off: planned
+	mon.Observe(at(disconnect(4, 0), 80))                                               // not in the split: alarm
+	mon.Observe(at(fault("mend", "nemesis", groups...), 200))                           //
+	mon.Observe(at(disconnect(1, 0), 290))                                              // within the grace: planned
+	mon.Observe(at(disconnect(3, 0), 301))                                              // after the grace: alarm
+	mon.Observe(at(fault("split", "someone", trace.Attr{Key: "a", Value: "5"}, trace.Attr{Key: "b", Value: "6"}), 400))
+	mon.Observe(at(disconnect(5, 0), 410)) // unplanned split: alarm
+	broken := trace.Record{Kind: trace.KindFault, Node: 7, Peer: 8, Name: "connection-broken", Attrs: []trace.Attr{{Key: "by", Value: "nemesis"}}}
+	mon.Observe(at(broken, 500))
+	mon.Observe(at(disconnect(8, 0), 550)) // the younger end removed: planned
+	mon.Observe(at(disconnect(7, 0), 700)) // after the grace: alarm
+	var nodes []int32
+	for _, a := range mon.Alarms() {
+		nodes = append(nodes, a.Node)
+	}
+	if want := []int32{4, 3, 5, 7}; !slices.Equal(nodes, want) {
+		t.Fatalf("alarms for members %v, want %v", nodes, want)
 	}
 }
