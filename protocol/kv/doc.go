@@ -62,12 +62,18 @@
 // other holder it has a profile of, initialized or not) and, after Config.DistributionDelay, applies
 // it with a new version (Version: the bucket's primary epoch, a counter, the writer; ordered
 // lexicographically, so versions stay totally ordered across primary changes) and puts it on the
-// wire in one step, and counts it out. Applying atomically with the sends, not before, matters when
+// wire in one step, and counts it out. (Epochs: a term's first opens at (term-1)<<20 + 1, so that a
+// member taking over never reopens an epoch that a predecessor it never heard from opened; in
+// term 1 they count from 1.) Applying atomically with the sends, not before, matters when
 // the primary is also an image source: its image's event-id table could otherwise claim a write that
 // dies with it before reaching any holder (writes.go explains). A write whose primary is fenced by a
 // newer one before that moment is void: never applied, never sent, its client told to retry. The
 // primary acknowledges the client only after every recipient has applied the write or left the
-// view. A get at the primary waits for unacknowledged writes to its key. Deletes leave versioned
+// view. A get at the primary waits for unacknowledged writes to its key, reads the value, and is
+// answered once every other holder has confirmed that it still accepts this primary at this epoch
+// (the read fence, reads.go): a primary cut off from its holders, by a partition or in one
+// direction only, cannot know that a newer primary has been made and acknowledged writes, and the
+// fence gives reads the guarantee that synchronous replication gives writes. Deletes leave versioned
 // tombstones, kept forever.
 //
 // At most once. Every operation carries an event id (client, sequence number); a retry carries the
@@ -85,7 +91,8 @@
 // Config.FailureDetectionTimeout suspects it and asks another member to check the suspect directly
 // (a final check: the coordinator, or for a suspected coordinator the member that would succeed
 // it, or, when that is the watcher itself, the suspect's next neighbour). The suspect is failed
-// only if the checker hears nothing from it for one more timeout; the checker then tells every
+// only if the checker gets no answer to its check request for one more timeout (a round trip: a
+// member cut off in one direction still sends heartbeats but hears nothing); the checker then tells every
 // member, so one slow link never removes a healthy member. A crashed member is removed about two
 // timeouts after its last heartbeat (within 2·FailureDetectionTimeout + HeartbeatInterval plus
 // four message delays); a watcher whose checker gives no verdict within two timeouts checks the
@@ -109,6 +116,27 @@
 // takeover's query) as holding nothing, so neither waits for it forever. The coordinator decides
 // the bucket metadata (holders, primary, which copies are initialized) and distributes it with the
 // views; clients learn it from redirects.
+//
+// Network partitions (partition.go). With Config.Partition.Rule WeightedQuorum (the default, as
+// GemFire's network partition detection) every member has a weight, Config.Partition.MemberWeight
+// (10), and the lead member, the oldest, LeadMemberBonus more (5); a coordinator, or a member
+// taking over, about to publish a view that removes at least half of the previous view's weight at
+// once shuts its side down instead: it tells the members it keeps (PartitionShutdown) and
+// disconnects, so at most one side of a partition keeps serving; the others come back, restarted,
+// when the partition heals. So that a coordinator cut off from most of the cluster counts its
+// losses together, it checks every other member before any removal (GemFire's view preparation)
+// and removes those that do not answer in the same change; a suspect another member found failed
+// is checked again, by the coordinator or by a takeover's query, since a checker cut off one way
+// finds live members failed; and a member that answered a newer term's takeover refuses older
+// terms' views while that takeover may still complete. NoQuorum keeps the behaviour of a cluster
+// without the rule, for study: each side of a long partition goes on serving (split brain). Clients
+// of a side that shut down time out and retry elsewhere.
+//
+// Connection loss (connections.go). A broken connection between two members (protocol.ConnectionLost)
+// loses what was on it, so the two would disagree about what the other has: the older end has the
+// younger removed (EvictRequest to the coordinator, repeated until a view carries it out), and until
+// then neither takes the other's bucket messages (what comes over the new connection may follow a
+// gap).
 //
 // Failover. When a primary leaves, the coordinator makes an initialized copy primary under a new
 // epoch. Before it serves, the new primary fences every holder at the new epoch (from then on a
@@ -178,8 +206,9 @@
 // failover merge (merge-keeps-own), initialized-only promotion and serving (promote-uninitialized,
 // serve-uninitialized), tombstones and their versions (no-tombstones, tombstone-old-version) and
 // redundancy recovery's choice of members (recovery-picks-departed) and the quarantine of a server
-// back from a pause longer than failure detection (ignore-lapse; lapse.go). Each changes only its
-// own behaviour.
+// back from a pause longer than failure detection (ignore-lapse; lapse.go), the partition rule
+// (takeover-skips-quorum: a member taking over does not apply it) and the read fence (local-reads:
+// the primary answers gets from its own copy). Each changes only its own behaviour.
 //
 // # What the protocol guarantees, and under which assumptions
 //
@@ -195,12 +224,17 @@
 // that was silent past the point where the others could have removed it lapses (lapse.go): it stays
 // out of service until any removal has reached it, and one that learns it was removed (forced
 // disconnect) stops; a service manager restarts it as a new member. A member the others still hold
-// failed after it resumed is told otherwise by the checker that found it failed. What a live sender
-// sends for one write it sends in one step: the store relies on that, not on all-or-nothing
-// delivery (a retried flush would need Geode's wait for writes in progress otherwise; spec/README.md).
-// Long partitions between servers are outside the model: the isolated side suspects every older
-// member, takes over a view of its own and serves from it (split brain); there is no quorum rule
-// (testdata/scripts/forced-disconnect.txt shows both).
+// failed after it resumed is told otherwise by the checker that found it failed. The store does not
+// rely on a write's messages leaving together: a crash inside a step or a broken connection can
+// cut them, and a retried flush waits for the writes in progress as Geode's flushNewOps does
+// (spec/README.md). Partitions between servers of any length, both ways or one way, are within the
+// model: TCP holds what crosses a partition until it heals (sim.Split), and the weighted partition
+// rule keeps at most one side serving (testdata/scripts/partition-rule*.txt); with Partition.Rule
+// NoQuorum the isolated side takes over a view of its own and serves from it (split brain,
+// testdata/scripts/forced-disconnect.txt). A broken connection (what it carried is lost) removes its
+// younger end. Beyond what the store survives by design: a partition or a run of faults that leaves
+// no side with more than half of the weight, or no side with a complete copy of a bucket (the
+// cluster, or that bucket, is lost; there is no persistence).
 //
 // Under these assumptions: every acknowledged write survives as long as one initialized copy of its
 // bucket does, and client operations are linearizable per key (with reads at the primary); a write is

@@ -210,7 +210,10 @@ func (s *Server) startFlush(b *bucketState) {
 		if s.holderGone(b, h) {
 			continue
 		}
-		s.send(h, &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source})
+		// A retry's marker flushes the writes in progress too (flushNewOps): the first attempt's
+		// mitt is gone, and a write that had reached this copy but was not yet on the wire to the
+		// new source would otherwise be missed by both (spec/README.md, the retry counterexample).
+		s.send(h, &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1})
 		s.emit(protocol.EventMarkerSent, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("holder", h), a("attempt", c.attempt))
 	}
 	s.checkFlushDone(b)
@@ -510,7 +513,15 @@ func (s *Server) onStateMarker(from Member, m *StateMarker) {
 		s.send(from, &HolderStable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: s.self, NotHolder: true})
 		return
 	}
-	b.markerWaits = append(b.markerWaits, markerWait{requester: from, attempt: m.Attempt, source: m.Source})
+	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source}
+	if m.FlushNewOps {
+		for _, x := range b.writesInOrder() {
+			if b.outgoing[x.id] == x {
+				w.newOps = append(w.newOps, x.id)
+			}
+		}
+	}
+	b.markerWaits = append(b.markerWaits, w)
 	s.checkMarkerWaits(b)
 }
 
@@ -525,6 +536,10 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 			keep = append(keep, w)
 			continue
 		}
+		if w.inProgress(b) {
+			keep = append(keep, w)
+			continue
+		}
 		if w.source == s.self {
 			s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self})
 			s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", s.self))
@@ -533,6 +548,17 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 		}
 	}
 	b.markerWaits = keep
+}
+
+// inProgress reports whether a write a FlushNewOps marker waits for is still counted in and not on
+// the wire.
+func (w markerWait) inProgress(b *bucketState) bool {
+	for _, id := range w.newOps {
+		if _, ok := b.outgoing[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- image source (S) ----

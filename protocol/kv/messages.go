@@ -304,11 +304,18 @@ type StateMarker struct {
 	Bucket  int
 	Attempt uint64
 	Source  Member
+	// FlushNewOps (a retry's marker, as Geode's StateFlushOperation flag): the holder also waits
+	// for every write it has in progress when the marker arrives, not only those started before
+	// the announce.
+	FlushNewOps bool
 }
 
 func (*StateMarker) Type() string       { return "state-marker" }
 func (m *StateMarker) bucketIndex() int { return m.Bucket }
 func (m *StateMarker) TraceAttrs() []protocol.Attr {
+	if m.FlushNewOps {
+		return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("source", m.Source), a("flush_new_ops", true)}
+	}
 	return []protocol.Attr{a("bucket", m.Bucket), a("attempt", m.Attempt), a("source", m.Source)}
 }
 

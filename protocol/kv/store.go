@@ -97,6 +97,9 @@ type markerWait struct {
 	requester Member
 	attempt   uint64
 	source    Member
+	// newOps are the writes in progress when a FlushNewOps marker arrived: the record waits for
+	// them to be on the wire too.
+	newOps []uint64
 }
 
 type recordWait struct {
