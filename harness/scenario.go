@@ -201,8 +201,10 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario %s: RebalanceMeanGap=%d µs is negative", s.Name, n.RebalanceMeanGap)
 	case n.ServerPartitionMeanGap < 0 || n.ServerPartitionMax < 0 || (n.ServerPartitionMeanGap > 0 && n.ServerPartitionMax == 0):
 		return fmt.Errorf("scenario %s: server partitions need MeanGap >= 0 and Max > 0 (got %d, %d µs)", s.Name, n.ServerPartitionMeanGap, n.ServerPartitionMax)
-	case n.ServerPartitionMeanGap > 0 && n.ServerPartitionMax > s.SafetyPhase:
-		return fmt.Errorf("scenario %s: ServerPartitionMax=%d µs is longer than the safety phase (%d µs), when every fault ends", s.Name, n.ServerPartitionMax, s.SafetyPhase)
+	case n.ServerPartitionMeanGap > 0 && n.ServerPartitionMax > s.SafetyPhase+s.QuiesceBudget:
+		// A split still open at the safety phase's end mends then, with every fault.
+		return fmt.Errorf("scenario %s: ServerPartitionMax=%d µs is longer than the run (SafetyPhase %d µs + QuiesceBudget %d µs)",
+			s.Name, n.ServerPartitionMax, s.SafetyPhase, s.QuiesceBudget)
 	case n.ServerPartitionMeanGap > 0 && s.KV.Servers < 2:
 		return fmt.Errorf("scenario %s: server partitions need at least 2 servers (Servers=%d)", s.Name, s.KV.Servers)
 	case n.ConnectionLossMeanGap < 0 || n.ConnectionLossNoticeMax < 0 || (n.ConnectionLossMeanGap > 0 && n.ConnectionLossNoticeMax == 0):

@@ -482,15 +482,25 @@ func (s *Server) emit(name string, attrs ...protocol.Attr) { s.env.Emit(name, at
 
 // coordinator is the member this server sends coordinator work to.
 func (s *Server) coordinator() Member {
-	if s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term {
+	if s.hintActive() {
 		return s.coordHint
 	}
 	return s.view.coordinator()
 }
 
 func (s *Server) isCoordinator() bool {
-	return s.joined && !s.stopped && s.takeover == nil && s.view.coordinator() == s.self &&
-		!(s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term)
+	return s.joined && !s.stopped && s.takeover == nil && s.view.coordinator() == s.self && !s.hintActive()
+}
+
+// hintActive reports whether the member taking over that this server answered still stands in for
+// the coordinator: no view of its term has arrived, and the takeover may still complete (twice the
+// detection timeout, as for promisedNewerTerm). A takeover given up (its suspect was heard again)
+// publishes no view of its term: without the lapse, coordinator work (a copy's Initialized report,
+// say) would go to a member that is not the coordinator for the rest of the run. (Found by a
+// helper on seeds 350 and 462 of the default scenario.)
+func (s *Server) hintActive() bool {
+	return s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term &&
+		s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
 
 // Self is this incarnation's member identity.
