@@ -227,7 +227,9 @@ func TestScenarioValidationNamesTheParameter(t *testing.T) {
 		{func(s *Scenario) { s.Nemeses.Monkey.PauseMax = s.SafetyPhase + s.QuiesceBudget + 1 }, "longer than the run"},
 		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap = -1 }, "server partitions"},
 		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap = 1 }, "server partitions"}, // no Max
-		{func(s *Scenario) { s.Nemeses.ServerPartitionMeanGap, s.Nemeses.ServerPartitionMax = 1, s.SafetyPhase+1 }, "ServerPartitionMax"},
+		{func(s *Scenario) {
+			s.Nemeses.ServerPartitionMeanGap, s.Nemeses.ServerPartitionMax = 1, s.SafetyPhase+s.QuiesceBudget+1
+		}, "ServerPartitionMax"},
 		{func(s *Scenario) { s.Nemeses.ServerPartitionOneWayProb = 2 }, "ServerPartitionOneWayProb"},
 		{func(s *Scenario) { s.Nemeses.ConnectionLossMeanGap = 1 }, "connection losses"},
 		{func(s *Scenario) { s.Nemeses.ConnectionLossNoticeMax = -3 }, "connection losses"},
