@@ -165,6 +165,10 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --read-from-any-copy=%v", k.ReadFromAnyCopy)
 		candidate.KV.ReadFromAnyCopy = k.ReadFromAnyCopy
 	}
+	if k.Partition.Rule != bk.Partition.Rule {
+		fmt.Fprintf(&b, " --partition-rule %s", k.Partition.Rule)
+		candidate.KV.Partition.Rule = k.Partition.Rule
+	}
 	if s.SafetyPhase != builtin.SafetyPhase && s.SafetyPhase%protocol.Millisecond == 0 {
 		fmt.Fprintf(&b, " --safety-ms %d", s.SafetyPhase/protocol.Millisecond)
 		candidate.SafetyPhase = s.SafetyPhase

@@ -33,10 +33,11 @@ type scenarioFlags struct {
 	swarm         bool
 	safetyMS      int64
 	anyCopy       bool
+	partitionRule string
 }
 
 // scenarioFlagNames are the flags addScenarioFlags registers (help lists them apart).
-var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy"}
+var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy", "partition-rule"}
 
 // addScenarioFlags registers the scenario flags. With withMutant false the command defines its own
 // --mutant (the mutation score takes a list of mutants to score one by one, not one set).
@@ -57,6 +58,7 @@ func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *
 	fs.BoolVar(&f.swarm, "swarm", false, "draw the enabled nemeses and their rates per seed; --swarm=false runs every nemesis at its rate (default: the scenario's)")
 	fs.Int64Var(&f.safetyMS, "safety-ms", 0, "length of the safety phase (faults on) in virtual `ms` (default: the scenario's)")
 	fs.BoolVar(&f.anyCopy, "read-from-any-copy", false, "clients send gets to any holder, and an initialized non-primary copy answers: faster reads that may be stale, so the linearizability check is expected to fail (default: the scenario's)")
+	fs.StringVar(&f.partitionRule, "partition-rule", "", "network partition `rule`: weights (the side that loses at least half of the members' weight at once shuts down, as GemFire) or none (every side of a long partition goes on serving: split brain, for study) (default: the scenario's)")
 	return f
 }
 
@@ -118,6 +120,11 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 	}
 	if isSet(f.fs, "read-from-any-copy") {
 		k.ReadFromAnyCopy = f.anyCopy
+	}
+	if isSet(f.fs, "partition-rule") {
+		if k.Partition.Rule, err = kv.ParsePartitionRule(f.partitionRule); err != nil {
+			return scn, asBadInput(fmt.Errorf("--partition-rule: %w", err))
+		}
 	}
 	if isSet(f.fs, "safety-ms") {
 		if f.safetyMS < 1 {
