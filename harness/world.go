@@ -77,13 +77,29 @@ func (w *kvWorld) survivingSide() []protocol.NodeID {
 }
 
 // keepsQuorumOn reports whether the healthy members among the servers `on` accepts keep more than
-// half of the coordinator's view's weight.
+// half of the coordinator's view's weight, and of the view of every healthy member among them: the
+// next view change may be built from any of those (a coordinator that crashes right after
+// publishing a view may leave the others on the previous one, and a member taking over removes
+// from its own view).
 func (w *kvWorld) keepsQuorumOn(on func(protocol.NodeID) bool) bool {
 	id, ok := w.coordinator()
 	if !ok {
 		return true
 	}
-	return w.server(id).KeepsQuorumWithout(func(m kv.Member) bool { return !on(m.ID) || !w.healthy(m) })
+	gone := func(m kv.Member) bool { return !on(m.ID) || !w.healthy(m) }
+	if !w.server(id).KeepsQuorumWithout(gone) {
+		return false
+	}
+	for i := 0; i < w.cfg.Servers; i++ {
+		srv := w.server(protocol.NodeID(i))
+		if srv == nil || !on(protocol.NodeID(i)) || !srv.Joined() || !w.healthy(srv.Self()) {
+			continue
+		}
+		if !srv.KeepsQuorumWithout(gone) {
+			return false
+		}
+	}
+	return true
 }
 
 // copiesOn reports whether every bucket has an initialized copy on a healthy member that the

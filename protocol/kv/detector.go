@@ -99,6 +99,7 @@ func (s *Server) onHeartbeatTimer() {
 	s.endQuarantine()
 	s.suspectNeighbour()
 	s.retryUnansweredReports()
+	s.recheckLingeringFailures()
 	s.retryEvictions()
 	s.reconsiderRefusedViews()
 	s.actOnFailures()
@@ -203,6 +204,21 @@ func (s *Server) retryUnansweredReports() {
 	for _, m := range late {
 		if m != s.self && s.view.hasMember(m) && !s.isFailed(m) {
 			s.startFinalCheck(m, noMember)
+		}
+	}
+}
+
+// recheckLingeringFailures: a member another member's verdict found failed, still in the view a
+// report timeout later and not heard from since, is checked by this server itself. The decider
+// did not remove it (its own check found it alive), and the retraction that would have told this
+// server so can be lost (its announcer crashed and restarted before it arrived); this server's ring
+// skips the member meanwhile, so it would never hear from it and would hold it failed forever.
+func (s *Server) recheckLingeringFailures() {
+	now := s.env.Now()
+	for _, f := range s.det.failed {
+		if !f.announced && now-f.at > protocol.Time(s.reportTimeout()) && s.view.hasMember(f.member) &&
+			s.isFailed(f.member) && s.checkIndex(f.member) < 0 {
+			s.startFinalCheck(f.member, noMember)
 		}
 	}
 }

@@ -216,7 +216,15 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 // only: a member both ask must side with one, and it promised the newer. The promise lapses
 // after twice the detection timeout, the longest a live takeover takes, so that a member whose
 // promised coordinator died goes back to its old one.
+//
+// The promise also ends when v lists a newer incarnation of the promised coordinator: that
+// incarnation restarted (the view of the older term removed it, and it disconnected) and joined as
+// a new member, so its takeover is over. Refusing on, this server would keep serving a view the
+// surviving lineage has left, helping that lineage create copies while it does not follow it.
 func (s *Server) promisedNewerTerm(v *View) bool {
+	if m, ok := v.member(s.coordHint.ID); ok && s.coordHint.valid() && m.Inc > s.coordHint.Inc {
+		return false
+	}
 	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.valid() && v.Version.Term < s.coordHintTerm &&
 		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
