@@ -430,7 +430,9 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		bucket, okB := intAttr(r, "bucket")
 		source, okS := r.Get("source")
 		sourceNode, sourceInc, okM := parseMember(source)
-		if okB && okS && okM {
+		// A member a newer view removed (cut off, it has not learned so yet) completes a flush that
+		// counts nowhere, as its initialization does not: the view's primaries rightly leave it out.
+		if okB && okS && okM && !c.removed[[2]uint64{uint64(node), uint64(r.Incarnation)}] {
 			id := c.copy(node, r.Incarnation, bucket)
 			c.flushes[id] = &completedFlush{copyID: id, seq: r.Seq, source: source, sourceNode: sourceNode, sourceInc: sourceInc, epoch: c.maxEpoch[bucket]}
 		}
