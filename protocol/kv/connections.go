@@ -33,7 +33,12 @@ func (s *Server) onConnectionLost(peer protocol.NodeID) {
 	}
 	s.brokenWith = append(s.brokenWith, m)
 	if s.view.rank(m) < s.view.rank(s.self) {
-		return // the older end: peer reports it
+		// The older end: peer reports it. But peer may not have installed a view listing this
+		// server yet (the connection broke while this server was joining): it then ignores the
+		// loss, and without a removal this server would refuse peer's bucket messages forever.
+		// So the younger end asks for its own removal too.
+		s.requestEviction(s.self)
+		return
 	}
 	s.emit(EventConnectionLost, a("member", m))
 	s.requestEviction(m)
@@ -84,7 +89,9 @@ func (s *Server) retryEvictions() {
 	s.brokenWith = broken
 	keep := s.evicting[:0]
 	for _, m := range s.evicting {
-		if s.view.hasMember(m) {
+		// This server's own removal is wanted only while a connection to an older member is
+		// still broken (that member left otherwise, and the gap with it).
+		if s.view.hasMember(m) && (m != s.self || len(s.brokenWith) > 0) {
 			keep = append(keep, m)
 		}
 	}

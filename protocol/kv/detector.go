@@ -41,6 +41,9 @@ type detector struct {
 	// confirming lists, while a coordinator confirms a removal under the weighted partition rule,
 	// the members it checks before it removes anyone (partition.go).
 	confirming []Member
+	// healed: a member this server found failed was heard from again while the round ran (a
+	// split healed part-way through it), so the round's silences may be stale (partition.go).
+	healed bool
 }
 
 type failedMember struct {
@@ -422,6 +425,9 @@ func (s *Server) retractFailure(m Member) {
 			continue
 		}
 		s.det.failed[i].announced = false
+		if s.det.confirming != nil {
+			s.det.healed = true
+		}
 		for _, o := range s.view.Members {
 			if o != s.self && o != m {
 				s.send(o, &Verdict{Hdr: s.hdr(o), Suspect: m, Failed: false})

@@ -602,9 +602,19 @@ func (s *Server) takeoverSuspects(suspects []Member) {
 }
 
 func (s *Server) checkTakeoverDone() {
-	if t := s.takeover; t != nil && len(t.awaiting) == 0 {
-		s.finishTakeover()
+	t := s.takeover
+	if t == nil || len(t.awaiting) != 0 {
+		return
 	}
+	if c := s.view.coordinator(); c != s.self && t.suspected[c] && !s.isFailed(c) && s.lastHeard[c.ID] > t.startedAt {
+		// The coordinator it suspected has been heard from since the takeover began (a split
+		// between them healed, or it was paused) and nobody holds it failed any more: as in
+		// installView, taking over now would remove a live coordinator (and its copies, which
+		// the fault guards count as the surviving side's) only on a stale suspicion.
+		s.takeover = nil
+		return
+	}
+	s.finishTakeover()
 }
 
 // finishTakeover rebuilds the bucket metadata from what the live members hold (the truth, whatever

@@ -204,6 +204,21 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 			return true
 		}
 	}
+	if s.det.healed {
+		// A member found failed came back while the round ran: the cut that silenced the
+		// others may have healed too, their answers still in flight (the checks counted the
+		// time the requests were held). Removing them now would remove part of the other side
+		// without the rule seeing that half was lost; check everyone again, suspects included.
+		s.det.healed = false
+		s.det.confirming = []Member{}
+		for _, m := range s.view.Members {
+			if m != s.self && !containsMember(s.evicting, m) {
+				s.startFinalCheck(m, noMember)
+				s.det.confirming = append(s.det.confirming, m)
+			}
+		}
+		return true
+	}
 	s.det.confirming = nil
 	return false
 }
