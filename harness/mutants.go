@@ -44,6 +44,9 @@ type MutantScore struct {
 	ShrunkReplay string `json:"shrunk_replay,omitempty"`
 	// Unknown counts seeds whose verdict was Unknown (the check ran out of time).
 	Unknown int `json:"unknown"`
+	// BaselineFailures counts seeds that failed with the mutant and fail without it too: the
+	// correct protocol's own failures, never counted as detections.
+	BaselineFailures int `json:"baseline_failures,omitempty"`
 	// Shrunk is the shrunk counterexample's outcome (not serialised).
 	Shrunk *Outcome `json:"-"`
 }
@@ -88,7 +91,9 @@ func HomeScenario(m kv.Mutant) string {
 // target: at most 30 client operations).
 const SmallCounterexampleOps = 30
 
-// ScoreMutants runs each mutant over the seed budget and reports how the checks fared.
+// ScoreMutants runs each mutant over the seed budget and reports how the checks fared. A seed that
+// fails with the mutant is run again without it: if the correct protocol fails it too, the seed
+// counts as a baseline failure, never as a detection (the mutant did not cause it).
 func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 	names := cfg.Mutants
 	if len(names) == 0 {
@@ -112,13 +117,21 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 		var first *Outcome
 		var runErr error
 		type seedRun struct {
-			o   *Outcome
-			err error
+			o *Outcome
+			// baselineFails: the seed fails without the mutant too (checked only for failures).
+			baselineFails bool
+			err           error
 		}
+		correct := cfg.Scenario
+		correct.KV.Mutants = 0
 		ParallelSeeds(AllSeeds.Seeds(cfg.FirstSeed, cfg.Seeds), cfg.Workers,
 			func(seed uint64) seedRun {
 				o, err := Run(scn, seed, Options{CheckBudget: cfg.CheckBudget})
-				return seedRun{o, err}
+				if err != nil || (o.Final != VerdictViolation && o.Final != VerdictCrash) {
+					return seedRun{o: o, err: err}
+				}
+				base, err := Run(correct, seed, Options{CheckBudget: cfg.CheckBudget})
+				return seedRun{o: o, baselineFails: err == nil && base.Final != VerdictPass, err: err}
 			},
 			func(r seedRun) {
 				if r.err != nil {
@@ -127,8 +140,10 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 				}
 				o := r.o
 				score.Seeds++
-				switch o.Final {
-				case VerdictViolation, VerdictCrash:
+				switch {
+				case r.baselineFails:
+					score.BaselineFailures++
+				case o.Final == VerdictViolation || o.Final == VerdictCrash:
 					score.Detections++
 					for _, c := range o.CaughtBy {
 						if score.FirstByCheck == nil {
@@ -142,7 +157,7 @@ func ScoreMutants(cfg MutationConfig) ([]MutantScore, error) {
 						first = o
 						score.Caught, score.FirstSeed, score.SeedsToDetection, score.CaughtBy = true, o.Spec.Seed, score.Seeds, o.CaughtBy
 					}
-				case VerdictUnknown:
+				case o.Final == VerdictUnknown:
 					score.Unknown++
 				}
 				if cfg.Progress != nil {
