@@ -259,20 +259,7 @@ func TestMutantRecoveryPicksDeparted(t *testing.T) {
 // read too (s1 refuses s0's epoch), so the schedule runs without it (local-reads in both runs): the
 // quarantine is the protection of a resumed primary that does not depend on reaching its holders.
 func TestMutantIgnoreLapse(t *testing.T) {
-	runMutantScheduleOver(t, NewMutants(LocalReads), IgnoreLapse, outcome{}, outcome{found: true, value: "v1"}, func(t *testing.T, hf func() *harness) outcome {
-		h := hf()
-		h.write("c0", "s0", protocol.OpPut, "k", "v1")
-		h.isolate("s0")
-		h.holdTimer("s0", timerHeartbeat)
-		h.holdTimer("s0", timerFinalCheck)
-		h.advance(6 * h.cfg.FailureDetectionTimeout)
-		h.stabilize()
-		h.write("c0", "s1", protocol.OpPut, "k", "v2")
-		h.releaseAll()
-		h.hold("s1", "s0") // the views removing s0 have not reached it yet
-		h.hold("s2", "s0")
-		return answered(h.get("c1", "s0", "k"))
-	}, 3)
+	runMutantScheduleOver(t, NewMutants(LocalReads), IgnoreLapse, outcome{}, outcome{found: true, value: "v1"}, staleReadAtOldPrimary, 3)
 }
 
 // staleReadAtOldPrimary: s0, primary of bucket 0 with v1, hears nothing and is heard by nobody for
