@@ -87,7 +87,8 @@ func (w *kvWorld) keepsQuorumOn(on func(protocol.NodeID) bool) bool {
 		return true
 	}
 	gone := func(m kv.Member) bool { return !on(m.ID) || !w.healthy(m) }
-	if !w.server(id).KeepsQuorumWithout(gone) {
+	joining := w.joiners(w.server(id))
+	if !w.server(id).KeepsQuorumWithout(joining, gone) {
 		return false
 	}
 	for i := 0; i < w.cfg.Servers; i++ {
@@ -95,11 +96,27 @@ func (w *kvWorld) keepsQuorumOn(on func(protocol.NodeID) bool) bool {
 		if srv == nil || !on(protocol.NodeID(i)) || !srv.Joined() || !w.healthy(srv.Self()) {
 			continue
 		}
-		if !srv.KeepsQuorumWithout(gone) {
+		if !srv.KeepsQuorumWithout(joining, gone) {
 			return false
 		}
 	}
 	return true
+}
+
+// joiners lists the servers that the coordinator's view does not list and that have not joined
+// (or died before they did): the coordinator may admit any of them, its join in hand, before it
+// removes the members gone, and a dead joiner is then lost weight too (cascading-failures seed 13:
+// a member killed right after its restart was admitted, dead, and its removal with another's lost
+// half of the view).
+func (w *kvWorld) joiners(coord *kv.Server) []kv.Member {
+	var joining []kv.Member
+	for i := 0; i < w.cfg.Servers; i++ {
+		srv := w.server(protocol.NodeID(i))
+		if srv != nil && !srv.Joined() && !srv.Stopped() && !coord.InView(srv.Self()) {
+			joining = append(joining, srv.Self())
+		}
+	}
+	return joining
 }
 
 // copiesOn reports whether every bucket has an initialized copy on a healthy member that the

@@ -159,22 +159,33 @@ func (s *Server) onPartitionShutdown(from Member, m *PartitionShutdown) {
 	s.forcedDisconnect(s.view, fmt.Sprintf("network partition detected by %s: its side lost %d of %d weight", from, m.Lost, m.Weight))
 }
 
-// KeepsQuorumWithout reports whether a view change from this server's view that removed at once
-// every member gone says is gone would keep the partition rule satisfied (always, under
-// NoQuorum). Fault injectors use it to stay within the cluster's quorum as they stay within its
-// redundancy.
-func (s *Server) KeepsQuorumWithout(gone func(Member) bool) bool {
+// KeepsQuorumWithout reports whether a view change from this server's view that first admitted
+// joining (members the view does not list yet: a coordinator admits a join it has in hand before
+// it notices that the joiner has died since) and then removed at once every member gone says is
+// gone would keep the partition rule satisfied (always, under NoQuorum). Fault injectors use it to
+// stay within the cluster's quorum as they stay within its redundancy.
+func (s *Server) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bool {
 	if s.cfg.Partition.Rule != WeightedQuorum || s.view == nil {
 		return true
 	}
-	var removed []Member
+	lost, total := s.cfg.Partition.loss(s.view, nil)
+	removed := false
 	for _, m := range s.view.Members {
 		if gone(m) {
-			removed = append(removed, m)
+			lost += s.cfg.Partition.weight(s.view, m)
+			removed = true
 		}
 	}
-	lost, total := s.cfg.Partition.loss(s.view, removed)
-	return len(removed) == 0 || 2*lost < total
+	// The worst case admits every joiner that is gone and none that is not: a live joiner
+	// admitted adds weight that stays, a dead one adds as much to the loss as to the whole.
+	for _, m := range joining {
+		if !s.view.hasMember(m) && gone(m) {
+			total += s.cfg.Partition.MemberWeight // a joiner is never the oldest member
+			lost += s.cfg.Partition.MemberWeight
+			removed = true
+		}
+	}
+	return !removed || 2*lost < total
 }
 
 // confirmingRemoval: under the weighted rule, a coordinator about to remove failed members first
