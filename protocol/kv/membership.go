@@ -556,19 +556,55 @@ func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 	s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: q.Term, View: s.view, Facts: s.facts()})
 }
 
+// onTakeoverQueryForEarlierIncarnation: a member taking over asks an earlier incarnation of this
+// server, which its view still lists. This incarnation answers for itself once it has joined: the
+// view that admitted it may have reached only it before its coordinator died (a host crash loses
+// the view messages in flight), and a takeover that never heard of it would remove it with the
+// dead incarnation and force it, copies and all, out of a cluster it could serve (host-failures
+// seed 515).
+func (s *Server) onTakeoverQueryForEarlierIncarnation(from Member, q *TakeoverQuery) {
+	if s.joined && !s.stopped {
+		s.onTakeoverQuery(from, q)
+	}
+}
+
+// awaitedAs is the member the takeover asked for whom a reply from `from` answers: from itself,
+// or an earlier incarnation of it that the takeover's view lists (the reply then also says that
+// the earlier one is dead).
+func (t *takeoverState) awaitedAs(from Member) (Member, bool) {
+	if t.awaiting[from] {
+		return from, true
+	}
+	var asked Member
+	found := false
+	for m := range t.awaiting { // the newest earlier incarnation: the same whatever the order
+		if m.ID == from.ID && m.Inc < from.Inc && (!found || m.Inc > asked.Inc) {
+			asked, found = m, true
+		}
+	}
+	return asked, found
+}
+
 func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
 	t := s.takeover
-	if t != nil && r.Refused && r.Term >= t.term && t.awaiting[from] {
+	if t == nil {
+		return
+	}
+	asked, awaited := t.awaitedAs(from)
+	if r.Refused && r.Term >= t.term && awaited {
 		s.maxTerm = max(s.maxTerm, r.Term)
 		suspects := sortedMembersOf(t.suspected)
 		s.takeover = nil
 		s.startTakeover(suspects)
 		return
 	}
-	if t == nil || r.Refused || r.Term != t.term || !t.awaiting[from] {
+	if r.Refused || r.Term != t.term || !awaited {
 		return
 	}
-	delete(t.awaiting, from)
+	delete(t.awaiting, asked)
+	if asked != from {
+		t.suspected[asked] = true
+	}
 	t.replies[from] = r
 	if r.View != nil && r.View.Version.Compare(s.view.Version) > 0 {
 		// A newer view we never installed: its members must be asked too.

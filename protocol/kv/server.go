@@ -312,8 +312,13 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	}
 	sender, ok := s.admit(from, sm.header())
 	if !ok {
-		if v, isView := m.(*ViewMsg); isView && v.ToInc != anyIncarnation && v.ToInc < s.self.Inc {
-			s.onViewForEarlierIncarnation(v.View)
+		if h := sm.header(); h.ToInc != anyIncarnation && h.ToInc < s.self.Inc {
+			switch early := m.(type) {
+			case *ViewMsg:
+				s.onViewForEarlierIncarnation(early.View)
+			case *TakeoverQuery:
+				s.onTakeoverQueryForEarlierIncarnation(sender, early)
+			}
 		}
 		return
 	}
