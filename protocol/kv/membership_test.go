@@ -39,8 +39,9 @@ func TestTakeoverIsNotStuckOnAJoiningMember(t *testing.T) {
 // others still list the member's previous incarnation and address their heartbeats to it. The
 // restarted member must not conclude from the silence that everyone older is dead and take over
 // alone (with no copies it would declare every bucket lost and make the others disconnect): the
-// heartbeats prove the senders alive whichever incarnation they address, and the view the rightful
-// successor sends to the previous incarnation tells the restarted member it is not in the cluster.
+// heartbeats prove the senders alive whichever incarnation they address, and the rightful
+// successor's takeover query (addressed to the previous incarnation) is answered by the restarted
+// member, which the successor then keeps (TestTakeoverKeepsAMemberOnlyItsDeadCoordinatorAdmitted).
 //
 // Four servers. s3 crashes and restarts; s0 admits s3#1 in a view that reaches only s3#1, and
 // crashes. s1 suspects s0 and s3's previous incarnation, and takes over.
@@ -182,5 +183,37 @@ func TestRivalTakeoverOfAnEqualTermIsRetriedUnderANewerOne(t *testing.T) {
 		if v := h.server(name).view.Version; v != s2.view.Version {
 			t.Fatalf("%s holds view %v, s2 %v:\n%s", name, v, s2.view.Version, h.describe())
 		}
+	}
+}
+
+// A takeover asks the members of its view, which may list an earlier incarnation of a member that
+// the dead coordinator admitted anew in a view that reached only that member (a host crash loses
+// the view messages in flight). The new incarnation answers for the earlier one, and the takeover
+// keeps it: removed with the dead incarnation it would be forced out of a cluster it can serve, its
+// copies with it (host-failures seed 515).
+//
+// Four servers. s3 crashes and restarts; s0 admits s3#1 in a view that reaches only s3#1, and
+// crashes. s1 suspects s0 and takes over, asking s3's previous incarnation.
+func TestTakeoverKeepsAMemberOnlyItsDeadCoordinatorAdmitted(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 4
+	h := newHarness(t, cfg)
+	h.crash("s3")
+	h.hold("s0", "s1") // s0's view admitting s3#1 reaches only s3#1
+	h.hold("s0", "s2")
+	h.restart("s3")
+	h.stabilize()
+	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s3#1 alone should know the view admitting it:\n%s", h.describe())
+	}
+	h.crash("s0")
+	h.advance(6 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	s1, s3 := h.server("s1"), h.server("s3")
+	if !s1.IsCoordinator() {
+		t.Fatalf("s1 should coordinate after taking over from s0:\n%s", h.describe())
+	}
+	if s3.Stopped() || len(h.eventsNamed(EventRejoin)) > 0 || !s1.view.hasMember(s3.Self()) || s3.view.Version != s1.view.Version {
+		t.Fatalf("s3#1 should be in s1's takeover view without leaving or rejoining:\n%s", h.describe())
 	}
 }
