@@ -113,7 +113,7 @@ func TestRunFailingSeedReportReplaysAndDetectsTampering(t *testing.T) {
 		"header only":      variant("header-only.jsonl", func(lines []string) []string { return lines[:1] }),
 		"half the records": variant("half.jsonl", func(lines []string) []string { return lines[:len(lines)/2] }),
 		"other trace version": variant("version.jsonl", func(lines []string) []string {
-			lines[0] = strings.Replace(lines[0], `"version":1`, `"version":99`, 1)
+			lines[0] = strings.Replace(lines[0], fmt.Sprintf(`"version":%d`, trace.Version), `"version":99`, 1)
 			return lines
 		}),
 		"other run format": variant("run-format.jsonl", func(lines []string) []string {
@@ -121,7 +121,7 @@ func TestRunFailingSeedReportReplaysAndDetectsTampering(t *testing.T) {
 			return lines
 		}),
 		"not a run": variant("not-a-run.jsonl", func(lines []string) []string {
-			lines[0] = `{"format":"stateflush-trace","version":1,"description":{"hello":"world"}}`
+			lines[0] = fmt.Sprintf(`{"format":"stateflush-trace","version":%d,"description":{"hello":"world"}}`, trace.Version)
 			return lines
 		}),
 		"invalid scenario": variant("invalid-scenario.jsonl", func(lines []string) []string {

@@ -13,7 +13,7 @@ import (
 const Format = "stateflush-trace"
 
 // Version is the trace file format version that Write produces and Read accepts.
-const Version = 1
+const Version = 2
 
 // Header is the first line of a trace file. Description is a free-form JSON value supplied by whoever
 // ran the simulation (seed, scenario, configuration), so that the file says how to reproduce it.
@@ -61,7 +61,7 @@ var knownKinds = map[Kind]bool{
 
 // Write encodes a trace as JSON Lines: a header line
 //
-//	{"format":"stateflush-trace","version":1,"description":{...}}
+//	{"format":"stateflush-trace","version":2,"description":{...}}
 //
 // then one Record per line. h.Version must be 0 (meaning the current Version) or Version, and
 // h.Description empty or valid JSON (it is written compacted onto the header line). Records must

@@ -40,7 +40,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if len(lines) != 1+len(records) {
 		t.Fatalf("%d lines, want a header and %d records:\n%s", len(lines), len(records), data)
 	}
-	if lines[0] != `{"format":"stateflush-trace","version":1,"description":{"seed":42,"scenario":"gossip"}}` {
+	if lines[0] != `{"format":"stateflush-trace","version":2,"description":{"seed":42,"scenario":"gossip"}}` {
 		t.Fatalf("header line %s", lines[0])
 	}
 	h, got, err := Read(bytes.NewReader(data))
@@ -119,10 +119,10 @@ func TestReadRejectsBadInputNamingTheLine(t *testing.T) {
 		{"empty input", "", 1, ErrTruncated},
 		{"header cut off", header[:20], 1, ErrTruncated},
 		{"record cut off", header + lines[1] + lines[2][:15], 3, ErrTruncated},
-		{"wrong version", strings.Replace(header, `"version":1`, `"version":2`, 1), 1, ErrVersion},
+		{"wrong version", strings.Replace(header, `"version":2`, `"version":1`, 1), 1, ErrVersion},
 		{"wrong format", strings.Replace(header, "stateflush-trace", "other", 1), 1, ErrVersion},
 		{"header not an object", "[1,2]\n", 1, ErrMalformed},
-		{"header unknown field", `{"format":"stateflush-trace","version":1,"extra":true}` + "\n", 1, ErrMalformed},
+		{"header unknown field", `{"format":"stateflush-trace","version":2,"extra":true}` + "\n", 1, ErrMalformed},
 		{"not JSON", header + "seq=1\n", 2, ErrMalformed},
 		{"empty line", header + lines[1] + "\n" + lines[2], 3, ErrMalformed},
 		{"null record", header + "null\n", 2, ErrMalformed},
