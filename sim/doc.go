@@ -114,7 +114,8 @@
 //
 // # Performance
 //
-// The event queue is a slice-based binary heap of event values; each node has one preallocated Env;
+// The event queue is a binary heap of small keys over a slab of event values whose slots are reused;
+// each node has one preallocated Env;
 // the trace hash works on 64-bit words. BenchmarkPingPong8 (go test -bench PingPong8 -cpu 1 ./sim/)
 // measures delivered messages per second and allocations per event in HashOnly mode.
 package sim

@@ -70,15 +70,31 @@ func TestLongTailHasATail(t *testing.T) {
 func TestEventQueueOrdersByTimeThenInsertion(t *testing.T) {
 	var q eventQueue
 	r := NewPRNG(5)
-	for seq := uint64(1); seq <= 2000; seq++ {
-		q.push(event{at: protocol.Time(r.Intn(50)), seq: seq})
-	}
 	prev := event{at: -1}
-	for len(q) > 0 {
+	popped := 0
+	check := func() {
 		e := q.pop()
+		popped++
 		if e.at < prev.at || (e.at == prev.at && e.seq < prev.seq) {
 			t.Fatalf("popped (%d, %d) after (%d, %d)", e.at, e.seq, prev.at, prev.seq)
 		}
+		if e.id != e.seq {
+			t.Fatalf("popped event %d carries the payload of event %d: a reused slot was overwritten", e.seq, e.id)
+		}
 		prev = e
+	}
+	// Pops interleaved with pushes reuse slots; each push is no earlier than the last pop, as in
+	// the simulator.
+	for seq := uint64(1); seq <= 2000; seq++ {
+		q.push(event{at: prev.at + 1 + protocol.Time(r.Intn(50)), seq: seq, id: seq})
+		if seq%3 == 0 {
+			check()
+		}
+	}
+	for q.len() > 0 {
+		check()
+	}
+	if popped != 2000 {
+		t.Fatalf("popped %d events, pushed 2000", popped)
 	}
 }

@@ -15,8 +15,7 @@ import (
 // depends only on the run, never on map order.
 func (s *Sim) Pending() []string {
 	counts := map[string]int{}
-	for i := range s.queue {
-		ev := &s.queue[i]
+	s.queue.each(func(ev *event) {
 		switch ev.kind {
 		case evDeliver:
 			if notice := s.pendingNotice(ev); notice != "" {
@@ -35,7 +34,7 @@ func (s *Sim) Pending() []string {
 				counts[fmt.Sprintf("action %q", a.label)]++
 			}
 		}
-	}
+	})
 	lines := make([]string, 0, len(counts))
 	for what, n := range counts {
 		lines = append(lines, fmt.Sprintf("%d× %s", n, what))

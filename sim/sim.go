@@ -263,7 +263,7 @@ func New(cfg Config) (*Sim, error) {
 		blocked:        make([]bool, n*n),
 		stalled:        make([]bool, n*n),
 		stalledMsgs:    map[int][]stalledSend{},
-		queue:          make(eventQueue, 0, 4*n),
+		queue:          newEventQueue(4 * n),
 		timers:         make(map[protocol.TimerID]armedTimer, 2*n),
 		streams:        map[string]protocol.Rand{},
 		source:         cfg.Source,
@@ -356,11 +356,11 @@ func (s *Sim) run(until protocol.Time, bounded bool) Result {
 		if s.stats.Steps >= s.cfg.StepBudget {
 			return s.finish(EndStepBudget)
 		}
-		if len(s.queue) == 0 && !bounded {
+		if s.queue.len() == 0 && !bounded {
 			panic(fmt.Sprintf("sim: invariant broken: event queue empty but not quiescent (in flight %d, foreground timers %d, foreground actions %d)",
 				s.inFlight, s.foregroundTimers, s.foregroundAction))
 		}
-		if len(s.queue) == 0 || s.queue[0].at > limit {
+		if s.queue.len() == 0 || s.queue.nextAt() > limit {
 			if s.now < limit {
 				s.now = limit
 			}
