@@ -288,6 +288,7 @@ func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 		return
 	}
 	before := len(meta.initializedHolders())
+	meta.ownHolders()
 	meta.Holders[hi].Initialized = true
 	if !meta.Primary.valid() {
 		meta.Primary = r

@@ -74,9 +74,13 @@ func initialView(cfg Config) *View {
 
 func (v *View) clone() *View {
 	c := &View{Version: v.Version, Members: append([]Member(nil), v.Members...)}
+	// The buckets' holder lists are shared, copy on write: a view change touches a few buckets, and
+	// copying every list made each change cost the whole cluster's buckets in allocations. The
+	// capacity is cut to the length so that an append copies; the few in-place edits copy first
+	// (ownHolders).
 	c.Buckets = make([]BucketMeta, len(v.Buckets))
 	for i, b := range v.Buckets {
-		b.Holders = append([]HolderMeta(nil), b.Holders...)
+		b.Holders = b.Holders[:len(b.Holders):len(b.Holders)]
 		c.Buckets[i] = b
 	}
 	return c
@@ -203,9 +207,14 @@ func (b *BucketMeta) creating() bool {
 
 func (b *BucketMeta) removeHolder(m Member) {
 	if i := b.holder(m); i >= 0 {
-		b.Holders = append(b.Holders[:i], b.Holders[i+1:]...)
+		b.ownHolders()
+		b.Holders = slices.Delete(b.Holders, i, i+1)
 	}
 }
+
+// ownHolders gives b a holder list of its own before an edit in place: after clone it shares the
+// list with the view it was cloned from, which may have been sent already.
+func (b *BucketMeta) ownHolders() { b.Holders = slices.Clone(b.Holders) }
 
 func sortHolders(hs []HolderMeta) {
 	slices.SortFunc(hs, func(x, y HolderMeta) int { return cmp.Compare(x.Member.ID, y.Member.ID) })
