@@ -20,7 +20,7 @@ import "github.com/stateflush/stateflush/protocol"
 
 type syncState struct {
 	epoch    uint64
-	awaiting map[Member]bool
+	awaiting memberSet
 	pushing  bool
 	// collected holds the holders' answers until the push is built from them.
 	collected []*SyncState
@@ -38,26 +38,26 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 	b.role = roleSyncing
 	s.emit(protocol.EventPrimaryChange, a("bucket", b.index), a("primary", s.self), a("epoch", epoch))
 	meta := &s.view.Buckets[b.index]
-	targets := map[Member]bool{}
+	var targets memberSet
 	if previous.valid() && previous != s.self && s.view.hasMember(previous) {
 		// The previous primary may have lost its copy in this very view (a rebalance handing the
 		// primary role over) and not know it yet: fence it too, or it could keep serving reads.
-		targets[previous] = true
+		targets.add(previous)
 	}
 	for _, h := range meta.Holders {
 		if h.Member == s.self || s.departed[h.Member] {
 			continue
 		}
-		targets[h.Member] = true
+		targets.add(h.Member)
 		if h.Initialized && b.profiles[h.Member] == nil {
 			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
 		}
 	}
 	for m := range b.profiles {
-		targets[m] = true
+		targets.add(m) // the set is sorted whatever the order
 	}
 	b.sync = &syncState{epoch: epoch, awaiting: targets}
-	for _, m := range sortedMembersOf(targets) {
+	for _, m := range targets {
 		s.send(m, &SyncCollect{Hdr: s.hdr(m), Bucket: b.index, Epoch: epoch})
 	}
 	s.checkCollectDone(b)
@@ -86,10 +86,10 @@ func (s *Server) onSyncCollect(from Member, m *SyncCollect) {
 
 func (s *Server) onSyncState(from Member, m *SyncState) {
 	b := s.buckets[m.Bucket]
-	if b == nil || b.sync == nil || b.sync.pushing || m.Epoch != b.sync.epoch || !b.sync.awaiting[from] {
+	if b == nil || b.sync == nil || b.sync.pushing || m.Epoch != b.sync.epoch || !b.sync.awaiting.has(from) {
 		return
 	}
-	delete(b.sync.awaiting, from)
+	b.sync.awaiting.remove(from)
 	b.sync.collected = append(b.sync.collected, m)
 	s.checkCollectDone(b)
 }

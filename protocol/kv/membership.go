@@ -362,11 +362,7 @@ func (s *Server) gone(b *bucketState, m Member) bool {
 // flush and image stream end, a departed source makes the new copy retry.
 func (s *Server) resolveDepartures(b *bucketState) {
 	for _, w := range b.writesInOrder() {
-		for _, m := range sortedMembersOf(w.awaiting) {
-			if b.profiles[m] == nil {
-				delete(w.awaiting, m)
-			}
-		}
+		w.awaiting.removeIf(func(m Member) bool { return b.profiles[m] == nil })
 		s.checkWriteDone(b, w)
 	}
 	if b.blockedBy.valid() && b.profiles[b.blockedBy] == nil {
@@ -393,11 +389,7 @@ func (s *Server) resolveDepartures(b *bucketState) {
 		}
 	}
 	if sy := b.sync; sy != nil && !sy.pushing {
-		for _, m := range sortedMembersOf(sy.awaiting) {
-			if s.departed[m] {
-				delete(sy.awaiting, m)
-			}
-		}
+		sy.awaiting.removeIf(func(m Member) bool { return s.departed[m] })
 		s.checkCollectDone(b)
 	}
 	if b.creation != nil {

@@ -25,7 +25,7 @@ type pendingRead struct {
 	seq      uint64
 	found    bool
 	value    string
-	awaiting map[Member]bool
+	awaiting memberSet
 	failed   bool
 }
 
@@ -39,10 +39,10 @@ func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, k
 	}
 	found, value := b.read(key)
 	s.nextReadID++
-	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: make(map[Member]bool, len(recipients))}
+	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: make(memberSet, 0, len(recipients))}
 	for _, m := range recipients {
 		s.send(m, &ReadFence{Hdr: s.hdr(m), Bucket: b.index, Epoch: b.epoch, ReadID: r.id})
-		r.awaiting[m] = true
+		r.awaiting.add(m)
 	}
 	b.reads = append(b.reads, r)
 }
@@ -72,10 +72,10 @@ func (s *Server) onReadFenceReply(from Member, m *ReadFenceReply) {
 		return
 	}
 	for _, r := range b.reads {
-		if r.id != m.ReadID || !r.awaiting[from] {
+		if r.id != m.ReadID || !r.awaiting.has(from) {
 			continue
 		}
-		delete(r.awaiting, from)
+		r.awaiting.remove(from)
 		if m.Outcome != ackApplied {
 			r.failed = true
 		}
@@ -93,11 +93,8 @@ func (s *Server) onReadFenceReply(from Member, m *ReadFenceReply) {
 func (s *Server) settleReads(b *bucketState) {
 	keep := b.reads[:0]
 	for _, r := range b.reads {
-		for _, m := range sortedMembersOf(r.awaiting) {
-			if b.profiles[m] == nil {
-				delete(r.awaiting, m)
-				r.failed = true
-			}
+		if r.awaiting.removeIf(func(m Member) bool { return b.profiles[m] == nil }) {
+			r.failed = true
 		}
 		stale := b.role != roleServing || b.epoch != r.epoch
 		switch {

@@ -121,7 +121,7 @@ type write struct {
 	events     []EventID
 	sync       bool
 	recipients []Member
-	awaiting   map[Member]bool
+	awaiting   memberSet
 	onWire     bool
 	failed     bool // a holder rejected it: this primary was superseded
 	clients    []clientWait

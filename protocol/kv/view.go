@@ -220,14 +220,7 @@ func sortHolders(hs []HolderMeta) {
 	slices.SortFunc(hs, func(x, y HolderMeta) int { return cmp.Compare(x.Member.ID, y.Member.ID) })
 }
 
-func sortMembers(ms []Member) {
-	slices.SortFunc(ms, func(x, y Member) int {
-		if x.ID != y.ID {
-			return cmp.Compare(x.ID, y.ID)
-		}
-		return cmp.Compare(x.Inc, y.Inc)
-	})
-}
+func sortMembers(ms []Member) { slices.SortFunc(ms, compareMembers) }
 
 // bucketSummary renders every bucket's holders: "0:[s0* s1 s2?]" (* primary, ? uninitialized),
 // "1:lost".

@@ -129,7 +129,7 @@ func (s *Server) nextVersion(b *bucketState) Version {
 
 func (s *Server) newWrite(b *bucketState, entries []Entry, events []EventID, sync bool) *write {
 	s.nextWriteID++
-	return &write{id: s.nextWriteID, bucket: b.index, epoch: b.epoch, entries: entries, events: events, sync: sync, awaiting: map[Member]bool{}}
+	return &write{id: s.nextWriteID, bucket: b.index, epoch: b.epoch, entries: entries, events: events, sync: sync}
 }
 
 // distribute counts the write in, then chooses its recipients, then (after the distribution delay)
@@ -168,7 +168,7 @@ func (s *Server) onDistributeTimer(id uint64) {
 			}
 			s.contentSent[r]++
 			s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
-			w.awaiting[r] = true
+			w.awaiting.add(r)
 		}
 		if w.op != nil && s.cfg.Mutants.Has(AckBeforeReplicas) {
 			// The mutant: on the wire counts as acknowledged, whatever the recipients will answer.
@@ -192,10 +192,10 @@ func (s *Server) onDistributeTimer(id uint64) {
 func (s *Server) onWriteAck(from Member, m *WriteAck) {
 	b := s.buckets[m.Bucket]
 	w := s.writes[m.WriteID]
-	if b == nil || w == nil || w.bucket != m.Bucket || !w.awaiting[from] {
+	if b == nil || w == nil || w.bucket != m.Bucket || !w.awaiting.has(from) {
 		return
 	}
-	delete(w.awaiting, from)
+	w.awaiting.remove(from)
 	if m.Outcome == ackRejected {
 		w.failed = true
 		s.adoptPrimary(b, m.Primary, m.Epoch)
