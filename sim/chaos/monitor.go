@@ -113,9 +113,8 @@ func (m *Monitor) Observe(r *trace.Record) {
 		case r.Name == "connection-broken" && m.planned(r):
 			// The store removes an end of a broken connection: planned work, like a split that
 			// mends at once.
-			for _, id := range []int32{r.Node, r.Peer} {
-				m.splitByPlan[id] = plannedSplit{inc: m.incarnation[id], untilUS: r.TimeUS + m.cfg.SplitGrace}
-			}
+			m.creditCutOff(r.Node, r.TimeUS+m.cfg.SplitGrace)
+			m.creditCutOff(r.Peer, r.TimeUS+m.cfg.SplitGrace)
 		}
 	case trace.KindEvent:
 		switch {
@@ -164,9 +163,15 @@ func (m *Monitor) observeSplit(r *trace.Record) {
 			if err != nil {
 				continue
 			}
-			m.splitByPlan[int32(id)] = plannedSplit{inc: m.incarnation[int32(id)], untilUS: until}
+			m.creditCutOff(int32(id), until)
 		}
 	}
+}
+
+// creditCutOff records that planned work cuts a member's current incarnation off until a time: its
+// removal or disconnection meanwhile is no alarm.
+func (m *Monitor) creditCutOff(id int32, untilUS int64) {
+	m.splitByPlan[id] = plannedSplit{inc: m.incarnation[id], untilUS: untilUS}
 }
 
 // cutOff reports whether a planned split explains the departure of a member's incarnation at a
