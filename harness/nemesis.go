@@ -194,7 +194,20 @@ func (n *nemesis) breakConnection(r protocol.Rand) protocol.Duration {
 		return notice
 	}
 	younger := n.world.younger(x, y)
-	if !n.world.SafeToKill(younger) || !n.world.KeepsQuorum(younger) {
+	// An end whose view lists an earlier incarnation of the other, older than itself, takes
+	// itself for the younger end unless it hears from the new incarnation before the notice
+	// (protocol/kv/connections.go): it may be removed too, and the removals together must be ones
+	// the monkey could deal (steady-monkey seeds 4657, 8687: a restarted end and a lagging one both
+	// asked for their own removal).
+	removed := []protocol.NodeID{younger}
+	var maybe []protocol.NodeID
+	for _, e := range [][2]protocol.NodeID{{x, y}, {y, x}} {
+		if e[0] != younger && n.world.takesItselfForYounger(e[0], e[1]) {
+			removed = append(removed, e[0])
+			maybe = append(maybe, e[0])
+		}
+	}
+	if !n.world.safeToRemove(removed) {
 		return notice
 	}
 	if err := n.sim.BreakConnection(x, y, notice, partitionLabel); err != nil {
@@ -204,6 +217,12 @@ func (n *nemesis) breakConnection(r protocol.Rand) protocol.Duration {
 		n.world.evicted = map[protocol.NodeID]uint32{}
 	}
 	n.world.evicted[younger] = n.sim.Incarnation(younger)
+	for _, e := range maybe {
+		if n.world.mayEvict == nil {
+			n.world.mayEvict = map[protocol.NodeID]pendingEviction{}
+		}
+		n.world.mayEvict[e] = pendingEviction{inc: n.sim.Incarnation(e), until: n.sim.Now() + protocol.Time(notice)}
+	}
 	return notice
 }
 

@@ -368,6 +368,14 @@ type kvWorld struct {
 	// evicted maps the younger end of each connection the nemesis broke to its incarnation then:
 	// the store removes that incarnation (world.go).
 	evicted map[protocol.NodeID]uint32
+	// mayEvict maps an end of a broken connection that may take itself for the younger end to its
+	// incarnation and the end of the notice, after which its request shows (breakConnection).
+	mayEvict map[protocol.NodeID]pendingEviction
+}
+
+type pendingEviction struct {
+	inc   uint32
+	until protocol.Time
 }
 
 func (w *kvWorld) server(id protocol.NodeID) *kv.Server {

@@ -27,6 +27,14 @@ func (w *kvWorld) healthy(m kv.Member) bool {
 	if inc, ok := w.evicted[m.ID]; ok && inc == m.Inc {
 		return false // the younger end of a broken connection: the store removes it
 	}
+	if e, ok := w.mayEvict[m.ID]; ok && e.inc == m.Inc && w.sim.Now() <= e.until {
+		return false // it may be the end removed (breakConnection), until the loss is known
+	}
+	for i := 0; i < w.cfg.Servers; i++ {
+		if srv := w.server(protocol.NodeID(i)); srv != nil && w.sim.Alive(protocol.NodeID(i)) && srv.EvictionRequested(m) {
+			return false // a member asks for its removal (a broken connection)
+		}
+	}
 	return w.sim.Alive(m.ID) && w.sim.Incarnation(m.ID) == m.Inc && !w.sim.Paused(m.ID) &&
 		srv != nil && !srv.Stopped() && !srv.QuarantinedAt(w.sim.Now())
 }
@@ -141,14 +149,50 @@ func (w *kvWorld) copiesOn(on func(protocol.NodeID) bool) bool {
 	return !slices.Contains(copies, 0)
 }
 
+// takesItselfForYounger reports whether server e's view lists an earlier incarnation of server p
+// than the one running, ranked older than e: e then asks for its own removal when their
+// connection breaks, unless it hears from p's new incarnation first.
+func (w *kvWorld) takesItselfForYounger(e, p protocol.NodeID) bool {
+	srv := w.server(e)
+	if srv == nil {
+		return false
+	}
+	listed, ok := srv.ViewMember(p)
+	return ok && listed.Inc != w.sim.Incarnation(p) && srv.ViewRank(p) < srv.ViewRank(e)
+}
+
+// safeToRemove reports whether every bucket keeps an initialized copy, and the cluster its quorum,
+// without the victims (as SafeToKill and KeepsQuorum for one).
+func (w *kvWorld) safeToRemove(victims []protocol.NodeID) bool {
+	side := w.survivingSide()
+	on := func(id protocol.NodeID) bool { return !slices.Contains(victims, id) && slices.Contains(side, id) }
+	return w.copiesOn(on) && w.keepsQuorumOn(on)
+}
+
 // younger is whichever of two servers the coordinator's view lists later (the end of a broken
-// connection the store removes), or y when the view lists neither.
+// connection the store removes), or y when the view lists neither. A server whose running
+// incarnation the view does not list is joining, and younger than every member: the store removes
+// it, not the member it broke with, also when the view still lists its previous incarnation
+// (steady-monkey seed 7659: the guard took the member for the younger end, and the monkey then
+// killed that member while the joiner's removal was under way, losing half of the weight).
 func (w *kvWorld) younger(x, y protocol.NodeID) protocol.NodeID {
 	id, ok := w.coordinator()
 	if !ok {
 		return y
 	}
-	if w.server(id).ViewRank(x) > w.server(id).ViewRank(y) {
+	coord := w.server(id)
+	rank := func(n protocol.NodeID) int {
+		if srv := w.server(n); srv == nil || !coord.InView(srv.Self()) {
+			return -1
+		}
+		return coord.ViewRank(n)
+	}
+	switch rx, ry := rank(x), rank(y); {
+	case rx < 0 && ry >= 0:
+		return x
+	case ry < 0:
+		return y
+	case rx > ry:
 		return x
 	}
 	return y

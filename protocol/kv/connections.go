@@ -31,6 +31,22 @@ func (s *Server) onConnectionLost(peer protocol.NodeID) {
 	if !ok {
 		return
 	}
+	if inc := s.newestInc[peer]; inc > m.Inc {
+		// The connection was with a later incarnation of peer than this view lists: peer restarted
+		// and asked to join, and a view admitting it, as the youngest member, has not reached this
+		// server. Taken for the member listed (older than this server), the loss would have this
+		// server ask for its own removal, and the coordinator would remove both ends (steady-monkey
+		// seeds 4167 and 8821: with a crashed member, that lost half of the weight and shut the
+		// cluster down). This server is the older end: it has the joiner removed, asking until a
+		// view carries it out (the coordinator may not have admitted it yet, and the joiner, outside
+		// any view, ignores the loss; steady-monkey seed 4660: nobody asked, and this server
+		// refused the joiner's bucket messages for good).
+		j := Member{ID: peer, Inc: inc}
+		s.brokenWith = append(s.brokenWith, j)
+		s.emit(EventConnectionLost, a("member", j))
+		s.requestEviction(j)
+		return
+	}
 	s.brokenWith = append(s.brokenWith, m)
 	if s.view.rank(m) < s.view.rank(s.self) {
 		// The older end: peer reports it. But peer may not have installed a view listing this
@@ -81,9 +97,13 @@ func (s *Server) brokenConnection(m Member) bool { return containsMember(s.broke
 // and repeats the other eviction requests.
 func (s *Server) retryEvictions() {
 	broken := s.brokenWith[:0]
+	brokenInView := false
 	for _, m := range s.brokenWith {
 		if s.view.hasMember(m) {
 			broken = append(broken, m)
+			brokenInView = true
+		} else if s.awaitingAdmission(m) {
+			broken = append(broken, m) // the view admitting it is still to come (onConnectionLost)
 		}
 	}
 	s.brokenWith = broken
@@ -91,7 +111,7 @@ func (s *Server) retryEvictions() {
 	for _, m := range s.evicting {
 		// This server's own removal is wanted only while a connection to an older member is
 		// still broken (that member left otherwise, and the gap with it).
-		if s.view.hasMember(m) && (m != s.self || len(s.brokenWith) > 0) {
+		if (s.view.hasMember(m) || s.awaitingAdmission(m)) && (m != s.self || brokenInView) {
 			keep = append(keep, m)
 		}
 	}
@@ -104,6 +124,14 @@ func (s *Server) retryEvictions() {
 			s.send(c, &EvictRequest{Hdr: s.hdr(c), Member: m})
 		}
 	}
+}
+
+// awaitingAdmission reports whether m is a later incarnation of a server than the one the view
+// lists (if any), the newest this server has heard from, and has not left a view this server
+// installed: a restarted server whose admission has not reached this server yet.
+func (s *Server) awaitingAdmission(m Member) bool {
+	listed, ok := s.view.member(m.ID)
+	return (!ok || listed.Inc < m.Inc) && m.Inc >= s.newestInc[m.ID] && !s.departed[m]
 }
 
 // evictedInView lists, in view order, the members to remove for a broken connection.

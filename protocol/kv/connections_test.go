@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -50,5 +51,40 @@ func TestBrokenConnectionReportedByANonCoordinator(t *testing.T) {
 	}
 	if !h.server("s0").InView(h.server("s1").Self()) {
 		t.Fatalf("the coordinator removed s1, the older end:\n%s", h.describe())
+	}
+}
+
+// A connection broken with a restarted member whose admission has not reached this end is with the
+// new incarnation, the youngest member, even though this end's view still lists the previous one,
+// older than this end (steady-monkey seeds 4167, 8821: the older end asked for its own removal).
+// The older end has the joiner removed, asking until the coordinator has admitted it; the joiner,
+// outside any view when the connection broke, leaves it to the older end (steady-monkey seed 4660).
+//
+// Four servers. s3 crashes and restarts; s0 admits s3#1 in a view that reaches neither s2 nor
+// s3#1, and the connection between s2 and s3#1 breaks.
+func TestBrokenConnectionWithAJoinerRemovesTheJoiner(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers = 4
+	h := newHarness(t, cfg)
+	h.crash("s3")
+	h.hold("s0", "s2") // s0's view admitting s3#1 is still on its way to s2, and to s3#1
+	h.hold("s0", "s3")
+	h.restart("s3")
+	h.stabilize()
+	if h.server("s2").view.hasMember(Member{ID: 3, Inc: 1}) || h.server("s3").Joined() || !h.server("s0").InView(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s0 should have admitted s3#1 in a view neither s2 nor s3#1 has installed:\n%s", h.describe())
+	}
+	log := h.inject(protocol.External, "s2", &protocol.ConnectionLost{Peer: h.id("s3")})
+	if !strings.Contains(log, "s2 -> s0 evict-request member=s3#1") || strings.Contains(log, "member=s2") {
+		t.Fatalf("s2, the older end, should ask for the removal of s3#1:\n%s", log)
+	}
+	if !h.server("s2").brokenConnection(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s2 should refuse s3#1's bucket messages until s3#1 is removed:\n%s", h.describe())
+	}
+	h.inject(protocol.External, "s3", &protocol.ConnectionLost{Peer: h.id("s2")})
+	h.releaseAll()
+	h.stabilize()
+	if !h.server("s0").InView(h.server("s2").Self()) || h.server("s0").InView(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("the coordinator should keep s2 and remove s3#1:\n%s", h.describe())
 	}
 }

@@ -136,7 +136,8 @@
 // loses what was on it, so the two would disagree about what the other has: the older end has the
 // younger removed (EvictRequest to the coordinator, repeated until a view carries it out), and until
 // then neither takes the other's bucket messages (what comes over the new connection may follow a
-// gap).
+// gap). A peer that restarted and asked to join is the younger end, also while this member's view
+// still lists its previous incarnation.
 //
 // Failover. When a primary leaves, the coordinator makes an initialized copy primary under a new
 // epoch. Before it serves, the new primary fences every holder at the new epoch (from then on a
@@ -177,8 +178,10 @@
 //     then sends S a flush record: how many content-changing messages it has put on its channel to
 //     S, travelling behind them on the same FIFO channel. S, on the record, waits until it has
 //     applied (not merely received) that many messages from M, then reports M stable to R. S answers
-//     for itself once its own started-before writes are out. R's observer completes when every
-//     holder is accounted for: reported stable, or gone from the view;
+//     for itself once its own started-before writes are out and it refuses the messages of every
+//     holder that R's view (named by the marker) no longer lists. R's observer completes when every
+//     holder is accounted for: reported stable, or gone from the view (and S has answered a marker
+//     of a view without it);
 //  5. requests the image. S streams its live map in key order (Config.ChunkEntries per chunk, one
 //     chunk every Config.ImageChunkDelay), not a frozen snapshot: later chunks reflect writes applied
 //     meanwhile. Entries carry versions, tombstones included; the last chunk carries the event-id

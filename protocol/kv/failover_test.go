@@ -2,6 +2,7 @@ package kv
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -156,5 +157,43 @@ func TestNewPrimaryMergesNoPartialImage(t *testing.T) {
 	}
 	if r := h.get("c1", "s2", key); r == nil || r.Status != replyOK || r.Value != "x" {
 		t.Fatalf("get %s at s2 after one acknowledged append of x: %+v\n%s", key, r, h.describe())
+	}
+}
+
+// The image source answers a flush for itself only once it refuses the writes of the holders the
+// new copy counts as flushed for having left (steady-monkey seed 5659: a partition held a crashed
+// primary's write to the source, which applied it after the flush completed, before it learned the
+// view removing the primary).
+//
+// Five servers, two buckets. Bucket 1's primary s1 puts a write on the wire to s2 that stays in
+// flight, and crashes. The view removing s1 makes s2 primary and places a new copy on s4; it
+// reaches s4 but not s2, which s4 picks as its source.
+func TestFlushWaitsForTheSourceToLearnOfADepartedHolder(t *testing.T) {
+	cfg := harnessConfig()
+	cfg.Servers, cfg.Buckets = 5, 2
+	h := newHarness(t, cfg)
+	key := keyInBucket(cfg, 1)
+	h.request("c0", "s1", protocol.OpPut, key, "v1")
+	h.hold("s1", "s2") // the write stays in flight to s2
+	h.deliver("c0", "s1")
+	h.fire("s1", timerDistribute)
+	h.stabilize()
+	h.crash("s1")
+	h.hold("s0", "s2") // s2 learns late that s1 left
+	h.advance(3 * cfg.FailureDetectionTimeout)
+	b := h.server("s4").buckets[1]
+	if b == nil || b.creation == nil || b.creation.source != (Member{ID: 2}) {
+		t.Fatalf("s4 should be creating bucket 1's copy from s2:\n%s", h.describe())
+	}
+	if b.creation.phase != phaseFlushing {
+		t.Fatalf("s4's flush went on (%s) while s2 could still apply s1's write:\n%s", b.creation.phase, h.describe())
+	}
+	h.release("s1", "s2") // s2 applies the write while it still takes s1's writes
+	h.advance(cfg.ApplyDelay)
+	h.releaseAll()
+	h.advance(3 * cfg.FailureDetectionTimeout)
+	h.stabilize()
+	if got, want := h.entriesOf("s4", 1), h.entriesOf("s2", 1); got != want || !strings.Contains(want, "v1") {
+		t.Fatalf("s4's copy %s, want s2's %s with v1:\n%s", got, want, h.describe())
 	}
 }

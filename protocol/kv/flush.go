@@ -38,6 +38,12 @@ type creation struct {
 	lateAnnounce  bool // LateAnnounce: the announce is still to be sent
 	lastReceived  bool // the last chunk of the image arrived
 	warnTimer     protocol.TimerID
+
+	// markerView is the view sent to the source with its latest marker, sourceView the newest view
+	// the source answered for itself from, and goneAt the view in which each holder counted as
+	// flushed for having left was first found gone (checkFlushDone).
+	markerView, sourceView ConfigVersion
+	goneAt                 map[Member]ConfigVersion
 }
 
 // imageStream is S's state while it streams its live map to R.
@@ -206,6 +212,7 @@ func (s *Server) startFlush(b *bucketState) {
 	c := b.creation
 	c.phase = phaseFlushing
 	c.accounted = map[Member]bool{}
+	c.markerView, c.sourceView, c.goneAt = s.view.Version, ConfigVersion{}, map[Member]ConfigVersion{}
 	for _, h := range c.holders {
 		if s.holderGone(b, h) {
 			continue
@@ -213,10 +220,23 @@ func (s *Server) startFlush(b *bucketState) {
 		// A retry's marker flushes the writes in progress too (flushNewOps): the first attempt's
 		// mitt is gone, and a write that had reached this copy but was not yet on the wire to the
 		// new source would otherwise be missed by both (spec/README.md, the retry counterexample).
-		s.send(h, &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1})
+		s.send(h, s.stateMarker(b, h))
 		s.emit(protocol.EventMarkerSent, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("holder", h), a("attempt", c.attempt))
 	}
 	s.checkFlushDone(b)
+}
+
+// stateMarker is the marker of the creation's current attempt to holder h.
+func (s *Server) stateMarker(b *bucketState, h Member) *StateMarker {
+	c := b.creation
+	var holders []Member
+	for _, x := range s.view.Buckets[b.index].Holders {
+		if !s.departed[x.Member] {
+			holders = append(holders, x.Member)
+		}
+	}
+	return &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1,
+		View: c.markerView, Holders: holders}
 }
 
 func (s *Server) onHolderStable(from Member, m *HolderStable) {
@@ -228,6 +248,8 @@ func (s *Server) onHolderStable(from Member, m *HolderStable) {
 	c.accounted[m.Holder] = true
 	if m.NotHolder {
 		c.notHolding[m.Holder] = true
+	} else if m.Holder == from && from == c.source && m.View.Compare(c.sourceView) > 0 {
+		c.sourceView = m.View
 	}
 	if s.cfg.Mutants.Has(ObserverEarly) {
 		s.flushComplete(b)
@@ -242,10 +264,36 @@ func (s *Server) checkFlushDone(b *bucketState) {
 	if c.phase != phaseFlushing {
 		return
 	}
+	var need ConfigVersion
+	pending := false
 	for _, h := range c.holders {
-		if !c.accounted[h] && !s.holderGone(b, h) {
-			return
+		if !c.accounted[h] && s.gone(b, h) {
+			if _, ok := c.goneAt[h]; !ok {
+				c.goneAt[h] = s.view.Version
+			}
+			if c.goneAt[h].Compare(need) > 0 {
+				need = c.goneAt[h]
+			}
 		}
+		pending = pending || (!c.accounted[h] && !s.holderGone(b, h))
+	}
+	if pending {
+		return
+	}
+	if c.sourceView.Compare(need) < 0 {
+		// A holder counts as flushed because this copy's view no longer lists it, but the source
+		// may not have installed that view yet and still take the writes it had sent there before
+		// it left, after the flush, behind the image's cursor and never to this copy
+		// (steady-monkey seed 5659: a partition held a crashed primary's write to the source until
+		// after the flush completed). The flush completes once the source answers a marker of
+		// that view or a newer one: it answers only once it refuses the departed holder's
+		// messages too (sourceKnowsDepartures). A holder that leaves during the flush takes
+		// another marker to the source, of the view that removed it.
+		if c.markerView.Compare(need) < 0 {
+			c.markerView = need
+			s.send(c.source, s.stateMarker(b, c.source))
+		}
+		return
 	}
 	s.flushComplete(b)
 }
@@ -513,7 +561,7 @@ func (s *Server) onStateMarker(from Member, m *StateMarker) {
 		s.send(from, &HolderStable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: s.self, NotHolder: true})
 		return
 	}
-	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source}
+	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source, view: m.View, holders: m.Holders}
 	if m.FlushNewOps {
 		for _, x := range b.writesInOrder() {
 			if b.outgoing[x.id] == x {
@@ -540,14 +588,36 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 			keep = append(keep, w)
 			continue
 		}
+		if w.source == s.self && !s.sourceKnowsDepartures(b, w) {
+			keep = append(keep, w) // answered once a view tells of the departures (installView)
+			continue
+		}
 		if w.source == s.self {
-			s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self})
+			s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self, View: w.view})
 			s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", s.self))
 		} else {
 			s.send(w.source, &FlushRecord{Hdr: s.hdr(w.source), Bucket: b.index, Requester: w.requester, Attempt: w.attempt, Sent: s.contentSent[w.source]})
 		}
 	}
 	b.markerWaits = keep
+}
+
+// sourceKnowsDepartures reports whether this source refuses the messages of every holder the
+// requester's view no longer lists: its own view is at least as new, or every other holder its view
+// lists is one the requester's lists too or one this server saw leave. The requester counts a holder
+// that left as flushed; a source that has not learned of the departure still takes the writes the
+// holder sent it before it left, and would apply them after the flush, never to the new copy
+// (StateMarker.View).
+func (s *Server) sourceKnowsDepartures(b *bucketState, w markerWait) bool {
+	if s.view.Version.Compare(w.view) >= 0 {
+		return true
+	}
+	for _, h := range s.view.Buckets[b.index].Holders {
+		if m := h.Member; m != s.self && m != w.requester && !s.departed[m] && !containsMember(w.holders, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // inProgress reports whether a write a FlushNewOps marker waits for is still counted in and not on

@@ -145,6 +145,11 @@ func (s *Server) installView(v *View) {
 		}
 		s.reconcileBucket(i)
 	}
+	for _, b := range s.buckets {
+		if b != nil && len(b.markerWaits) > 0 {
+			s.checkMarkerWaits(b) // a source's answer may wait for this view (StateMarker.View)
+		}
+	}
 	s.retellInitialized(v)
 	if s.isCoordinator() {
 		s.runDeferredCoordinatorWork()

@@ -308,6 +308,13 @@ type StateMarker struct {
 	// for every write it has in progress when the marker arrives, not only those started before
 	// the announce.
 	FlushNewOps bool
+	// View is the requester's view when it sent the marker and Holders the bucket's holders in
+	// it: the source answers for itself only once it refuses the messages of every holder its own
+	// view lists and Holders does not, which the requester counts as flushed for having left (it
+	// has installed View or a newer one, or learned of their departure otherwise; flush.go,
+	// sourceKnowsDepartures).
+	View    ConfigVersion
+	Holders []Member
 }
 
 func (*StateMarker) Type() string       { return "state-marker" }
@@ -343,6 +350,8 @@ type HolderStable struct {
 	Attempt   uint64
 	Holder    Member
 	NotHolder bool
+	// View is, when the source answers for itself, the View of the marker it answers.
+	View ConfigVersion
 }
 
 func (*HolderStable) Type() string       { return "holder-stable" }

@@ -14,6 +14,18 @@ func (s *Server) ViewRank(id protocol.NodeID) int {
 	return s.view.rankOfID(id)
 }
 
+// ViewMember returns the incarnation of server id that this server's view lists, if any.
+func (s *Server) ViewMember(id protocol.NodeID) (Member, bool) {
+	if !s.joined {
+		return noMember, false
+	}
+	return s.view.member(id)
+}
+
+// EvictionRequested reports whether this server asks for m's removal for a broken connection
+// (connections.go).
+func (s *Server) EvictionRequested(m Member) bool { return containsMember(s.evicting, m) }
+
 // InView reports whether the view this server holds lists member m.
 func (s *Server) InView(m Member) bool { return s.joined && s.view.hasMember(m) }
 

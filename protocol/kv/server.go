@@ -114,6 +114,10 @@ type Server struct {
 	brokenWith   []Member
 	departed     map[Member]bool // members that left a view this server installed
 	toldDeparted map[Member]bool // departed members this server sent its view to (admit)
+	// newestInc is, per server, the newest incarnation this server has had a message from (admit):
+	// a restarted server that asks to join talks to members whose view still lists its previous
+	// incarnation, and a broken connection is with the newest one (connections.go).
+	newestInc map[protocol.NodeID]uint32
 
 	lastHeard map[protocol.NodeID]protocol.Time
 	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
@@ -171,6 +175,7 @@ func newServer(cfg Config, self Member) *Server {
 		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
 		toldDeparted:    map[Member]bool{},
+		newestInc:       map[protocol.NodeID]uint32{},
 		lastHeard:       map[protocol.NodeID]protocol.Time{},
 		buckets:         make([]*bucketState, cfg.Buckets),
 		contentSent:     map[Member]uint64{},
@@ -437,6 +442,9 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 			}
 			s.lastHeard[from] = s.env.Now()
 		}
+	}
+	if from != s.self.ID && h.FromInc > s.newestInc[from] {
+		s.newestInc[from] = h.FromInc
 	}
 	if h.ToInc != anyIncarnation && h.ToInc != s.self.Inc {
 		s.drops.StaleIncarnation++

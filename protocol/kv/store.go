@@ -97,6 +97,8 @@ type markerWait struct {
 	requester Member
 	attempt   uint64
 	source    Member
+	view      ConfigVersion // the requester's view and its holders (StateMarker.View, Holders)
+	holders   []Member
 	// newOps are the writes in progress when a FlushNewOps marker arrived: the record waits for
 	// them to be on the wire too.
 	newOps []uint64
