@@ -198,20 +198,30 @@ func (w *kvWorld) younger(x, y protocol.NodeID) protocol.NodeID {
 	return y
 }
 
-// coordinator returns a live server that believes it coordinates, or the lowest live server.
+// coordinator returns the live server that believes it coordinates the newest view, or the lowest
+// live server. Two can believe it at once: a coordinator cut off by a split goes on believing it
+// until it learns that the other side took over, and its view still lists the members and copies
+// that the takeover removed. The first of them by id was the old one there, and its removed copies
+// counted as the survivors' (seed 7985: the monkey killed the only copy of a bucket on the side
+// that took over, counting the copy of a coordinator the takeover had removed, which then
+// disconnected).
 func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
 	fallback, found := protocol.NodeID(-1), false
+	coord, isCoord := protocol.NodeID(-1), false
 	for id := 0; id < w.cfg.Servers; id++ {
 		srv := w.server(protocol.NodeID(id))
 		if srv == nil {
 			continue
 		}
-		if srv.IsCoordinator() {
-			return protocol.NodeID(id), true
+		if srv.IsCoordinator() && (!isCoord || srv.ViewVersion().Compare(w.server(coord).ViewVersion()) > 0) {
+			coord, isCoord = protocol.NodeID(id), true
 		}
 		if !found {
 			fallback, found = protocol.NodeID(id), true
 		}
+	}
+	if isCoord {
+		return coord, true
 	}
 	return fallback, found
 }

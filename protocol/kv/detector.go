@@ -52,6 +52,9 @@ type failedMember struct {
 	// announced: this server's final check found it failed and told the view so; should it be
 	// heard from again (it was paused, not dead), this server takes the finding back.
 	announced bool
+	// confirmed: this server suspected it (it watched it and heard nothing for the timeout) and
+	// the checker it reported to found it failed: its own evidence, not a verdict alone.
+	confirmed bool
 }
 
 type suspicionReport struct {
@@ -383,7 +386,9 @@ func (s *Server) tellNonMember(from Member) {
 // onVerdict: a checker's answer to a suspicion, or its announcement that a member failed.
 func (s *Server) onVerdict(from Member, v *Verdict) {
 	x := v.Suspect
+	reported := false
 	if i := s.reportIndex(x); i >= 0 {
+		reported = s.det.reports[i].checker == from
 		s.det.reports = append(s.det.reports[:i], s.det.reports[i+1:]...)
 	}
 	if !v.Failed {
@@ -401,6 +406,13 @@ func (s *Server) onVerdict(from Member, v *Verdict) {
 		return
 	}
 	s.markFailed(x)
+	if reported {
+		for i := range s.det.failed {
+			if s.det.failed[i].member == x {
+				s.det.failed[i].confirmed = true
+			}
+		}
+	}
 	s.refreshWatch()
 	s.actOnFailures()
 }

@@ -127,8 +127,9 @@
 // losses together, it checks every other member before any removal (GemFire's view preparation)
 // and removes those that do not answer in the same change; a suspect another member found failed
 // is checked again, by the coordinator or by a takeover's query, since a checker cut off one way
-// finds live members failed; and a member that answered a newer term's takeover refuses older
-// terms' views while that takeover may still complete. NoQuorum keeps the behaviour of a cluster
+// finds live members failed (and a member about to take over checks, itself, an older member it
+// holds failed only on such a verdict); and a member that answered a newer term's takeover refuses
+// older terms' views while that takeover may still complete. NoQuorum keeps the behaviour of a cluster
 // without the rule, for study: each side of a long partition goes on serving (split brain). Clients
 // of a side that shut down time out and retry elsewhere.
 //

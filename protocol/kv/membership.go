@@ -56,6 +56,9 @@ func (s *Server) actOnFailures() {
 			return
 		}
 	}
+	if s.verifyingOlderVerdicts(s.view.Members[:rank]) {
+		return
+	}
 	if len(suspects) == len(s.view.Members)-1 && len(s.InitializedBuckets()) == 0 {
 		// Every other member is silent and this server holds no complete copy. Most likely its
 		// admission died with the coordinator that granted it, and the others are not silent but

@@ -230,6 +230,23 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		}
 		return true
 	}
+	// A suspect that another member's verdict found failed after this round's check of it was
+	// answered is checked again: the verdict may come from a member cut off in one direction.
+	// Taken on trust, it had the coordinator remove a live member that had just answered, together
+	// with the members really gone, and the change lost half of the weight (partitions seed 74).
+	again := false
+	for _, m := range suspects {
+		if !containsMember(s.evicting, m) && !s.foundFailedItself(m) {
+			s.startFinalCheck(m, noMember)
+			if !containsMember(s.det.confirming, m) {
+				s.det.confirming = append(s.det.confirming, m)
+			}
+			again = true
+		}
+	}
+	if again {
+		return true
+	}
 	s.det.confirming = nil
 	return false
 }
@@ -281,4 +298,42 @@ func (s *Server) foundFailedItself(m Member) bool {
 		}
 	}
 	return false
+}
+
+// confirmedItself reports whether this server has evidence of its own that m failed: its own final
+// check found it failed, or it watched m, heard nothing from it for the timeout, and the checker it
+// reported m to found it failed too.
+func (s *Server) confirmedItself(m Member) bool {
+	for _, f := range s.det.failed {
+		if f.member == m {
+			return f.confirmed || f.announced
+		}
+	}
+	return false
+}
+
+// verifyingOlderVerdicts: under the weighted rule, a member about to take over first checks, itself,
+// every older member it holds failed only on another member's verdict, and waits for those checks
+// (each one's end acts on the failures again). A verdict from a checker that was cut off from the
+// suspect, on the side of a split that then shut down, reaches this side when the split mends:
+// taken on trust, it made a member take over in place of a live older member of its own side,
+// remove that member with the other side and, losing half of the weight, shut its side down, so
+// that neither side served (seeds 5757, 8094). An older member this server watched itself and
+// reported, and whose checker confirmed the silence, is not checked again: that is the usual
+// failover (the coordinator's watcher and the coordinator's checker), which stays as fast as it
+// was; checking it again gave a member cut off in one direction the time to finish a takeover of
+// its own (partitions seed 871).
+func (s *Server) verifyingOlderVerdicts(older []Member) bool {
+	if s.cfg.Partition.Rule != WeightedQuorum {
+		return false
+	}
+	waiting := false
+	for _, m := range older {
+		if s.confirmedItself(m) || containsMember(s.evicting, m) {
+			continue
+		}
+		s.startFinalCheck(m, noMember)
+		waiting = true
+	}
+	return waiting
 }
