@@ -41,6 +41,9 @@ type detector struct {
 	// confirming lists, while a coordinator confirms a removal under the weighted partition rule,
 	// the members it checks before it removes anyone (partition.go).
 	confirming []Member
+	// confirmFor are the suspects a confirmation round started for, at confirmAt (partition.go).
+	confirmFor []Member
+	confirmAt  protocol.Time
 	// healed: a member this server found failed was heard from again while the round ran (a
 	// split healed part-way through it), so the round's silences may be stale (partition.go).
 	healed bool

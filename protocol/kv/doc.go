@@ -125,17 +125,22 @@
 // disconnects, so at most one side of a partition keeps serving; the others come back, restarted,
 // when the partition heals. So that a coordinator cut off from most of the cluster counts its
 // losses together, it checks every other member before any removal (GemFire's view preparation)
-// and removes those that do not answer in the same change; a suspect another member found failed
-// is checked again, by the coordinator or by a takeover's query, since a checker cut off one way
-// finds live members failed (and a member about to take over checks, itself, an older member it
-// holds failed only on such a verdict); and a member that answered a newer term's takeover refuses
-// older terms' views while that takeover may still complete. NoQuorum keeps the behaviour of a cluster
+// and removes those that do not answer in the same change, checking the others again when the
+// round finds failed a member heard from shortly before it began (the cut that silenced it may
+// have come after the others answered); a suspect another member found failed is checked again,
+// by the coordinator or by a takeover's query, since a checker cut off one way finds live members
+// failed (and a member about to take over checks, itself, an older member it holds failed only on
+// such a verdict); and a member that answered a newer term's takeover refuses older terms' views
+// while that takeover may still complete, unless the member taking over gives it up and says so.
+// NoQuorum keeps the behaviour of a cluster
 // without the rule, for study: each side of a long partition goes on serving (split brain). Clients
 // of a side that shut down time out and retry elsewhere.
 //
 // Connection loss (connections.go). A broken connection between two members (protocol.ConnectionLost)
 // loses what was on it, so the two would disagree about what the other has: the older end has the
-// younger removed (EvictRequest to the coordinator, repeated until a view carries it out), and until
+// younger removed (EvictRequest to the coordinator, repeated until a view carries it out; an end
+// whose view still lists a dead earlier incarnation of the other counts the new one, which it has
+// heard from, as the younger), and until
 // then neither takes the other's bucket messages (what comes over the new connection may follow a
 // gap). A peer that restarted and asked to join is the younger end, also while this member's view
 // still lists its previous incarnation.

@@ -61,6 +61,9 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 		s.send(m, &SyncCollect{Hdr: s.hdr(m), Bucket: b.index, Epoch: epoch})
 	}
 	s.checkCollectDone(b)
+	if s.buckets[b.index] == b {
+		s.checkMarkerWaits(b) // a marker may have waited for this fence
+	}
 }
 
 func (s *Server) onSyncCollect(from Member, m *SyncCollect) {

@@ -236,7 +236,7 @@ func (s *Server) stateMarker(b *bucketState, h Member) *StateMarker {
 		}
 	}
 	return &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1,
-		View: c.markerView, Holders: holders}
+		View: c.markerView, Holders: holders, Epoch: b.epoch}
 }
 
 func (s *Server) onHolderStable(from Member, m *HolderStable) {
@@ -561,7 +561,7 @@ func (s *Server) onStateMarker(from Member, m *StateMarker) {
 		s.send(from, &HolderStable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: s.self, NotHolder: true})
 		return
 	}
-	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source, view: m.View, holders: m.Holders}
+	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source, view: m.View, holders: m.Holders, epoch: m.Epoch}
 	if m.FlushNewOps {
 		for _, x := range b.writesInOrder() {
 			if b.outgoing[x.id] == x {
@@ -585,6 +585,18 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 			continue
 		}
 		if w.inProgress(b) {
+			keep = append(keep, w)
+			continue
+		}
+		if w.source == s.self && b.epoch < w.epoch {
+			// The copy's view has a newer primary than this source knows of: not fenced yet, it
+			// may still apply writes of the old primary, which is gone from the copy's view, so
+			// no flush waits for them, and the image would miss those it applies after streaming
+			// past their keys. It reports itself stable once the view or the new primary's
+			// synchronization fences it (adoptPrimary, becomePrimary). (Partitions seed 124:
+			// s2, source and new primary of bucket 1 in a view it had not installed yet, applied
+			// a write that its old primary s4 had sent across a partition before crashing, after
+			// the flush had completed.)
 			keep = append(keep, w)
 			continue
 		}

@@ -130,7 +130,7 @@ func (s *Server) installView(v *View) {
 		// The coordinator it suspected has been heard from since the takeover began (it was
 		// paused, not dead) and still publishes views: taking over would remove a live
 		// coordinator and the members it admitted meanwhile.
-		s.takeover = nil
+		s.abandonTakeover()
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
 	departures := old == nil
@@ -420,6 +420,7 @@ func (s *Server) adoptPrimary(b *bucketState, primary Member, epoch uint64) {
 	if b.creation != nil {
 		s.restartCreation(b, "primary-change")
 	}
+	s.checkMarkerWaits(b) // a marker may have waited for this fence
 }
 
 // demote ends this copy's primary role: clients of unacknowledged writes are told to retry (their
@@ -647,10 +648,37 @@ func (s *Server) checkTakeoverDone() {
 		// between them healed, or it was paused) and nobody holds it failed any more: as in
 		// installView, taking over now would remove a live coordinator (and its copies, which
 		// the fault guards count as the surviving side's) only on a stale suspicion.
-		s.takeover = nil
+		s.abandonTakeover()
 		return
 	}
 	s.finishTakeover()
+}
+
+// abandonTakeover gives up the takeover under way, this server staying in its view of an older
+// term, and tells every member it asked: each answer promised the takeover's term, and a member
+// that promised refuses views of older terms until the promise lapses, two detection timeouts
+// later. Meanwhile the coordinator this server went back to goes on without it: the member keeps
+// serving a view that coordinator has left (a primary it removed, copies it moved), and a copy
+// the coordinator creates meanwhile misses the writes of a primary it no longer flushes
+// (partitions seed 154: s1, cut off one way, took over from s0 at the mend and gave up on
+// hearing it; s2, s3 and s4 refused s0's view removing s2, and s2 went on replicating bucket 2's
+// writes to s3 and s4 without s0's new copy). Its view, from the member that was taking over,
+// ends the promise (releasePromise).
+func (s *Server) abandonTakeover() {
+	t := s.takeover
+	s.takeover = nil
+	asked := sortedMembersOf(t.awaiting)
+	for _, m := range sortedMembersOf(replySet(t.replies)) {
+		if !t.awaiting[m] {
+			asked = append(asked, m)
+		}
+	}
+	sortMembers(asked)
+	for _, m := range asked {
+		if m != s.self {
+			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: s.view})
+		}
+	}
 }
 
 // finishTakeover rebuilds the bucket metadata from what the live members hold (the truth, whatever

@@ -315,6 +315,9 @@ type StateMarker struct {
 	// sourceKnowsDepartures).
 	View    ConfigVersion
 	Holders []Member
+	// Epoch is the primary epoch of the new copy's view: the source reports itself stable only
+	// once it is fenced at that epoch (checkMarkerWaits).
+	Epoch uint64
 }
 
 func (*StateMarker) Type() string       { return "state-marker" }

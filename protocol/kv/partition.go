@@ -203,6 +203,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	}
 	if s.det.confirming == nil {
 		s.det.confirming = []Member{}
+		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
 		for _, m := range s.view.Members {
 			if m != s.self && !containsMember(s.evicting, m) && (!slices.Contains(suspects, m) || !s.foundFailedItself(m)) {
 				s.startFinalCheck(m, noMember)
@@ -247,7 +248,41 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if again {
 		return true
 	}
+	if s.wentSilentDuringRound(suspects) {
+		// The round found failed a member that had been heard from shortly before it began: its
+		// silence began around the round, after (or as) the others answered, and the event that
+		// silenced it (a split) may have cut some of them off too. Their answers predate it, so
+		// before removing anyone, or shutting down, check them again (GemFire prepares the view
+		// again with the members that did not answer the preparation). Without this round a
+		// coordinator cut off from most of the cluster removes less than half, keeping members
+		// it has lost, and goes on alone (partitions seed 943: s0 kept s2 and s3, whose answers
+		// came before the split that also silenced s4); or it shuts down and takes a member of
+		// the other side with it (seed 131: s0 told s3, which had answered just before the
+		// split, to shut down, and the side left with s1 and s2 lost the quorum).
+		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
+		s.det.confirming = []Member{}
+		for _, m := range s.view.Members {
+			if m != s.self && !containsMember(s.evicting, m) && !slices.Contains(suspects, m) {
+				s.startFinalCheck(m, noMember)
+				s.det.confirming = append(s.det.confirming, m)
+			}
+		}
+		return true
+	}
 	s.det.confirming = nil
+	return false
+}
+
+// wentSilentDuringRound reports whether the confirmation round found failed a member it did not
+// start for, one heard from within a detection timeout before the round began. A member silent for
+// longer was cut off or dead before the round, and the others' answers came after that, so they
+// show the others survived whatever silenced it.
+func (s *Server) wentSilentDuringRound(suspects []Member) bool {
+	for _, m := range suspects {
+		if !slices.Contains(s.det.confirmFor, m) && s.lastHeard[m.ID]+protocol.Time(s.cfg.FailureDetectionTimeout) >= s.det.confirmAt {
+			return true
+		}
+	}
 	return false
 }
 
@@ -270,6 +305,17 @@ func (s *Server) promisedNewerTerm(v *View) bool {
 	}
 	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.valid() && v.Version.Term < s.coordHintTerm &&
 		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
+}
+
+// releasePromise: the member this server promised a newer term sends a view of an older term, so
+// it has given up its takeover and stays in that view (abandonTakeover): the promise ends at once,
+// and the views it made this server refuse are taken up again.
+func (s *Server) releasePromise(from Member, v *View) {
+	if !s.coordHint.valid() || from != s.coordHint || v.Version.Term >= s.coordHintTerm {
+		return
+	}
+	s.coordHint = noMember
+	s.reconsiderRefusedViews()
 }
 
 // reconsiderRefusedViews: once the promise has lapsed (the newer takeover did not complete in

@@ -379,7 +379,10 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *Join:
 		s.onJoin(sender, msg)
 	case *ViewMsg:
-		s.onView(msg)
+		s.releasePromise(sender, msg.View)
+		if !s.stopped { // a refused view taken up again may have disconnected it
+			s.onView(msg)
+		}
 	case *TakeoverQuery:
 		s.onTakeoverQuery(sender, msg)
 	case *TakeoverReply:

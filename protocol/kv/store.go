@@ -99,6 +99,7 @@ type markerWait struct {
 	source    Member
 	view      ConfigVersion // the requester's view and its holders (StateMarker.View, Holders)
 	holders   []Member
+	epoch     uint64 // the copy's epoch: a source fenced at an older one waits (checkMarkerWaits)
 	// newOps are the writes in progress when a FlushNewOps marker arrived: the record waits for
 	// them to be on the wire too.
 	newOps []uint64
