@@ -500,10 +500,7 @@ func (s *Sim) deliver(ev *event) {
 		s.tellIfNotice(ev)
 	}
 	s.stats.Delivered++
-	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDeliver, Node: int32(ev.node), Peer: int32(ev.peer),
-		Incarnation: ns.incarnation, MsgID: ev.id, Cause: ev.cause, Name: ev.msg.Type()}
-	seq := s.commitMessage(&rec, ev.msg)
-	s.cause = seq
+	s.cause = s.commitMessageRecord(trace.KindDeliver, ev.node, ev.peer, ns.incarnation, ev.id, ev.cause, ev.msg)
 	env := s.beginStep(ev.node)
 	ns.node.Receive(env, ev.peer, ev.msg)
 	s.endStep(env)
@@ -550,12 +547,7 @@ func (s *Sim) send(from protocol.NodeID, to protocol.NodeID, m protocol.Message)
 	s.nextMsgID++
 	msgID := s.nextMsgID
 	s.stats.Sent++
-	rec := trace.Record{TimeUS: int64(s.now), Kind: trace.KindSend, Node: int32(from), Peer: int32(to),
-		Incarnation: fromInc, MsgID: msgID, Cause: s.cause, Name: m.Type()}
-	if s.cfg.Trace == TraceFull {
-		rec.Attrs = s.describe(m)
-	}
-	sendSeq := s.commitMessage(&rec, m)
+	sendSeq := s.commitMessageRecord(trace.KindSend, from, to, fromInc, msgID, s.cause, m)
 	if to < 0 || int(to) >= s.n {
 		s.drop(to, from, msgID, DropNoSuchNode, sendSeq)
 		return
@@ -638,6 +630,22 @@ func (s *Sim) commit(r *trace.Record) uint64 { return s.commitMessage(r, nil) }
 
 // commitMessage commits a send or delivery record of message m (nil for other kinds) and shows it
 // to the observer.
+// commitMessageRecord commits the send or delivery record of message m. When the record is only
+// hashed (nothing keeps or observes it) its fields are hashed without building it.
+func (s *Sim) commitMessageRecord(kind trace.Kind, node, peer protocol.NodeID, inc uint32, msgID, cause uint64, m protocol.Message) uint64 {
+	if !s.keeps(kind) && (s.cfg.Observer == nil || s.cfg.Trace == TraceHashOnly) {
+		s.recordSeq++
+		s.hasher.AddFields(s.recordSeq, int64(s.now), kind, int32(node), int32(peer), inc, msgID, 0, cause, m.Type(), 0)
+		return s.recordSeq
+	}
+	rec := trace.Record{TimeUS: int64(s.now), Kind: kind, Node: int32(node), Peer: int32(peer),
+		Incarnation: inc, MsgID: msgID, Cause: cause, Name: m.Type()}
+	if kind == trace.KindSend && s.cfg.Trace == TraceFull {
+		rec.Attrs = s.describe(m)
+	}
+	return s.commitMessage(&rec, m)
+}
+
 func (s *Sim) commitMessage(r *trace.Record, m protocol.Message) uint64 {
 	s.recordSeq++
 	r.Seq = s.recordSeq
