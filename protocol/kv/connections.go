@@ -24,7 +24,7 @@ import "github.com/stateflush/stateflush/protocol"
 
 // onConnectionLost: this server's transport reports that its connection to peer broke.
 func (s *Server) onConnectionLost(peer protocol.NodeID) {
-	if !s.joined || s.stopped {
+	if !s.joined || s.stopped || s.cfg.Mutants.Has(IgnoreConnectionLoss) {
 		return
 	}
 	m, ok := s.view.member(peer)

@@ -216,8 +216,10 @@
 // serve-uninitialized), tombstones and their versions (no-tombstones, tombstone-old-version) and
 // redundancy recovery's choice of members (recovery-picks-departed) and the quarantine of a server
 // back from a pause longer than failure detection (ignore-lapse; lapse.go), the partition rule
-// (takeover-skips-quorum: a member taking over does not apply it) and the read fence (local-reads:
-// the primary answers gets from its own copy). Each changes only its own behaviour.
+// (takeover-skips-quorum: a member taking over does not apply it), the read fence (local-reads:
+// the primary answers gets from its own copy) and the handling of a broken connection
+// (ignore-connection-loss: neither end refuses the other's messages nor has an end removed). Each
+// changes only its own behaviour.
 //
 // # What the protocol guarantees, and under which assumptions
 //

@@ -316,3 +316,38 @@ func TestMutantTakeoverSkipsQuorum(t *testing.T) {
 		}
 	}
 }
+
+// Connection loss: the connection s0 (primary of bucket 0, coordinator) to s1 (holder) breaks with
+// s0's replicated put on it, lost. The store removes s1, the younger end, and the put is
+// acknowledged without it; the mutant ignores the loss, and s0 waits for s1's acknowledgement of
+// a message that no longer exists, so the put is never answered (in a sweep: a copy whose image
+// chunk was lost never completes).
+func TestMutantIgnoreConnectionLoss(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := harnessConfig()
+		if on {
+			cfg.Mutants = NewMutants(IgnoreConnectionLoss)
+		}
+		h := newHarness(t, cfg)
+		h.write("c0", "s0", protocol.OpPut, "k", "v1")
+		seq := h.request("c0", "s0", protocol.OpPut, "k", "v2")
+		h.deliver("c0", "s0")
+		h.fire("s0", timerDistribute)
+		lost := hchan{from: h.id("s0"), to: h.id("s1")}
+		if len(h.channels[lost]) == 0 {
+			t.Fatalf("s0's replicated put should be on its way to s1:\n%s", h.describe())
+		}
+		h.channels[lost] = nil // lost with the connection
+		h.inject(protocol.External, "s1", &protocol.ConnectionLost{Peer: h.id("s0")})
+		h.inject(protocol.External, "s0", &protocol.ConnectionLost{Peer: h.id("s1")})
+		h.advance(3 * cfg.FailureDetectionTimeout)
+		h.stabilize()
+		r := h.reply("c0", seq)
+		switch acked := r != nil && r.Status == replyOK; {
+		case !on && !acked:
+			t.Fatalf("the put should be acknowledged once s1 is removed: %+v\n%s", r, h.describe())
+		case on && acked:
+			t.Fatalf("with %s the put was acknowledged, though its replica to s1 was lost: %+v\n%s", IgnoreConnectionLoss, r, h.describe())
+		}
+	}
+}

@@ -98,8 +98,13 @@ const (
 	// asking its holders whether they still accept it, so a primary cut off from the cluster
 	// answers gets with stale values after a newer primary has acknowledged writes.
 	LocalReads
+	// IgnoreConnectionLoss (connection loss): a server whose connection to another member breaks
+	// goes on as before: it neither refuses what comes over the new connection nor has an end
+	// removed, so a copy may apply writes that follow a gap, without the writes (and the event
+	// ids) that were lost with the connection.
+	IgnoreConnectionLoss
 
-	mutantCount = int(LocalReads)
+	mutantCount = int(IgnoreConnectionLoss)
 )
 
 // Mechanism is the safety mechanism of the store that a mutant removes or weakens.
@@ -122,6 +127,7 @@ const (
 	MechLapse          Mechanism = "lapse quarantine"
 	MechPartitionRule  Mechanism = "partition rule"
 	MechReadFence      Mechanism = "read fence"
+	MechConnectionLoss Mechanism = "connection loss"
 )
 
 var mutantMechanisms = [...]Mechanism{
@@ -139,6 +145,7 @@ var mutantMechanisms = [...]Mechanism{
 	IgnoreLapse:           MechLapse,
 	TakeoverSkipsQuorum:   MechPartitionRule,
 	LocalReads:            MechReadFence,
+	IgnoreConnectionLoss:  MechConnectionLoss,
 }
 
 // Mechanism names the safety mechanism the mutant removes or weakens: MechFlush for the twelve
@@ -177,6 +184,7 @@ var mutantNames = [...]string{
 	IgnoreLapse:           "ignore-lapse",
 	TakeoverSkipsQuorum:   "takeover-skips-quorum",
 	LocalReads:            "local-reads",
+	IgnoreConnectionLoss:  "ignore-connection-loss",
 }
 
 func (m Mutant) String() string {

@@ -301,7 +301,8 @@ func TestMutantNamesAndParse(t *testing.T) {
 		"mitt-ignores-deletes", "premature-completion", "wrong-version-order", "partial-image-accepted",
 		"ack-before-replicas", "no-dedupe-writes", "no-dedupe-image", "no-dedupe-failover", "no-epoch-fence",
 		"merge-keeps-own", "promote-uninitialized", "serve-uninitialized", "no-tombstones",
-		"tombstone-old-version", "recovery-picks-departed", "ignore-lapse", "takeover-skips-quorum", "local-reads"}
+		"tombstone-old-version", "recovery-picks-departed", "ignore-lapse", "takeover-skips-quorum", "local-reads",
+		"ignore-connection-loss"}
 	if got := MutantNames(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("MutantNames() = %v, want %v", got, want)
 	}
