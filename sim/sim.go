@@ -186,13 +186,16 @@ type Sim struct {
 	foregroundTimers int64 // armed non-background timers of live incarnations
 	foregroundAction int64 // pending non-background control actions
 
-	records    []trace.Record
-	attrArena  []trace.Attr // the unused tail of a block that kept records' attrs are cut from
-	hasher     trace.Hasher
-	recordSeq  uint64
-	endSeq     uint64 // recordSeq when the last end record was written
-	cause      uint64 // Seq of the record being handled
-	actionName string // label of the control action running, "" outside actions
+	records   []trace.Record
+	attrArena []trace.Attr // the unused tail of a block that kept records' attrs are cut from
+	hasher    trace.Hasher
+	// messagesHashedOnly: send and delivery records are only hashed (no trace keeps them, no
+	// observer sees them), decided once since the simulator writes two per message.
+	messagesHashedOnly bool
+	recordSeq          uint64
+	endSeq             uint64 // recordSeq when the last end record was written
+	cause              uint64 // Seq of the record being handled
+	actionName         string // label of the control action running, "" outside actions
 
 	stats   Stats
 	streams map[string]protocol.Rand
@@ -275,6 +278,7 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.linkRand = make([]protocol.Rand, n*n)
+	s.messagesHashedOnly = !s.keeps(trace.KindSend) && !s.keeps(trace.KindDeliver) && (cfg.Observer == nil || cfg.Trace == TraceHashOnly)
 	if cfg.Trace != TraceHashOnly {
 		// Runs keep thousands of records; starting there saves the slice's first doublings.
 		s.records = make([]trace.Record, 0, 4096)
@@ -633,7 +637,7 @@ func (s *Sim) commit(r *trace.Record) uint64 { return s.commitMessage(r, nil) }
 // commitMessageRecord commits the send or delivery record of message m. When the record is only
 // hashed (nothing keeps or observes it) its fields are hashed without building it.
 func (s *Sim) commitMessageRecord(kind trace.Kind, node, peer protocol.NodeID, inc uint32, msgID, cause uint64, m protocol.Message) uint64 {
-	if !s.keeps(kind) && (s.cfg.Observer == nil || s.cfg.Trace == TraceHashOnly) {
+	if s.messagesHashedOnly {
 		s.recordSeq++
 		s.hasher.AddFields(s.recordSeq, int64(s.now), kind, int32(node), int32(peer), inc, msgID, 0, cause, m.Type(), 0)
 		return s.recordSeq

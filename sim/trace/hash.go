@@ -134,11 +134,7 @@ func mix(state, a, b uint64) uint64 {
 
 func (h *Hasher) str(s string) {
 	if len(s) < 8 {
-		w := uint64(len(s)) << 56
-		for i := 0; i < len(s); i++ {
-			w |= uint64(s[i]) << (8 * i)
-		}
-		h.word(w)
+		h.word(uint64(len(s))<<56 | packShort(s))
 		return
 	}
 	h.word(uint64(len(s)) | 0xFF<<56)
@@ -148,10 +144,22 @@ func (h *Hasher) str(s string) {
 			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56)
 	}
 	if i < len(s) {
-		var w uint64
-		for shift := 0; i < len(s); i, shift = i+1, shift+8 {
-			w |= uint64(s[i]) << shift
-		}
-		h.word(w)
+		h.word(packShort(s[i:]))
 	}
+}
+
+// packShort packs a string of fewer than eight bytes little-endian into a word, as a byte loop
+// would, with overlapping loads instead of one shift per byte (kinds and message names are short,
+// and two of them are hashed per record).
+func packShort(s string) uint64 {
+	n := len(s)
+	switch {
+	case n >= 4:
+		lo := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+		hi := uint64(s[n-4]) | uint64(s[n-3])<<8 | uint64(s[n-2])<<16 | uint64(s[n-1])<<24
+		return lo | hi<<(8*(n-4))
+	case n > 0:
+		return uint64(s[0]) | uint64(s[n/2])<<(8*(n/2)) | uint64(s[n-1])<<(8*(n-1))
+	}
+	return 0
 }
