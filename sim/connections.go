@@ -101,7 +101,7 @@ func (s *Sim) breakEnd(x, y protocol.NodeID, notice protocol.Duration, lostUpTo,
 	seq := s.commitMessage(&rec, m)
 	s.conns[int(x)*s.n+int(y)] = connEnd{notice: id, crashes: s.nodes[x].crashes, peerCrashes: s.nodes[y].crashes, lostUpTo: lostUpTo}
 	s.notices[id] = y
-	s.enqueue(event{kind: evDeliver, at: s.now + protocol.Time(notice), msg: m, id: id, cause: seq, node: x,
+	s.enqueue(&event{kind: evDeliver, at: s.now + protocol.Time(notice), msg: m, id: id, cause: seq, node: x,
 		peer: protocol.External, nodeCrashes: s.nodes[x].crashes})
 }
 

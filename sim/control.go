@@ -53,7 +53,7 @@ func (s *Sim) schedule(t protocol.Time, label string, action func(), background 
 	if !background {
 		s.foregroundAction++
 	}
-	s.enqueue(event{kind: evAction, at: t, id: slot})
+	s.enqueue(&event{kind: evAction, at: t, id: slot})
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (s *Sim) Inject(at protocol.Time, to protocol.NodeID, m protocol.Message) e
 		rec.Attrs = describe(m)
 	}
 	seq := s.commit(&rec)
-	s.enqueue(event{kind: evDeliver, at: at, msg: m, id: s.nextMsgID, cause: seq, node: to, peer: protocol.External,
+	s.enqueue(&event{kind: evDeliver, at: at, msg: m, id: s.nextMsgID, cause: seq, node: to, peer: protocol.External,
 		nodeCrashes: s.nodes[to].crashes})
 	return nil
 }

@@ -76,7 +76,7 @@ func (e *nodeEnv) SetTimer(after protocol.Duration, tag protocol.TimerTag) proto
 		}
 	}
 	seq := s.commit(&rec)
-	s.enqueue(event{kind: evTimer, at: s.now + protocol.Time(after), id: uint64(id), tag: tag, node: e.id, cause: seq})
+	s.enqueue(&event{kind: evTimer, at: s.now + protocol.Time(after), id: uint64(id), tag: tag, node: e.id, cause: seq})
 	return id
 }
 

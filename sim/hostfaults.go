@@ -226,5 +226,5 @@ func (s *Sim) releaseHeld(id protocol.NodeID) {
 func (s *Sim) requeue(ev event) {
 	s.nextSeq++
 	ev.seq = s.nextSeq
-	s.queue.push(ev)
+	s.queue.push(&ev)
 }

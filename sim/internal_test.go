@@ -86,7 +86,7 @@ func TestEventQueueOrdersByTimeThenInsertion(t *testing.T) {
 	// Pops interleaved with pushes reuse slots; each push is no earlier than the last pop, as in
 	// the simulator.
 	for seq := uint64(1); seq <= 2000; seq++ {
-		q.push(event{at: prev.at + 1 + protocol.Time(r.Intn(50)), seq: seq, id: seq})
+		q.push(&event{at: prev.at + 1 + protocol.Time(r.Intn(50)), seq: seq, id: seq})
 		if seq%3 == 0 {
 			check()
 		}

@@ -80,15 +80,16 @@ func (k queuedEvent) before(o queuedEvent) bool {
 	return k.seq < o.seq
 }
 
-func (q *eventQueue) push(e event) {
+// push queues a copy of *e.
+func (q *eventQueue) push(e *event) {
 	var slot int32
 	if n := len(q.free); n > 0 {
 		slot = q.free[n-1]
 		q.free = q.free[:n-1]
-		q.slab[slot] = e
+		q.slab[slot] = *e
 	} else {
 		slot = int32(len(q.slab))
-		q.slab = append(q.slab, e)
+		q.slab = append(q.slab, *e)
 	}
 	k := queuedEvent{at: e.at, seq: e.seq, slot: slot}
 	q.heap = append(q.heap, k)
@@ -107,6 +108,25 @@ func (q *eventQueue) push(e event) {
 
 // pop removes and returns the earliest event. The queue must not be empty.
 func (q *eventQueue) pop() event {
+	slot := q.popSlot()
+	e := q.slab[slot]
+	q.release(slot)
+	return e
+}
+
+// event is the event in a slot popSlot returned, until release.
+func (q *eventQueue) event(slot int32) *event { return &q.slab[slot] }
+
+// release frees a slot popSlot returned.
+func (q *eventQueue) release(slot int32) {
+	q.slab[slot] = event{} // drop the message reference so the garbage collector can reclaim it
+	q.free = append(q.free, slot)
+}
+
+// popSlot removes the earliest event from the order and returns its slot, where the event stays
+// until release: the simulator handles it in place rather than copying 96 bytes out. The queue
+// must not be empty.
+func (q *eventQueue) popSlot() int32 {
 	h := q.heap
 	top := h[0]
 	last := len(h) - 1
@@ -132,8 +152,5 @@ func (q *eventQueue) pop() event {
 		h[i] = k
 	}
 	q.heap = h
-	e := q.slab[top.slot]
-	q.slab[top.slot] = event{} // drop the message reference so the garbage collector can reclaim it
-	q.free = append(q.free, top.slot)
-	return e
+	return top.slot
 }

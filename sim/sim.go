@@ -370,7 +370,9 @@ func (s *Sim) run(until protocol.Time, bounded bool) Result {
 			}
 			return s.finish(limitReason)
 		}
-		s.process(s.queue.pop())
+		slot := s.queue.popSlot()
+		s.process(s.queue.event(slot))
+		s.queue.release(slot)
 	}
 }
 
@@ -420,11 +422,12 @@ func (s *Sim) startNode(id protocol.NodeID, cause uint64) {
 	s.cause = saved
 }
 
-// process handles one event popped from the queue.
-func (s *Sim) process(ev event) {
+// process handles one event popped from the queue. ev points into the queue's slab, which stays
+// valid while the step pushes more events (a reallocated slab leaves the old array to ev).
+func (s *Sim) process(ev *event) {
 	switch ev.kind {
 	case evDeliver:
-		if s.hold(&ev) {
+		if s.hold(ev) {
 			return // its receiver is paused: it waits, still in flight
 		}
 		if !ev.background {
@@ -432,9 +435,9 @@ func (s *Sim) process(ev event) {
 		}
 		s.stats.Steps++
 		s.now = ev.at
-		s.deliver(&ev)
+		s.deliver(ev)
 	case evTimer:
-		if s.hold(&ev) {
+		if s.hold(ev) {
 			return
 		}
 		t, armed := s.timers[protocol.TimerID(ev.id)]
@@ -584,14 +587,14 @@ func (s *Sim) transmit(idx int, from, to protocol.NodeID, m protocol.Message, ms
 	ev := event{kind: evDeliver, msg: m, id: msgID, cause: sendSeq, node: to, peer: from,
 		peerIncarnation: fromInc, nodeCrashes: toCrashes, background: protocol.IsBackground(m)}
 	ev.at = s.arrivalTime(idx, link, r)
-	s.enqueue(ev)
+	s.enqueue(&ev)
 	if link.DupProb > 0 && Happens(r, link.DupProb) {
 		s.stats.Duplicated++
 		dup := trace.Record{TimeUS: int64(s.now), Kind: trace.KindDuplicate, Node: int32(to), Peer: int32(from),
 			MsgID: msgID, Cause: sendSeq}
 		s.commit(&dup)
 		ev.at = s.arrivalTime(idx, link, r)
-		s.enqueue(ev)
+		s.enqueue(&ev)
 	}
 }
 
@@ -620,7 +623,7 @@ func (s *Sim) arrivalTime(idx int, link *Link, r protocol.Rand) protocol.Time {
 	return at
 }
 
-func (s *Sim) enqueue(ev event) {
+func (s *Sim) enqueue(ev *event) {
 	s.nextSeq++
 	ev.seq = s.nextSeq
 	if ev.kind == evDeliver && !ev.background {
