@@ -157,6 +157,8 @@ type Env interface {
 	// Rand is the node's random source.
 	Rand() Rand
 	// Emit records a protocol event in the trace (a phase change, a client operation's completion).
+	// It must not keep attrs once it returns: callers reuse the slice, so that an event costs no
+	// allocation for its attribute list.
 	Emit(name string, attrs ...Attr)
 }
 

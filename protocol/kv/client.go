@@ -16,6 +16,8 @@ type Client struct {
 	id    protocol.NodeID
 	index int
 	env   protocol.Env
+	// attrBuf is the reused attribute list of the client's events (Env.Emit keeps none).
+	attrBuf []protocol.Attr
 
 	primary []protocol.NodeID   // per bucket, -1 when unknown
 	holders [][]protocol.NodeID // per bucket, initialized copies
@@ -148,15 +150,15 @@ func (c *Client) invoke() {
 		c.think()
 		return
 	}
-	attrs := make([]protocol.Attr, 4, 5)
-	attrs[0], attrs[1] = protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq)
-	attrs[2], attrs[3] = protocol.AStr("op", op.kind), protocol.AStr("key", op.key)
+	attrs := append(c.attrBuf[:0], protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq),
+		protocol.AStr("op", op.kind), protocol.AStr("key", op.key))
 	if op.kind == protocol.OpPut || op.kind == protocol.OpAppend {
 		// unique, so every write is traceable
 		op.value = "c" + strconv.Itoa(c.index) + "-" + strconv.FormatUint(op.seq, 10) + ";"
 		attrs = append(attrs, protocol.AStr("value", op.value))
 	}
 	c.op = op
+	c.attrBuf = attrs
 	c.env.Emit(protocol.EventOpInvoke, attrs...)
 	c.sendAttempt(target)
 }
@@ -245,12 +247,12 @@ func (c *Client) finish(status string, r *ClientReply) {
 	op := c.op
 	c.env.CancelTimer(op.timer)
 	c.env.CancelTimer(op.backoff)
-	attrs := make([]protocol.Attr, 3, 5)
-	attrs[0], attrs[1] = protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq)
-	attrs[2] = protocol.AStr("status", status)
+	attrs := append(c.attrBuf[:0], protocol.AInt("client", int(c.id)), protocol.AUint("seq", op.seq),
+		protocol.AStr("status", status))
 	if op.kind == protocol.OpGet && status == protocol.StatusOK {
 		attrs = append(attrs, protocol.ABool("found", r.Found), protocol.AStr("value", r.Value))
 	}
+	c.attrBuf = attrs
 	c.env.Emit(protocol.EventOpReturn, attrs...)
 	c.op = nil
 	c.completed++

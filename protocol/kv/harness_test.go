@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -195,7 +196,7 @@ func (e *henv) CancelTimer(id protocol.TimerID) {
 }
 func (e *henv) Emit(name string, attrs ...protocol.Attr) {
 	h := e.h
-	h.events = append(h.events, hevent{node: e.n.id, at: h.now, name: name, attrs: attrs})
+	h.events = append(h.events, hevent{node: e.n.id, at: h.now, name: name, attrs: slices.Clone(attrs)})
 	h.logf("%s event %s %s", h.name(e.n.id), name, formatAttrs(attrs))
 }
 

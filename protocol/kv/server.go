@@ -120,6 +120,7 @@ type Server struct {
 	newestInc map[protocol.NodeID]uint32
 
 	lastHeard map[protocol.NodeID]protocol.Time
+	attrBuf   []protocol.Attr // emit's reused attribute list
 	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
 	// quarantineUntil when a lapse's quarantine ends (lapse.go).
 	lastHeartbeatAt protocol.Time
@@ -494,7 +495,13 @@ func (s *Server) setTimer(after protocol.Duration, kind int32, arg int64, backgr
 	return s.env.SetTimer(after, protocol.TimerTag{Kind: kind, Arg: arg, Background: background})
 }
 
-func (s *Server) emit(name string, attrs ...protocol.Attr) { s.env.Emit(name, attrs...) }
+// emit hands the event to the environment through a buffer the server reuses: passed on as they
+// come, the attrs would escape through the interface call, and every event would allocate its
+// list.
+func (s *Server) emit(name string, attrs ...protocol.Attr) {
+	s.attrBuf = append(s.attrBuf[:0], attrs...)
+	s.env.Emit(name, s.attrBuf...)
+}
 
 // coordinator is the member this server sends coordinator work to.
 func (s *Server) coordinator() Member {

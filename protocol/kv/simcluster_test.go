@@ -1,6 +1,7 @@
 package kv_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
@@ -45,7 +46,7 @@ type tapEnv struct {
 }
 
 func (e tapEnv) Emit(name string, attrs ...protocol.Attr) {
-	e.c.events = append(e.c.events, tapped{node: e.Self(), at: e.Now(), name: name, attrs: attrs})
+	e.c.events = append(e.c.events, tapped{node: e.Self(), at: e.Now(), name: name, attrs: slices.Clone(attrs)})
 	e.Env.Emit(name, attrs...)
 }
 
