@@ -3,7 +3,6 @@ package harness
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -153,17 +152,8 @@ var correctnessRowPattern = regexp.MustCompile(`^\| ([a-z-]+) \| (\d+) \| \d+ \|
 // correctnessRows parses the committed table.
 func correctnessRows(t *testing.T, readme string) map[string]correctnessRow {
 	t.Helper()
-	data, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	i, j := strings.Index(text, correctnessBegin), strings.Index(text, correctnessEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README.md has no correctness table between %q and %q", correctnessBegin, correctnessEnd)
-	}
 	rows := map[string]correctnessRow{}
-	for _, line := range strings.Split(text[i+len(correctnessBegin):j], "\n") {
+	for _, line := range strings.Split(generated.Section(t, readme, correctnessBegin, correctnessEnd), "\n") {
 		m := correctnessRowPattern.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
 			continue

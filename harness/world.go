@@ -30,13 +30,18 @@ func (w *kvWorld) healthy(m kv.Member) bool {
 	if e, ok := w.mayEvict[m.ID]; ok && e.inc == m.Inc && w.sim.Now() <= e.until {
 		return false // it may be the end removed (breakConnection), until the loss is known
 	}
+	if !w.sim.Alive(m.ID) || w.sim.Incarnation(m.ID) != m.Inc || w.sim.Paused(m.ID) ||
+		srv == nil || srv.Stopped() || srv.QuarantinedAt(w.sim.Now()) {
+		return false
+	}
+	// Last, as it asks every server: a member whose removal another asks for (a broken
+	// connection) is on its way out.
 	for i := 0; i < w.cfg.Servers; i++ {
-		if srv := w.server(protocol.NodeID(i)); srv != nil && w.sim.Alive(protocol.NodeID(i)) && srv.EvictionRequested(m) {
-			return false // a member asks for its removal (a broken connection)
+		if other := w.server(protocol.NodeID(i)); other != nil && w.sim.Alive(protocol.NodeID(i)) && other.EvictionRequested(m) {
+			return false
 		}
 	}
-	return w.sim.Alive(m.ID) && w.sim.Incarnation(m.ID) == m.Inc && !w.sim.Paused(m.ID) &&
-		srv != nil && !srv.Stopped() && !srv.QuarantinedAt(w.sim.Now())
+	return true
 }
 
 // SafeToKill holds when every bucket keeps at least one initialized copy without the victim on a

@@ -13,15 +13,7 @@ import (
 // rewrites the section instead of failing. hint says how to regenerate.
 func Check(t testing.TB, path, begin, end, want string, update bool, hint string) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	i, j := strings.Index(text, begin), strings.Index(text, end)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no section between %q and %q", path, begin, end)
-	}
+	text, i, j := locate(t, path, begin, end)
 	got := text[i+len(begin)+1 : j]
 	if got == want {
 		return
@@ -33,4 +25,26 @@ func Check(t testing.TB, path, begin, end, want string, update bool, hint string
 		return
 	}
 	t.Errorf("%s's generated section differs from what the code produces; %s.\ncommitted:\n%s\nproduced:\n%s", path, hint, got, want)
+}
+
+// Section returns the committed text between the begin and end marker lines of path.
+func Section(t testing.TB, path, begin, end string) string {
+	t.Helper()
+	text, i, j := locate(t, path, begin, end)
+	return text[i+len(begin)+1 : j]
+}
+
+// locate reads path and finds its marker lines.
+func locate(t testing.TB, path, begin, end string) (text string, i, j int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = string(data)
+	i, j = strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no section between %q and %q", path, begin, end)
+	}
+	return text, i, j
 }

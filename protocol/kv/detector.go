@@ -49,6 +49,16 @@ type detector struct {
 	healed bool
 }
 
+// failure is the entry of m among the members found failed, or nil.
+func (d *detector) failure(m Member) *failedMember {
+	for i := range d.failed {
+		if d.failed[i].member == m {
+			return &d.failed[i]
+		}
+	}
+	return nil
+}
+
 type failedMember struct {
 	member Member
 	at     protocol.Time
@@ -409,12 +419,8 @@ func (s *Server) onVerdict(from Member, v *Verdict) {
 		return
 	}
 	s.markFailed(x)
-	if reported {
-		for i := range s.det.failed {
-			if s.det.failed[i].member == x {
-				s.det.failed[i].confirmed = true
-			}
-		}
+	if f := s.det.failure(x); reported && f != nil {
+		f.confirmed = true
 	}
 	s.refreshWatch()
 	s.actOnFailures()
@@ -422,11 +428,9 @@ func (s *Server) onVerdict(from Member, v *Verdict) {
 
 func (s *Server) markFailed(m Member) {
 	now := s.env.Now()
-	for i, f := range s.det.failed {
-		if f.member == m {
-			s.det.failed[i].at = now
-			return
-		}
+	if f := s.det.failure(m); f != nil {
+		f.at = now
+		return
 	}
 	s.det.failed = append(s.det.failed, failedMember{member: m, at: now})
 }

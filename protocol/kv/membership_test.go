@@ -51,14 +51,7 @@ func TestRestartedMemberDoesNotTakeOverAlone(t *testing.T) {
 	h := newHarness(t, cfg)
 	key := keyInBucket(cfg, 0)
 	h.write("c0", "s0", protocol.OpPut, key, "v1")
-	h.crash("s3")
-	h.hold("s0", "s1") // s0's view admitting s3#1 reaches only s3#1
-	h.hold("s0", "s2")
-	h.restart("s3")
-	h.stabilize()
-	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) {
-		t.Fatalf("s3#1 alone should know the view admitting it:\n%s", h.describe())
-	}
+	admitRestartedS3OnlyToItself(t, h)
 	h.crash("s0")
 	h.advance(6 * cfg.FailureDetectionTimeout)
 	h.stabilize()
@@ -198,14 +191,7 @@ func TestTakeoverKeepsAMemberOnlyItsDeadCoordinatorAdmitted(t *testing.T) {
 	cfg := harnessConfig()
 	cfg.Servers = 4
 	h := newHarness(t, cfg)
-	h.crash("s3")
-	h.hold("s0", "s1") // s0's view admitting s3#1 reaches only s3#1
-	h.hold("s0", "s2")
-	h.restart("s3")
-	h.stabilize()
-	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) {
-		t.Fatalf("s3#1 alone should know the view admitting it:\n%s", h.describe())
-	}
+	admitRestartedS3OnlyToItself(t, h)
 	h.crash("s0")
 	h.advance(6 * cfg.FailureDetectionTimeout)
 	h.stabilize()
@@ -215,5 +201,19 @@ func TestTakeoverKeepsAMemberOnlyItsDeadCoordinatorAdmitted(t *testing.T) {
 	}
 	if s3.Stopped() || len(h.eventsNamed(EventRejoin)) > 0 || !s1.view.hasMember(s3.Self()) || s3.view.Version != s1.view.Version {
 		t.Fatalf("s3#1 should be in s1's takeover view without leaving or rejoining:\n%s", h.describe())
+	}
+}
+
+// admitRestartedS3OnlyToItself crashes and restarts s3 of a four-server cluster; the coordinator s0
+// admits s3#1 in a view that reaches only s3#1.
+func admitRestartedS3OnlyToItself(t *testing.T, h *harness) {
+	t.Helper()
+	h.crash("s3")
+	h.hold("s0", "s1") // s0's view admitting s3#1 reaches only s3#1
+	h.hold("s0", "s2")
+	h.restart("s3")
+	h.stabilize()
+	if !h.server("s3").Joined() || h.server("s1").view.hasMember(Member{ID: 3, Inc: 1}) {
+		t.Fatalf("s3#1 alone should know the view admitting it:\n%s", h.describe())
 	}
 }

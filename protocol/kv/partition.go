@@ -202,14 +202,8 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		return false
 	}
 	if s.det.confirming == nil {
-		s.det.confirming = []Member{}
 		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
-		for _, m := range s.view.Members {
-			if m != s.self && !containsMember(s.evicting, m) && (!slices.Contains(suspects, m) || !s.foundFailedItself(m)) {
-				s.startFinalCheck(m, noMember)
-				s.det.confirming = append(s.det.confirming, m)
-			}
-		}
+		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) || !s.foundFailedItself(m) })
 	}
 	for _, m := range s.det.confirming {
 		if s.checkIndex(m) >= 0 {
@@ -222,13 +216,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		// time the requests were held). Removing them now would remove part of the other side
 		// without the rule seeing that half was lost; check everyone again, suspects included.
 		s.det.healed = false
-		s.det.confirming = []Member{}
-		for _, m := range s.view.Members {
-			if m != s.self && !containsMember(s.evicting, m) {
-				s.startFinalCheck(m, noMember)
-				s.det.confirming = append(s.det.confirming, m)
-			}
-		}
+		s.startConfirmationRound(func(Member) bool { return true })
 		return true
 	}
 	// A suspect that another member's verdict found failed after this round's check of it was
@@ -260,17 +248,23 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		// the other side with it (seed 131: s0 told s3, which had answered just before the
 		// split, to shut down, and the side left with s1 and s2 lost the quorum).
 		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
-		s.det.confirming = []Member{}
-		for _, m := range s.view.Members {
-			if m != s.self && !containsMember(s.evicting, m) && !slices.Contains(suspects, m) {
-				s.startFinalCheck(m, noMember)
-				s.det.confirming = append(s.det.confirming, m)
-			}
-		}
+		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) })
 		return true
 	}
 	s.det.confirming = nil
 	return false
+}
+
+// startConfirmationRound starts a round: a final check of every other member of the view that
+// check accepts, except those this server has asked to remove.
+func (s *Server) startConfirmationRound(check func(Member) bool) {
+	s.det.confirming = []Member{}
+	for _, m := range s.view.Members {
+		if m != s.self && !containsMember(s.evicting, m) && check(m) {
+			s.startFinalCheck(m, noMember)
+			s.det.confirming = append(s.det.confirming, m)
+		}
+	}
 }
 
 // wentSilentDuringRound reports whether the confirmation round found failed a member it did not
@@ -338,24 +332,16 @@ func (s *Server) reconsiderRefusedViews() {
 // foundFailedItself reports whether this server's own final check found m failed (rather than
 // another member's verdict).
 func (s *Server) foundFailedItself(m Member) bool {
-	for _, f := range s.det.failed {
-		if f.member == m {
-			return f.announced
-		}
-	}
-	return false
+	f := s.det.failure(m)
+	return f != nil && f.announced
 }
 
 // confirmedItself reports whether this server has evidence of its own that m failed: its own final
 // check found it failed, or it watched m, heard nothing from it for the timeout, and the checker it
 // reported m to found it failed too.
 func (s *Server) confirmedItself(m Member) bool {
-	for _, f := range s.det.failed {
-		if f.member == m {
-			return f.confirmed || f.announced
-		}
-	}
-	return false
+	f := s.det.failure(m)
+	return f != nil && (f.confirmed || f.announced)
 }
 
 // verifyingOlderVerdicts: under the weighted rule, a member about to take over first checks, itself,

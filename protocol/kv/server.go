@@ -117,7 +117,7 @@ type Server struct {
 	// newestInc is, per server, the newest incarnation this server has had a message from (admit):
 	// a restarted server that asks to join talks to members whose view still lists its previous
 	// incarnation, and a broken connection is with the newest one (connections.go).
-	newestInc map[protocol.NodeID]uint32
+	newestInc []uint32
 
 	lastHeard map[protocol.NodeID]protocol.Time
 	attrBuf   []protocol.Attr // emit's reused attribute list
@@ -176,7 +176,7 @@ func newServer(cfg Config, self Member) *Server {
 		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
 		toldDeparted:    map[Member]bool{},
-		newestInc:       map[protocol.NodeID]uint32{},
+		newestInc:       make([]uint32, cfg.Servers),
 		lastHeard:       map[protocol.NodeID]protocol.Time{},
 		buckets:         make([]*bucketState, cfg.Buckets),
 		contentSent:     map[Member]uint64{},
@@ -447,8 +447,8 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 			s.lastHeard[from] = s.env.Now()
 		}
 	}
-	if from != s.self.ID && h.FromInc > s.newestInc[from] {
-		s.newestInc[from] = h.FromInc
+	if from >= 0 && int(from) < len(s.newestInc) && from != s.self.ID && h.FromInc > s.newestInc[from] {
+		s.newestInc[from] = h.FromInc // a slice: admit runs for every message
 	}
 	if h.ToInc != anyIncarnation && h.ToInc != s.self.Inc {
 		s.drops.StaleIncarnation++
