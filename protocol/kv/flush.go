@@ -70,7 +70,7 @@ func (s *Server) startCreation(i int, since ConfigVersion) {
 			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
 		}
 	}
-	s.buckets[i] = b
+	s.setBucket(b)
 	b.creation = &creation{failedSources: map[Member]bool{}}
 	b.creation.warnTimer = s.setTimer(s.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
 	s.announce(b)
@@ -656,8 +656,8 @@ func (s *Server) onFlushRecord(from Member, m *FlushRecord) {
 }
 
 func (s *Server) checkAllRecordWaits() {
-	for _, b := range s.buckets {
-		if b != nil && len(b.recordWaits) > 0 {
+	for _, i := range s.held {
+		if b := s.buckets[i]; len(b.recordWaits) > 0 {
 			s.checkRecordWaits(b)
 		}
 	}

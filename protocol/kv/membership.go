@@ -142,14 +142,21 @@ func (s *Server) installView(v *View) {
 			}
 		}
 	}
-	for i := range s.buckets {
-		if !departures && s.buckets[i] != nil && reconciled(old, v, i, s.buckets[i]) {
+	// Only the copies it holds and the buckets the view lists it for can change: a bucket it
+	// neither holds nor is listed for reconciles to nothing.
+	// The list is taken from the server while in use: reconciling may publish a view (the
+	// coordinator's own copy completing), which installs it in a nested call.
+	visit := mergeSorted(s.reconcileScratch[:0], s.held, v.installedBucketsOf(s.self.ID))
+	s.reconcileScratch = nil
+	for _, i := range visit {
+		if !departures && s.buckets[i] != nil && reconciled(old, v, i, s.buckets[i], s.self) {
 			continue
 		}
 		s.reconcileBucket(i)
 	}
-	for _, b := range s.buckets {
-		if b != nil && len(b.markerWaits) > 0 {
+	s.reconcileScratch = visit
+	for _, i := range s.held {
+		if b := s.buckets[i]; len(b.markerWaits) > 0 {
 			s.checkMarkerWaits(b) // a source's answer may wait for this view (StateMarker.View)
 		}
 	}
@@ -168,8 +175,9 @@ func (s *Server) retellInitialized(v *View) {
 	if c == s.self {
 		return
 	}
-	for _, b := range s.buckets {
-		if b == nil || !b.initialized || b.toldInitialized == c {
+	for _, i := range s.held {
+		b := s.buckets[i]
+		if !b.initialized || b.toldInitialized == c {
 			continue
 		}
 		if hi := v.Buckets[b.index].holder(s.self); hi >= 0 && !v.Buckets[b.index].Holders[hi].Initialized && v.Buckets[b.index].Holders[hi].Since == b.since {
@@ -225,10 +233,8 @@ func (s *Server) leftOut(v *View, reason string) {
 // view that admits it again is the next one it installs, whatever its version.
 func (s *Server) rejoin(reason string) {
 	s.emit(EventRejoin, a("view", s.view.Version), a("reason", reason))
-	for _, b := range s.buckets {
-		if b != nil {
-			s.dropBucket(b, "rejoin")
-		}
+	for _, b := range s.heldBuckets() {
+		s.dropBucket(b, "rejoin")
 	}
 	s.env.CancelTimer(s.heartbeatTimer)
 	for _, c := range s.det.checks {
@@ -298,7 +304,7 @@ func (s *Server) publish(next *View, removed []Member) {
 // keeps is of a listed holder (so no profile waits for a newer view to be dropped). Reconciling
 // every copy on every view made each view cost all the buckets, and views come with every copy
 // completed.
-func reconciled(old, v *View, i int, b *bucketState) bool {
+func reconciled(old, v *View, i int, b *bucketState, self Member) bool {
 	was, now := &old.Buckets[i], &v.Buckets[i]
 	if was.Primary != now.Primary || was.Epoch != now.Epoch || was.Lost != now.Lost || was.MoveTarget != now.MoveTarget ||
 		len(was.Holders) != len(now.Holders) {
@@ -308,6 +314,23 @@ func reconciled(old, v *View, i int, b *bucketState) bool {
 		if was.Holders[k] != now.Holders[k] {
 			return false
 		}
+	}
+	// Every profile is of a listed holder. When each other holder has one and there are no more
+	// profiles than other holders, no profile can be of anyone else; lookups are cheaper than
+	// ranging over the map, which is left for the rare copy with a profile to drop.
+	others := 0
+	for _, h := range now.Holders {
+		if h.Member == self {
+			continue
+		}
+		others++
+		if b.profiles[h.Member] == nil {
+			others = -1
+			break
+		}
+	}
+	if others == len(b.profiles) {
+		return true
 	}
 	for m := range b.profiles {
 		if now.holder(m) < 0 {
@@ -477,15 +500,15 @@ func (s *Server) dropBucket(b *bucketState, reason string) {
 	if b.chunkTimerSet {
 		s.env.CancelTimer(b.chunkTimer)
 	}
-	s.buckets[b.index] = nil
+	s.clearBucket(b.index)
 	s.emit(EventBucketDropped, a("bucket", b.index), a("reason", reason))
 }
 
 // facts reports this server's copies for a coordinator takeover.
 func (s *Server) facts() []BucketFact {
 	var out []BucketFact
-	for i, b := range s.buckets {
-		if b != nil {
+	for _, i := range s.held {
+		if b := s.buckets[i]; b != nil {
 			out = append(out, BucketFact{Bucket: i, Initialized: b.initialized, Since: b.since, Primary: b.primary, Epoch: b.epoch})
 		}
 	}

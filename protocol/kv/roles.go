@@ -36,8 +36,8 @@ func (s *Server) InitializedBuckets() []int {
 		return nil
 	}
 	var out []int
-	for i, b := range s.buckets {
-		if b != nil && b.initialized {
+	for _, i := range s.held {
+		if s.buckets[i].initialized {
 			out = append(out, i)
 		}
 	}
@@ -49,8 +49,8 @@ func (s *Server) IsPrimaryOfAny() bool {
 	if s.stopped {
 		return false
 	}
-	for _, b := range s.buckets {
-		if b != nil && b.role != roleFollower {
+	for _, i := range s.held {
+		if s.buckets[i].role != roleFollower {
 			return true
 		}
 	}
@@ -70,8 +70,9 @@ type CopyInProgress struct {
 // aim at the moments that matter, such as the image source dying mid-copy.
 func (s *Server) CopiesInProgress() []CopyInProgress {
 	var out []CopyInProgress
-	for i, b := range s.buckets {
-		if b == nil || b.creation == nil {
+	for _, i := range s.held {
+		b := s.buckets[i]
+		if b.creation == nil {
 			continue
 		}
 		c := b.creation

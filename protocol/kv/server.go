@@ -134,6 +134,9 @@ type Server struct {
 	rebalances    []Rebalance       // accepted by the coordinator, waiting for the bucket to be free
 
 	buckets []*bucketState // nil where this server holds no copy
+	held    []int          // the indices of the non-nil buckets, sorted (held.go)
+	// reconcileScratch is installView's reused list of the buckets to reconcile.
+	reconcileScratch []int
 
 	// Channel counts for the flush, per peer member: content-changing messages (Replicate) put on
 	// the channel to the peer, received from it, and applied (or rejected) from it.
@@ -222,7 +225,7 @@ func (s *Server) Start(env protocol.Env) {
 			b.role = roleServing
 			b.clock = Version{Epoch: meta.Epoch}
 		}
-		s.buckets[i] = b
+		s.setBucket(b)
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
 	s.armHeartbeat()

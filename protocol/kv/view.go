@@ -24,6 +24,11 @@ type View struct {
 	// every message a server receives looks its sender up, and a scan of the members made that
 	// cost grow with the cluster.
 	rankByID []int32
+	// bucketsByID caches, per node id, the buckets whose holders include that id (any
+	// incarnation), built on first use by installedBucketsOf: every member that installs the view
+	// reconciles the buckets it is listed for, and finding them by a scan of every bucket made each
+	// view cost every member the cluster's buckets.
+	bucketsByID [][]int
 }
 
 // BucketMeta is the coordinator's record of one bucket.
@@ -139,6 +144,48 @@ func (v *View) cachedRank(id protocol.NodeID) int {
 		return -1
 	}
 	return int(v.rankByID[id])
+}
+
+// installedBucketsOf lists, in bucket order, the buckets whose holders include node id (any
+// incarnation). It is only for a view that has been published: the list is built once and a view
+// under construction (changed in place by the coordinator) would leave it stale.
+func (v *View) installedBucketsOf(id protocol.NodeID) []int {
+	if v.bucketsByID == nil {
+		// Two passes, so that every member's list is a window of one array.
+		top := protocol.NodeID(0)
+		total := 0
+		for i := range v.Buckets {
+			for _, h := range v.Buckets[i].Holders {
+				top = max(top, h.Member.ID+1)
+				total++
+			}
+		}
+		counts := make([]int, top+1)
+		for i := range v.Buckets {
+			for _, h := range v.Buckets[i].Holders {
+				counts[h.Member.ID+1]++
+			}
+		}
+		for id := 1; id <= int(top); id++ {
+			counts[id] += counts[id-1]
+		}
+		flat := make([]int, total)
+		v.bucketsByID = make([][]int, top)
+		for id := range v.bucketsByID {
+			v.bucketsByID[id] = flat[counts[id]:counts[id]:counts[id+1]]
+		}
+		for i := range v.Buckets {
+			for _, h := range v.Buckets[i].Holders {
+				if l := v.bucketsByID[h.Member.ID]; len(l) == 0 || l[len(l)-1] != i {
+					v.bucketsByID[h.Member.ID] = append(l, i)
+				}
+			}
+		}
+	}
+	if id < 0 || int(id) >= len(v.bucketsByID) {
+		return nil
+	}
+	return v.bucketsByID[id]
 }
 
 func (v *View) memberNames() string {
