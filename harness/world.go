@@ -20,8 +20,10 @@ import (
 type split struct{ a, b []protocol.NodeID }
 
 // healthy reports whether a member of the view runs as listed and serves: alive, its listed
-// incarnation, not paused, stopped or quarantined after a lapse. The others will be removed, or may
-// be, before they are of use.
+// incarnation, not paused, stopped or quarantined after a lapse, and no server asks for its removal.
+// The others will be removed, or may be, before they are of use. A guard's query asks it of every
+// member for every server's view, so it is computed once per query for each server's running
+// incarnation (health) rather than per question.
 func (w *kvWorld) healthy(m kv.Member) bool {
 	srv := w.server(m.ID)
 	if inc, ok := w.evicted[m.ID]; ok && inc == m.Inc {
@@ -44,27 +46,78 @@ func (w *kvWorld) healthy(m kv.Member) bool {
 	return true
 }
 
+// health answers healthy for the servers' members as they are at one instant.
+type health struct {
+	incs []uint32 // the running incarnation of each server
+	ok   []bool   // whether that incarnation is healthy
+}
+
+func (w *kvWorld) health() health {
+	h := health{incs: make([]uint32, w.cfg.Servers), ok: make([]bool, w.cfg.Servers)}
+	for i := range h.ok {
+		id := protocol.NodeID(i)
+		h.incs[i] = w.sim.Incarnation(id)
+		h.ok[i] = w.healthy(kv.Member{ID: id, Inc: h.incs[i]})
+	}
+	return h
+}
+
+func (h health) of(m kv.Member) bool {
+	return int(m.ID) >= 0 && int(m.ID) < len(h.ok) && h.incs[m.ID] == m.Inc && h.ok[m.ID]
+}
+
+// servers is a set of servers, indexed by id.
+type servers []bool
+
+func (w *kvWorld) allServers() servers {
+	all := make(servers, w.cfg.Servers)
+	for i := range all {
+		all[i] = true
+	}
+	return all
+}
+
+func (w *kvWorld) serverSet(ids []protocol.NodeID) servers {
+	set := make(servers, w.cfg.Servers)
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
+}
+
+func (set servers) has(id protocol.NodeID) bool { return int(id) >= 0 && int(id) < len(set) && set[id] }
+
+// without is the set less the victims.
+func (set servers) without(victims ...protocol.NodeID) servers {
+	out := slices.Clone(set)
+	for _, v := range victims {
+		if out.has(v) {
+			out[v] = false
+		}
+	}
+	return out
+}
+
 // SafeToKill holds when every bucket keeps at least one initialized copy without the victim on a
 // healthy member the view lists (on the side keeping the quorum, during a split).
 func (w *kvWorld) SafeToKill(victim protocol.NodeID) bool {
-	side := w.survivingSide()
-	return w.copiesOn(func(id protocol.NodeID) bool { return id != victim && slices.Contains(side, id) })
+	return w.copiesOn(w.survivingSide().without(victim), w.health())
 }
 
 // KeepsQuorum reports whether the next view change would keep more than half of the view's weight
 // if the victim went down now, with the members already down, paused or out of service (and,
 // during a split, the other side): the partition rule would shut the whole cluster down otherwise.
 func (w *kvWorld) KeepsQuorum(victim protocol.NodeID) bool {
-	side := w.survivingSide()
-	return w.keepsQuorumOn(func(id protocol.NodeID) bool { return id != victim && slices.Contains(side, id) })
+	return w.keepsQuorumOn(w.survivingSide().without(victim), w.health())
 }
 
 // safeToSplit reports whether splitting the servers into a and b leaves one side with the
 // quorum and a complete copy of every bucket.
 func (w *kvWorld) safeToSplit(a, b []protocol.NodeID) bool {
+	h := w.health()
 	for _, side := range [][]protocol.NodeID{a, b} {
-		in := func(id protocol.NodeID) bool { return slices.Contains(side, id) }
-		if w.keepsQuorumOn(in) && w.copiesOn(in) {
+		in := w.serverSet(side)
+		if w.keepsQuorumOn(in, h) && w.copiesOn(in, h) {
 			return true
 		}
 	}
@@ -73,40 +126,37 @@ func (w *kvWorld) safeToSplit(a, b []protocol.NodeID) bool {
 
 // survivingSide is every server, or during a split the side that keeps the quorum (none when
 // neither does).
-func (w *kvWorld) survivingSide() []protocol.NodeID {
-	all := make([]protocol.NodeID, w.cfg.Servers)
-	for i := range all {
-		all[i] = protocol.NodeID(i)
-	}
+func (w *kvWorld) survivingSide() servers {
 	if w.split == nil {
-		return all
+		return w.allServers()
 	}
+	h := w.health()
 	for _, side := range [][]protocol.NodeID{w.split.a, w.split.b} {
-		if w.keepsQuorumOn(func(id protocol.NodeID) bool { return slices.Contains(side, id) }) {
-			return side
+		if in := w.serverSet(side); w.keepsQuorumOn(in, h) {
+			return in
 		}
 	}
-	return nil
+	return make(servers, w.cfg.Servers)
 }
 
-// keepsQuorumOn reports whether the healthy members among the servers `on` accepts keep more than
+// keepsQuorumOn reports whether the healthy members among the servers `on` holds keep more than
 // half of the coordinator's view's weight, and of the view of every healthy member among them: the
 // next view change may be built from any of those (a coordinator that crashes right after
 // publishing a view may leave the others on the previous one, and a member taking over removes
 // from its own view).
-func (w *kvWorld) keepsQuorumOn(on func(protocol.NodeID) bool) bool {
+func (w *kvWorld) keepsQuorumOn(on servers, h health) bool {
 	id, ok := w.coordinator()
 	if !ok {
 		return true
 	}
-	gone := func(m kv.Member) bool { return !on(m.ID) || !w.healthy(m) }
+	gone := func(m kv.Member) bool { return !on.has(m.ID) || !h.of(m) }
 	joining := w.joiners(w.server(id))
 	if !w.server(id).KeepsQuorumWithout(joining, gone) {
 		return false
 	}
 	for i := 0; i < w.cfg.Servers; i++ {
 		srv := w.server(protocol.NodeID(i))
-		if srv == nil || !on(protocol.NodeID(i)) || !srv.Joined() || !w.healthy(srv.Self()) {
+		if srv == nil || !on.has(protocol.NodeID(i)) || !srv.Joined() || !h.of(srv.Self()) {
 			continue
 		}
 		if !srv.KeepsQuorumWithout(joining, gone) {
@@ -135,7 +185,7 @@ func (w *kvWorld) joiners(coord *kv.Server) []kv.Member {
 // copiesOn reports whether every bucket has an initialized copy on a healthy member that the
 // coordinator's view lists, among the servers `on` accepts. A paused member's copies may be removed
 // before it resumes, a removed member's are void, and a quarantined member's may still be removed.
-func (w *kvWorld) copiesOn(on func(protocol.NodeID) bool) bool {
+func (w *kvWorld) copiesOn(on servers, h health) bool {
 	copies := make([]int, w.cfg.Buckets)
 	var coord *kv.Server
 	if id, ok := w.coordinator(); ok {
@@ -144,7 +194,7 @@ func (w *kvWorld) copiesOn(on func(protocol.NodeID) bool) bool {
 	for id := 0; id < w.cfg.Servers; id++ {
 		node := protocol.NodeID(id)
 		srv := w.server(node)
-		if !on(node) || srv == nil || !w.healthy(srv.Self()) || (coord != nil && !coord.InView(srv.Self())) {
+		if !on.has(node) || srv == nil || !h.of(srv.Self()) || (coord != nil && !coord.InView(srv.Self())) {
 			continue
 		}
 		for _, b := range srv.InitializedBuckets() {
@@ -169,9 +219,8 @@ func (w *kvWorld) takesItselfForYounger(e, p protocol.NodeID) bool {
 // safeToRemove reports whether every bucket keeps an initialized copy, and the cluster its quorum,
 // without the victims (as SafeToKill and KeepsQuorum for one).
 func (w *kvWorld) safeToRemove(victims []protocol.NodeID) bool {
-	side := w.survivingSide()
-	on := func(id protocol.NodeID) bool { return !slices.Contains(victims, id) && slices.Contains(side, id) }
-	return w.copiesOn(on) && w.keepsQuorumOn(on)
+	on, h := w.survivingSide().without(victims...), w.health()
+	return w.copiesOn(on, h) && w.keepsQuorumOn(on, h)
 }
 
 // younger is whichever of two servers the coordinator's view lists later (the end of a broken
