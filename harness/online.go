@@ -157,10 +157,24 @@ type onlineChecker struct {
 	// listedIn is, per member (node, incarnation), the newest view seen that lists it.
 	listedIn map[[2]uint64]kv.ConfigVersion
 	// removed marks members a view newer than every view listing them left out.
-	removed    map[[2]uint64]bool
+	removed map[[2]uint64]bool
+	// membership counts the changes to listedIn and removed; lastView is the view event last
+	// settled and the count after it. Every member reports installing the same view, and settling
+	// it again before anything changed settles nothing, so those repeats are skipped (each costs
+	// the view's members and every member ever listed: the whole cluster per member per view).
+	membership uint64
+	lastView   settledView
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
+}
+
+// settledView is a view event forgetRemovedFlushes settled: its version and members as recorded
+// (a view's texts are formatted once, so repeats compare in constant time), and their parse.
+type settledView struct {
+	version, members string
+	membership       uint64
+	listed           [][2]uint64
 }
 
 func newOnlineChecker(world *kvWorld) *onlineChecker {
@@ -530,31 +544,49 @@ func (c *onlineChecker) fence(id copyID, epoch uint64) {
 // installs an older view, from before the member joined, settles nothing.
 func (c *onlineChecker) forgetRemovedFlushes(r *trace.Record) {
 	text, _ := r.Get("view")
+	members, _ := r.Get("members")
+	last := &c.lastView
+	if text == last.version && members == last.members && c.membership == last.membership {
+		return
+	}
 	var v kv.ConfigVersion
 	if _, err := fmt.Sscanf(text, "t%d.%d", &v.Term, &v.Seq); err != nil {
 		return
 	}
-	members, _ := r.Get("members")
-	listed := map[[2]uint64]bool{}
-	for _, m := range strings.Split(members, ",") {
-		if node, inc, ok := parseMember(m); ok {
-			k := [2]uint64{uint64(node), uint64(inc)}
-			listed[k] = true
-			if v.Compare(c.listedIn[k]) > 0 {
-				c.listedIn[k] = v
+	if members != last.members {
+		last.listed = last.listed[:0]
+		for _, m := range strings.Split(members, ",") {
+			if node, inc, ok := parseMember(m); ok {
+				last.listed = append(last.listed, [2]uint64{uint64(node), uint64(inc)})
 			}
 		}
 	}
+	last.version, last.members = text, members
+	listed := make(map[[2]uint64]bool, len(last.listed))
+	for _, k := range last.listed {
+		listed[k] = true
+		if v.Compare(c.listedIn[k]) > 0 {
+			c.listedIn[k] = v
+			c.membership++
+		}
+	}
+	newlyRemoved := false
 	for k, last := range c.listedIn {
-		if !listed[k] && v.Compare(last) > 0 {
+		if !listed[k] && v.Compare(last) > 0 && !c.removed[k] {
 			c.removed[k] = true
+			newlyRemoved = true
 		}
 	}
-	for id := range c.flushes {
-		if c.removed[[2]uint64{uint64(id.node), uint64(id.inc)}] {
-			delete(c.flushes, id)
+	// A completed flush is recorded only for a member not removed, so only new removals drop any.
+	if newlyRemoved {
+		c.membership++
+		for id := range c.flushes {
+			if c.removed[[2]uint64{uint64(id.node), uint64(id.inc)}] {
+				delete(c.flushes, id)
+			}
 		}
 	}
+	last.membership = c.membership
 }
 
 // markCut marks the writes a node sent in the step a crash cut short (the step's record is cause).

@@ -36,7 +36,10 @@ type Monitor struct {
 	// incarnation is each member's current incarnation (from restart records).
 	incarnation map[int32]uint32
 	// members is the member list of the view each reporter installed last.
-	members map[int32][]member
+	members map[int32]memberList
+	// parsed is the member list parsed last: every member reports installing the same view, and a
+	// view's text is formatted once, so its repeats compare in constant time and parse once.
+	parsed memberList
 	// alarmed marks members whose current loss already raised an alarm: every member that installs
 	// the new view reports the same departure, and one loss deserves one alarm.
 	alarmed map[int32]bool
@@ -46,6 +49,12 @@ type Monitor struct {
 	// splitByPlan holds, per member cut off by a planned split (either side), the incarnation it
 	// had and until when (µs) the split explains its removal: the split's mend plus the grace.
 	splitByPlan map[int32]plannedSplit
+}
+
+// memberList is a view's members as recorded and parsed.
+type memberList struct {
+	text    string
+	members []member
 }
 
 type plannedSplit struct {
@@ -78,7 +87,7 @@ type member struct {
 
 // NewMonitor returns a monitor for the given configuration.
 func NewMonitor(cfg MonitorConfig) *Monitor {
-	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32][]member{}, alarmed: map[int32]bool{},
+	return &Monitor{cfg: cfg, down: map[int32]bool{}, incarnation: map[int32]uint32{}, members: map[int32]memberList{}, alarmed: map[int32]bool{},
 		pausedByPlan: map[int32]uint32{}, splitByPlan: map[int32]plannedSplit{}}
 }
 
@@ -134,13 +143,16 @@ func (m *Monitor) Observe(r *trace.Record) {
 // real loss unless its incarnation is gone (its crash was judged when it happened) or planned.
 func (m *Monitor) observeView(r *trace.Record) {
 	text, _ := r.Get(m.cfg.MembersAttr)
-	now := parseMembers(text)
-	prev, had := m.members[r.Node]
-	m.members[r.Node] = now
-	if !had {
-		return
+	if text != m.parsed.text || m.parsed.members == nil {
+		m.parsed = memberList{text: text, members: parseMembers(text)}
 	}
-	for _, p := range prev {
+	now := m.parsed.members
+	prev, had := m.members[r.Node]
+	m.members[r.Node] = m.parsed
+	if !had || prev.text == text {
+		return // the same members: nobody left
+	}
+	for _, p := range prev.members {
 		if slices.Contains(now, p) || m.down[p.id] || p.inc < m.incarnation[p.id] || m.pausedByPlan[p.id] == p.inc+1 || m.cutOff(p.id, p.inc, r.TimeUS) {
 			continue
 		}
