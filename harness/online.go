@@ -158,30 +158,31 @@ type onlineChecker struct {
 	listedIn map[[2]uint64]kv.ConfigVersion
 	// removed marks members a view newer than every view listing them left out.
 	removed map[[2]uint64]bool
-	// membership counts the changes to listedIn and removed; lastView is the view event last
-	// settled and the count after it. Every member reports installing the same view, and settling
-	// it again before anything changed settles nothing, so those repeats are skipped (each costs
-	// the view's members and every member ever listed: the whole cluster per member per view).
-	membership uint64
-	lastView   settledView
+	// settled is, per view version as recorded, the view event last settled. Every member reports
+	// installing the same view, and each settling costs the view's members and every member ever
+	// listed (the whole cluster per member per view), so repeats that cannot settle anything new
+	// are skipped (see forgetRemovedFlushes).
+	settled    map[string]*settledView
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
 }
 
-// settledView is a view event forgetRemovedFlushes settled: its version and members as recorded
-// (a view's texts are formatted once, so repeats compare in constant time), and their parse.
+// settledView is a view event forgetRemovedFlushes settled: its members as recorded (a view's
+// texts are formatted once, so repeats compare in constant time) and parsed, and how many members
+// listedIn knew after it.
 type settledView struct {
-	version, members string
-	membership       uint64
-	listed           [][2]uint64
+	members string
+	listed  [][2]uint64
+	known   int
 }
 
 func newOnlineChecker(world *kvWorld) *onlineChecker {
 	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, unheard: map[[2]uint64]claim{}, versions: map[copyID]map[string]kv.Version{},
 		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
-		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{}}
+		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{},
+		settled: map[string]*settledView{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -535,39 +536,40 @@ func (c *onlineChecker) fence(id copyID, epoch uint64) {
 	c.fenced[id] = max(c.fenced[id], epoch)
 }
 
-// forgetNode drops what is known of a node's copies when it crashes, restarts or is disconnected:
-// a new incarnation starts empty.
 // forgetRemovedFlushes marks as removed every member that a view newer than every view listing it
-// leaves out, and drops the completed flushes of their copies: writes sent by a primary holding that view rightly leave
-// the copy out (a paused member the others removed keeps its process, and its flush record, until
+// leaves out, and drops the completed flushes of their copies: writes sent by a primary holding
+// that view rightly leave the copy out (a paused member the others removed keeps its process, and its flush record, until
 // it learns of it). Members never come back under the same incarnation. A lagging server that
 // installs an older view, from before the member joined, settles nothing.
+//
+// Settling a view again is a no-op unless listedIn learned of a member since: listing updates only
+// raise listedIn's views, and a raised view removes nothing more; only a member first seen since
+// (listed by an older view installed late) can be newly found removed.
 func (c *onlineChecker) forgetRemovedFlushes(r *trace.Record) {
 	text, _ := r.Get("view")
 	members, _ := r.Get("members")
-	last := &c.lastView
-	if text == last.version && members == last.members && c.membership == last.membership {
+	seen := c.settled[text]
+	if seen != nil && seen.members == members && seen.known == len(c.listedIn) {
 		return
 	}
 	var v kv.ConfigVersion
 	if _, err := fmt.Sscanf(text, "t%d.%d", &v.Term, &v.Seq); err != nil {
 		return
 	}
-	if members != last.members {
-		last.listed = last.listed[:0]
+	if seen == nil || seen.members != members {
+		seen = &settledView{members: members}
 		for _, m := range strings.Split(members, ",") {
 			if node, inc, ok := parseMember(m); ok {
-				last.listed = append(last.listed, [2]uint64{uint64(node), uint64(inc)})
+				seen.listed = append(seen.listed, [2]uint64{uint64(node), uint64(inc)})
 			}
 		}
+		c.settled[text] = seen
 	}
-	last.version, last.members = text, members
-	listed := make(map[[2]uint64]bool, len(last.listed))
-	for _, k := range last.listed {
+	listed := make(map[[2]uint64]bool, len(seen.listed))
+	for _, k := range seen.listed {
 		listed[k] = true
 		if v.Compare(c.listedIn[k]) > 0 {
 			c.listedIn[k] = v
-			c.membership++
 		}
 	}
 	newlyRemoved := false
@@ -579,14 +581,13 @@ func (c *onlineChecker) forgetRemovedFlushes(r *trace.Record) {
 	}
 	// A completed flush is recorded only for a member not removed, so only new removals drop any.
 	if newlyRemoved {
-		c.membership++
 		for id := range c.flushes {
 			if c.removed[[2]uint64{uint64(id.node), uint64(id.inc)}] {
 				delete(c.flushes, id)
 			}
 		}
 	}
-	last.membership = c.membership
+	seen.known = len(c.listedIn)
 }
 
 // markCut marks the writes a node sent in the step a crash cut short (the step's record is cause).
@@ -598,6 +599,8 @@ func (c *onlineChecker) markCut(node protocol.NodeID, inc uint32, cause uint64) 
 	}
 }
 
+// forgetNode drops what is known of a node's copies when it crashes, restarts or is disconnected:
+// a new incarnation starts empty.
 func (c *onlineChecker) forgetNode(node protocol.NodeID) {
 	for id := range c.versions {
 		if id.node == node {
