@@ -50,7 +50,7 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 		}
 		targets.add(h.Member)
 		if h.Initialized && b.profiles[h.Member] == nil {
-			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+			b.setProfile(&profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}})
 		}
 	}
 	for m := range b.profiles {

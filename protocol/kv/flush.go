@@ -67,7 +67,7 @@ func (s *Server) startCreation(i int, since ConfigVersion) {
 	b.primary, b.epoch = meta.Primary, meta.Epoch
 	for _, h := range meta.Holders {
 		if h.Member != s.self && h.Initialized {
-			b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+			b.setProfile(&profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}})
 		}
 	}
 	s.setBucket(b)
@@ -524,7 +524,7 @@ func (s *Server) onAnnounce(from Member, m *Announce) {
 	p := b.profiles[from]
 	if p == nil {
 		p = &profile{member: from}
-		b.profiles[from] = p
+		b.setProfile(p)
 	}
 	p.initialized = false
 	p.since = m.Since

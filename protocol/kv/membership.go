@@ -304,7 +304,7 @@ func (s *Server) publish(next *View, removed []Member) {
 // keeps is of a listed holder (so no profile waits for a newer view to be dropped). Reconciling
 // every copy on every view made each view cost all the buckets, and views come with every copy
 // completed.
-func reconciled(old, v *View, i int, b *bucketState, self Member) bool {
+func reconciled(old, v *View, i int, b *bucketState, self Member) (listed bool) {
 	was, now := &old.Buckets[i], &v.Buckets[i]
 	if was.Primary != now.Primary || was.Epoch != now.Epoch || was.Lost != now.Lost || was.MoveTarget != now.MoveTarget ||
 		len(was.Holders) != len(now.Holders) {
@@ -315,9 +315,19 @@ func reconciled(old, v *View, i int, b *bucketState, self Member) bool {
 			return false
 		}
 	}
-	// Every profile is of a listed holder. When each other holder has one and there are no more
-	// profiles than other holders, no profile can be of anyone else; lookups are cheaper than
-	// ranging over the map, which is left for the rare copy with a profile to drop.
+	// Every profile is of a listed holder: known when this very list was found to be so and no
+	// profile came or went since (most views leave most buckets alone).
+	if len(now.Holders) > 0 && b.listed == (listedCheck{&now.Holders[0], len(now.Holders), b.profileChanges}) {
+		return true
+	}
+	defer func() {
+		if listed && len(now.Holders) > 0 {
+			b.listed = listedCheck{&now.Holders[0], len(now.Holders), b.profileChanges}
+		}
+	}()
+	// When each other holder has one and there are no more profiles than other holders, no
+	// profile can be of anyone else; lookups are cheaper than ranging over the map, which is left
+	// for the rare copy with a profile to drop.
 	others := 0
 	for _, h := range now.Holders {
 		if h.Member == self {
@@ -369,7 +379,7 @@ func (s *Server) reconcileBucket(i int) {
 	for _, m := range b.profileMembers() {
 		p := b.profiles[m]
 		if s.departed[m] || (meta.holder(m) < 0 && s.view.Version.Compare(p.since) > 0) {
-			delete(b.profiles, m)
+			b.dropProfile(m)
 		}
 	}
 	if meta.Primary.valid() && meta.Epoch > b.epoch {

@@ -218,7 +218,7 @@ func (s *Server) Start(env protocol.Env) {
 		b.primary, b.epoch = meta.Primary, meta.Epoch
 		for _, h := range meta.Holders {
 			if h.Member != s.self {
-				b.profiles[h.Member] = &profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}}
+				b.setProfile(&profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}})
 			}
 		}
 		if meta.Primary == s.self {

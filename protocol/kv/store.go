@@ -47,7 +47,13 @@ type bucketState struct {
 	role    primaryRole
 	clock   Version // last version this primary issued
 
-	profiles map[Member]*profile
+	// profiles are the other copies this one replicates to, by member; change them with
+	// setProfile and dropProfile, which count the changes for listed.
+	profiles       map[Member]*profile
+	profileChanges uint64
+	// listed is the last holder list found to list every profile, and the count of profile
+	// changes then: while both stay, a view that keeps that list needs no new look (reconciled).
+	listed listedCheck
 
 	// Origin side: outgoing writes are counted in but not yet on the wire; pending ones are on the
 	// wire and await acknowledgements.
@@ -277,4 +283,26 @@ func (b *bucketState) read(key string) (found bool, value string) {
 		return false, ""
 	}
 	return true, e.Value
+}
+
+// listedCheck identifies a published view's holder list by its first element and length (views
+// are immutable once published and share unchanged lists, copy on write; keeping the pointer keeps
+// the array from being reused) and the profile changes counted when it was found to list every
+// profile.
+type listedCheck struct {
+	holders *HolderMeta
+	n       int
+	changes uint64
+}
+
+// setProfile installs p as the profile of its member.
+func (b *bucketState) setProfile(p *profile) {
+	b.profiles[p.member] = p
+	b.profileChanges++
+}
+
+// dropProfile removes member m's profile.
+func (b *bucketState) dropProfile(m Member) {
+	delete(b.profiles, m)
+	b.profileChanges++
 }
