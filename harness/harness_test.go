@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -607,5 +608,40 @@ func TestScriptedPartitionShutsTheMinorityDown(t *testing.T) {
 				t.Errorf("none: %d shutdowns, verdict %s; want no shutdown and the split brain caught", shutdowns, out.Final)
 			}
 		}
+	}
+}
+
+// TestSourceKillMinGap: the source nemeses' kills keep SourceKillMinGap apart cluster-wide, and
+// the bound is what keeps them apart: without it, a cluster of twenty servers draws kills closer.
+func TestSourceKillMinGap(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	scn.Swarm = false
+	scn.KV.Servers, scn.KV.Buckets = 20, 200
+	scn.SafetyPhase = 600 * protocol.Millisecond
+	closest := func(gap protocol.Duration) (int, protocol.Duration) {
+		s := scn
+		s.Nemeses.SourceKillMinGap = gap
+		o, err := Run(s, 1, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var times []int64
+		for _, r := range o.Records {
+			if action, _ := r.Get("action"); r.Kind == trace.KindCrash && action == "nemesis/source-watch" {
+				times = append(times, r.TimeUS)
+			}
+		}
+		least := protocol.Duration(math.MaxInt64)
+		for i := 1; i < len(times); i++ {
+			least = min(least, protocol.Duration(times[i]-times[i-1]))
+		}
+		return len(times), least
+	}
+	gap := 100 * protocol.Millisecond
+	if n, least := closest(gap); n < 2 || least < gap {
+		t.Errorf("with a %d µs gap: %d source kills, the closest %d µs apart", gap, n, least)
+	}
+	if n, least := closest(0); least >= gap {
+		t.Errorf("without a gap: %d source kills, the closest %d µs apart: the test shows nothing", n, least)
 	}
 }

@@ -290,6 +290,18 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 	slowed := map[attempt]bool{}
 	done := map[attempt]bool{}
 	cfg := n.scn.Nemeses
+	lastKill := protocol.Time(-1)
+	// kill is one aimed kill, at most one per SourceKillMinGap cluster-wide: each kill of a server
+	// that holds many copies starts as many new copies, and without a bound every kill would draw
+	// more kills than it ends, a cascade no data center sees that swamps large clusters.
+	kill := func(source kv.Member, restartAfter protocol.Duration) {
+		if lastKill >= 0 && n.sim.Now()-lastKill < protocol.Time(cfg.SourceKillMinGap) {
+			return
+		}
+		if n.killSource(source, restartAfter) {
+			lastKill = n.sim.Now()
+		}
+	}
 	var tick func()
 	tick = func() {
 		for id := 0; id < n.scn.KV.Servers; id++ {
@@ -321,7 +333,7 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 				switch {
 				case plan == "kill" && (c.Phase == killDuring[key] || c.Phase == "copying"):
 					done[key] = true
-					n.killSource(c.Source, n.sourceRestartDelay())
+					kill(c.Source, n.sourceRestartDelay())
 				case plan == "kill":
 					// waiting for the copy to stream
 				case plan == "bounce" && !slowed[key]:
@@ -329,7 +341,7 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 					n.slowPrimaryLinks(c.Bucket, c.Source.ID, protocol.NodeID(id))
 				case plan == "bounce" && c.Phase == "copying":
 					done[key] = true
-					n.killSource(c.Source, bounceRestartAfter)
+					kill(c.Source, bounceRestartAfter)
 				case plan == "":
 					done[key] = true
 				}
@@ -351,10 +363,10 @@ func (n *nemesis) sourceRestartDelay() protocol.Duration {
 
 // killSource crashes a copy's image source, if it is still that incarnation and every bucket keeps a
 // live copy without it, and restarts it after the given delay.
-func (n *nemesis) killSource(source kv.Member, restartAfter protocol.Duration) {
+func (n *nemesis) killSource(source kv.Member, restartAfter protocol.Duration) bool {
 	id := source.ID
 	if !n.sim.Alive(id) || n.sim.Incarnation(id) != source.Inc || !n.world.SafeToKill(id) || !n.world.KeepsQuorum(id) {
-		return
+		return false
 	}
 	_ = n.sim.Crash(id, chaos.Label)
 	n.sim.At(n.sim.Now()+protocol.Time(restartAfter), "nemesis/source-restart", func() {
@@ -362,6 +374,7 @@ func (n *nemesis) killSource(source kv.Member, restartAfter protocol.Duration) {
 			_ = n.sim.RestartBy(id, chaos.Label)
 		}
 	})
+	return true
 }
 
 // slowPrimaryLinks slows the links from the bucket's primary to its holders other than the source

@@ -815,6 +815,9 @@ func (n Nemeses) Describe() string {
 	if n.SourceBounceProb > 0 {
 		parts = append(parts, fmt.Sprintf("source-bounce(%.2f per copy)", n.SourceBounceProb))
 	}
+	if (n.SourceKillProb > 0 || n.SourceBounceProb > 0) && n.SourceKillMinGap > 0 {
+		parts = append(parts, fmt.Sprintf("source kills at least %dms apart", n.SourceKillMinGap/protocol.Millisecond))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}

@@ -49,6 +49,15 @@ type Nemeses struct {
 	// streaming and restarted at once, so the copy retries quickly from a second source that writes
 	// may still be in flight to (see watchSources).
 	SourceBounceProb float64 `json:"source_bounce_prob,omitempty"`
+	// SourceKillMinGap is the least time between two kills of the source nemeses, cluster-wide
+	// (0: no bound); kills drawn sooner are not made. A killed server that held many copies
+	// starts as many new copies, each with its own chance of a kill: without a bound, a cluster of
+	// a hundred servers drew a kill every few milliseconds (730 in one seed), a cascade no data
+	// center sees, which also made a seed there cost 85 s. The built-in scenarios bound it by the
+	// failure-detection timeout, so the cluster can notice each aimed kill before the next: over
+	// seeds 1-1000 no-wait-in-progress is caught in 52.5% of the seeds (54.2% without a bound,
+	// 50.4% with 100 ms).
+	SourceKillMinGap protocol.Duration `json:"source_kill_min_gap_us,omitempty"`
 	// ServerPartitionMeanGap, when > 0, splits the servers into two random groups now and then for
 	// up to ServerPartitionMax (longer than failure detection included), both ways or, with
 	// probability ServerPartitionOneWayProb, only what one group sends to the other; each split
@@ -194,6 +203,8 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario %s: SourceKillProb=%v outside [0,1]", s.Name, n.SourceKillProb)
 	case n.SourceBounceProb < 0 || n.SourceBounceProb > 1:
 		return fmt.Errorf("scenario %s: SourceBounceProb=%v outside [0,1]", s.Name, n.SourceBounceProb)
+	case n.SourceKillMinGap < 0:
+		return fmt.Errorf("scenario %s: SourceKillMinGap=%d µs is negative", s.Name, n.SourceKillMinGap)
 	case n.SourceBounceProb > 0 && bounceSlowLatency*4/3+s.KV.HeartbeatInterval >= s.KV.FailureDetectionTimeout:
 		return fmt.Errorf("scenario %s: source bounces slow links to %d µs, which with HeartbeatInterval=%d µs reaches FailureDetectionTimeout=%d µs",
 			s.Name, bounceSlowLatency*4/3, s.KV.HeartbeatInterval, s.KV.FailureDetectionTimeout)
@@ -327,6 +338,7 @@ func steadyMonkey() Scenario {
 		RebalanceMeanGap:       150 * protocol.Millisecond,
 		SourceKillProb:         0.3,
 		SourceBounceProb:       0.3,
+		SourceKillMinGap:       s.KV.FailureDetectionTimeout,
 		ClientPartitionMeanGap: 300 * protocol.Millisecond, ClientPartitionMax: 80 * protocol.Millisecond,
 		DelaySpikeMeanGap: 200 * protocol.Millisecond, DelaySpikeLatency: 15 * protocol.Millisecond, DelaySpikeMax: 100 * protocol.Millisecond,
 		ClientLossProb: 0.02, ClientDupProb: 0.02,
@@ -385,7 +397,7 @@ func hostFailures() Scenario {
 	m.MeanTimeBetweenKills = 100 * protocol.Millisecond
 	m.MinGapBetweenKills = 60 * protocol.Millisecond
 	m.Faults = chaos.FaultMix{ProcessCrash: 1, HostCrash: 2, CrashInStep: 4}
-	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 150 * protocol.Millisecond, SourceKillProb: 0.3}
+	s.Nemeses = Nemeses{Monkey: m, RebalanceMeanGap: 150 * protocol.Millisecond, SourceKillProb: 0.3, SourceKillMinGap: s.KV.FailureDetectionTimeout}
 	return s
 }
 

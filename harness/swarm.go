@@ -19,7 +19,8 @@ func DrawSwarm(n Nemeses, r protocol.Rand) Nemeses {
 	// scale is between 1/4 and 2 in eighths.
 	scale := func(d protocol.Duration) protocol.Duration { return d * protocol.Duration(2+r.Intn(15)) / 8 }
 	scaleProb := func(p float64) float64 { return min(1, p*float64(2+r.Intn(15))/8) }
-	out := Nemeses{}
+	// The bound on the source nemeses' kills is not a fault but a limit on them: kept as it is.
+	out := Nemeses{SourceKillMinGap: n.SourceKillMinGap}
 	// The copy-creating nemeses: drawn like the others, and given back by keepCopyCreation.
 	var creators []func()
 	if n.Monkey != nil {

@@ -20,7 +20,7 @@ build of stateflush, or the simulation is not deterministic) is exit 4: its verd
 its report written for comparison, but it is not the recorded run's.
 Exit code: 0 pass, 1 violation, 3 unknown, 2 unreadable or malformed file, 4 hash mismatch.`,
 	examples: `  stateflush replay stateflush-out/steady-monkey-seed56-no-mitt/trace.jsonl
-  stateflush replay traces/no-mitt.seed161.jsonl --out /tmp/replayed
+  stateflush replay traces/no-mitt.seed158.jsonl --out /tmp/replayed
   stateflush replay trace.jsonl --budget 1m
 `,
 }
