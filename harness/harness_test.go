@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -643,5 +644,28 @@ func TestSourceKillMinGap(t *testing.T) {
 	}
 	if n, least := closest(0); least >= gap {
 		t.Errorf("without a gap: %d source kills, the closest %d µs apart: the test shows nothing", n, least)
+	}
+}
+
+// TestUnquiescedRunFailsByLivenessOnly: a run whose phases end with the workload still running
+// fails by liveness, which names the operations not yet invoked and the checks that hold only after
+// quiescence (final reads, convergence, redundancy); those are not reported, since copies with
+// writes in flight differ for no fault of the store's.
+func TestUnquiescedRunFailsByLivenessOnly(t *testing.T) {
+	scn := mustScenario(t, DefaultScenario)
+	scn.KV.Workload.OpsPerClient = 500
+	scn.SafetyPhase, scn.QuiesceBudget = 300*protocol.Millisecond, 100*protocol.Millisecond
+	o, err := Run(scn, 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Result.End == sim.EndQuiescent {
+		t.Fatalf("the run quiesced after %v: the test shows nothing", o.Result.Now)
+	}
+	if !slices.Equal(o.CaughtBy, []string{LivenessCheck}) {
+		t.Errorf("caught by %v, want only %s", o.CaughtBy, LivenessCheck)
+	}
+	if len(o.Liveness) == 0 || !strings.Contains(o.Liveness[0], "not yet invoked") || !strings.Contains(o.Liveness[0], "were not checked") {
+		t.Errorf("liveness says %q", o.Liveness)
 	}
 }
