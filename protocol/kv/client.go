@@ -59,7 +59,7 @@ type clientOp struct {
 	backoff        protocol.TimerID
 }
 
-func newClient(cfg Config, id protocol.NodeID) *Client {
+func newClient(cfg Config, id protocol.NodeID, v *View) *Client {
 	c := &Client{cfg: cfg, id: id, index: int(id) - cfg.Servers}
 	if len(cfg.Workload.OnlyKeys) > 0 {
 		c.only = map[string]bool{}
@@ -67,7 +67,6 @@ func newClient(cfg Config, id protocol.NodeID) *Client {
 			c.only[k] = true
 		}
 	}
-	v := initialView(cfg)
 	for _, meta := range v.Buckets {
 		c.primary = append(c.primary, meta.Primary.ID)
 		var hs []protocol.NodeID

@@ -304,9 +304,25 @@ func NewFactory(cfg Config) (func(id protocol.NodeID, incarnation uint32) protoc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Every node of one cluster starts from the same initial view: built once and shared (views
+	// are immutable once published), not once per node, which cost every node all the buckets.
+	initial := &initialViews{cfg: cfg}
 	return func(id protocol.NodeID, incarnation uint32) protocol.Node {
-		return NewNode(cfg, id, incarnation)
+		return newNode(cfg, id, incarnation, initial)
 	}, nil
+}
+
+// initialViews builds a cluster's initial view on first use and hands out that one view.
+type initialViews struct {
+	cfg Config
+	v   *View
+}
+
+func (iv *initialViews) get() *View {
+	if iv.v == nil {
+		iv.v = initialView(iv.cfg)
+	}
+	return iv.v
 }
 
 // NewNode builds one incarnation of node id: a *Server for ids 0..Servers-1, a *Client for the
@@ -314,14 +330,20 @@ func NewFactory(cfg Config) (func(id protocol.NodeID, incarnation uint32) protoc
 // programming errors here and panic with a message naming them (NewFactory returns the error
 // instead).
 func NewNode(cfg Config, id protocol.NodeID, incarnation uint32) protocol.Node {
+	return newNode(cfg, id, incarnation, &initialViews{cfg: cfg})
+}
+
+func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initialViews) protocol.Node {
 	if err := cfg.Validate(); err != nil {
 		panic(newNodeInvalidConfig + err.Error())
 	}
 	switch {
 	case IsServer(cfg, id):
-		return newServer(cfg, Member{ID: id, Inc: incarnation})
+		s := newServer(cfg, Member{ID: id, Inc: incarnation})
+		s.initial = initial
+		return s
 	case IsClient(cfg, id):
-		return newClient(cfg, id)
+		return newClient(cfg, id, initial.get())
 	}
 	panic(fmt.Sprintf("%v: id=%d with Servers=%d Clients=%d", ErrUnknownNode, id, cfg.Servers, cfg.Clients))
 }

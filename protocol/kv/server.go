@@ -96,6 +96,8 @@ type Server struct {
 	cfg  Config
 	self Member
 	env  protocol.Env
+	// initial is the cluster's initial view, shared by its nodes (NewFactory).
+	initial *initialViews
 
 	joined  bool // in a view
 	stopped bool // forced disconnect: silent for the rest of this incarnation
@@ -175,6 +177,7 @@ func newServer(cfg Config, self Member) *Server {
 	return &Server{
 		cfg:             cfg,
 		self:            self,
+		initial:         &initialViews{cfg: cfg},
 		coordHint:       noMember,
 		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
@@ -199,7 +202,7 @@ func (s *Server) Start(env protocol.Env) {
 		s.sendJoin()
 		return
 	}
-	v := initialView(s.cfg)
+	v := s.initial.get()
 	s.view = v
 	s.maxTerm = v.Version.Term
 	s.joined = true
