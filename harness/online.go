@@ -158,6 +158,10 @@ type onlineChecker struct {
 	listedIn map[[2]uint64]kv.ConfigVersion
 	// removed marks members a view newer than every view listing them left out.
 	removed map[[2]uint64]bool
+	// newest is, per bucket and key, the highest version among the writes an initialized holder
+	// has applied: a new copy holding at least that for every key misses no write, which spares
+	// looking through every write the bucket ever had (mayMissWrites).
+	newest map[int]map[string]kv.Version
 	// settled is, per view version as recorded, the view event last settled. Every member reports
 	// installing the same view, and each settling costs the view's members and every member ever
 	// listed (the whole cluster per member per view), so repeats that cannot settle anything new
@@ -182,7 +186,7 @@ func newOnlineChecker(world *kvWorld) *onlineChecker {
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, unheard: map[[2]uint64]claim{}, versions: map[copyID]map[string]kv.Version{},
 		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
 		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{},
-		settled: map[string]*settledView{}}
+		settled: map[string]*settledView{}, newest: map[int]map[string]kv.Version{}}
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -311,6 +315,16 @@ func (c *onlineChecker) onAckSent(r *trace.Record, m *kv.WriteAck) {
 		return
 	}
 	w.appliedSeq = r.Seq
+	newest := c.newest[w.bucket]
+	if newest == nil {
+		newest = map[string]kv.Version{}
+		c.newest[w.bucket] = newest
+	}
+	for _, e := range w.entries {
+		if have, ok := newest[e.Key]; !ok || e.Version.Compare(have) > 0 {
+			newest[e.Key] = e.Version
+		}
+	}
 	if c.flushChecked() {
 		for _, f := range w.flushesBefore {
 			if c.flushes[f.copyID] == f && w.epoch <= f.epoch && !w.cut && !slices.Contains(w.recipients, f.copyID) && len(w.entries) > 0 {
@@ -411,9 +425,11 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 			}
 			delete(c.flushes, ic.copyID)
 		}
-		for _, w := range c.byBucket[bucket] {
-			if w.appliedSeq != 0 {
-				c.checkComplete(r, ic, w)
+		if c.mayMissWrites(ic) {
+			for _, w := range c.byBucket[bucket] {
+				if w.appliedSeq != 0 {
+					c.checkComplete(r, ic, w)
+				}
 			}
 		}
 	case protocol.EventImageChunkApplied:
@@ -632,6 +648,17 @@ func parseMember(text string) (protocol.NodeID, uint32, bool) {
 
 // checkComplete reports a write that copy ic must hold but does not: distributed before ic was
 // initialized, not to ic, and applied at an initialized holder.
+// mayMissWrites reports whether a new copy lacks, for some key, the newest version an initialized
+// holder applied; only then can checkComplete find a write missing from it.
+func (c *onlineChecker) mayMissWrites(ic *initializedCopy) bool {
+	for key, newest := range c.newest[ic.bucket] {
+		if have, ok := ic.versions[key]; !ok || have.Compare(newest) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *onlineChecker) checkComplete(r *trace.Record, ic *initializedCopy, w *sentWrite) {
 	if w.sendSeq > ic.seq || w.cut || slices.Contains(w.recipients, ic.copyID) || !ic.hasSource || !slices.Contains(w.appliers, ic.source) {
 		return
