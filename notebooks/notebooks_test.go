@@ -20,10 +20,10 @@ import (
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
-func TestRegistryListsNineUniqueExperimentsInOrder(t *testing.T) {
+func TestRegistryListsTenUniqueExperimentsInOrder(t *testing.T) {
 	exps := Experiments()
-	if len(exps) != 9 {
-		t.Fatalf("Experiments() lists %d experiments, want 9", len(exps))
+	if len(exps) != 10 {
+		t.Fatalf("Experiments() lists %d experiments, want 10", len(exps))
 	}
 	names, dirs := map[string]bool{}, map[string]bool{}
 	for i, e := range exps {
@@ -199,10 +199,13 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	for _, n := range []struct {
 		dir, name string
 		summary   func(string) (string, error)
+		// alsoIn are further READMEs that quote the same paragraph.
+		alsoIn []string
 	}{
-		{"07-sim-throughput", "sim-throughput", throughputSummary},
-		{"03-mutant-detection", "mutant-detection", detectionSummary},
-		{"08-snapshot-vs-flush", "snapshot-vs-flush", snapshotSummary},
+		{"07-sim-throughput", "sim-throughput", throughputSummary, nil},
+		{"03-mutant-detection", "mutant-detection", detectionSummary, nil},
+		{"08-snapshot-vs-flush", "snapshot-vs-flush", snapshotSummary, nil},
+		{"10-scale", "scale", scaleSummary, []string{filepath.Join("..", "README.md")}},
 	} {
 		data, err := os.ReadFile(filepath.Join(n.dir, n.name+".csv"))
 		if err != nil {
@@ -212,9 +215,11 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		generated.Check(t, filepath.Join(n.dir, "README.md"),
-			fmt.Sprintf("<!-- %s-summary:begin (generated from %s.csv: %s) -->", n.name, n.name, regen),
-			fmt.Sprintf("<!-- %s-summary:end -->", n.name), want, *update, regen)
+		for _, readme := range append([]string{filepath.Join(n.dir, "README.md")}, n.alsoIn...) {
+			generated.Check(t, readme,
+				fmt.Sprintf("<!-- %s-summary:begin (generated from %s.csv: %s) -->", n.name, n.name, regen),
+				fmt.Sprintf("<!-- %s-summary:end -->", n.name), want, *update, regen)
+		}
 	}
 	if _, err := snapshotSummary("mechanism,runs\n\"x\",1\n"); err == nil {
 		t.Error("a snapshot CSV without the summary's columns gave a summary")
@@ -224,6 +229,13 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	}
 	if _, err := throughputSummary("servers,events\n"); err == nil {
 		t.Error("a CSV without data rows gave a summary")
+	}
+	header := strings.Join(scaleHeader, ",") + "\n"
+	if _, err := scaleSummary(header + "servers,5,50,5,500,100,2,1,0.1,10,1\n"); err == nil {
+		t.Error("a scale CSV with one row per sweep gave a fit")
+	}
+	if _, err := scaleSummary(header + "servers,5,50,5,500,100,2,1,0,10,1\nservers,10,100,10,1000,200,2,1,0.2,20,1\n"); err == nil {
+		t.Error("a scale CSV with a zero wall time gave a fit")
 	}
 }
 
@@ -345,5 +357,20 @@ func TestCopyTimelineFollowsCrashesCopiesAndDrops(t *testing.T) {
 	bad := event(5, 30, 0, protocol.EventInitialized, "bucket", "7")
 	if err := tl.apply(&bad); err == nil {
 		t.Error("an event naming bucket 7 of 2 was accepted")
+	}
+}
+
+// TestGrowthExponentRecoversThePower: the fit gives back k for points on c·x^k, and tells growth
+// from constancy.
+func TestGrowthExponentRecoversThePower(t *testing.T) {
+	xs := []float64{5, 10, 20, 50, 100, 200}
+	for _, k := range []float64{0, 1, 2, 0.5} {
+		ys := make([]float64, len(xs))
+		for i, x := range xs {
+			ys[i] = 3 * math.Pow(x, k)
+		}
+		if got := growthExponent(xs, ys); math.Abs(got-k) > 1e-9 {
+			t.Errorf("points on 3·x^%v: exponent %v", k, got)
+		}
 	}
 }
