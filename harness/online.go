@@ -554,9 +554,9 @@ func (c *onlineChecker) fence(id copyID, epoch uint64) {
 
 // forgetRemovedFlushes marks as removed every member that a view newer than every view listing it
 // leaves out, and drops the completed flushes of their copies: writes sent by a primary holding
-// that view rightly leave the copy out (a paused member the others removed keeps its process, and its flush record, until
-// it learns of it). Members never come back under the same incarnation. A lagging server that
-// installs an older view, from before the member joined, settles nothing.
+// that view rightly leave the copy out (a paused member the others removed keeps its process, and
+// its flush record, until it learns of it). Members never come back under the same incarnation. A
+// lagging server that installs an older view, from before the member joined, settles nothing.
 //
 // Settling a view again is a no-op unless listedIn learned of a member since: listing updates only
 // raise listedIn's views, and a raised view removes nothing more; only a member first seen since
@@ -646,8 +646,6 @@ func parseMember(text string) (protocol.NodeID, uint32, bool) {
 	return protocol.NodeID(id), uint32(inc), true
 }
 
-// checkComplete reports a write that copy ic must hold but does not: distributed before ic was
-// initialized, not to ic, and applied at an initialized holder.
 // mayMissWrites reports whether a new copy lacks, for some key, the newest version an initialized
 // holder applied; only then can checkComplete find a write missing from it.
 func (c *onlineChecker) mayMissWrites(ic *initializedCopy) bool {
@@ -659,6 +657,8 @@ func (c *onlineChecker) mayMissWrites(ic *initializedCopy) bool {
 	return false
 }
 
+// checkComplete reports a write that copy ic must hold but does not: distributed before ic was
+// initialized, not to ic, and applied at an initialized holder.
 func (c *onlineChecker) checkComplete(r *trace.Record, ic *initializedCopy, w *sentWrite) {
 	if w.sendSeq > ic.seq || w.cut || slices.Contains(w.recipients, ic.copyID) || !ic.hasSource || !slices.Contains(w.appliers, ic.source) {
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,40 +104,52 @@ func runScalePoint(scn harness.Scenario) (scalePoint, error) {
 }
 
 func runScale(outDir string) error {
-	var rows [][]string
-	var byServers, byOps []scalePoint
-	for _, n := range scaleServers {
-		scn, err := scaleByServers(n)
-		if err != nil {
-			return err
-		}
-		p, err := runScalePoint(scn)
-		if err != nil {
-			return err
-		}
-		byServers = append(byServers, p)
-		rows = append(rows, p.row("servers"))
+	byServers, err := runScaleSweep(scaleServers, scaleByServers)
+	if err != nil {
+		return err
 	}
-	for _, n := range scaleOps {
-		scn, err := scaleByOps(n)
-		if err != nil {
-			return err
-		}
-		p, err := runScalePoint(scn)
-		if err != nil {
-			return err
-		}
-		byOps = append(byOps, p)
-		rows = append(rows, p.row("operations"))
+	byOps, err := runScaleSweep(scaleOps, scaleByOps)
+	if err != nil {
+		return err
 	}
-	left := scalePanel("Cost of one seed vs servers (10 buckets, 40 keys, 1 client, 100 ops per server)", "servers (log scale)", byServers,
+	left, err := scalePanel("Cost of one seed vs servers (10 buckets, 40 keys, 1 client, 100 ops per server)", "servers (log scale)", byServers,
 		func(p scalePoint) float64 { return float64(p.servers) })
-	right := scalePanel("Cost of one seed vs operations (the default 5 servers, 4 buckets, 20 clients)", "client operations (log scale)", byOps,
+	if err != nil {
+		return err
+	}
+	right, err := scalePanel("Cost of one seed vs operations (the default 5 servers, 4 buckets, 20 clients)", "client operations (log scale)", byOps,
 		func(p scalePoint) float64 { return float64(p.ops) })
+	if err != nil {
+		return err
+	}
 	if err := saveFigure(outDir, "scale", figureWidth, 2*figureHeight, stackedPanels(left, right)); err != nil {
 		return err
 	}
+	var rows [][]string
+	for _, p := range byServers {
+		rows = append(rows, p.row("servers"))
+	}
+	for _, p := range byOps {
+		rows = append(rows, p.row("operations"))
+	}
 	return writeCSV(outDir, "scale", scaleHeader, rows)
+}
+
+// runScaleSweep runs one point per size, each on the scenario that scenario builds for it.
+func runScaleSweep(sizes []int, scenario func(int) (harness.Scenario, error)) ([]scalePoint, error) {
+	var points []scalePoint
+	for _, n := range sizes {
+		scn, err := scenario(n)
+		if err != nil {
+			return nil, err
+		}
+		p, err := runScalePoint(scn)
+		if err != nil {
+			return nil, err
+		}
+		points = append(points, p)
+	}
+	return points, nil
 }
 
 var scaleHeader = []string{"sweep", "servers", "buckets", "clients", "client_ops", "steps", "steps_per_op", "virtual_ms", "wall_seconds", "peak_heap_mb", "gomaxprocs"}
@@ -148,7 +161,7 @@ func (p scalePoint) row(sweep string) []string {
 }
 
 // scalePanel plots seconds per seed, steps per operation and peak heap (MB) on log-log axes.
-func scalePanel(title, xLabel string, points []scalePoint, x func(scalePoint) float64) *plot.Plot {
+func scalePanel(title, xLabel string, points []scalePoint, x func(scalePoint) float64) (*plot.Plot, error) {
 	p := newPlot(title, xLabel, "seconds, steps per op, MB (log scale)")
 	useLogAxis(&p.X)
 	useLogAxis(&p.Y)
@@ -166,13 +179,13 @@ func scalePanel(title, xLabel string, points []scalePoint, x func(scalePoint) fl
 		}
 		l, sc, err := linePoints(logXYs(xys, true, true), seriesColor(i), seriesDash(i), seriesGlyph(i))
 		if err != nil {
-			continue // linePoints fails only on NaN, which the values above cannot be
+			return nil, err
 		}
 		p.Add(l, sc)
 		p.Legend.Add(s.name, l, sc)
 	}
 	p.Legend.Top, p.Legend.Left = true, true
-	return p
+	return p, nil
 }
 
 // growthExponent fits y = c·x^k by least squares on log-log axes and returns k: 1 is linear
@@ -234,6 +247,12 @@ func scaleSummary(csvText string) (string, error) {
 			sweep, thousands(s.x[0]), thousands(s.x[len(s.x)-1]),
 			sweep, growthExponent(s.x, s.seconds), sweep, growthExponent(s.x, s.stepsPerOp), sweep, growthExponent(s.x, s.heap),
 			last[0], thousands(last[1]), last[2], last[3])
+	}
+	// The target compares 100 servers with 5 at the same load per server.
+	s := sweeps["servers"]
+	if small, large := slices.Index(s.x, 5), slices.Index(s.x, 100); small >= 0 && large >= 0 {
+		fmt.Fprintf(&b, "Steps per client operation at 100 servers: %.1f, against %.1f at 5 (%.2f×).\n",
+			s.stepsPerOp[large], s.stepsPerOp[small], s.stepsPerOp[large]/s.stepsPerOp[small])
 	}
 	return b.String(), nil
 }

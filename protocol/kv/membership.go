@@ -304,7 +304,7 @@ func (s *Server) publish(next *View, removed []Member) {
 // keeps is of a listed holder (so no profile waits for a newer view to be dropped). Reconciling
 // every copy on every view made each view cost all the buckets, and views come with every copy
 // completed.
-func reconciled(old, v *View, i int, b *bucketState, self Member) (listed bool) {
+func reconciled(old, v *View, i int, b *bucketState, self Member) bool {
 	was, now := &old.Buckets[i], &v.Buckets[i]
 	if was.Primary != now.Primary || was.Epoch != now.Epoch || was.Lost != now.Lost || was.MoveTarget != now.MoveTarget ||
 		len(was.Holders) != len(now.Holders) {
@@ -315,21 +315,29 @@ func reconciled(old, v *View, i int, b *bucketState, self Member) (listed bool) 
 			return false
 		}
 	}
+	if len(now.Holders) == 0 {
+		return len(b.profiles) == 0
+	}
 	// Every profile is of a listed holder: known when this very list was found to be so and no
 	// profile came or went since (most views leave most buckets alone).
-	if len(now.Holders) > 0 && b.listed == (listedCheck{&now.Holders[0], len(now.Holders), b.profileChanges}) {
+	check := listedCheck{&now.Holders[0], len(now.Holders), b.profileChanges}
+	if b.listed == check {
 		return true
 	}
-	defer func() {
-		if listed && len(now.Holders) > 0 {
-			b.listed = listedCheck{&now.Holders[0], len(now.Holders), b.profileChanges}
-		}
-	}()
-	// When each other holder has one and there are no more profiles than other holders, no
-	// profile can be of anyone else; lookups are cheaper than ranging over the map, which is left
-	// for the rare copy with a profile to drop.
+	if !profilesListed(now, b, self) {
+		return false
+	}
+	b.listed = check
+	return true
+}
+
+// profilesListed reports whether every profile the copy keeps is of a holder meta lists. When each
+// other holder has one and there are no more profiles than other holders, no profile can be of
+// anyone else; lookups are cheaper than ranging over the map, which is left for the rare copy with
+// a profile to drop.
+func profilesListed(meta *BucketMeta, b *bucketState, self Member) bool {
 	others := 0
-	for _, h := range now.Holders {
+	for _, h := range meta.Holders {
 		if h.Member == self {
 			continue
 		}
@@ -343,7 +351,7 @@ func reconciled(old, v *View, i int, b *bucketState, self Member) (listed bool) 
 		return true
 	}
 	for m := range b.profiles {
-		if now.holder(m) < 0 {
+		if meta.holder(m) < 0 {
 			return false
 		}
 	}
@@ -518,9 +526,8 @@ func (s *Server) dropBucket(b *bucketState, reason string) {
 func (s *Server) facts() []BucketFact {
 	var out []BucketFact
 	for _, i := range s.held {
-		if b := s.buckets[i]; b != nil {
-			out = append(out, BucketFact{Bucket: i, Initialized: b.initialized, Since: b.since, Primary: b.primary, Epoch: b.epoch})
-		}
+		b := s.buckets[i]
+		out = append(out, BucketFact{Bucket: i, Initialized: b.initialized, Since: b.since, Primary: b.primary, Epoch: b.epoch})
 	}
 	return out
 }
