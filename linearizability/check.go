@@ -198,7 +198,7 @@ var registerPartitionModel = func() porcupine.Model {
 // more than a hundred partitions per worker are at least that hard.
 const firstSliceDivisor = 100
 
-// checkPartitions decides the partitions with one resumable search each (see search), on
+// checkPartitions decides the partitions with one resumable search each (see partitionSearch), on
 // GOMAXPROCS workers, until the deadline:
 //
 //  1. every partition gets a first slice of budget/100, shortest partitions first (most are
@@ -219,7 +219,7 @@ func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, 
 	type job struct {
 		partition int
 		slice     time.Duration
-		search    *search
+		search    *partitionSearch
 	}
 	queue := make([]job, len(partitions))
 	for i := range queue {
@@ -265,7 +265,7 @@ func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, 
 					continue
 				}
 				if j.search == nil {
-					j.search = newSearch(model, partitions[j.partition], cache)
+					j.search = newPartitionSearch(model, partitions[j.partition], cache)
 				}
 				sliceEnd := time.Now().Add(j.slice)
 				if sliceEnd.After(deadline) {
@@ -283,7 +283,7 @@ func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, 
 					continue
 				}
 				result := Illegal
-				if j.search.ok {
+				if j.search.ok() {
 					result = Ok
 				}
 				mu.Lock()

@@ -9,11 +9,14 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// search is one partition's linearizability search: the algorithm of Wing and Gong with Lowe's
-// memoization, as porcupine's checker implements it (same entry order, same cache, same model
-// calls, so it decides the same histories at the same cost), with two differences that the
-// scheduler needs:
+// search is one exact linearizability search of one partition: the algorithm of Wing and Gong with
+// Lowe's memoization, as porcupine's checker implements it (same cache, same model calls), with
+// three differences:
 //
+//   - the order in which it tries the operations that may come next (searchOrder): porcupine's
+//     order of calls, or the order of returns. Every order is exact, since every candidate is tried
+//     before the search backtracks, but the time to find a linearization depends on it (see
+//     partitionSearch, which runs one search in each order);
 //   - it can be paused and resumed (run returns at a deadline and continues where it stopped), so
 //     that a hard partition can get a short slice first and more time later without starting over;
 //   - its memo cache draws on a shared byte budget (cacheBudget). Porcupine's cache grows for as
@@ -24,8 +27,11 @@ type search struct {
 	model porcupine.Model
 	// The history as a doubly linked list of call and return entries in time order; lifted
 	// entries are unlinked while they are part of the current linearization.
-	head  *searchNode
-	entry *searchNode
+	head *searchNode
+	order searchOrder
+	// last is the candidate tried last at the current depth (nil: none yet); the next one tried
+	// comes after it in the search's order.
+	last *searchNode
 	// linearized marks the operations in the current linearization prefix.
 	linearized bitset
 	state      any
@@ -46,6 +52,7 @@ type searchNode struct {
 	value any
 	match *searchNode // the return entry of a call; nil for a return
 	id    int
+	pos   int // the entry's position in time order
 	next  *searchNode
 	prev  *searchNode
 }
@@ -83,8 +90,18 @@ func (b *cacheBudget) take(n int64) bool {
 
 func (b *cacheBudget) give(n int64) { b.remaining.Add(n) }
 
-// newSearch prepares the search of one partition. model must have Init, Step and Equal set.
-func newSearch(model porcupine.Model, ops []porcupine.Operation, budget *cacheBudget) *search {
+// searchOrder is the order in which a search tries the operations that may be linearized next.
+type searchOrder int
+
+const (
+	// byCall tries them in the order of their calls, as porcupine does.
+	byCall searchOrder = iota
+	// byReturn tries them in the order of their returns, earliest first.
+	byReturn
+)
+
+// newSearch prepares a search of one partition. model must have Init, Step and Equal set.
+func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrder, budget *cacheBudget) *search {
 	type timedEntry struct {
 		time   int64
 		isCall bool
@@ -114,7 +131,7 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, budget *cacheBu
 	prev := head
 	for i, e := range entries {
 		n := &nodes[i+1]
-		n.id = e.id
+		n.id, n.pos = e.id, i+1
 		if !e.isCall {
 			n.value = ops[e.id].Output
 			returns[e.id] = n
@@ -132,7 +149,7 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, budget *cacheBu
 	return &search{
 		model:      model,
 		head:       head,
-		entry:      head.next,
+		order:      order,
 		linearized: linearized,
 		state:      model.Init(),
 		cache:      make(map[uint64][]cacheEntry),
@@ -158,11 +175,11 @@ func (s *search) run(deadline time.Time, stop *atomic.Bool) bool {
 		if steps%stepsBetweenClockReads == 0 && (stop.Load() || !time.Now().Before(deadline)) {
 			return false
 		}
-		entry := s.entry
-		if entry.match != nil {
+		entry := s.nextCandidate()
+		if entry != nil {
 			ok, next := s.model.Step(s.state, entry.value, entry.match.value)
 			if !ok {
-				s.entry = entry.next
+				s.last = entry
 				continue
 			}
 			s.linearized.set(entry.id)
@@ -170,14 +187,14 @@ func (s *search) run(deadline time.Time, stop *atomic.Bool) bool {
 				s.calls = append(s.calls, searchFrame{entry, s.state})
 				s.state = next
 				lift(entry)
-				s.entry = s.head.next
+				s.last = nil
 			} else {
 				s.linearized.clear(entry.id)
-				s.entry = entry.next
+				s.last = entry
 			}
 			continue
 		}
-		// A return whose call cannot be linearized before it: backtrack.
+		// No operation can come next: backtrack.
 		if len(s.calls) == 0 {
 			s.finish(false)
 			return true
@@ -187,10 +204,37 @@ func (s *search) run(deadline time.Time, stop *atomic.Bool) bool {
 		s.state = top.state
 		s.linearized.clear(top.entry.id)
 		unlift(top.entry)
-		s.entry = top.entry.next
+		s.last = top.entry
 	}
 	s.finish(true)
 	return true
+}
+
+// nextCandidate returns the next operation to try at the current depth, after s.last in the
+// search's order, among those that may be linearized next (the calls before the first return entry
+// still in the list); nil when none is left.
+func (s *search) nextCandidate() *searchNode {
+	if s.order == byCall {
+		n := s.head.next
+		if s.last != nil {
+			n = s.last.next
+		}
+		if n == nil || n.match == nil {
+			return nil
+		}
+		return n
+	}
+	after := -1
+	if s.last != nil {
+		after = s.last.match.pos
+	}
+	var best *searchNode
+	for n := s.head.next; n != nil && n.match != nil; n = n.next {
+		if p := n.match.pos; p > after && (best == nil || p < best.match.pos) {
+			best = n
+		}
+	}
+	return best
 }
 
 // remember records the configuration (linearized set, state) and reports whether it is new. When
