@@ -158,7 +158,7 @@ func CheckHistory(h History, budget time.Duration, options ...CheckOption) (Verd
 	}
 	verdict.Partitions = len(partitions)
 	cache := newCacheBudget(settings.cacheLimit)
-	results, stopped := checkPartitions(model.searchModel(), partitions, start.Add(budget), settings.stopAtFirstIllegal, cache)
+	results, stopped := checkPartitions(model.searchModel(), model.lookahead, partitions, start.Add(budget), settings.stopAtFirstIllegal, cache)
 	verdict.StoppedAtFirstIllegal = stopped
 	verdict.CacheLimitReached = cache.exhausted.Load()
 	verdict.Result = Ok
@@ -210,7 +210,7 @@ const firstSliceDivisor = 100
 // With stopAtFirstIllegal every worker stops once a partition is illegal, and the partitions not
 // decided by then are Unknown; stopped reports that this happened. Partitions never started
 // before the deadline are Unknown, never Ok.
-func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, deadline time.Time,
+func checkPartitions(model porcupine.Model, lookahead *readLookahead, partitions [][]porcupine.Operation, deadline time.Time,
 	stopAtFirstIllegal bool, cache *cacheBudget) (results []Result, stopped bool) {
 	results = make([]Result, len(partitions))
 	for i := range results {
@@ -265,7 +265,7 @@ func checkPartitions(model porcupine.Model, partitions [][]porcupine.Operation, 
 					continue
 				}
 				if j.search == nil {
-					j.search = newPartitionSearch(model, partitions[j.partition], cache)
+					j.search = newPartitionSearch(model, lookahead, partitions[j.partition], cache)
 				}
 				sliceEnd := time.Now().Add(j.slice)
 				if sliceEnd.After(deadline) {

@@ -122,15 +122,16 @@ func TestCheckHistoryCountsSkippedOperations(t *testing.T) {
 	}
 }
 
-// pathologicalHistory is a history porcupine cannot decide quickly: n concurrent appends of
-// distinct text make n! distinct states, and a concurrent read of text nobody appended forces
-// the search through all of them.
+// pathologicalHistory is a history no search decides quickly: n concurrent appends of distinct
+// text make n! distinct states, and a concurrent read of text nobody appended forces the search
+// through all of them. A concurrent delete keeps the register model's lookahead from refuting the
+// read early: until the delete is placed, the read might still see appends made after it.
 func pathologicalHistory(n int) History {
 	var ops []Operation
 	for i := range n {
 		ops = append(ops, appendOp(int32(i), "k", fmt.Sprintf("<%d>", i), 0, 1000))
 	}
-	ops = append(ops, getOp(int32(n), "k", "never appended", 0, 1000))
+	ops = append(ops, deleteOp(int32(n+1), "k", 0, 1000), getOp(int32(n), "k", "never appended", 0, 1000))
 	return history(ops...)
 }
 
@@ -255,7 +256,7 @@ func hardKeyWithIllegalKeys(appends, illegalKeys int) History {
 	for i := range appends {
 		ops = append(ops, appendOp(int32(i), "hard", fmt.Sprintf("<%d>", i), 0, 1000))
 	}
-	ops = append(ops, getOp(int32(appends), "hard", "never appended", 0, 1000))
+	ops = append(ops, deleteOp(int32(appends+2), "hard", 0, 1000), getOp(int32(appends), "hard", "never appended", 0, 1000))
 	for i := range 40 {
 		ops = append(ops, getAbsentOp(int32(appends+1), "hard", int64(2000+20*i), int64(2010+20*i)))
 	}
@@ -368,7 +369,7 @@ func TestSearchAgreesWithPorcupine(t *testing.T) {
 		for _, ops := range partitionByKey(PorcupineOperations(h)) {
 			want := fromPorcupine(porcupine.CheckOperationsTimeout(registerPartitionModel, ops, testBudget))
 			for _, order := range []searchOrder{byCall, byReturn} {
-				s := newSearch(registerPartitionModel, ops, order, newCacheBudget(DefaultCacheLimit))
+				s := newSearch(registerPartitionModel, ops, order, KVModel.lookahead, newCacheBudget(DefaultCacheLimit))
 				var stop atomic.Bool
 				if !s.run(time.Now().Add(testBudget), &stop) {
 					t.Fatalf("search in order %d undecided within %v", order, testBudget)
@@ -418,6 +419,50 @@ func TestPartitionSearchDecidesOverlappedWrites(t *testing.T) {
 	// The final read in an order nobody's returns give, with one append missing: no linearization.
 	bad := overlappedWrites(6)
 	bad[len(bad)-1].Output = "a<1><0><2><3><4>"
+	if v, err := CheckHistory(bad, testBudget); err != nil || v.Result != Illegal {
+		t.Fatalf("illegal variant: got %v, %v; want illegal", v, err)
+	}
+}
+
+// appendsAroundDelete is the shape of another contended key at 100 servers: n appends and a delete
+// called together (the delete among the appends), the delete returning just after the first
+// append, and a read, called with them and returning last, of everything appended after the
+// delete (all n, in the order they returned). Call order and return order both place appends
+// before the delete first, and each order of those appends is refuted only by the read.
+func appendsAroundDelete(n int) History {
+	ops := []Operation{putOp(0, "k", "a", 0, 10)}
+	final := ""
+	for i := range n {
+		text := fmt.Sprintf("<%d>", i)
+		ops = append(ops, appendOp(int32(1+i), "k", text, int64(100+2*i), int64(1000+2*i)))
+		final += text
+	}
+	ops = append(ops, deleteOp(int32(1+n), "k", int64(101+n), 1001), getOp(int32(2+n), "k", final, int64(102+2*n), 2010))
+	return history(ops...)
+}
+
+// The register model's lookahead decides what neither order decides alone, and keeps an illegal
+// variant illegal.
+func TestLookaheadDecidesAppendsAroundDelete(t *testing.T) {
+	h := appendsAroundDelete(12)
+	ops := PorcupineOperations(h)
+	for _, order := range []searchOrder{byCall, byReturn} {
+		s := newSearch(registerPartitionModel, ops, order, nil, newCacheBudget(DefaultCacheLimit))
+		var stop atomic.Bool
+		if s.run(time.Now().Add(200*time.Millisecond), &stop) {
+			t.Fatalf("order %d without the lookahead decided the history: it no longer shows what the lookahead adds", order)
+		}
+		s.release()
+	}
+	v, err := CheckHistory(h, testBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Result != Ok {
+		t.Fatalf("got %v, want ok", v)
+	}
+	bad := appendsAroundDelete(6)
+	bad[len(bad)-1].Output = "<0><1><2><3><5><4>x"
 	if v, err := CheckHistory(bad, testBudget); err != nil || v.Result != Illegal {
 		t.Fatalf("illegal variant: got %v, %v; want illegal", v, err)
 	}

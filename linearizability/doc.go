@@ -55,8 +55,14 @@
 // is porcupine's model plus its kinds; its Step receives each operation as a *Operation.
 //
 // The search is porcupine's algorithm (Wing and Gong's, with Lowe's memoization) in a resumable
-// form (search.go), so that the partitions can be scheduled: each gets a first slice of 1% of the
-// budget, shortest first, and the undecided ones then share the rest of the budget round by round
+// form (search.go). Each partition is searched twice over, in turn (partitionsearch.go): in
+// porcupine's order (the earliest call tried first) and in return order (the earliest return
+// first) with a model's lookahead (lookahead.go: for the register, a read still overlapping the
+// search must remain reachable from the current value by the appends and overwrites still
+// pending). Both are exact; the first to finish decides. Contended keys of 100-server runs, whose
+// writes overlap by tens and whose reads pin their order only at the end, took call order past
+// its budget and take the pair milliseconds. The partitions are scheduled: each gets a first
+// slice of 1% of the budget, shortest first, and the undecided ones then share the rest of the budget round by round
 // on GOMAXPROCS workers, each resuming where it paused. One hard key therefore cannot keep the
 // easy ones from being decided, even on one CPU. StopAtFirstIllegal stops at the first illegal
 // partition (as porcupine's CheckOperations does); by default every partition is decided, and the

@@ -55,6 +55,8 @@ type Model struct {
 	// builtin: the operations are *modelInput/*modelOutput values from porcupineOperations, which
 	// the built-in porcupine models read, rather than *Operation.
 	builtin bool
+	// lookahead, when set, lets the return-order search prune (readLookahead).
+	lookahead *readLookahead
 }
 
 // The built-in models.
@@ -71,6 +73,7 @@ var (
 		Includes:  constrains,
 		Porcupine: registerPartitionModel,
 		builtin:   true,
+		lookahead: &registerLookahead,
 	}
 	// StoreSnapshotModel is the whole store with snapshots: one partition, every key's value in
 	// the state, a snapshot returns all of them.
@@ -95,6 +98,7 @@ var (
 		Includes:  constrains,
 		Porcupine: registerPartitionModel,
 		builtin:   true,
+		lookahead: &registerLookahead,
 	}
 	// KVEmptyDefaultModel is KVModel where an absent key reads as the empty string (porcupine's own
 	// key-value model, used by its test histories): a get's Output is compared, Found is not.

@@ -17,8 +17,12 @@ import (
 //     run (14 writes overlapping a read that returned the old value and returned first), it tries
 //     the writes' orderings before the read and did not finish in 10 s;
 //   - byReturn tries the earliest return first: in a real system an operation takes effect before
-//     it returns, so the one that returned first most often took effect first. It decides that key
-//     in milliseconds (TestPartitionSearchDecidesOverlappedWrites), but on a generated store history
+//     it returns, so the one that returned first most often took effect first; and it prunes with
+//     the model's lookahead, if it has one (readLookahead), which call order is left without so
+//     that it stays porcupine's search. It decides that key in milliseconds
+//     (TestPartitionSearchDecidesOverlappedWrites), and with the lookahead a key of eleven appends
+//     around a delete that neither order decides alone (TestLookaheadDecidesAppendsAroundDelete);
+//     but on a generated store history
 //     whose writes of unknown outcome (returning at infinity, so tried last) took effect early, it
 //     did not finish in two minutes where call order takes seconds.
 //
@@ -26,16 +30,17 @@ import (
 // The byReturn search is made only when byCall does not finish in its first half-slice, which is
 // what happens to almost every partition.
 type partitionSearch struct {
-	model    porcupine.Model
-	ops      []porcupine.Operation
-	budget   *cacheBudget
-	byCall   *search
-	byReturn *search
-	decided  *search
+	model     porcupine.Model
+	lookahead *readLookahead
+	ops       []porcupine.Operation
+	budget    *cacheBudget
+	byCall    *search
+	byReturn  *search
+	decided   *search
 }
 
-func newPartitionSearch(model porcupine.Model, ops []porcupine.Operation, budget *cacheBudget) *partitionSearch {
-	return &partitionSearch{model: model, ops: ops, budget: budget, byCall: newSearch(model, ops, byCall, budget)}
+func newPartitionSearch(model porcupine.Model, lookahead *readLookahead, ops []porcupine.Operation, budget *cacheBudget) *partitionSearch {
+	return &partitionSearch{model: model, lookahead: lookahead, ops: ops, budget: budget, byCall: newSearch(model, ops, byCall, nil, budget)}
 }
 
 // run continues both searches until one decides the partition, the deadline passes, or stop is
@@ -53,7 +58,7 @@ func (p *partitionSearch) run(deadline time.Time, stop *atomic.Bool) bool {
 		return false
 	}
 	if p.byReturn == nil {
-		p.byReturn = newSearch(p.model, p.ops, byReturn, p.budget)
+		p.byReturn = newSearch(p.model, p.ops, byReturn, p.lookahead, p.budget)
 	}
 	if p.byReturn.run(deadline, stop) {
 		return p.decide(p.byReturn)

@@ -27,8 +27,11 @@ type search struct {
 	model porcupine.Model
 	// The history as a doubly linked list of call and return entries in time order; lifted
 	// entries are unlinked while they are part of the current linearization.
-	head *searchNode
+	head  *searchNode
 	order searchOrder
+	// lookahead, when set, prunes configurations that an overlapping read refutes (readLookahead).
+	lookahead *readLookahead
+	pending   []any // scratch for the lookahead's pending inputs
 	// last is the candidate tried last at the current depth (nil: none yet); the next one tried
 	// comes after it in the search's order.
 	last *searchNode
@@ -101,7 +104,7 @@ const (
 )
 
 // newSearch prepares a search of one partition. model must have Init, Step and Equal set.
-func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrder, budget *cacheBudget) *search {
+func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrder, lookahead *readLookahead, budget *cacheBudget) *search {
 	type timedEntry struct {
 		time   int64
 		isCall bool
@@ -150,6 +153,7 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrd
 		model:      model,
 		head:       head,
 		order:      order,
+		lookahead:  lookahead,
 		linearized: linearized,
 		state:      model.Init(),
 		cache:      make(map[uint64][]cacheEntry),
@@ -188,13 +192,17 @@ func (s *search) run(deadline time.Time, stop *atomic.Bool) bool {
 				s.state = next
 				lift(entry)
 				s.last = nil
+				if s.lookahead == nil || s.readsStillPossible() {
+					continue
+				}
+				// Refuted by an overlapping read: no completion; back out of it at once.
 			} else {
 				s.linearized.clear(entry.id)
 				s.last = entry
+				continue
 			}
-			continue
 		}
-		// No operation can come next: backtrack.
+		// No operation can come next (or the last one made a read impossible): backtrack.
 		if len(s.calls) == 0 {
 			s.finish(false)
 			return true
@@ -235,6 +243,26 @@ func (s *search) nextCandidate() *searchNode {
 		}
 	}
 	return best
+}
+
+// readsStillPossible asks the lookahead about every read that may be linearized next: whether it
+// can still return what it returned, given the operations that may come before it.
+func (s *search) readsStillPossible() bool {
+	for n := s.head.next; n != nil && n.match != nil; n = n.next {
+		if !s.lookahead.observes(n.value) {
+			continue
+		}
+		s.pending = s.pending[:0]
+		for m := s.head.next; m != n.match; m = m.next {
+			if m.match != nil && m != n {
+				s.pending = append(s.pending, m.value)
+			}
+		}
+		if !s.lookahead.possible(s.state, n.value, n.match.value, s.pending) {
+			return false
+		}
+	}
+	return true
 }
 
 // remember records the configuration (linearized set, state) and reports whether it is new. When
