@@ -132,14 +132,14 @@ func CompareWithPorcupine(b *testing.B, h History, model Model, want Result) {
 // fiftyClientsOneHardKey is the history of the issue that the old scheduler got wrong: 50 clients
 // doing get, put and append over ten keys, not linearizable (key "illegal" reads a value nobody
 // wrote), with one key ("hard") whose search is exponential: 16 concurrent appends, a delete and a
-// read of a value none of them could produce.
+// read of a value no order of them produces (pathologicalHistory's).
 func fiftyClientsOneHardKey() History {
 	h := generateHistory(historyShape{operations: 5_000, keys: 8, clients: 50, unknownPercent: 1, seed: 50})
 	var ops []Operation
 	for i := range 16 {
 		ops = append(ops, appendOp(int32(1000+i), "hard", fmt.Sprintf("<%d>", i), 0, 1000))
 	}
-	ops = append(ops, deleteOp(1018, "hard", 0, 1000), getOp(1016, "hard", "never appended", 0, 1000))
+	ops = append(ops, deleteOp(1018, "hard", 0, 1000), getOp(1016, "hard", "<0><0>", 0, 1000))
 	for i := range 40 {
 		ops = append(ops, getAbsentOp(1017, "hard", int64(2000+20*i), int64(2010+20*i)))
 	}

@@ -17,11 +17,12 @@ type readLookahead struct {
 }
 
 // registerLookahead is the lookahead of the register model (RegisterModel's rules): a value only
-// grows by appends, so a read that returned o is still possible only if o extends the current
-// value, or the value a pending put, write or cas leaves (or nothing, after a pending delete), by at
-// most the text of the pending appends. Without it, a contended key whose appends are all read back
-// at the end (eleven appends overlapping a delete, at 100 servers) made the search try every order
-// of the appends before the delete, each of which the final reads refute only at the end.
+// grows by appends, so a read that returned o is still possible only if o is the current value, or
+// the value a pending put, write or cas leaves, or nothing (the current absence, or a pending
+// delete), followed by pending appends' texts end to end (appendsSpell). Without it, contended keys
+// whose appends are read back only after they all returned (eleven to thirteen appends around a
+// delete, at 100 servers) made the search try every order of the appends before the delete, each
+// refuted only by the read.
 var registerLookahead = readLookahead{
 	observes: func(input any) bool {
 		in := input.(*modelInput)
@@ -30,33 +31,51 @@ var registerLookahead = readLookahead{
 	possible: func(state, input, output any, pending []any) bool {
 		s := state.(*registerState)
 		out := output.(*modelOutput)
-		appended, appends, deletes := 0, false, false
+		deletes := false
+		var appended []string
 		for _, p := range pending {
 			in := p.(*modelInput)
-			switch {
-			case in.kind == OpAppend:
-				appended += len(in.value)
-				appends = true
-			case in.kind == OpDelete:
+			switch in.kind {
+			case OpAppend:
+				appended = append(appended, in.value)
+			case OpDelete:
 				deletes = true
 			}
 		}
 		if !out.found {
 			return !s.present || deletes
 		}
-		extends := func(base string) bool {
-			return strings.HasPrefix(out.value, base) && len(out.value)-len(base) <= appended
+		spelled := appendsSpell(out.value, appended)
+		after := func(base string) bool {
+			return strings.HasPrefix(out.value, base) && spelled[len(base)]
 		}
-		if s.present && extends(s.value) || appends && len(out.value) <= appended && (!s.present || deletes) {
+		if s.present && after(s.value) || len(appended) > 0 && (!s.present || deletes) && spelled[0] {
 			return true
 		}
 		for _, p := range pending {
 			in := p.(*modelInput)
 			overwrites := in.kind == OpPut || in.kind == OpWrite || in.kind == OpCAS && !in.notSwapped
-			if overwrites && extends(in.afterPut.value) {
+			if overwrites && after(in.afterPut.value) {
 				return true
 			}
 		}
 		return false
 	},
+}
+
+// appendsSpell reports, for each position i of o, whether o[i:] is the texts of some of the
+// appended values end to end (a value may be counted more than once, which only makes the answer
+// more often true, so the lookahead stays sound); spelled[len(o)] is true.
+func appendsSpell(o string, appended []string) []bool {
+	spelled := make([]bool, len(o)+1)
+	spelled[len(o)] = true
+	for i := len(o) - 1; i >= 0; i-- {
+		for _, a := range appended {
+			if a != "" && strings.HasPrefix(o[i:], a) && spelled[i+len(a)] {
+				spelled[i] = true
+				break
+			}
+		}
+	}
+	return spelled
 }

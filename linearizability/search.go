@@ -245,24 +245,38 @@ func (s *search) nextCandidate() *searchNode {
 	return best
 }
 
-// readsStillPossible asks the lookahead about every read that may be linearized next: whether it
-// can still return what it returned, given the operations that may come before it.
+// readsStillPossible asks the lookahead about every read that may be linearized next, and about
+// the first read called after them (within lookaheadReach entries): whether it can still return
+// what it returned, given the operations that may come before it. The read after the window
+// matters when the reads that pin an order come only after the writes all returned.
 func (s *search) readsStillPossible() bool {
-	for n := s.head.next; n != nil && n.match != nil; n = n.next {
-		if !s.lookahead.observes(n.value) {
-			continue
-		}
-		s.pending = s.pending[:0]
-		for m := s.head.next; m != n.match; m = m.next {
-			if m.match != nil && m != n {
-				s.pending = append(s.pending, m.value)
-			}
-		}
-		if !s.lookahead.possible(s.state, n.value, n.match.value, s.pending) {
+	n := s.head.next
+	for ; n != nil && n.match != nil; n = n.next {
+		if s.lookahead.observes(n.value) && !s.readPossible(n) {
 			return false
 		}
 	}
+	for reach := 0; n != nil && reach < lookaheadReach; n, reach = n.next, reach+1 {
+		if n.match != nil && s.lookahead.observes(n.value) {
+			return s.readPossible(n)
+		}
+	}
 	return true
+}
+
+// lookaheadReach bounds how far past the candidates readsStillPossible looks for the next read.
+const lookaheadReach = 64
+
+// readPossible asks the lookahead about one read (its call entry), with the operations not
+// linearized whose calls precede its return.
+func (s *search) readPossible(read *searchNode) bool {
+	s.pending = s.pending[:0]
+	for m := s.head.next; m != read.match; m = m.next {
+		if m.match != nil && m != read {
+			s.pending = append(s.pending, m.value)
+		}
+	}
+	return s.lookahead.possible(s.state, read.value, read.match.value, s.pending)
 }
 
 // remember records the configuration (linearized set, state) and reports whether it is new. When
