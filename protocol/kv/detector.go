@@ -44,6 +44,9 @@ type detector struct {
 	// confirmFor are the suspects a confirmation round started for, at confirmAt (partition.go).
 	confirmFor []Member
 	confirmAt  protocol.Time
+	// silentRestarts counts the times the current round began again because a member went
+	// silent during it (at most maxSilentRestarts).
+	silentRestarts int
 	// healed: a member this server found failed was heard from again while the round ran (a
 	// split healed part-way through it), so the round's silences may be stale (partition.go).
 	healed bool

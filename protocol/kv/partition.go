@@ -203,6 +203,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	}
 	if s.det.confirming == nil {
 		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
+		s.det.silentRestarts = 0
 		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) || !s.foundFailedItself(m) })
 	}
 	for _, m := range s.det.confirming {
@@ -236,7 +237,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if again {
 		return true
 	}
-	if s.wentSilentDuringRound(suspects) {
+	if s.det.silentRestarts < maxSilentRestarts && s.wentSilentDuringRound(suspects) {
 		// The round found failed a member that had been heard from shortly before it began: its
 		// silence began around the round, after (or as) the others answered, and the event that
 		// silenced it (a split) may have cut some of them off too. Their answers predate it, so
@@ -248,12 +249,22 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		// the other side with it (seed 131: s0 told s3, which had answered just before the
 		// split, to shut down, and the side left with s1 and s2 lost the quorum).
 		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
+		s.det.silentRestarts++
 		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) })
 		return true
 	}
 	s.det.confirming = nil
 	return false
 }
+
+// maxSilentRestarts bounds how often one confirmation round begins again because a member went
+// silent during it. A split silences its side within a detection timeout, so one or two more
+// rounds see all of it; in a large cluster something fails during every round (at 100 servers,
+// the monkey, host failures and connection losses), and unbounded restarts kept members that had
+// asked for their own removal in the view for seven rounds (566 ms, past the monitor's grace).
+// Failures after the last restart go into the next change, as GemFire leaves members that fail
+// while a view is prepared to the next view.
+const maxSilentRestarts = 2
 
 // startConfirmationRound starts a round: a final check of every other member of the view that
 // check accepts, except those this server has asked to remove.
