@@ -127,7 +127,9 @@
 // losses together, it checks every other member before any removal (GemFire's view preparation)
 // and removes those that do not answer in the same change, checking the others again when the
 // round finds failed a member heard from shortly before it began (the cut that silenced it may
-// have come after the others answered); a suspect another member found failed is checked again,
+// have come after the others answered; at most twice per round, since in a large cluster something
+// fails during every round, and later failures go into the next change); a suspect another member
+// found failed is checked again,
 // by the coordinator or by a takeover's query, since a checker cut off one way finds live members
 // failed (and a member about to take over checks, itself, an older member it holds failed only on
 // such a verdict); and a member that answered a newer term's takeover refuses older terms' views
