@@ -51,7 +51,8 @@
 // Models are values (Model): CheckHistory uses ModelFor(h) unless WithModel names one. Built in:
 // KVModel ("register", the store's register per key), StoreSnapshotModel ("store", the whole
 // store with snapshots), CASRegisterModel ("cas-register": read, write, cas; a failed cas observed
-// another value) and KVEmptyDefaultModel ("kv-empty": absent keys read as ""). A model of one's own
+// another value), KVEmptyDefaultModel ("kv-empty": absent keys read as "") and LockModel ("lock":
+// named locks with fencing tokens; mutual exclusion, growing tokens, unlock by the holder). A model of one's own
 // is porcupine's model plus its kinds; its Step receives each operation as a *Operation.
 //
 // The search is porcupine's algorithm (Wing and Gong's, with Lowe's memoization) in a resumable

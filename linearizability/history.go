@@ -152,6 +152,16 @@ func describeCall(op *Operation) string {
 		case StatusFail:
 			s += " not swapped"
 		}
+	case OpLock:
+		s = fmt.Sprintf("lock(%q)", op.Key)
+		switch op.Status {
+		case StatusOK:
+			s += " -> token " + op.Output
+		case StatusFail:
+			s += " not granted"
+		}
+	case OpUnlock:
+		s = fmt.Sprintf("unlock(%q, token %s)", op.Key, op.Value)
 	case OpSnapshot:
 		s = "snapshot()"
 		if op.Status == StatusOK {
@@ -278,6 +288,8 @@ func builtinOperationRules(op *Operation) error {
 	switch op.Kind {
 	case OpRead, OpWrite, OpCAS:
 		return casOperationRules(op)
+	case OpLock, OpUnlock:
+		return lockOperationRules(op)
 	}
 	return storeOperationRules(op)
 }

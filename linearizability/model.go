@@ -133,7 +133,7 @@ func perKeyStoreOperationRules(op *Operation) error {
 
 // Models lists the built-in models.
 func Models() []Model {
-	return []Model{KVModel, StoreSnapshotModel, CASRegisterModel, KVEmptyDefaultModel}
+	return []Model{KVModel, StoreSnapshotModel, CASRegisterModel, KVEmptyDefaultModel, LockModel}
 }
 
 // LookupModel returns the built-in model of that name.
@@ -149,13 +149,16 @@ func LookupModel(name string) (Model, error) {
 }
 
 // ModelFor is the built-in model CheckHistory uses for a history when no model is given: the cas
-// register when any operation is a read, write or cas; the whole store when a snapshot returned;
-// otherwise the store's register per key.
+// register when any operation is a read, write or cas (the first such operation decides), the lock
+// model when any is a lock or unlock; the whole store when a snapshot returned; otherwise the
+// store's register per key.
 func ModelFor(h History) Model {
 	for i := range h {
 		switch h[i].Kind {
 		case OpRead, OpWrite, OpCAS:
 			return CASRegisterModel
+		case OpLock, OpUnlock:
+			return LockModel
 		}
 	}
 	if h.HasSnapshots() {

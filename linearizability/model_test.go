@@ -157,7 +157,7 @@ func TestModelMismatchAndLookup(t *testing.T) {
 			t.Errorf("LookupModel(%q) = %v, %v", m.Name, got.Name, err)
 		}
 	}
-	if _, err := LookupModel("lock"); !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), "cas-register") {
+	if _, err := LookupModel("mutex"); !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), "cas-register") {
 		t.Errorf("unknown model: got %v, want an error listing the models", err)
 	}
 	if _, err := CheckHistory(h, testBudget, WithModel(Model{Name: "empty", Kinds: []OpKind{OpWrite}})); !errors.Is(err, ErrInvalidParameter) {
@@ -219,7 +219,14 @@ func randomSmallHistory(rng *rand.Rand, m Model) History {
 		kind := m.Kinds[rng.IntN(len(m.Kinds))]
 		call := int64(rng.IntN(40))
 		op := Operation{Client: int32(i), Kind: kind, Key: keys[rng.IntN(len(keys))], Status: StatusOK, CallUS: call, ReturnUS: call + int64(rng.IntN(20))}
+		if m.Name == ModelLock {
+			op.Client = int32(rng.IntN(3)) // a holder must come back to unlock
+		}
 		switch kind {
+		case OpLock:
+			op.Output = strconv.Itoa(1 + rng.IntN(3))
+		case OpUnlock:
+			op.Value = strconv.Itoa(1 + rng.IntN(3))
 		case OpPut, OpAppend, OpWrite:
 			op.Value = values[rng.IntN(len(values))]
 		case OpCAS:
@@ -306,6 +313,39 @@ func mayGoNext(ops []*Operation, done []bool, i int) bool {
 
 // specStep is the sequential specification of each built-in model on a plain map (absent keys are
 // absent from it).
+// specLock is the lock service's specification on plain maps: state[name] is "client token" while
+// the lock is held (token 0: granted under a token nobody learned), absent while free;
+// state[name+"#last"] is the greatest token granted.
+func specLock(state map[string]string, op *Operation) (map[string]string, bool) {
+	holding, held := state[op.Key]
+	last, _ := strconv.ParseUint(state[op.Key+"#last"], 10, 64)
+	var holder int32
+	var token uint64
+	fmt.Sscanf(holding, "%d %d", &holder, &token)
+	next := maps.Clone(state)
+	switch {
+	case op.Kind == OpLock && held:
+		return state, false
+	case op.Kind == OpLock && op.Status == StatusUnknown:
+		next[op.Key] = fmt.Sprintf("%d 0", op.Client)
+		return next, true
+	case op.Kind == OpLock:
+		granted, _ := strconv.ParseUint(op.Output, 10, 64)
+		next[op.Key] = fmt.Sprintf("%d %d", op.Client, granted)
+		next[op.Key+"#last"] = op.Output
+		return next, granted > last
+	}
+	named, _ := strconv.ParseUint(op.Value, 10, 64)
+	if !held || holder != op.Client || (token != named && (token != 0 || named <= last)) {
+		return state, op.Status == StatusUnknown
+	}
+	delete(next, op.Key)
+	if named > last {
+		next[op.Key+"#last"] = op.Value
+	}
+	return next, true
+}
+
 func specStep(model string, state map[string]string, op *Operation) (map[string]string, bool) {
 	value, present := state[op.Key]
 	with := func(v string) map[string]string {
@@ -342,6 +382,8 @@ func specStep(model string, state map[string]string, op *Operation) (map[string]
 		return state, true
 	case OpSnapshot:
 		return state, unknownOutcome || maps.Equal(op.Snapshot, state)
+	case OpLock, OpUnlock:
+		return specLock(state, op)
 	}
 	panic("specStep: kind " + string(op.Kind))
 }

@@ -327,13 +327,59 @@ func TestCheckHistoryVerdicts(t *testing.T) {
 	if !strings.Contains(r.stderr, "cas-register knows it") {
 		t.Errorf("wrong model: the error does not point at the right one:\n%s", r)
 	}
-	wantCode(t, cli(t, "check", "--model", "lock", cas), exitUsage, "check", "--model", "lock", cas)
+	wantCode(t, cli(t, "check", "--model", "mutex", cas), exitUsage, "check", "--model", "mutex", cas)
 	r = cli(t, "check", "--models")
 	wantCode(t, r, exitPass, "check", "--models")
 	for _, m := range linearizability.Models() {
 		if !strings.Contains(r.stdout, m.Name) {
 			t.Errorf("check --models does not list %s:\n%s", m.Name, r)
 		}
+	}
+}
+
+// A lock service's history is checked against the lock model, chosen by its operations: a grant
+// while the lock is held is a violation, with a report.
+func TestCheckLockHistories(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "lock-ok.json")
+	writeHistory(t, ok, `[
+		{"client": 1, "seq": 1, "op": "lock", "key": "m", "status": "ok", "output": "1", "call_us": 0, "return_us": 10},
+		{"client": 1, "seq": 2, "op": "unlock", "key": "m", "value": "1", "status": "ok", "call_us": 20, "return_us": 30},
+		{"client": 2, "seq": 1, "op": "lock", "key": "m", "status": "ok", "output": "2", "call_us": 25, "return_us": 40}]`)
+	r := cli(t, "check", ok)
+	wantCode(t, r, exitPass, "check", ok)
+	if !strings.Contains(r.stdout, "lock model") {
+		t.Errorf("check does not name the lock model:\n%s", r)
+	}
+	bad := filepath.Join(dir, "lock-double-grant.json")
+	writeHistory(t, bad, `[
+		{"client": 1, "seq": 1, "op": "lock", "key": "m", "status": "ok", "output": "1", "call_us": 0, "return_us": 10},
+		{"client": 2, "seq": 1, "op": "lock", "key": "m", "status": "ok", "output": "2", "call_us": 20, "return_us": 30}]`)
+	report := filepath.Join(dir, "report")
+	r = cli(t, "check", "--report", report, bad)
+	wantCode(t, r, exitViolation, "check", "--report", report, bad)
+	if !strings.Contains(r.stdout, `illegal keys: "m"`) {
+		t.Errorf("check does not name the lock:\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(report, "index.html")); err != nil {
+		t.Errorf("no report for the lock violation: %v", err)
+	}
+	// The README's example: a new grantor that restarted the tokens.
+	example := filepath.Join("..", "..", "linearizability", "formats", "testdata", "lock", "tokens-restart.json")
+	r = cli(t, "check", example)
+	wantCode(t, r, exitViolation, "check", example)
+	if !strings.Contains(r.stdout, `illegal keys: "orders"; 1 keys ok`) {
+		t.Errorf("the README's lock example:\n%s", r)
+	}
+	malformed := filepath.Join(dir, "lock-no-token.json")
+	if err := os.WriteFile(malformed, []byte(`{"format": "stateflush-history", "version": 1, "operations": [
+		{"client": 1, "seq": 1, "op": "lock", "key": "m", "status": "ok", "call_us": 0, "return_us": 10}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, "check", malformed)
+	wantCode(t, r, exitUsage, "check", malformed)
+	if !strings.Contains(r.stderr, "token") {
+		t.Errorf("a granted lock without a token: the error does not name it:\n%s", r)
 	}
 }
 

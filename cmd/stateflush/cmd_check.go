@@ -19,8 +19,9 @@ import (
 var checkHelpText = help{
 	usage: "stateflush check [flags] FILE",
 	about: `Checks a recorded client history for linearizability against a model (--models lists them): by
-default the cas register when the history reads, writes or compares-and-swaps, the whole store when
-it holds a successful snapshot, otherwise the store's register per key.
+default the cas register when the history reads, writes or compares-and-swaps, the lock model when it
+locks or unlocks, the whole store when it holds a successful snapshot, otherwise the store's register
+per key.
 
 FILE is a history in one of these formats (--format; by default detected from the first line):
   json           stateflush's history JSON (history.json of a report directory, or any file
@@ -46,6 +47,7 @@ Exit code: 0 linearizable, 1 not linearizable, 3 unknown (out of time), 2 unread
   stateflush check linearizability/formats/testdata/jepsen/cas-register.edn              # edn, cas-register
   stateflush check --format porcupine-log --model cas-register linearizability/formats/testdata/porcupine/etcd_002.log
   stateflush check --format edn --model kv-empty linearizability/formats/testdata/porcupine/c01-bad.txt
+  stateflush check linearizability/formats/testdata/lock/tokens-restart.json              # json, lock
   stateflush check --max-size 4G history.json
   stateflush check --models
 `,

@@ -384,8 +384,9 @@ func WriteJepsenEDN(w io.Writer, h linearizability.History) error {
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(h[a].CallUS, h[b].CallUS) })
 	for _, i := range order {
 		op := &h[i]
-		if op.Kind == linearizability.OpSnapshot {
-			return fmt.Errorf("%w: operation %d: a snapshot has no Jepsen EDN form", linearizability.ErrInvalidParameter, i)
+		switch op.Kind {
+		case linearizability.OpSnapshot, linearizability.OpLock, linearizability.OpUnlock:
+			return fmt.Errorf("%w: operation %d: a %s has no Jepsen EDN form (keep the history in JSON)", linearizability.ErrInvalidParameter, i, op.Kind)
 		}
 		process[i] = int64(op.Client)
 		if p, ok := crashed[op.Client]; ok {
