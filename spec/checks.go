@@ -58,6 +58,7 @@ func (s Search) String() string {
 const (
 	StateFlushModel    = "stateflush.pml"
 	ChandyLamportModel = "chandy_lamport.pml"
+	DLockRecoveryModel = "dlock_recovery.pml"
 )
 
 // Check is one verification run: a model, the -D switches that select its bounds and variant, and the
@@ -66,7 +67,8 @@ type Check struct {
 	// Name identifies the check in test names, trail directories and the README table,
 	// e.g. "stateflush.skip-flush".
 	Name string
-	// Model is the file name of an embedded model (StateFlushModel or ChandyLamportModel).
+	// Model is the file name of an embedded model (StateFlushModel, ChandyLamportModel or
+	// DLockRecoveryModel).
 	Model string
 	// Defines are preprocessor switches passed to spin as -D flags, e.g. "NWRITES=3", "SKIP_FLUSH".
 	Defines []string
@@ -95,6 +97,7 @@ var (
 	stateFlushBase  = []string{"NWRITES=3"}          // P0, S1, RQ; three writes, each a put or delete of one of two keys
 	stateFlushRetry = []string{"RETRY", "NWRITES=1"} // P0, S1, S2, RQ; S1 may die at any moment; one write
 	chandyLamport   = []string{"TOKENS=2", "SENDS=2"}
+	dlockRecovery   = []string{"NREQ=1"} // three members, one lock, each client takes it once
 	// Mutants and witnesses of the base configuration run with two writes, which is enough for every
 	// one of them and keeps the breadth-first searches (shortest counterexamples) under a second. A
 	// counterexample with two writes is one with three as well: the third write can come after it.
@@ -106,7 +109,32 @@ var (
 	stateFlushBaseLong  = []string{"NWRITES=4"}
 	stateFlushRetryLong = []string{"RETRY", "NWRITES=2"}
 	chandyLamportLong   = []string{"TOKENS=3", "SENDS=3"}
+	dlockRecoveryLong   = []string{"NREQ=2"}
 )
+
+// dlockMutants are the grantor-recovery mutants of dlock_recovery.pml, by their -D switch.
+var dlockMutants = []struct {
+	define string
+	name   string
+	what   string
+}{
+	{"GRANT_BEFORE_RECOVERY", "grant-before-recovery", "mutant: the new grantor grants while it still collects the answers"},
+	{"RECOVERY_SKIPS_MEMBER", "recovery-skips-member", "mutant: recovery does not ask one member (as if it were still joining)"},
+	{"TOKENS_RESTART", "tokens-restart", "mutant: the new grantor's tokens restart under the old epoch"},
+	{"ACCEPT_STALE_GRANT", "accept-stale-grant", "mutant: a member accepts a grant from the crashed grantor after noticing the crash"},
+	{"DROP_PENDING", "drop-pending", "mutant: recovery drops the pending requests it learns of"},
+}
+
+// dlockWitnesses are the WITNESS_POINT numbers of dlock_recovery.pml.
+var dlockWitnesses = []struct {
+	number int
+	name   string
+	what   string
+}{
+	{1, "recovers-held-lock", "the new grantor recovers a lock a live member holds from the old grantor"},
+	{2, "recovers-pending-request", "the new grantor recovers a pending request"},
+	{3, "stale-grant-discarded", "a member discards a grant from the crashed grantor"},
+}
 
 // stateFlushMutants are the mutants of protocol.md that the state flush model expresses, by the
 // name of their -D switch, with the protocol.md number and whether they need the retry configuration.
@@ -200,8 +228,23 @@ func Checks(long bool) []Check {
 			What: "reachable: a token is recorded as in flight"},
 	)
 
+	checks = append(checks, Check{Name: "dlock-recovery.correct", Model: DLockRecoveryModel, Defines: with(dlockRecovery),
+		Expect: Holds, Search: DepthFirst,
+		What: "grantor fail-over with recovery: mutual exclusion; fencing tokens grow; every request answered"})
+	for _, m := range dlockMutants {
+		checks = append(checks, Check{Name: "dlock-recovery." + m.name, Model: DLockRecoveryModel,
+			Defines: with(dlockRecovery, m.define), Expect: Violated, Search: BreadthFirst, What: m.what})
+	}
+	for _, w := range dlockWitnesses {
+		checks = append(checks, Check{Name: "dlock-recovery.witness-" + w.name, Model: DLockRecoveryModel,
+			Defines: with(dlockRecovery, fmt.Sprintf("WITNESS=%d", w.number)), Expect: Violated, Search: BreadthFirst,
+			What: "reachable: " + w.what})
+	}
+
 	if long {
 		checks = append(checks,
+			Check{Name: "dlock-recovery.correct-long", Model: DLockRecoveryModel, Defines: with(dlockRecoveryLong),
+				Expect: Holds, Search: Collapse, What: "grantor recovery with each client taking the lock twice"},
 			Check{Name: "stateflush.correct-long", Model: StateFlushModel, Defines: with(stateFlushBaseLong),
 				Expect: Holds, Search: Collapse, What: "the correct model at a larger bound"},
 			Check{Name: "stateflush-retry.correct-long", Model: StateFlushModel, Defines: with(stateFlushRetryLong),

@@ -8,6 +8,8 @@
 //     source dies), with every mutant of protocol.md that the model can express as a -D switch.
 //   - chandy_lamport.pml: the Chandy–Lamport snapshot over three processes exchanging tokens, with a
 //     mutant that records messages after the marker and a non-FIFO variant.
+//   - dlock_recovery.pml: grantor fail-over of the distributed lock service (three members, the elder
+//     as first grantor crashing at any moment, recovery by the new elder), with five mutants.
 //
 // Checks lists every configuration that is verified: the correct models must hold (Spin reports no
 // error), each mutant and each witness must be violated (Spin finds a counterexample). Run checks one

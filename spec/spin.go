@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-//go:embed stateflush.pml chandy_lamport.pml
+//go:embed stateflush.pml chandy_lamport.pml dlock_recovery.pml
 var models embed.FS
 
 // ErrToolMissing reports that spin or gcc is not on PATH.
