@@ -800,6 +800,9 @@ func (n Nemeses) Describe() string {
 			faults = fmt.Sprintf(", faults process-crash %d host-crash %d crash-in-step %d pause %d (up to %dms)",
 				f.ProcessCrash, f.HostCrash, f.CrashInStep, f.Pause, m.PauseMax/protocol.Millisecond)
 		}
+		if m.Victims != "" && m.Victims != chaos.VictimsByAge {
+			faults += ", victims " + string(m.Victims)
+		}
 		parts = append(parts, fmt.Sprintf("monkey(mean gap %dms, min gap %dms, restart %s, beyond redundancy %v, blind %v%s)",
 			m.MeanTimeBetweenKills/protocol.Millisecond, m.MinGapBetweenKills/protocol.Millisecond, restart, m.AllowBeyondRedundancy, m.BlindSpots, faults))
 	}

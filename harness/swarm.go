@@ -170,6 +170,12 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --partition-rule %s", k.Partition.Rule)
 		candidate.KV.Partition.Rule = k.Partition.Rule
 	}
+	if m, bm := s.Nemeses.Monkey, builtin.Nemeses.Monkey; m != nil && bm != nil && m.Victims != bm.Victims {
+		fmt.Fprintf(&b, " --victims %s", m.Victims)
+		monkey := *candidate.Nemeses.Monkey
+		monkey.Victims = m.Victims
+		candidate.Nemeses.Monkey = &monkey
+	}
 	if s.SafetyPhase != builtin.SafetyPhase && s.SafetyPhase%protocol.Millisecond == 0 {
 		fmt.Fprintf(&b, " --safety-ms %d", s.SafetyPhase/protocol.Millisecond)
 		candidate.SafetyPhase = s.SafetyPhase

@@ -195,6 +195,8 @@ func TestBadInputIsExit2WithOneLineNamingTheProblem(t *testing.T) {
 		{[]string{"sweep", "--workers", "10000"}, "--workers 10000: at most 1024"},
 		{[]string{"sweep", "--clients", "100000"}, "Clients=100000 exceeds the limit of 1000 per seed (raise every limit by a factor with STATEFLUSH_LIMIT_SCALE=N)"},
 		{[]string{"run", "--servers", "1000"}, "Servers=1000 exceeds the limit of 256"},
+		{[]string{"run", "--victims", "oldest"}, `--victims: no victim choice "oldest" (choices: age, uniform, roles)`},
+		{[]string{"run", "--scenario", "snapshots", "--victims", "uniform"}, "--victims uniform: scenario snapshots has no chaos monkey"},
 		{[]string{"sweep", "--seed", "3", "--shard", "0/2"}, "--seed and --shard conflict"},
 		{[]string{"sweep", "--seed", "3", "--seeds", "10"}, "--seed and --seeds conflict"},
 		{[]string{"sweep", "--shard", "2/2"}, `shard "2/2"`},

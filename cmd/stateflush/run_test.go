@@ -14,6 +14,7 @@ import (
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/chaos"
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
@@ -191,6 +192,11 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 		s.KV.Redundancy = 2
 		s.Swarm = !s.Swarm
 		s.SafetyPhase = 60_000
+		if s.Nemeses.Monkey != nil {
+			m := *s.Nemeses.Monkey
+			m.Victims = chaos.VictimsByRole
+			s.Nemeses.Monkey = &m
+		}
 	}
 	for _, scn := range harness.Scenarios() {
 		overrides(&scn)

@@ -10,6 +10,7 @@ import (
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/chaos"
 )
 
 // scenarioFlags are the flags that pick a built-in scenario and change its parameters. Their names
@@ -34,10 +35,11 @@ type scenarioFlags struct {
 	safetyMS      int64
 	anyCopy       bool
 	partitionRule string
+	victims       string
 }
 
 // scenarioFlagNames are the flags addScenarioFlags registers (help lists them apart).
-var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy", "partition-rule"}
+var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy", "partition-rule", "victims"}
 
 // addScenarioFlags registers the scenario flags. With withMutant false the command defines its own
 // --mutant (the mutation score takes a list of mutants to score one by one, not one set).
@@ -58,6 +60,7 @@ func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *
 	fs.BoolVar(&f.swarm, "swarm", false, "draw the enabled nemeses and their rates per seed; --swarm=false runs every nemesis at its rate (default: the scenario's)")
 	fs.Int64Var(&f.safetyMS, "safety-ms", 0, "length of the safety phase (faults on) in virtual `ms` (default: the scenario's)")
 	fs.BoolVar(&f.anyCopy, "read-from-any-copy", false, "clients send gets to any holder, and an initialized non-primary copy answers: faster reads that may be stale, so the linearizability check is expected to fail (default: the scenario's)")
+	fs.StringVar(&f.victims, "victims", "", "how the chaos monkey picks its `victim`: age (weighted by the age of the process, as the seed's monkey), uniform, or roles (members holding the coordinator or a primary role ten times as likely per role) (default: the scenario's, age)")
 	fs.StringVar(&f.partitionRule, "partition-rule", "", "network partition `rule`: weights (the side that loses at least half of the members' weight at once shuts down, as GemFire) or none (every side of a long partition goes on serving: split brain, for study) (default: the scenario's)")
 	return f
 }
@@ -125,6 +128,18 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 		if k.Partition.Rule, err = kv.ParsePartitionRule(f.partitionRule); err != nil {
 			return scn, asBadInput(fmt.Errorf("--partition-rule: %w", err))
 		}
+	}
+	if isSet(f.fs, "victims") {
+		victims, err := chaos.ParseVictims(f.victims)
+		if err != nil {
+			return scn, asBadInput(fmt.Errorf("--victims: %w", err))
+		}
+		if scn.Nemeses.Monkey == nil {
+			return scn, badInput("--victims %s: scenario %s has no chaos monkey", f.victims, scn.Name)
+		}
+		monkey := *scn.Nemeses.Monkey
+		monkey.Victims = victims
+		scn.Nemeses.Monkey = &monkey
 	}
 	if isSet(f.fs, "safety-ms") {
 		if f.safetyMS < 1 {

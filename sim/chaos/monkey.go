@@ -1,6 +1,7 @@
 // Package chaos is stateflush's chaos monkey: it kills server processes of a simulated cluster (never
-// clients) at random times, favouring members that have lived longest, honouring blind spots, and
-// labelling every kill in the trace so that monitoring can tell the monkey's work from a real failure.
+// clients) at random times, favouring members that have lived longest (or, by Config.Victims, none
+// or those holding roles), honouring blind spots, and labelling every kill in the trace so that
+// monitoring can tell the monkey's work from a real failure.
 //
 // The monkey is driven entirely by the simulator's virtual clock and by the simulator's "chaos-monkey"
 // random stream, so a run with a monkey is as reproducible as one without.
@@ -51,6 +52,48 @@ type Config struct {
 	// some pauses outlast the failure-detection timeout and others do not. Required when pauses are
 	// weighed in.
 	PauseMax protocol.Duration `json:"PauseMax,omitempty"`
+	// Victims says how the monkey chooses among the members it may kill; "" is VictimsByAge.
+	Victims Victims `json:"Victims,omitempty"`
+}
+
+// Victims is how the monkey chooses its victim among the members it may kill.
+type Victims string
+
+const (
+	// VictimsByAge weighs each member by the age of its incarnation (plus one): the older, the
+	// likelier. Old processes hold the most state and the roles handed out first (the coordinator is
+	// the oldest member), so this is the monkey that shakes things up most, in the seed's words. It
+	// is the default, and "" means it.
+	VictimsByAge Victims = "age"
+	// VictimsUniform gives every member it may kill the same chance.
+	VictimsUniform Victims = "uniform"
+	// VictimsByRole prefers members holding roles (World.Roles: coordinator, primary): a member's
+	// weight is 1 plus roleWeight for each role it holds, whatever its age.
+	VictimsByRole Victims = "roles"
+)
+
+// roleWeight is what each role adds to a member's weight under VictimsByRole: a member with one
+// role is ten times as likely a victim as one without.
+const roleWeight = 9
+
+// VictimChoices lists the victim choices by name.
+func VictimChoices() []Victims { return []Victims{VictimsByAge, VictimsUniform, VictimsByRole} }
+
+// ParseVictims reads a victim choice by name.
+func ParseVictims(name string) (Victims, error) {
+	v := Victims(name)
+	if slices.Contains(VictimChoices(), v) {
+		return v, nil
+	}
+	return "", fmt.Errorf("no victim choice %q (choices: age, uniform, roles)", name)
+}
+
+// String names the choice ("" is age).
+func (v Victims) String() string {
+	if v == "" {
+		return string(VictimsByAge)
+	}
+	return string(v)
 }
 
 // FaultMix weighs the kinds of fault the monkey deals, as they happen to long-running servers in a
@@ -98,9 +141,10 @@ type Kill struct {
 	At        protocol.Time
 	Victim    protocol.NodeID
 	Name      string
-	AgeUS     int64  // how long the victim's incarnation had lived
-	Restarted bool   // whether a restart was scheduled
-	Fault     string // what the monkey did (Fault* names)
+	AgeUS     int64    // how long the victim's incarnation had lived
+	Roles     []string // the roles the victim held when chosen (World.Roles)
+	Restarted bool     // whether a restart was scheduled
+	Fault     string   // what the monkey did (Fault* names)
 }
 
 // Monkey kills server members on a schedule. Build it with New, then Arm it.
@@ -133,6 +177,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("chaos: Faults.Pause=%d needs PauseMax > 0, got %d µs", c.Faults.Pause, c.PauseMax)
 	case c.PauseMax < 0:
 		return fmt.Errorf("chaos: PauseMax must be >= 0, got %d µs", c.PauseMax)
+	case c.Victims != "" && !slices.Contains(VictimChoices(), c.Victims):
+		return fmt.Errorf("chaos: Victims %q is not a victim choice (age, uniform, roles)", c.Victims)
 	}
 	return nil
 }
@@ -192,8 +238,8 @@ func ExponentialGap(r protocol.Rand, mean protocol.Duration) protocol.Duration {
 // maxGap caps a gap (about 31 years of virtual time) so that it converts to an integer safely.
 const maxGap = protocol.Duration(1e15)
 
-// killOne picks a victim by age-weighted draw among eligible members and deals it a fault drawn
-// from the fault mix.
+// killOne picks a victim among eligible members by a draw weighted as Config.Victims says, and deals
+// it a fault drawn from the fault mix.
 func (m *Monkey) killOne() {
 	now := m.sim.Now()
 	defer m.scheduleNext(now)
@@ -204,7 +250,7 @@ func (m *Monkey) killOne() {
 	}
 	victim := candidates[pickWeighted(m.rand, weights)]
 	age := int64(now - m.sim.StartedAt(victim))
-	k := Kill{At: now, Victim: victim, Name: m.sim.Spec(victim).Name, AgeUS: age, Fault: m.drawFault()}
+	k := Kill{At: now, Victim: victim, Name: m.sim.Spec(victim).Name, AgeUS: age, Roles: m.world.Roles(victim), Fault: m.drawFault()}
 	var err error
 	switch k.Fault {
 	case FaultProcessCrash:
@@ -271,8 +317,8 @@ func (m *Monkey) inStepWithin() protocol.Duration {
 	return 10 * protocol.Millisecond
 }
 
-// eligible lists, in id order, the live server members the monkey may kill now, each weighted by the
-// age of its current incarnation (plus one, so a member started this instant can still be chosen).
+// eligible lists, in id order, the live server members the monkey may kill now, each with its weight
+// in the victim draw (victimWeight).
 func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
 	var ids []protocol.NodeID
 	var weights []int64
@@ -286,9 +332,21 @@ func (m *Monkey) eligible(now protocol.Time) ([]protocol.NodeID, []int64) {
 			continue
 		}
 		ids = append(ids, id)
-		weights = append(weights, int64(now-m.sim.StartedAt(id))+1)
+		weights = append(weights, m.victimWeight(id, now))
 	}
 	return ids, weights
+}
+
+// victimWeight is a member's weight in the victim draw: the age of its current incarnation plus one
+// (so that a member started this instant can still be chosen), one, or one plus roleWeight per role.
+func (m *Monkey) victimWeight(id protocol.NodeID, now protocol.Time) int64 {
+	switch m.cfg.Victims {
+	case VictimsUniform:
+		return 1
+	case VictimsByRole:
+		return 1 + roleWeight*int64(len(m.world.Roles(id)))
+	}
+	return int64(now-m.sim.StartedAt(id)) + 1
 }
 
 func (m *Monkey) blind(id protocol.NodeID, name string) bool {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +105,56 @@ func TestMonkeyFavoursOlderMembers(t *testing.T) {
 	// Age-weighted: the young member has weight ~0.1 s against 3 × 10 s, so about 0.3% of first kills.
 	if oldChosen < 250 || youngChosen > 10 {
 		t.Fatalf("first kill hit the young member %d times and old ones %d times; age weighting is off", youngChosen, oldChosen)
+	}
+}
+
+// firstVictims counts, over 300 seeds, which member each victim choice hits first: s0 is 100 times
+// younger than the others (restarted just before the monkey starts) and s3 holds a role.
+func firstVictims(t *testing.T, victims Victims) map[protocol.NodeID]int {
+	t.Helper()
+	world := staticWorld{roles: map[protocol.NodeID][]string{3: {"coordinator"}}}
+	first := map[protocol.NodeID]int{}
+	for seed := uint64(1); seed <= 300; seed++ {
+		s := newCluster(t, seed, 4, 1)
+		s.At(protocol.Time(1*protocol.Second), "test crash", func() { _ = s.Crash(0, "test") })
+		s.At(protocol.Time(9900*protocol.Millisecond), "test restart", func() { _ = s.Restart(0) })
+		m, err := New(Config{MeanTimeBetweenKills: protocol.Millisecond, Victims: victims,
+			Start: protocol.Time(10 * protocol.Second), Stop: protocol.Time(11 * protocol.Second)}, s, world, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Arm()
+		s.RunUntil(protocol.Time(11 * protocol.Second))
+		if kills := m.Kills(); len(kills) > 0 {
+			first[kills[0].Victim]++
+		}
+	}
+	return first
+}
+
+// Each victim choice weighs as it says: by age the young member is almost never first; uniformly
+// every member is first about a quarter of the time; by role the role holder is first about
+// 10/13 of the time (weight 10 against three of 1).
+func TestMonkeyVictimChoices(t *testing.T) {
+	byAge := firstVictims(t, "")
+	if byAge[0] > 10 {
+		t.Errorf("by age: the young member was first %d times of 300", byAge[0])
+	}
+	uniform := firstVictims(t, VictimsUniform)
+	for id := protocol.NodeID(0); id < 4; id++ {
+		if uniform[id] < 45 || uniform[id] > 105 {
+			t.Errorf("uniform: s%d first %d times of 300, want about 75 (%v)", id, uniform[id], uniform)
+		}
+	}
+	byRole := firstVictims(t, VictimsByRole)
+	if byRole[3] < 200 || byRole[3] > 260 || byRole[0] == 0 {
+		t.Errorf("by role: the role holder first %d times of 300, want about 230, and the young s0 sometimes (%v)", byRole[3], byRole)
+	}
+	if _, err := ParseVictims("oldest"); err == nil || !strings.Contains(err.Error(), "age, uniform, roles") {
+		t.Errorf("an unknown victim choice: got %v", err)
+	}
+	if err := (Config{MeanTimeBetweenKills: 1, Victims: "oldest"}).Validate(); err == nil || !strings.Contains(err.Error(), "Victims") {
+		t.Errorf("Validate accepts an unknown victim choice: %v", err)
 	}
 }
 
@@ -279,7 +330,7 @@ func TestMonkeyIsDeterministic(t *testing.T) {
 		t.Fatalf("same seed, %d kills then %d", len(a), len(b))
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Fatalf("same seed, kill %d differs: %+v vs %+v", i, a[i], b[i])
 		}
 	}
