@@ -20,10 +20,10 @@ import (
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
-func TestRegistryListsTenUniqueExperimentsInOrder(t *testing.T) {
+func TestRegistryListsElevenUniqueExperimentsInOrder(t *testing.T) {
 	exps := Experiments()
-	if len(exps) != 10 {
-		t.Fatalf("Experiments() lists %d experiments, want 10", len(exps))
+	if len(exps) != 11 {
+		t.Fatalf("Experiments() lists %d experiments, want 11", len(exps))
 	}
 	names, dirs := map[string]bool{}, map[string]bool{}
 	for i, e := range exps {
@@ -206,6 +206,13 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 		{"03-mutant-detection", "mutant-detection", detectionSummary, nil},
 		{"08-snapshot-vs-flush", "snapshot-vs-flush", snapshotSummary, nil},
 		{"10-scale", "scale", scaleSummary, []string{filepath.Join("..", "README.md")}},
+		{"11-victims", "victims", func(detections string) (string, error) {
+			kills, err := os.ReadFile(filepath.Join("11-victims", "victims-kills.csv"))
+			if err != nil {
+				return "", err
+			}
+			return victimsSummary(string(kills), detections)
+		}, nil},
 	} {
 		data, err := os.ReadFile(filepath.Join(n.dir, n.name+".csv"))
 		if err != nil {
@@ -229,6 +236,12 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	}
 	if _, err := throughputSummary("servers,events\n"); err == nil {
 		t.Error("a CSV without data rows gave a summary")
+	}
+	if _, err := victimsSummary(strings.Join(victimKillsHeader, ",")+"\nage,60,0,0,0,0,0\n", strings.Join(victimDetectionHeader, ",")+"\n"); err == nil {
+		t.Error("a victims CSV with no kills gave a summary")
+	}
+	if _, err := victimsSummary(strings.Join(victimKillsHeader, ",")+"\nage,60,10,2,3,5,100\n", strings.Join(victimDetectionHeader, ",")+"\nage,m,60,1,0.1,0,0.2,3\n"); err == nil {
+		t.Error("a victims CSV with one victim choice gave a comparison")
 	}
 	header := strings.Join(scaleHeader, ",") + "\n"
 	if _, err := scaleSummary(header + "servers,5,50,5,500,100,2,1,0.1,10,1\n"); err == nil {
@@ -371,6 +384,24 @@ func TestGrowthExponentRecoversThePower(t *testing.T) {
 		}
 		if got := growthExponent(xs, ys); math.Abs(got-k) > 1e-9 {
 			t.Errorf("points on 3·x^%v: exponent %v", k, got)
+		}
+	}
+}
+
+// The Wilson interval: exact endpoints for known cases, and always around the observed share.
+func TestWilsonInterval(t *testing.T) {
+	for _, tc := range []struct {
+		k, n      int
+		low, high float64
+	}{
+		{0, 60, 0, 0.0602},
+		{60, 60, 0.9398, 1},
+		{30, 60, 0.3773, 0.6227},
+		{7, 60, 0.0577, 0.2218},
+	} {
+		low, high := wilson(tc.k, tc.n)
+		if math.Abs(low-tc.low) > 5e-4 || math.Abs(high-tc.high) > 5e-4 {
+			t.Errorf("wilson(%d, %d) = %.4f, %.4f; want %.4f, %.4f", tc.k, tc.n, low, high, tc.low, tc.high)
 		}
 	}
 }
