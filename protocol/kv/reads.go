@@ -39,10 +39,10 @@ func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, k
 	}
 	found, value := b.read(key)
 	s.nextReadID++
-	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: make(memberSet, 0, len(recipients))}
+	// profileMembers lists them sorted and distinct, as a memberSet is: the list is the set.
+	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: memberSet(recipients)}
 	for _, m := range recipients {
 		s.send(m, &ReadFence{Hdr: s.hdr(m), Bucket: b.index, Epoch: b.epoch, ReadID: r.id})
-		r.awaiting.add(m)
 	}
 	b.reads = append(b.reads, r)
 }

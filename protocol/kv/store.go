@@ -134,6 +134,10 @@ type write struct {
 	onWire     bool
 	failed     bool // a holder rejected it: this primary was superseded
 	clients    []clientWait
+	// firstClient and firstEvent back clients and events for a client write, which has one of
+	// each (a retry of the same event adds a client): one allocation for the write, not three.
+	firstClient [1]clientWait
+	firstEvent  [1]EventID
 }
 
 func newBucketState(index int) *bucketState {
@@ -230,6 +234,8 @@ func (b *bucketState) maxVersion() Version {
 	return max
 }
 
+// profileMembers lists the members this copy holds a profile of, sorted as a memberSet is
+// (compareMembers): the list is a valid memberSet.
 func (b *bucketState) profileMembers() []Member {
 	out := make([]Member, 0, len(b.profiles))
 	for m := range b.profiles {

@@ -86,9 +86,12 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		return
 	}
 	b.keyWrites[m.Key]++
-	w := s.newWrite(b, nil, []EventID{ev}, false)
+	w := s.newWrite(b, nil, nil, false)
+	w.firstEvent[0] = ev
+	w.events = w.firstEvent[:]
 	w.op = m
-	w.clients = []clientWait{{client: client, seq: m.Seq}}
+	w.firstClient[0] = clientWait{client: client, seq: m.Seq}
+	w.clients = w.firstClient[:]
 	s.distribute(b, w)
 }
 
@@ -162,14 +165,18 @@ func (s *Server) onDistributeTimer(id uint64) {
 		} else {
 			s.applyEntries(b, w.entries, w.events) // a synchronization push: the merged state
 		}
+		// The recipients are sorted and distinct, so the ones still holding a profile are the
+		// awaiting set as they come; it takes over the recipients' array, which nothing reads after.
+		awaiting := w.recipients[:0]
 		for _, r := range w.recipients {
 			if b.profiles[r] == nil {
 				continue // left, or removed from the bucket, since the recipients were chosen
 			}
 			s.contentSent[r]++
 			s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
-			w.awaiting.add(r)
+			awaiting = append(awaiting, r)
 		}
+		w.awaiting, w.recipients = memberSet(awaiting), nil
 		if w.op != nil && s.cfg.Mutants.Has(AckBeforeReplicas) {
 			// The mutant: on the wire counts as acknowledged, whatever the recipients will answer.
 			for _, c := range w.clients {
