@@ -3,6 +3,7 @@ package linearizability
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // AtMostOnceCheck names violations of CheckAtMostOnce.
@@ -119,15 +120,26 @@ type tokenIndex struct {
 }
 
 func newTokenIndex(writes []*Operation) *tokenIndex {
-	ix := &tokenIndex{byValue: make(map[string][]*Operation, len(writes))}
+	// The writes grouped by value, each group in the writes' order, as subslices of one sorted
+	// array: one allocation, not one per distinct value (almost every value is distinct).
+	sorted := make([]*Operation, 0, len(writes))
 	for _, w := range writes {
-		if w.Value == "" {
-			continue
+		if w.Value != "" {
+			sorted = append(sorted, w)
 		}
-		if len(ix.byValue[w.Value]) == 0 && !slices.Contains(ix.lengths, len(w.Value)) {
-			ix.lengths = append(ix.lengths, len(w.Value))
+	}
+	slices.SortStableFunc(sorted, func(a, b *Operation) int { return strings.Compare(a.Value, b.Value) })
+	ix := &tokenIndex{byValue: make(map[string][]*Operation, len(sorted))}
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j].Value == sorted[i].Value {
+			j++
 		}
-		ix.byValue[w.Value] = append(ix.byValue[w.Value], w)
+		ix.byValue[sorted[i].Value] = sorted[i:j:j]
+		if !slices.Contains(ix.lengths, len(sorted[i].Value)) {
+			ix.lengths = append(ix.lengths, len(sorted[i].Value))
+		}
+		i = j
 	}
 	slices.Sort(ix.lengths)
 	return ix

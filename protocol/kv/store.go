@@ -260,18 +260,23 @@ func (b *bucketState) writesInOrder() []*write {
 
 // writeFor finds the unacknowledged write of a client event started under the current epoch (the
 // writes of an older epoch answer their clients "retry").
+// It runs on every client request, so it looks for the lowest id among the matches in place
+// rather than sorting every write first; the answer is the same whatever the maps' order.
 func (b *bucketState) writeFor(ev EventID) *write {
-	for _, w := range b.writesInOrder() {
-		if w.sync || w.epoch != b.epoch {
-			continue
+	var first *write
+	consider := func(w *write) {
+		if w.sync || w.epoch != b.epoch || (first != nil && first.id < w.id) || !slices.Contains(w.events, ev) {
+			return
 		}
-		for _, e := range w.events {
-			if e == ev {
-				return w
-			}
-		}
+		first = w
 	}
-	return nil
+	for _, w := range b.outgoing {
+		consider(w)
+	}
+	for _, w := range b.pending {
+		consider(w)
+	}
+	return first
 }
 
 // discardData empties the copy: the mitt and any partial image.
