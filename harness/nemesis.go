@@ -303,13 +303,15 @@ func (n *nemesis) watchSources(r protocol.Rand) {
 		}
 	}
 	var tick func()
+	var copies []kv.CopyInProgress // reused by every tick
 	tick = func() {
 		for id := 0; id < n.scn.KV.Servers; id++ {
 			replica := n.world.server(protocol.NodeID(id))
 			if replica == nil {
 				continue
 			}
-			for _, c := range replica.CopiesInProgress() {
+			copies = replica.AppendCopiesInProgress(copies[:0])
+			for _, c := range copies {
 				key := attempt{id, c.Bucket, c.Attempt}
 				if c.Phase == "announcing" || c.Source.ID < 0 || done[key] {
 					continue

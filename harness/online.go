@@ -99,10 +99,11 @@ type sentWrite struct {
 	// primary's failover merge pushes what only other holders applied, to every holder.)
 	appliedSeq uint64
 	appliers   []copyID
-	// recipientsBuf and appliersBuf back the two slices for the common small cases, so a write
-	// costs one allocation here instead of three.
+	// recipientsBuf and appliersBuf back the two slices for the common cases (the default
+	// redundancy of three: two recipients, and the origin and both recipients applying), so a
+	// write costs one allocation here instead of four.
 	recipientsBuf [2]copyID
-	appliersBuf   [1]copyID
+	appliersBuf   [3]copyID
 }
 
 // initializedCopy is a copy at the moment it was marked initialized.

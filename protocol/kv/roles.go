@@ -68,8 +68,11 @@ type CopyInProgress struct {
 
 // CopiesInProgress lists, by bucket, the copies this server is creating. Fault injectors use it to
 // aim at the moments that matter, such as the image source dying mid-copy.
-func (s *Server) CopiesInProgress() []CopyInProgress {
-	var out []CopyInProgress
+func (s *Server) CopiesInProgress() []CopyInProgress { return s.AppendCopiesInProgress(nil) }
+
+// AppendCopiesInProgress appends the copies CopiesInProgress lists to out, so that a caller that
+// asks on every tick can reuse one buffer.
+func (s *Server) AppendCopiesInProgress(out []CopyInProgress) []CopyInProgress {
 	for _, i := range s.held {
 		b := s.buckets[i]
 		if b.creation == nil {
