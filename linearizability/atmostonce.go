@@ -29,12 +29,7 @@ func CheckAtMostOnce(h History) (violations []Violation, undecided []string, err
 	if err := h.Validate(); err != nil {
 		return nil, nil, err
 	}
-	writes := map[string][]*Operation{}
-	for i := range h {
-		if op := &h[i]; op.Kind == OpPut || op.Kind == OpAppend {
-			writes[op.Key] = append(writes[op.Key], op)
-		}
-	}
+	writes := h.operationsByKey(func(op *Operation) bool { return op.Kind == OpPut || op.Kind == OpAppend })
 	reported := map[string]bool{}
 	report := func(key string, v Violation) {
 		if !reported[key] {
@@ -117,6 +112,7 @@ func decompose(value string, writes []*Operation) ([]*Operation, parse) {
 type tokenIndex struct {
 	byValue map[string][]*Operation
 	lengths []int
+	used    map[*Operation]bool // decompose's scratch set
 }
 
 func newTokenIndex(writes []*Operation) *tokenIndex {
@@ -146,52 +142,67 @@ func newTokenIndex(writes []*Operation) *tokenIndex {
 }
 
 func (ix *tokenIndex) decompose(value string) ([]*Operation, parse) {
-	byValue, lengths := ix.byValue, ix.lengths
-	steps := 0
+	p := tokenParse{ix: ix, value: value}
 	for _, allowRepeat := range []bool{false, true} {
-		used := make(map[*Operation]bool, len(value)/4)
-		var path []*Operation
-		exhausted := false
-		var search func(pos int) bool
-		search = func(pos int) bool {
-			if pos == len(value) {
-				return true
-			}
-			for _, n := range lengths {
-				if pos+n > len(value) {
-					break
-				}
-				for _, w := range byValue[value[pos:pos+n]] {
-					if steps++; steps > maxParseSteps {
-						exhausted = true
-						return false
-					}
-					if (!allowRepeat && used[w]) || (pos > 0 && w.Kind != OpAppend) {
-						continue
-					}
-					used[w] = true
-					path = append(path, w)
-					if search(pos+n) || exhausted {
-						return !exhausted
-					}
-					path = path[:len(path)-1]
-					used[w] = false
-					if !allowRepeat {
-						continue
-					}
-					break // with repeats allowed, writes of equal value are interchangeable
-				}
-			}
-			return false
+		p.allowRepeat, p.exhausted, p.path = allowRepeat, false, nil
+		if ix.used == nil {
+			ix.used = make(map[*Operation]bool, len(value)/4)
+		} else {
+			clear(ix.used)
 		}
-		if search(0) {
-			return path, parsed
+		if p.search(0) {
+			return p.path, parsed
 		}
-		if exhausted {
+		if p.exhausted {
 			return nil, undecidable
 		}
 	}
 	return nil, unparseable
+}
+
+// tokenParse is one decomposition's depth-first search; steps count across both passes (without
+// and with repeats) against maxParseSteps. The used set is the index's, cleared for each pass, so
+// that checking every read of a key allocates it once.
+type tokenParse struct {
+	ix          *tokenIndex
+	value       string
+	allowRepeat bool
+	steps       int
+	exhausted   bool
+	path        []*Operation
+}
+
+func (p *tokenParse) search(pos int) bool {
+	if pos == len(p.value) {
+		return true
+	}
+	used := p.ix.used
+	for _, n := range p.ix.lengths {
+		if pos+n > len(p.value) {
+			break
+		}
+		for _, w := range p.ix.byValue[p.value[pos:pos+n]] {
+			if p.steps++; p.steps > maxParseSteps {
+				p.exhausted = true
+				return false
+			}
+			if (!p.allowRepeat && used[w]) || (pos > 0 && w.Kind != OpAppend) {
+				continue
+			}
+			used[w] = true
+			p.path = append(p.path, w)
+			if p.search(pos+n) || p.exhausted {
+				return !p.exhausted
+			}
+			p.path = p.path[:len(p.path)-1]
+			used[w] = false
+			if !p.allowRepeat {
+				continue
+			}
+			break // with repeats allowed, writes of equal value are interchangeable
+		}
+	}
+	return false
 }
 
 // judgeTokens says what is wrong with a decomposition: a value that is no concatenation of tokens,

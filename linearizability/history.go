@@ -342,6 +342,36 @@ func checkReadOutput(op *Operation, reading OpKind) error {
 	return nil
 }
 
+// operationsByKey groups the operations keep accepts by key, each key's in history order. The
+// groups share one array (one allocation for all of them, not a growing slice per key).
+func (h History) operationsByKey(keep func(op *Operation) bool) map[string][]*Operation {
+	counts := map[string]int{}
+	total := 0
+	for i := range h {
+		if keep(&h[i]) {
+			counts[h[i].Key]++
+			total++
+		}
+	}
+	all := make([]*Operation, total)
+	groups := make(map[string][]*Operation, len(counts))
+	next := 0
+	for i := range h {
+		op := &h[i]
+		if !keep(op) {
+			continue
+		}
+		g, ok := groups[op.Key]
+		if !ok {
+			n := counts[op.Key]
+			g = all[next : next : next+n]
+			next += n
+		}
+		groups[op.Key] = append(g, op)
+	}
+	return groups
+}
+
 // HasSnapshots reports whether any snapshot returned successfully, which forces the whole-store
 // model (a snapshot reads every key at once, so the history cannot be split by key).
 func (h History) HasSnapshots() bool {

@@ -318,13 +318,7 @@ func CheckAcknowledgedWrites(h History, holdings []Holding, bucketOf func(key st
 		byBucket[b.bucket] = b
 	}
 	index := newTraceIndex(records)
-	writesByKey := map[string][]*Operation{}
-	for i := range h {
-		op := &h[i]
-		if op.Kind.IsWrite() && op.Status != StatusFail {
-			writesByKey[op.Key] = append(writesByKey[op.Key], op)
-		}
-	}
+	writesByKey := h.operationsByKey(func(op *Operation) bool { return op.Kind.IsWrite() && op.Status != StatusFail })
 	var violations []Violation
 	lostBuckets := map[int][]string{}
 	for _, key := range h.Keys() {
