@@ -115,7 +115,12 @@ func (s *Server) anyOverdue() bool {
 func (s *Server) onHeartbeatTimer() {
 	s.refreshWatch()
 	if w := s.watcher(); w.valid() {
-		s.send(w, &Heartbeat{Hdr: s.hdr(w), View: s.view.Version})
+		hb := s.lastHeartbeat
+		if hb == nil || hb.Hdr != s.hdr(w) || hb.View != s.view.Version {
+			hb = &Heartbeat{Hdr: s.hdr(w), View: s.view.Version}
+			s.lastHeartbeat = hb
+		}
+		s.send(w, hb)
 	}
 	s.lastHeartbeatAt = s.env.Now()
 	s.endQuarantine()

@@ -127,9 +127,12 @@ type Server struct {
 	// quarantineUntil when a lapse's quarantine ends (lapse.go).
 	lastHeartbeatAt protocol.Time
 	quarantineUntil protocol.Time
-	det             detector
-	heartbeatTimer  protocol.TimerID
-	joinTimer       protocol.TimerID
+	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
+	// one to the same watcher incarnation under the same view is the same message.
+	lastHeartbeat  *Heartbeat
+	det            detector
+	heartbeatTimer protocol.TimerID
+	joinTimer      protocol.TimerID
 
 	takeover      *takeoverState
 	deferredCoord []deferredMessage // coordinator work received during a takeover
