@@ -34,6 +34,15 @@ func snapshotOp(client int32, snapshot map[string]string, callUS, returnUS int64
 	return Operation{Client: client, Kind: OpSnapshot, Snapshot: snapshot, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
 }
 
+// lockOp is a granted lock of name under token; unlockOp releases name held under token.
+func lockOp(client int32, name, token string, callUS, returnUS int64) Operation {
+	return Operation{Client: client, Kind: OpLock, Key: name, Output: token, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
+}
+
+func unlockOp(client int32, name, token string, callUS, returnUS int64) Operation {
+	return Operation{Client: client, Kind: OpUnlock, Key: name, Value: token, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
+}
+
 func unknown(op Operation) Operation {
 	op.Status, op.ReturnUS = StatusUnknown, InfiniteTimeUS
 	op.Found, op.Output, op.Snapshot = false, "", nil

@@ -6,14 +6,6 @@ import (
 	"testing"
 )
 
-func lockOp(client int32, name, token string, callUS, returnUS int64) Operation {
-	return Operation{Client: client, Kind: OpLock, Key: name, Output: token, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
-}
-
-func unlockOp(client int32, name, token string, callUS, returnUS int64) Operation {
-	return Operation{Client: client, Kind: OpUnlock, Key: name, Value: token, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
-}
-
 // Each of the lock model's three rules rejects the history that breaks it, and the model is what
 // ModelFor picks for lock histories.
 func TestLockModelRules(t *testing.T) {
