@@ -43,6 +43,12 @@ func unlockOp(client int32, name, token string, callUS, returnUS int64) Operatio
 	return Operation{Client: client, Kind: OpUnlock, Key: name, Value: token, Status: StatusOK, CallUS: callUS, ReturnUS: returnUS}
 }
 
+// leased gives a lock a lease of lease µs.
+func leased(op Operation, lease int) Operation {
+	op.Value = strconv.Itoa(lease)
+	return op
+}
+
 func unknown(op Operation) Operation {
 	op.Status, op.ReturnUS = StatusUnknown, InfiniteTimeUS
 	op.Found, op.Output, op.Snapshot = false, "", nil

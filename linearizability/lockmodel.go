@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/anishathalye/porcupine"
@@ -9,7 +10,8 @@ import (
 
 // The operations of a lock service (LockModel): named locks that grant fencing tokens.
 const (
-	// OpLock acquires the lock named Key. Status ok: granted, and Output is the fencing token (a
+	// OpLock acquires the lock named Key, for the lease in Value (µs, a positive decimal integer;
+	// empty: no lease, held until unlocked). Status ok: granted, and Output is the fencing token (a
 	// positive decimal integer); fail: not granted (a try-lock that gave up: no effect); unknown:
 	// either, under a token nobody learned.
 	OpLock OpKind = "lock"
@@ -25,9 +27,12 @@ const (
 // of unknown outcome may have been granted (under a token nobody learned, which its holder's
 // unlock then names); an unlock of unknown outcome may have released the lock.
 //
-// The model has no leases: a lock stays held until its holder unlocks it. A service whose leases
-// expire releases locks without an operation, so its history fits this model only if the leases
-// outlast their holders' unlocks in the history checked.
+// A lock granted with a lease may also be taken over once the lease can have expired: the grantor
+// granted it at some moment between the holder's call and return, and grants the next at some
+// moment before that lock's return, so a grant to another client is legal if the holder's call
+// plus its lease is no later than the new grant's return (the most a history's times allow; a
+// takeover sooner than that is a violation of mutual exclusion). Tokens must grow across a
+// takeover as everywhere, so an old holder's token stays told apart.
 var LockModel = Model{
 	Name:     ModelLock,
 	Summary:  "named locks with fencing tokens, one name at a time: lock (output: the token) and unlock (value: the token); mutual exclusion, tokens growing per name, unlock only by the holder",
@@ -41,7 +46,7 @@ var LockModel = Model{
 		},
 		Hash: func(state any) uint64 {
 			s := state.(lockState)
-			h := s.last*0x9e3779b97f4a7c15 ^ s.token*0xff51afd7ed558ccd ^ uint64(uint32(s.holder))<<1
+			h := s.last*0x9e3779b97f4a7c15 ^ s.token*0xff51afd7ed558ccd ^ uint64(s.expiresBy)*0xc2b2ae3d27d4eb4f ^ uint64(uint32(s.holder))<<1
 			if s.held {
 				h |= 1
 			}
@@ -66,32 +71,42 @@ var LockModel = Model{
 const ModelLock = "lock"
 
 // lockState is one lock name's state: who holds it under which token (0: a grant of unknown
-// outcome, whose token nobody learned), and the greatest token granted so far.
+// outcome, whose token nobody learned), from when its lease can have expired (the holder's call
+// plus the lease; 0: no lease), and the greatest token granted so far.
 type lockState struct {
-	held   bool
-	holder int32
-	token  uint64
-	last   uint64
+	held      bool
+	holder    int32
+	token     uint64
+	expiresBy int64
+	last      uint64
 }
 
 func stepLock(s lockState, op *Operation) (bool, lockState) {
 	unknown := op.Status == StatusUnknown
 	switch op.Kind {
 	case OpLock:
-		if s.held {
+		if s.held && (s.expiresBy == 0 || s.expiresBy > op.ReturnUS) {
 			// A lock of unknown outcome placed here was not granted (it gave up waiting); one
 			// placed where the lock is free was. Placed last it is harmless either way, which is
 			// how the search lets it never take effect.
 			return unknown, s
 		}
-		if unknown {
-			return true, lockState{held: true, holder: op.Client, last: s.last}
+		var expiresBy int64
+		if op.Value != "" {
+			lease, _ := strconv.ParseInt(op.Value, 10, 64) // lockOperationRules checked it
+			expiresBy = math.MaxInt64                      // a call so late that the sum overflows: never
+			if op.CallUS <= math.MaxInt64-lease {
+				expiresBy = op.CallUS + lease
+			}
 		}
-		token, _ := strconv.ParseUint(op.Output, 10, 64) // lockOperationRules checked it
+		if unknown {
+			return true, lockState{held: true, holder: op.Client, expiresBy: expiresBy, last: s.last}
+		}
+		token, _ := strconv.ParseUint(op.Output, 10, 64)
 		if token <= s.last {
 			return false, s
 		}
-		return true, lockState{held: true, holder: op.Client, token: token, last: token}
+		return true, lockState{held: true, holder: op.Client, token: token, expiresBy: expiresBy, last: token}
 	case OpUnlock:
 		token, _ := strconv.ParseUint(op.Value, 10, 64)
 		holds := s.held && s.holder == op.Client && (s.token == token || s.token == 0 && token > s.last)
@@ -121,7 +136,9 @@ func lockOperationRules(op *Operation) error {
 	switch op.Kind {
 	case OpLock:
 		if op.Value != "" {
-			return fmt.Errorf("lock with input value %q (the token is its output)", op.Value)
+			if lease, err := strconv.ParseInt(op.Value, 10, 64); err != nil || lease <= 0 || lease > maxLeaseUS {
+				return fmt.Errorf("lock's value %q is not a lease: a positive decimal number of µs up to %d (the token is its output)", op.Value, int64(maxLeaseUS))
+			}
 		}
 		if op.Status != StatusOK {
 			if op.Output != "" {
@@ -142,6 +159,9 @@ func lockOperationRules(op *Operation) error {
 	}
 	return nil
 }
+
+// maxLeaseUS bounds a lease (a year), so that call time plus lease cannot overflow.
+const maxLeaseUS = 365 * 24 * 3600 * 1e6
 
 // parseToken reads a fencing token: a positive decimal integer.
 func parseToken(s string) (uint64, error) {

@@ -30,6 +30,12 @@ func TestLockModelRules(t *testing.T) {
 		{"unknown grant that never happened", history(unknown(lockOp(1, "m", "", 0, 0)), lockOp(2, "m", "1", 20, 30)), Ok},
 		{"failed lock has no effect", history(lockOp(1, "m", "1", 0, 10), failed(lockOp(2, "m", "", 20, 30)), unlockOp(1, "m", "1", 40, 50)), Ok},
 		{"unknown unlock may release", history(lockOp(1, "m", "1", 0, 10), unknown(unlockOp(1, "m", "1", 20, 0)), lockOp(2, "m", "2", 40, 50)), Ok},
+		// Leases: a grant called at 0 with a 100 µs lease can have expired by 100.
+		{"takeover once the lease can have expired", history(leased(lockOp(1, "m", "1", 0, 10), 100), lockOp(2, "m", "2", 90, 100)), Ok},
+		{"takeover before the lease can have expired", history(leased(lockOp(1, "m", "1", 0, 10), 100), lockOp(2, "m", "2", 50, 99)), Illegal},
+		{"takeover still needs a greater token", history(leased(lockOp(1, "m", "5", 0, 10), 100), lockOp(2, "m", "3", 150, 160)), Illegal},
+		{"the old holder's unlock after a takeover", history(leased(lockOp(1, "m", "1", 0, 10), 100), lockOp(2, "m", "2", 150, 160), unlockOp(1, "m", "1", 170, 180)), Illegal},
+		{"no lease, no takeover", history(lockOp(1, "m", "1", 0, 10), lockOp(2, "m", "2", 1_000_000, 1_000_010)), Illegal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if m := ModelFor(tc.h); m.Name != ModelLock {
@@ -57,7 +63,9 @@ func TestLockModelRejectsMalformedOperations(t *testing.T) {
 		{lockOp(1, "", "1", 0, 10), "without a lock name"},
 		{failed(Operation{Client: 1, Kind: OpLock, Key: "m", Output: "3", Status: StatusOK, CallUS: 0, ReturnUS: 10}), ""},
 		{unlockOp(1, "m", "", 0, 10), "unlock's value"},
-		{Operation{Client: 1, Kind: OpLock, Key: "m", Value: "9", Output: "1", Status: StatusOK, CallUS: 0, ReturnUS: 10}, "input value"},
+		{Operation{Client: 1, Kind: OpLock, Key: "m", Value: "nine", Output: "1", Status: StatusOK, CallUS: 0, ReturnUS: 10}, "is not a lease"},
+		{Operation{Client: 1, Kind: OpLock, Key: "m", Value: "0", Output: "1", Status: StatusOK, CallUS: 0, ReturnUS: 10}, "is not a lease"},
+		{Operation{Client: 1, Kind: OpLock, Key: "m", Value: "99999999999999999", Output: "1", Status: StatusOK, CallUS: 0, ReturnUS: 10}, "is not a lease"},
 		{Operation{Client: 1, Kind: OpUnlock, Key: "m", Value: "1", Output: "1", Status: StatusOK, CallUS: 0, ReturnUS: 10}, "unlock with output"},
 	} {
 		_, err := CheckHistory(history(tc.op), testBudget)

@@ -225,6 +225,9 @@ func randomSmallHistory(rng *rand.Rand, m Model) History {
 		switch kind {
 		case OpLock:
 			op.Output = strconv.Itoa(1 + rng.IntN(3))
+			if rng.IntN(2) == 0 {
+				op.Value = strconv.Itoa(5 + rng.IntN(20)) // a lease, in the histories' µs
+			}
 		case OpUnlock:
 			op.Value = strconv.Itoa(1 + rng.IntN(3))
 		case OpPut, OpAppend, OpWrite:
@@ -313,25 +316,32 @@ func mayGoNext(ops []*Operation, done []bool, i int) bool {
 
 // specStep is the sequential specification of each built-in model on a plain map (absent keys are
 // absent from it).
-// specLock is the lock service's specification on plain maps: state[name] is "client token" while
-// the lock is held (token 0: granted under a token nobody learned), absent while free;
-// state[name+"#last"] is the greatest token granted.
+// specLock is the lock service's specification on plain maps: state[name] is "client token
+// expiry" while the lock is held (token 0: granted under a token nobody learned; expiry: the
+// holder's call plus its lease, from when another may take it over; 0: no lease), absent while
+// free; state[name+"#last"] is the greatest token granted.
 func specLock(state map[string]string, op *Operation) (map[string]string, bool) {
 	holding, held := state[op.Key]
 	last, _ := strconv.ParseUint(state[op.Key+"#last"], 10, 64)
 	var holder int32
 	var token uint64
-	fmt.Sscanf(holding, "%d %d", &holder, &token)
+	var expiry int64
+	fmt.Sscanf(holding, "%d %d %d", &holder, &token, &expiry)
 	next := maps.Clone(state)
-	switch {
-	case op.Kind == OpLock && held:
-		return state, false
-	case op.Kind == OpLock && op.Status == StatusUnknown:
-		next[op.Key] = fmt.Sprintf("%d 0", op.Client)
-		return next, true
-	case op.Kind == OpLock:
+	if op.Kind == OpLock {
+		if held && (expiry == 0 || expiry > op.ReturnUS) {
+			return state, false
+		}
+		lease, _ := strconv.ParseInt(op.Value, 10, 64)
+		if lease > 0 {
+			lease += op.CallUS
+		}
+		if op.Status == StatusUnknown {
+			next[op.Key] = fmt.Sprintf("%d 0 %d", op.Client, lease)
+			return next, true
+		}
 		granted, _ := strconv.ParseUint(op.Output, 10, 64)
-		next[op.Key] = fmt.Sprintf("%d %d", op.Client, granted)
+		next[op.Key] = fmt.Sprintf("%d %d %d", op.Client, granted, lease)
 		next[op.Key+"#last"] = op.Output
 		return next, granted > last
 	}
