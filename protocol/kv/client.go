@@ -26,6 +26,9 @@ type Client struct {
 	seq       uint64
 	completed int
 	op        *clientOp
+	// opBuf holds the operation in progress: a client has one at a time, and nothing refers to
+	// an operation once it ended (its timers are cancelled), so each one reuses it.
+	opBuf clientOp
 	// only is Workload.OnlyKeys as a set; nil when every key is performed.
 	only map[string]bool
 	// keyNames caches "k<i>" per key index, so drawing a key does not format a new string each time.
@@ -125,7 +128,8 @@ func (c *Client) invoke() {
 	r := c.env.Rand()
 	w := c.cfg.Workload
 	c.seq++
-	op := &clientOp{seq: c.seq, key: c.keyName(r.Intn(w.Keys))}
+	c.opBuf = clientOp{seq: c.seq, key: c.keyName(r.Intn(w.Keys))}
+	op := &c.opBuf
 	pick := r.Intn(w.Mix.Get + w.Mix.Put + w.Mix.Delete + w.Mix.Append)
 	switch {
 	case pick < w.Mix.Get:
