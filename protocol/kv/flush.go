@@ -716,6 +716,9 @@ func (s *Server) sendNextChunk(st *imageStream) {
 	}
 	keys, last := b.keysAfter(st.cursor, !st.started, s.cfg.ChunkEntries)
 	chunk := &ImageChunk{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt, Index: st.index, Last: last}
+	if len(keys) > 0 {
+		chunk.Entries = make([]Entry, 0, len(keys))
+	}
 	for _, k := range keys {
 		chunk.Entries = append(chunk.Entries, b.entries[k])
 	}
