@@ -40,6 +40,8 @@ type search struct {
 	state      any
 	calls      []searchFrame
 	cache      map[uint64][]cacheEntry
+	arena      bitset // the remaining room of the block that cached bitsets are carved from
+	arenaBlock int    // the size of that block, in words
 	cacheBytes int64
 	budget     *cacheBudget
 	// entryBytes is what one cache entry is accounted as: its bitset, the slice and interface
@@ -294,10 +296,27 @@ func (s *search) remember(state any) bool {
 	}
 	if s.budget.take(s.entryBytes) {
 		s.cacheBytes += s.entryBytes
-		s.cache[key] = append(bucket, cacheEntry{s.linearized.clone(), state})
+		s.cache[key] = append(bucket, cacheEntry{s.keep(s.linearized), state})
 	}
 	return true
 }
+
+// keep copies a bitset into the search's arena, so that remembering a configuration costs an
+// allocation per block rather than one per configuration. Blocks double from a few configurations'
+// worth up to maxArenaWords, so that the many small partitions a check decides at once waste little.
+func (s *search) keep(b bitset) bitset {
+	if len(s.arena) < len(b) {
+		s.arenaBlock = min(max(2*s.arenaBlock, 8*len(b)), max(maxArenaWords, len(b)))
+		s.arena = make(bitset, s.arenaBlock)
+	}
+	kept := s.arena[:len(b):len(b)]
+	copy(kept, b)
+	s.arena = s.arena[len(b):]
+	return kept
+}
+
+// maxArenaWords is the largest arena block: 4 KB.
+const maxArenaWords = 512
 
 func (s *search) finish(ok bool) {
 	s.done, s.ok = true, ok
@@ -309,6 +328,7 @@ func (s *search) release() {
 	s.budget.give(s.cacheBytes)
 	s.cacheBytes = 0
 	s.cache = nil
+	s.arena = nil
 	s.calls = nil
 }
 
@@ -336,8 +356,6 @@ func unlift(entry *searchNode) {
 type bitset []uint64
 
 func newBitset(bits int) bitset { return make(bitset, (bits+63)/64) }
-
-func (b bitset) clone() bitset { return slices.Clone(b) }
 
 func (b bitset) set(i int) { b[i/64] |= 1 << (i % 64) }
 
