@@ -22,9 +22,9 @@ import (
 //     that it stays porcupine's search. It decides that key in milliseconds
 //     (TestPartitionSearchDecidesOverlappedWrites), and with the lookahead a key of eleven appends
 //     around a delete that neither order decides alone (TestLookaheadDecidesAppendsAroundDelete);
-//     but on a generated store history
-//     whose writes of unknown outcome (returning at infinity, so tried last) took effect early, it
-//     did not finish in two minutes where call order takes seconds.
+//     but on a generated store history whose writes of unknown outcome (returning at infinity, so
+//     tried last) took effect early, it did not finish in two minutes where call order takes
+//     seconds.
 //
 // Each gets half of every slice, so a partition costs at most twice what the better order needs.
 // The byReturn search is made only when byCall does not finish in its first half-slice, which is

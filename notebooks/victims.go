@@ -339,7 +339,9 @@ func victimsSummary(killsCSV, detectionCSV string) (string, error) {
 	}
 	fmt.Fprintf(&b, "Mean detection rate over the %d mutants: %s.\n", len(mutants), strings.Join(means, ", "))
 	var apart []string
+	separated := 0 // mutants with at least one pair apart
 	for _, m := range mutants {
+		n := len(apart)
 		for i, a := range choices {
 			for _, c := range choices[i+1:] {
 				x, y := byMutant[m][a], byMutant[m][c]
@@ -348,23 +350,16 @@ func victimsSummary(killsCSV, detectionCSV string) (string, error) {
 				}
 			}
 		}
+		if len(apart) > n {
+			separated++
+		}
 	}
 	if len(apart) == 0 {
 		fmt.Fprintf(&b, "On no mutant do two choices' 95%% intervals separate: at %s seeds per mutant the victim choice makes no difference these checks can see.\n",
 			killTable.rows[0][killTable.col["seeds"]])
 	} else {
 		fmt.Fprintf(&b, "Mutants on which two choices' 95%% intervals separate: %s; on the other %d they overlap.\n",
-			strings.Join(apart, ", "), len(mutants)-countDistinctMutants(apart))
+			strings.Join(apart, ", "), len(mutants)-separated)
 	}
 	return b.String(), nil
-}
-
-// countDistinctMutants counts the distinct mutant names among the `name` (...) entries.
-func countDistinctMutants(entries []string) int {
-	seen := map[string]bool{}
-	for _, e := range entries {
-		name, _, _ := strings.Cut(e, " ")
-		seen[name] = true
-	}
-	return len(seen)
 }

@@ -79,9 +79,13 @@ const roleWeight = 9
 // VictimChoices lists the victim choices by name.
 func VictimChoices() []Victims { return []Victims{VictimsByAge, VictimsUniform, VictimsByRole} }
 
-// ParseVictims reads a victim choice by name.
+// ParseVictims reads a victim choice by name. "age" reads as "", the form the built-in scenarios
+// hold, so that asking for the default gives the very same scenario (and the same spec hash).
 func ParseVictims(name string) (Victims, error) {
 	v := Victims(name)
+	if v == VictimsByAge {
+		return "", nil
+	}
 	if slices.Contains(VictimChoices(), v) {
 		return v, nil
 	}

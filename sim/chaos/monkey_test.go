@@ -150,6 +150,9 @@ func TestMonkeyVictimChoices(t *testing.T) {
 	if byRole[3] < 200 || byRole[3] > 260 || byRole[0] == 0 {
 		t.Errorf("by role: the role holder first %d times of 300, want about 230, and the young s0 sometimes (%v)", byRole[3], byRole)
 	}
+	if v, err := ParseVictims("age"); err != nil || v != "" || v.String() != "age" {
+		t.Errorf(`ParseVictims("age") = %q, %v; want the default's own form ""`, v, err)
+	}
 	if _, err := ParseVictims("oldest"); err == nil || !strings.Contains(err.Error(), "age, uniform, roles") {
 		t.Errorf("an unknown victim choice: got %v", err)
 	}
