@@ -24,6 +24,11 @@ const (
 	OpDelete   = "delete"
 	OpAppend   = "append"
 	OpSnapshot = "snapshot"
+	// The lock service's operations (protocol/dlock): lock's op-invoke names the lock in key, its
+	// op-return with status ok carries the fencing token in token; unlock's op-invoke carries the
+	// token in value.
+	OpLock   = "lock"
+	OpUnlock = "unlock"
 )
 
 // Client operation outcomes (the "status" attribute).

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
 )
 
 // Sentinel errors. Validate and the Parse functions wrap them with the offending parameter and value.
@@ -170,6 +171,10 @@ type Config struct {
 	Partition PartitionConfig
 
 	Workload WorkloadConfig
+
+	// Locks is the lock service the servers also host (protocol/dlock), with its clients after the
+	// store's clients; the zero value is none.
+	Locks dlock.Config `json:",omitzero"`
 }
 
 // DefaultConfig is 5 servers, 4 clients, 4 buckets with 2 copies each, the state flush strategy,
@@ -262,7 +267,13 @@ func (c Config) Validate() error {
 	if err := c.Partition.validate(); err != nil {
 		return err
 	}
-	return c.Workload.validate()
+	if err := c.Workload.validate(); err != nil {
+		return err
+	}
+	if err := c.Locks.Validate(); err != nil {
+		return fmt.Errorf("%w: Locks: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 func (w WorkloadConfig) validate() error {
@@ -342,6 +353,8 @@ func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initia
 		s := newServer(cfg, Member{ID: id, Inc: incarnation})
 		s.initial = initial
 		return s
+	case IsLockClient(cfg, id):
+		return dlock.NewClient(cfg.Locks, id, cfg.Servers)
 	case IsClient(cfg, id):
 		return newClient(cfg, id, initial.get())
 	}

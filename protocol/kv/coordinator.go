@@ -41,7 +41,7 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 		if goneSet[meta.Primary] {
 			meta.Primary = noMember
 		}
-		if !meta.Primary.valid() {
+		if !meta.Primary.Valid() {
 			s.assignPrimary(next, i)
 		}
 	}
@@ -104,7 +104,7 @@ func (s *Server) planBuckets(next *View) {
 		if meta.Lost {
 			continue
 		}
-		if target := meta.MoveTarget; target.valid() {
+		if target := meta.MoveTarget; target.Valid() {
 			if hi := meta.holder(target); hi < 0 {
 				meta.MoveTarget = noMember
 			} else if meta.Holders[hi].Initialized {
@@ -115,7 +115,7 @@ func (s *Server) planBuckets(next *View) {
 				}
 			}
 		}
-		if meta.creating() || !meta.Primary.valid() {
+		if meta.creating() || !meta.Primary.Valid() {
 			continue
 		}
 		if s.startRebalance(next, i) {
@@ -126,7 +126,7 @@ func (s *Server) planBuckets(next *View) {
 			if loads == nil {
 				loads = next.loads()
 			}
-			if target := s.chooseTarget(next, i, loads); target.valid() {
+			if target := s.chooseTarget(next, i, loads); target.Valid() {
 				s.addCopy(next, i, target)
 				loads[target]++
 			}
@@ -153,7 +153,7 @@ func (s *Server) chooseTarget(next *View, i int, loads map[Member]int) Member {
 		if meta.holder(m) >= 0 {
 			continue
 		}
-		if !best.valid() || loads[m] < loads[best] || (loads[m] == loads[best] && m.ID < best.ID) {
+		if !best.Valid() || loads[m] < loads[best] || (loads[m] == loads[best] && m.ID < best.ID) {
 			best = m
 		}
 	}
@@ -290,7 +290,7 @@ func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 	before := len(meta.initializedHolders())
 	meta.ownHolders()
 	meta.Holders[hi].Initialized = true
-	if !meta.Primary.valid() {
+	if !meta.Primary.Valid() {
 		meta.Primary = r
 		newEpoch(next, meta)
 	}
@@ -308,7 +308,7 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 		if h.Member == target || !h.Initialized {
 			continue
 		}
-		if !victim.valid() {
+		if !victim.Valid() {
 			victim = h.Member
 			continue
 		}
@@ -317,7 +317,7 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 			victim = h.Member
 		}
 	}
-	if !victim.valid() {
+	if !victim.Valid() {
 		return
 	}
 	meta.removeHolder(victim)

@@ -109,12 +109,12 @@ func (s *Server) anyOverdue() bool {
 		return true // coordinator work waits for the quarantine's end, at a heartbeat
 	}
 	w := s.det.watching
-	return w.valid() && s.env.Now()-s.lastHeard[w.ID] > protocol.Time(2*s.cfg.HeartbeatInterval)
+	return w.Valid() && s.env.Now()-s.lastHeard[w.ID] > protocol.Time(2*s.cfg.HeartbeatInterval)
 }
 
 func (s *Server) onHeartbeatTimer() {
 	s.refreshWatch()
-	if w := s.watcher(); w.valid() {
+	if w := s.watcher(); w.Valid() {
 		hb := s.lastHeartbeat
 		if hb == nil || hb.Hdr != s.hdr(w) || hb.View != s.view.Version {
 			hb = &Heartbeat{Hdr: s.hdr(w), View: s.view.Version}
@@ -188,7 +188,7 @@ func (s *Server) refreshWatch() {
 		return
 	}
 	s.det.watching = next
-	if now := s.env.Now(); next.valid() && s.lastHeard[next.ID] < now {
+	if now := s.env.Now(); next.Valid() && s.lastHeard[next.ID] < now {
 		s.lastHeard[next.ID] = now
 	}
 }
@@ -197,7 +197,7 @@ func (s *Server) refreshWatch() {
 // failure-detection timeout.
 func (s *Server) suspectNeighbour() {
 	w := s.det.watching
-	if !w.valid() || s.env.Now()-s.lastHeard[w.ID] <= protocol.Time(s.cfg.FailureDetectionTimeout) {
+	if !w.Valid() || s.env.Now()-s.lastHeard[w.ID] <= protocol.Time(s.cfg.FailureDetectionTimeout) {
 		return
 	}
 	if s.reportIndex(w) >= 0 || s.checkIndex(w) >= 0 {
@@ -316,13 +316,13 @@ func (s *Server) onSuspect(from Member, msg *Suspect) {
 // failure-detection timeout. requester (if valid) learns the verdict.
 func (s *Server) startFinalCheck(x Member, requester Member) {
 	if i := s.checkIndex(x); i >= 0 {
-		if requester.valid() {
+		if requester.Valid() {
 			s.det.checks[i].notify = append(s.det.checks[i].notify, requester)
 		}
 		return
 	}
 	c := finalCheck{suspect: x, started: s.env.Now()}
-	if requester.valid() {
+	if requester.Valid() {
 		c.notify = []Member{requester}
 	}
 	c.timer = s.setTimer(s.cfg.FailureDetectionTimeout, timerFinalCheck, int64(x.ID), false)

@@ -39,7 +39,7 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 	s.emit(protocol.EventPrimaryChange, a("bucket", b.index), a("primary", s.self), a("epoch", epoch))
 	meta := &s.view.Buckets[b.index]
 	var targets memberSet
-	if previous.valid() && previous != s.self && s.view.hasMember(previous) {
+	if previous.Valid() && previous != s.self && s.view.hasMember(previous) {
 		// The previous primary may have lost its copy in this very view (a rebalance handing the
 		// primary role over) and not know it yet: fence it too, or it could keep serving reads.
 		targets.add(previous)

@@ -166,7 +166,7 @@ func (s *Server) afterAnnounce(b *bucketState) {
 func (s *Server) pickSource(b *bucketState) bool {
 	c := b.creation
 	c.source = s.chooseSource(b)
-	if c.source.valid() {
+	if c.source.Valid() {
 		return true
 	}
 	s.creationFailed(b)

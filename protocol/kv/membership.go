@@ -164,6 +164,9 @@ func (s *Server) installView(v *View) {
 	if s.isCoordinator() {
 		s.runDeferredCoordinatorWork()
 	}
+	if s.view == v {
+		s.tellLockService()
+	}
 }
 
 // retellInitialized tells a new coordinator of the copies this server completed that its view
@@ -243,6 +246,9 @@ func (s *Server) rejoin(reason string) {
 	s.det = detector{} // what it watched and suspected was of the view it leaves
 	s.joined = false
 	s.view = nil
+	if s.locks != nil {
+		s.locks.Left(s.env)
+	}
 	s.sendJoin()
 }
 
@@ -390,7 +396,7 @@ func (s *Server) reconcileBucket(i int) {
 			b.dropProfile(m)
 		}
 	}
-	if meta.Primary.valid() && meta.Epoch > b.epoch {
+	if meta.Primary.Valid() && meta.Epoch > b.epoch {
 		if meta.Primary == s.self {
 			s.becomePrimary(b, meta.Epoch)
 		} else {
@@ -414,7 +420,7 @@ func (s *Server) resolveDepartures(b *bucketState) {
 		w.awaiting.removeIf(func(m Member) bool { return b.profiles[m] == nil })
 		s.checkWriteDone(b, w)
 	}
-	if b.blockedBy.valid() && b.profiles[b.blockedBy] == nil {
+	if b.blockedBy.Valid() && b.profiles[b.blockedBy] == nil {
 		s.unblock(b)
 	}
 	s.settleReads(b)
@@ -834,7 +840,7 @@ func (s *Server) rebuildBucket(next *View, i int, facts map[Member][]BucketFact)
 			s.assignPrimary(next, i)
 		}
 	}
-	if meta.MoveTarget.valid() && meta.holder(meta.MoveTarget) < 0 {
+	if meta.MoveTarget.Valid() && meta.holder(meta.MoveTarget) < 0 {
 		meta.MoveTarget = noMember
 	}
 }

@@ -305,10 +305,10 @@ func (s *Server) wentSilentDuringRound(suspects []Member) bool {
 // a new member, so its takeover is over. Refusing on, this server would keep serving a view the
 // surviving lineage has left, helping that lineage create copies while it does not follow it.
 func (s *Server) promisedNewerTerm(v *View) bool {
-	if m, ok := v.member(s.coordHint.ID); ok && s.coordHint.valid() && m.Inc > s.coordHint.Inc {
+	if m, ok := v.member(s.coordHint.ID); ok && s.coordHint.Valid() && m.Inc > s.coordHint.Inc {
 		return false
 	}
-	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.valid() && v.Version.Term < s.coordHintTerm &&
+	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.Valid() && v.Version.Term < s.coordHintTerm &&
 		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
 
@@ -316,7 +316,7 @@ func (s *Server) promisedNewerTerm(v *View) bool {
 // it has given up its takeover and stays in that view (abandonTakeover): the promise ends at once,
 // and the views it made this server refuse are taken up again.
 func (s *Server) releasePromise(from Member, v *View) {
-	if !s.coordHint.valid() || from != s.coordHint || v.Version.Term >= s.coordHintTerm {
+	if !s.coordHint.Valid() || from != s.coordHint || v.Version.Term >= s.coordHintTerm {
 		return
 	}
 	s.coordHint = noMember
@@ -328,7 +328,7 @@ func (s *Server) releasePromise(from Member, v *View) {
 // still newer than its view: one of them may be the only notice that it was removed (the others
 // tell a departed member once).
 func (s *Server) reconsiderRefusedViews() {
-	if len(s.refusedViews) == 0 || (s.coordHint.valid() && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)) {
+	if len(s.refusedViews) == 0 || (s.coordHint.Valid() && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)) {
 		return
 	}
 	refused := s.refusedViews

@@ -1,6 +1,9 @@
 package kv
 
-import "github.com/stateflush/stateflush/protocol"
+import (
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
+)
 
 // IsCoordinator reports whether this server currently acts as the membership coordinator. Tools use
 // it to route operator requests (rebalance) and to name roles (the chaos monkey's blind spots).
@@ -123,3 +126,9 @@ func (s *Server) copyOf(bucket int) *bucketState {
 	}
 	return s.buckets[bucket]
 }
+
+// IsGrantor reports whether this server is the lock service's grantor of its view.
+func (s *Server) IsGrantor() bool { return !s.stopped && s.locks != nil && s.locks.IsGrantor() }
+
+// LockService is this server's part of the lock service (nil when the cluster has none).
+func (s *Server) LockService() *dlock.Service { return s.locks }

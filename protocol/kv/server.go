@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
+	"github.com/stateflush/stateflush/protocol/membership"
 )
 
 // Events this package emits beside those of protocol/events.go.
@@ -164,6 +166,10 @@ type Server struct {
 	drops     DropCounts
 
 	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
+
+	// locks is this member's part of the lock service (nil when the cluster has none); it hears
+	// of every view this server installs.
+	locks *dlock.Service
 }
 
 type deferredMessage struct {
@@ -177,7 +183,7 @@ type inboundWrite struct {
 }
 
 func newServer(cfg Config, self Member) *Server {
-	return &Server{
+	s := &Server{
 		cfg:             cfg,
 		self:            self,
 		initial:         &initialViews{cfg: cfg},
@@ -194,6 +200,10 @@ func newServer(cfg Config, self Member) *Server {
 		writes:          map[uint64]*write{},
 		streams:         map[uint64]*imageStream{},
 	}
+	if cfg.Locks.Enabled() {
+		s.locks = dlock.NewService(cfg.Locks, self, protocol.NodeID(FirstLockClient(cfg)))
+	}
+	return s
 }
 
 // Start begins the incarnation: the first incarnation starts in the initial view with its initial
@@ -235,6 +245,14 @@ func (s *Server) Start(env protocol.Env) {
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
 	s.armHeartbeat()
+	s.tellLockService()
+}
+
+// tellLockService hands the lock service the view just installed.
+func (s *Server) tellLockService() {
+	if s.locks != nil {
+		s.locks.ViewChanged(s.env, membership.View{Version: s.view.Version, Members: s.view.Members})
+	}
 }
 
 // Receive handles one message.
@@ -275,6 +293,10 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 		s.onCopyWarnTimer(int(tag.Arg), id)
 	case timerFinalCheck:
 		s.onFinalCheckTimer(id)
+	case dlock.TimerKind:
+		if s.locks != nil {
+			s.locks.Fire(env, id)
+		}
 	}
 }
 
@@ -318,6 +340,13 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		return
 	case *protocol.ConnectionLost:
 		s.onConnectionLost(msg.Peer)
+		return
+	case dlock.Message:
+		if s.locks != nil {
+			s.locks.Receive(s.env, from, msg)
+		} else {
+			s.drops.Invalid++
+		}
 		return
 	}
 	sm, ok := m.(serverMessage)
@@ -531,7 +560,7 @@ func (s *Server) isCoordinator() bool {
 // say) would go to a member that is not the coordinator for the rest of the run. (Found by a
 // helper on seeds 350 and 462 of the default scenario.)
 func (s *Server) hintActive() bool {
-	return s.coordHint.valid() && s.coordHintTerm > s.view.Version.Term &&
+	return s.coordHint.Valid() && s.coordHintTerm > s.view.Version.Term &&
 		s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
 }
 

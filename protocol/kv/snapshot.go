@@ -632,7 +632,7 @@ func (s *Server) settleSnapshots() {
 		// A restarted member still joining takes part (its view will list the others); once in a
 		// view it watches for departures.
 		if s.joined {
-			if gone := s.departedMember(run.members, run.view); gone.valid() {
+			if gone := s.departedMember(run.members, run.view); gone.Valid() {
 				s.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
 				continue
 			}

@@ -3,59 +3,22 @@ package kv
 import (
 	"fmt"
 	"hash/fnv"
-	"strconv"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/membership"
 )
 
-// Member is one incarnation of a server. A restarted server comes back empty and joins the view as
-// a new member, so everything that must not survive a restart (holdings, channel counts, profiles)
-// is keyed by Member rather than by node id.
-type Member struct {
-	ID  protocol.NodeID
-	Inc uint32
-}
+// Member is one incarnation of a server (membership.Member): a restarted server comes back empty
+// and joins the view as a new member, so everything that must not survive a restart (holdings,
+// channel counts, profiles) is keyed by Member rather than by node id.
+type Member = membership.Member
 
 // noMember stands for "no member" (no primary, no move target).
-var noMember = Member{ID: -1}
+var noMember = membership.None
 
-func (m Member) valid() bool { return m.ID >= 0 }
-
-// String names a member as its server name, with the incarnation when it is not the first: "s2",
-// "s2#1".
-func (m Member) String() string {
-	if !m.valid() {
-		return "none"
-	}
-	// strconv, not fmt: members are named in every view-change event.
-	name := "s" + strconv.Itoa(int(m.ID))
-	if m.Inc == 0 {
-		return name
-	}
-	return name + "#" + strconv.FormatUint(uint64(m.Inc), 10)
-}
-
-// ConfigVersion orders views. Term grows when a new coordinator takes over; Seq counts the views a
-// coordinator issued within its term. Compared lexicographically.
-type ConfigVersion struct {
-	Term, Seq uint64
-}
-
-// Compare returns -1, 0 or +1.
-func (v ConfigVersion) Compare(o ConfigVersion) int {
-	switch {
-	case v.Term != o.Term:
-		return cmpUint(v.Term, o.Term)
-	default:
-		return cmpUint(v.Seq, o.Seq)
-	}
-}
-
-// String is fmt.Sprintf("t%d.%d", v.Term, v.Seq), concatenated because heartbeats describe it on
-// every send.
-func (v ConfigVersion) String() string {
-	return "t" + strconv.FormatUint(v.Term, 10) + "." + strconv.FormatUint(v.Seq, 10)
-}
+// ConfigVersion orders views (membership.Version): Term grows when a new coordinator takes over;
+// Seq counts the views a coordinator issued within its term.
+type ConfigVersion = membership.Version
 
 // Version orders the values of one entry. Epoch is the bucket's primary epoch (assigned by the
 // coordinator each time the bucket gets a new primary), Counter counts the primary's writes, and
@@ -129,7 +92,8 @@ func BucketOf(key string, buckets int) int {
 }
 
 // NodeName names a node of a cluster built from cfg: servers "s0".."s<Servers-1>", then clients
-// "c0".."c<Clients-1>". protocol.External is "external".
+// "c0".."c<Clients-1>", then lock clients "l0".."l<Locks.Clients-1>". protocol.External is
+// "external".
 func NodeName(cfg Config, id protocol.NodeID) string {
 	switch {
 	case id == protocol.External:
@@ -138,14 +102,32 @@ func NodeName(cfg Config, id protocol.NodeID) string {
 		return fmt.Sprintf("s%d", id)
 	case int(id) >= cfg.Servers && int(id) < cfg.Servers+cfg.Clients:
 		return fmt.Sprintf("c%d", int(id)-cfg.Servers)
+	case IsLockClient(cfg, id):
+		return fmt.Sprintf("l%d", int(id)-FirstLockClient(cfg))
 	}
 	return fmt.Sprintf("n%d", id)
 }
 
-// IsClient reports whether id is one of cfg's clients.
+// IsClient reports whether id is one of cfg's clients: the store's or the lock service's.
 func IsClient(cfg Config, id protocol.NodeID) bool {
+	return int(id) >= cfg.Servers && int(id) < Nodes(cfg)
+}
+
+// IsStoreClient reports whether id is one of the store's clients.
+func IsStoreClient(cfg Config, id protocol.NodeID) bool {
 	return int(id) >= cfg.Servers && int(id) < cfg.Servers+cfg.Clients
 }
+
+// IsLockClient reports whether id is one of the lock service's clients.
+func IsLockClient(cfg Config, id protocol.NodeID) bool {
+	return int(id) >= FirstLockClient(cfg) && int(id) < Nodes(cfg)
+}
+
+// FirstLockClient is the node id of lock client l0.
+func FirstLockClient(cfg Config) int { return cfg.Servers + cfg.Clients }
+
+// Nodes is how many nodes the cluster has: servers, store clients and lock clients.
+func Nodes(cfg Config) int { return cfg.Servers + cfg.Clients + cfg.Locks.Clients }
 
 // IsServer reports whether id is one of cfg's servers.
 func IsServer(cfg Config, id protocol.NodeID) bool {

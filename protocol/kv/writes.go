@@ -80,7 +80,7 @@ func (s *Server) serve(b *bucketState, client protocol.NodeID, m *ClientRequest)
 		s.replyClient(client, m.Seq, replyOK, b.index)
 		return
 	}
-	if s.cfg.Strategy == Blocking && b.blockedBy.valid() {
+	if s.cfg.Strategy == Blocking && b.blockedBy.Valid() {
 		b.held = append(b.held, heldRequest{client: client, req: m})
 		s.emit(protocol.EventWriteBlocked, a("bucket", b.index), a("replica", b.blockedBy), a("client", client), a("seq", m.Seq))
 		return

@@ -1,0 +1,98 @@
+package dlock
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Limits of a lock service's configuration. Tokens pack an epoch and a counter into 63 bits
+// (token.go), which bounds the grants of one epoch; the other limits keep a seed's memory small.
+const (
+	MaxClients      = 1000
+	MaxNames        = 10000
+	MaxOpsPerClient = 100000
+	// MaxGrantsPerEpoch is the counter's range within one epoch (2^20).
+	MaxGrantsPerEpoch = 1 << counterBits
+)
+
+// ErrInvalidConfig is wrapped by every error of Config.Validate.
+var ErrInvalidConfig = errors.New("invalid lock service config")
+
+// Config is a lock service: its clients and their workload, its timing and its mutants. The zero
+// value is no lock service.
+type Config struct {
+	// Clients is how many lock clients there are (0: no lock service).
+	Clients int `json:"clients"`
+	// Names is how many lock names the clients contend for ("lock-0", "lock-1", ...).
+	Names int `json:"names"`
+	// OpsPerClient is how many locks each client takes (each followed by its unlock).
+	OpsPerClient int `json:"ops_per_client"`
+	// HoldMin..HoldMax is how long a client holds a lock before it unlocks; ThinkMin..ThinkMax how
+	// long it waits before its next lock.
+	HoldMin  protocol.Duration `json:"hold_min_us"`
+	HoldMax  protocol.Duration `json:"hold_max_us"`
+	ThinkMin protocol.Duration `json:"think_min_us"`
+	ThinkMax protocol.Duration `json:"think_max_us"`
+	// RetryInterval is how long a client waits for an answer before it sends its request again
+	// (and every other time to a random server, which names the grantor it knows), and how long a
+	// recovering grantor waits before asking the participants that have not answered again.
+	RetryInterval protocol.Duration `json:"retry_interval_us"`
+	// Mutants are the bugs switched on (Mutants, mutants.go).
+	Mutants Mutants `json:"mutants,omitempty"`
+}
+
+// DefaultConfig is a contended workload: 6 clients, 2 names, 20 locks each, held 1–5 ms.
+func DefaultConfig() Config {
+	return Config{
+		Clients:       6,
+		Names:         2,
+		OpsPerClient:  20,
+		HoldMin:       1 * protocol.Millisecond,
+		HoldMax:       5 * protocol.Millisecond,
+		ThinkMin:      0,
+		ThinkMax:      10 * protocol.Millisecond,
+		RetryInterval: 20 * protocol.Millisecond,
+	}
+}
+
+// Enabled reports whether the configuration has a lock service.
+func (c Config) Enabled() bool { return c.Clients > 0 }
+
+// Validate reports the first problem of an enabled configuration, naming the field and its limit.
+func (c Config) Validate() error {
+	if c.Clients == 0 {
+		if c.Mutants != 0 {
+			return invalidf("lock mutants %s without lock clients (lock clients=0)", c.Mutants)
+		}
+		return nil
+	}
+	switch {
+	case c.Clients < 0 || c.Clients > MaxClients:
+		return invalidf("lock clients=%d is outside 0..%d", c.Clients, MaxClients)
+	case c.Names < 1 || c.Names > MaxNames:
+		return invalidf("lock names=%d is outside 1..%d", c.Names, MaxNames)
+	case c.OpsPerClient < 0 || c.OpsPerClient > MaxOpsPerClient:
+		return invalidf("lock ops per client=%d is outside 0..%d", c.OpsPerClient, MaxOpsPerClient)
+	case c.Clients*c.OpsPerClient >= MaxGrantsPerEpoch:
+		return invalidf("lock clients × ops per client = %d reaches %d, the grants one grantor epoch can number (token.go)", c.Clients*c.OpsPerClient, MaxGrantsPerEpoch)
+	case c.HoldMin < 0 || c.HoldMax < c.HoldMin:
+		return invalidf("lock hold %v..%v is not a range of non-negative durations", c.HoldMin, c.HoldMax)
+	case c.ThinkMin < 0 || c.ThinkMax < c.ThinkMin:
+		return invalidf("lock think time %v..%v is not a range of non-negative durations", c.ThinkMin, c.ThinkMax)
+	case c.HoldMax > protocol.Duration(1<<40) || c.ThinkMax > protocol.Duration(1<<40):
+		return invalidf("lock hold or think time above %dµs", int64(1<<40))
+	case c.RetryInterval <= 0 || c.RetryInterval > 10*protocol.Second:
+		return invalidf("lock retry interval %v is outside (0, 10s]", c.RetryInterval)
+	}
+	return c.Mutants.validate()
+}
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// Name is the i-th lock name.
+func Name(i int) string { return "lock-" + strconv.Itoa(i) }

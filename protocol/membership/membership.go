@@ -1,0 +1,106 @@
+// Package membership is the vocabulary that components running on a cluster's members share with
+// the membership that runs them: who a member is (a server process, one incarnation of it), and
+// what a component sees of the current view (its version and its members, oldest first, the oldest
+// being the elder).
+//
+// The store (protocol/kv) runs the membership protocol itself today (views, the coordinator as the
+// oldest member, failure detection, takeover); it hands every other component on the same member
+// (the lock service, protocol/dlock) a View at each view change, so that those components depend on
+// this small interface and not on the store.
+package membership
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/stateflush/stateflush/protocol"
+)
+
+// Member is one incarnation of a server. A restarted server comes back empty and joins the view as
+// a new member, so everything that must not survive a restart is keyed by Member rather than by
+// node id.
+type Member struct {
+	ID  protocol.NodeID
+	Inc uint32
+}
+
+// None stands for "no member" (no primary, no grantor).
+var None = Member{ID: -1}
+
+// Valid reports whether m names a member (is not None).
+func (m Member) Valid() bool { return m.ID >= 0 }
+
+// String names a member as its server name, with the incarnation when it is not the first: "s2",
+// "s2#1".
+func (m Member) String() string {
+	if !m.Valid() {
+		return "none"
+	}
+	// strconv, not fmt: members are named in every view-change event.
+	name := "s" + strconv.Itoa(int(m.ID))
+	if m.Inc == 0 {
+		return name
+	}
+	return name + "#" + strconv.FormatUint(uint64(m.Inc), 10)
+}
+
+// Version orders views: Term grows when a new coordinator takes over, Seq counts the views one
+// coordinator issued within its term. Compared lexicographically.
+type Version struct {
+	Term, Seq uint64
+}
+
+// Compare returns -1, 0 or +1.
+func (v Version) Compare(o Version) int {
+	switch {
+	case v.Term != o.Term:
+		return cmpUint(v.Term, o.Term)
+	default:
+		return cmpUint(v.Seq, o.Seq)
+	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// View is what a component sees of one installed view. Members must not be changed: the view it
+// comes from is shared.
+type View struct {
+	Version Version
+	// Members lists the view's members oldest first; the first is the elder.
+	Members []Member
+}
+
+// Elder is the oldest member (None in an empty view).
+func (v View) Elder() Member {
+	if len(v.Members) == 0 {
+		return None
+	}
+	return v.Members[0]
+}
+
+// Has reports whether m is a member of the view.
+func (v View) Has(m Member) bool { return slices.Contains(v.Members, m) }
+
+// HasNode reports whether some incarnation of node id is a member, and which.
+func (v View) HasNode(id protocol.NodeID) (Member, bool) {
+	for _, m := range v.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return None, false
+}
+
+// String is fmt.Sprintf("t%d.%d", v.Term, v.Seq), concatenated because heartbeats describe it on
+// every send.
+func (v Version) String() string {
+	return "t" + strconv.FormatUint(v.Term, 10) + "." + strconv.FormatUint(v.Seq, 10)
+}
