@@ -171,6 +171,8 @@ type onlineChecker struct {
 	violations []linearizability.Violation
 	// reported keeps each (check, subject) reported once, so a broken copy does not flood the report.
 	reported map[string]bool
+	// holds checks the lock service's one-holder rule (nil when the cluster has no lock service).
+	holds *holdChecker
 }
 
 // settledView is a view event forgetRemovedFlushes settled: its members as recorded (a view's
@@ -183,11 +185,15 @@ type settledView struct {
 }
 
 func newOnlineChecker(world *kvWorld) *onlineChecker {
-	return &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
+	c := &onlineChecker{world: world, writes: map[writeID]*sentWrite{}, byBucket: map[int][]*sentWrite{},
 		inits: map[int][]*initializedCopy{}, primaries: map[[2]uint64]string{}, unheard: map[[2]uint64]claim{}, versions: map[copyID]map[string]kv.Version{},
 		reported: map[string]bool{}, flushes: map[copyID]*completedFlush{}, chunks: map[chunkID][]kv.Entry{}, gens: map[copyID]int{}, maxEpoch: map[int]uint64{},
 		fenced: map[copyID]uint64{}, listedIn: map[[2]uint64]kv.ConfigVersion{}, removed: map[[2]uint64]bool{},
 		settled: map[string]*settledView{}, newest: map[int]map[string]kv.Version{}}
+	if world.cfg.Locks.Enabled() {
+		c.holds = newHoldChecker()
+	}
+	return c
 }
 
 // violate reports a violation found at record r; seqs are further records that show it.
@@ -397,6 +403,12 @@ func (c *onlineChecker) onClientReply(r *trace.Record, m *kv.ClientReply) {
 func (c *onlineChecker) onEvent(r *trace.Record) {
 	node := protocol.NodeID(r.Node)
 	switch r.Name {
+	case protocol.EventOpInvoke, protocol.EventOpReturn:
+		if c.holds != nil && kv.IsLockClient(c.world.cfg, node) {
+			c.holds.observe(r, c.name, func(subject, key string, seqs []uint64, format string, args ...any) {
+				c.violate(OneHolderCheck, subject, linearizability.NoBucket, key, r, seqs, format, args...)
+			})
+		}
 	case protocol.EventInitialized:
 		bucket, ok := intAttr(r, "bucket")
 		srv := c.server(node)

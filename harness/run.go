@@ -113,6 +113,10 @@ type Outcome struct {
 	// quiescence (judged with it).
 	History    linearizability.History
 	FinalReads linearizability.History
+	// LockHistory is the lock clients' operations and LockVerdict its check against the lock
+	// model (empty without a lock service).
+	LockHistory linearizability.History
+	LockVerdict linearizability.Verdict
 	// Holdings are the live servers' bucket copies at the end.
 	Holdings []linearizability.Holding
 	Verdict  linearizability.Verdict
@@ -301,7 +305,7 @@ func (o *Outcome) crashed(s *sim.Sim, c *Crash) {
 
 func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
 	var nodes []sim.NodeSpec
-	for i := 0; i < cfg.Servers+cfg.Clients; i++ {
+	for i := 0; i < kv.Nodes(cfg); i++ {
 		id := protocol.NodeID(i)
 		nodes = append(nodes, sim.NodeSpec{Name: kv.NodeName(cfg, id), New: factory, Client: kv.IsClient(cfg, id)})
 	}
@@ -350,7 +354,7 @@ func network(scn Scenario, topology protocol.Rand) sim.Network {
 // clientLinks lists every directed link between a client and a server, in node order.
 func clientLinks(cfg kv.Config) []sim.LinkKey {
 	var keys []sim.LinkKey
-	for c := cfg.Servers; c < cfg.Servers+cfg.Clients; c++ {
+	for c := cfg.Servers; c < kv.Nodes(cfg); c++ {
 		for srv := 0; srv < cfg.Servers; srv++ {
 			keys = append(keys, sim.LinkKey{From: protocol.NodeID(c), To: protocol.NodeID(srv)}, sim.LinkKey{From: protocol.NodeID(srv), To: protocol.NodeID(c)})
 		}
@@ -383,7 +387,8 @@ func (w *kvWorld) server(id protocol.NodeID) *kv.Server {
 	return srv
 }
 
-// Roles names a member's roles: "coordinator" and "primary" (of any bucket).
+// Roles names a member's roles: "coordinator", "primary" (of any bucket) and "grantor" (of the
+// lock service).
 func (w *kvWorld) Roles(id protocol.NodeID) []string {
 	srv := w.server(id)
 	if srv == nil {
@@ -395,6 +400,9 @@ func (w *kvWorld) Roles(id protocol.NodeID) []string {
 	}
 	if srv.IsPrimaryOfAny() {
 		roles = append(roles, "primary")
+	}
+	if srv.IsGrantor() {
+		roles = append(roles, "grantor")
 	}
 	return roles
 }
@@ -460,6 +468,18 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 	history, err := linearizability.HistoryFromTrace(o.Records)
 	if err != nil {
 		violate(linearizability.Violation{Check: HistoryCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
+	}
+	history, o.LockHistory = splitLockOperations(history)
+	if cfg.Locks.Enabled() {
+		v, err := linearizability.CheckHistory(o.LockHistory, budget, linearizability.WithModel(linearizability.LockModel))
+		switch {
+		case err != nil:
+			violate(linearizability.Violation{Check: LockLinearizabilityCheck, Bucket: linearizability.NoBucket, Message: err.Error()})
+		case v.Result == linearizability.Illegal:
+			violate(linearizability.Violation{Check: LockLinearizabilityCheck, Bucket: linearizability.NoBucket,
+				Message: fmt.Sprintf("the lock clients' history is not linearizable (lock model): names %s", strings.Join(v.IllegalKeys, ", "))})
+		}
+		o.LockVerdict = v
 	}
 	// survivors is the history of the keys whose buckets were not lost; holdings the same for copies.
 	survivors := slices.DeleteFunc(slices.Clone(history), func(op linearizability.Operation) bool { return op.Key != "" && isLost(op.Key) })
@@ -546,6 +566,11 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 	for _, l := range o.Liveness {
 		violate(linearizability.Violation{Check: LivenessCheck, Bucket: linearizability.NoBucket, Message: l})
 	}
+	if quiescent && cfg.Locks.Enabled() {
+		for _, l := range lockLiveness(world) {
+			violate(linearizability.Violation{Check: LockLivenessCheck, Bucket: linearizability.NoBucket, Message: l})
+		}
+	}
 	for _, v := range o.checkSnapshots(world) {
 		violate(v)
 	}
@@ -566,7 +591,8 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 	switch {
 	case len(o.Violations) > 0:
 		o.Final = VerdictViolation
-	case o.Verdict.Result != linearizability.Ok || len(o.Undecided) > 0:
+	case o.Verdict.Result != linearizability.Ok || len(o.Undecided) > 0,
+		cfg.Locks.Enabled() && o.LockVerdict.Result != linearizability.Ok:
 		o.Final = VerdictUnknown
 	case len(o.LostBuckets) > 0:
 		o.Final = VerdictDataLoss
@@ -665,6 +691,7 @@ type SeedResult struct {
 	Detail        string   `json:"detail,omitempty"`
 	ClientOps     int      `json:"client_ops"`
 	UnknownOps    int      `json:"unknown_ops"`
+	LockOps       int      `json:"lock_ops,omitempty"`
 	Kills         int      `json:"kills"`
 	CopiesCreated int      `json:"copies_created"`
 	LostBuckets   []int    `json:"lost_buckets,omitempty"`
@@ -678,7 +705,7 @@ type SeedResult struct {
 func (o *Outcome) SeedResult() SeedResult {
 	r := SeedResult{
 		Seed: o.Spec.Seed, Scenario: o.Spec.Scenario.Name, Strategy: o.Drawn.KV.Strategy.String(),
-		Mutant: o.Drawn.KV.Mutants.String(), Verdict: o.Final, CaughtBy: o.CaughtBy,
+		Mutant: o.Drawn.MutantNames(), Verdict: o.Final, CaughtBy: o.CaughtBy, LockOps: len(o.LockHistory),
 		Kills: len(o.Kills), LostBuckets: o.LostBuckets, End: string(o.Result.End),
 		VirtualTimeUS: int64(o.Result.Now), Steps: o.Result.Steps, Hash: fmt.Sprintf("%016x", o.Result.Hash),
 	}
@@ -703,7 +730,19 @@ func (o *Outcome) SeedResult() SeedResult {
 func (o *Outcome) Banner() string {
 	d := o.Drawn
 	return fmt.Sprintf("scenario %s, seed %d, strategy %s, mutants [%s]\n%s  replay: %s",
-		d.Name, o.Spec.Seed, d.KV.Strategy, d.KV.Mutants, d.Describe(), o.ReplayCommand(""))
+		d.Name, o.Spec.Seed, d.KV.Strategy, d.MutantNames(), d.Describe(), o.ReplayCommand(""))
+}
+
+// MutantNames lists the scenario's mutants, the store's then the lock service's, comma-separated
+// ("" for none).
+func (s Scenario) MutantNames() string {
+	var names []string
+	for _, set := range []string{s.KV.Mutants.String(), s.KV.Locks.Mutants.String()} {
+		if set != "" {
+			names = append(names, set)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // Describe lists a scenario's parameters, one aspect per line, each line indented and ending in a
@@ -721,6 +760,11 @@ func (s Scenario) Describe() string {
 	}
 	if h := s.Hops; h != nil {
 		fmt.Fprintf(&b, "  hops: %d between servers, %d between a client and a server, %v each (replace the latency above)\n", h.ServerHops, h.ClientHops, protocol.Readable(h.PerHop))
+	}
+	if l := s.KV.Locks; l.Enabled() {
+		fmt.Fprintf(&b, "  locks: %d lock clients, %d locks each over %d names, held %v..%v, think %v..%v, retry %v\n",
+			l.Clients, l.OpsPerClient, l.Names, protocol.Readable(l.HoldMin), protocol.Readable(l.HoldMax),
+			protocol.Readable(l.ThinkMin), protocol.Readable(l.ThinkMax), protocol.Readable(l.RetryInterval))
 	}
 	if s.KV.ReadFromAnyCopy {
 		b.WriteString("  reads: from any initialized copy (may be stale)\n")
@@ -766,7 +810,7 @@ func (o *Outcome) Replayable() bool {
 }
 
 // finalReader is the client id of the harness's final reads: no client of the run.
-func finalReader(cfg kv.Config) int32 { return int32(cfg.Servers + cfg.Clients) }
+func finalReader(cfg kv.Config) int32 { return int32(kv.Nodes(cfg)) }
 
 // traceHeader is what a harness trace's header holds: the spec that reproduces the run, and the
 // banner's drawn parameters so that a reader sees what ran without re-running it.

@@ -126,9 +126,9 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --strategy %s", k.Strategy)
 		candidate.KV.Strategy = k.Strategy
 	}
-	if k.Mutants != bk.Mutants {
-		fmt.Fprintf(&b, " --mutant %s", k.Mutants)
-		candidate.KV.Mutants = k.Mutants
+	if k.Mutants != bk.Mutants || k.Locks.Mutants != bk.Locks.Mutants {
+		fmt.Fprintf(&b, " --mutant %s", s.MutantNames())
+		candidate.KV.Mutants, candidate.KV.Locks.Mutants = k.Mutants, k.Locks.Mutants
 	}
 	if k.Servers != bk.Servers {
 		fmt.Fprintf(&b, " --servers %d", k.Servers)

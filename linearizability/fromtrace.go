@@ -84,7 +84,7 @@ func operationFromInvoke(r *trace.Record, client int32, seq uint64) (Operation, 
 		ReturnUS:  InfiniteTimeUS,
 		InvokeSeq: r.Seq,
 	}
-	if !op.Kind.valid() {
+	if !op.Kind.valid() && op.Kind != OpLock && op.Kind != OpUnlock {
 		return Operation{}, malformed(r, "unknown op %q", kind)
 	}
 	if op.Kind != OpSnapshot {
@@ -92,10 +92,13 @@ func operationFromInvoke(r *trace.Record, client int32, seq uint64) (Operation, 
 			return Operation{}, malformed(r, "%s without attribute key", kind)
 		}
 	}
-	if op.Kind == OpPut || op.Kind == OpAppend {
+	switch op.Kind {
+	case OpPut, OpAppend, OpUnlock:
 		if op.Value, ok = r.Get("value"); !ok {
 			return Operation{}, malformed(r, "%s without attribute value", kind)
 		}
+	case OpLock:
+		op.Value, _ = r.Get("value") // the lease, if any
 	}
 	return op, nil
 }
@@ -123,6 +126,10 @@ func completeFromReturn(op *Operation, r *trace.Record) error {
 		return nil
 	}
 	switch op.Kind {
+	case OpLock:
+		if op.Output, ok = r.Get("token"); !ok {
+			return malformed(r, "granted lock without attribute token")
+		}
 	case OpGet:
 		found, ok := r.Get("found")
 		if !ok {

@@ -8,10 +8,11 @@ package protocol
 // when the operation ends. An invoke without a return (the run ended first) has an unknown outcome.
 //
 //	op-invoke attrs: client (node id), seq (per-client sequence number, from 1), op (one of the Op*
-//	                 constants), key, value (put and append only)
+//	                 constants), key, value (put and append: the value; unlock: the token; lock:
+//	                 the lease in µs, if any)
 //	op-return attrs: client, seq, status (one of the Status* constants), and for a get with status
 //	                 ok: found ("true" or "false") and value; for a snapshot with status ok: value (the
-//	                 JSON object of every live key's value)
+//	                 JSON object of every live key's value); for a lock with status ok: token
 const (
 	EventOpInvoke = "op-invoke"
 	EventOpReturn = "op-return"

@@ -91,6 +91,13 @@ func printScenario(w io.Writer, scn harness.Scenario) error {
 	}
 	params["kv.Strategy"] = scn.KV.Strategy.String()
 	params["kv.Mutants"] = mutants
+	if scn.KV.Locks.Enabled() {
+		lockMutants := scn.KV.Locks.Mutants.String()
+		if lockMutants == "" {
+			lockMutants = "none"
+		}
+		params["kv.Locks.mutants"] = lockMutants
+	}
 	params["kv.SourceChoice"] = scn.KV.SourceChoice.String()
 	params["latency.Kind"] = scn.Latency.Kind.String()
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

@@ -398,8 +398,8 @@ func (s *streams) outputs(asJSON bool, out string) (lines io.Writer, summary io.
 // describeRun names what a sweep runs in one line: scenario, strategy and mutants.
 func describeRun(scn harness.Scenario) string {
 	mutants := "none (the correct protocol)"
-	if scn.KV.Mutants.Len() > 0 {
-		mutants = scn.KV.Mutants.String()
+	if names := scn.MutantNames(); names != "" {
+		mutants = names
 	}
 	return fmt.Sprintf("scenario %s, strategy %s, mutants %s", scn.Name, scn.KV.Strategy, mutants)
 }

@@ -46,6 +46,9 @@ func printOutcome(w io.Writer, o *harness.Outcome) {
 	if o.Verdict.Result != "" {
 		fmt.Fprintf(w, "  linearizability: %s\n", o.Verdict)
 	}
+	if o.LockVerdict.Result != "" {
+		fmt.Fprintf(w, "  locks: %s, linearizability: %s\n", count(len(o.LockHistory), "lock operation", "lock operations"), o.LockVerdict)
+	}
 	if len(o.LostBuckets) > 0 {
 		fmt.Fprintf(w, "  lost buckets: %v\n", o.LostBuckets)
 	}
@@ -104,8 +107,8 @@ func runName(scn harness.Scenario, seed uint64) string {
 	if scn.KV.Strategy != kv.StateFlush {
 		name += "-" + scn.KV.Strategy.String()
 	}
-	if scn.KV.Mutants.Len() > 0 {
-		name += "-" + strings.ReplaceAll(scn.KV.Mutants.String(), ",", "+")
+	if names := scn.MutantNames(); names != "" {
+		name += "-" + strings.ReplaceAll(names, ",", "+")
 	}
 	return name
 }

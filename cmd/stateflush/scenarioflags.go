@@ -9,6 +9,7 @@ import (
 
 	"github.com/stateflush/stateflush/harness"
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim/chaos"
 )
@@ -47,7 +48,7 @@ func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *
 	f := &scenarioFlags{fs: fs, mutantDefault: defaultMutant}
 	fs.StringVar(&f.name, "scenario", harness.DefaultScenario, "built-in `scenario`: "+strings.Join(harness.ScenarioNames(), ", "))
 	if withMutant {
-		fs.StringVar(&f.mutants, "mutant", defaultMutant, "comma-separated `mutants` to switch on: "+strings.Join(kv.MutantNames(), ", "))
+		fs.StringVar(&f.mutants, "mutant", defaultMutant, "comma-separated `mutants` to switch on: "+strings.Join(kv.MutantNames(), ", ")+"; of the lock service (lock scenarios): "+strings.ReplaceAll(dlock.NewMutants(dlock.AllMutants()...).String(), ",", ", "))
 	}
 	fs.StringVar(&f.strategy, "strategy", "", "replica creation `strategy`: "+strings.Join(kv.Strategies(), ", ")+" (default: the scenario's)")
 	fs.StringVar(&f.source, "source", "", "image `source` choice: prefer-primary, prefer-non-primary (default: the scenario's)")
@@ -80,7 +81,7 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 	}
 	k := &scn.KV
 	if isSet(f.fs, "mutant") || f.mutantDefault != "" {
-		if k.Mutants, err = kv.ParseMutants(f.mutants); err != nil {
+		if k.Mutants, k.Locks.Mutants, err = parseAnyMutants(f.mutants, scn); err != nil {
 			return scn, asBadInput(fmt.Errorf("--mutant: %w", err))
 		}
 	}
@@ -213,6 +214,30 @@ func noPositional(fs *flag.FlagSet, positional []string) error {
 		return badInput("unexpected argument %q (see '%s --help')", positional[0], fs.Name())
 	}
 	return nil
+}
+
+// parseAnyMutants reads a list of mutant names of the store and of the lock service; a lock
+// mutant needs a scenario with lock clients.
+func parseAnyMutants(list string, scn harness.Scenario) (kv.Mutants, dlock.Mutants, error) {
+	var store []string
+	var locks dlock.Mutants
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		m, err := dlock.ParseMutant(name)
+		if err != nil {
+			store = append(store, name)
+			continue
+		}
+		if !scn.KV.Locks.Enabled() {
+			return 0, 0, fmt.Errorf("lock mutant %s in scenario %s, which has no lock clients (lock scenarios: lock-grantor-failover, lock-and-store)", name, scn.Name)
+		}
+		locks |= dlock.NewMutants(m)
+	}
+	s, err := kv.ParseMutants(strings.Join(store, ","))
+	return s, locks, err
 }
 
 // mutantsMeanSomething rejects a flush mutant with a strategy that runs no flush: the run would be

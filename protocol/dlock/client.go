@@ -144,8 +144,12 @@ func (c *Client) onReply(from protocol.NodeID, r *Reply) {
 	if c.pending == nil || r.Seq != c.pending.Seq {
 		return
 	}
-	if r.Epoch.Compare(c.floor) < 0 && !c.cfg.Mutants.Has(AcceptStaleGrant) {
-		return // from a grantor replaced by one whose recovery this client answered
+	if r.Epoch.Compare(c.floor) < 0 {
+		// From a grantor replaced by one whose recovery this client answered.
+		c.env.Emit(EventStaleAnswer, protocol.A("seq", r.Seq), protocol.A("epoch", r.Epoch.String()), protocol.A("floor", c.floor.String()))
+		if !c.cfg.Mutants.Has(AcceptStaleGrant) {
+			return
+		}
 	}
 	if r.Epoch.Compare(c.grantorEpoch) > 0 {
 		c.grantor, c.grantorEpoch = from, r.Epoch
@@ -184,7 +188,7 @@ func (c *Client) onRecoveryQuery(from protocol.NodeID, q *RecoveryQuery) {
 	if q.Epoch.Compare(c.grantorEpoch) >= 0 {
 		c.grantor, c.grantorEpoch = from, q.Epoch
 	}
-	reply := &RecoveryReply{Epoch: q.Epoch}
+	reply := &RecoveryReply{Epoch: q.Epoch, Seq: c.seq}
 	if c.holding.Name != "" {
 		reply.Held = []Held{c.holding}
 	}

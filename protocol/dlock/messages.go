@@ -70,12 +70,14 @@ type Held struct {
 	Token uint64
 }
 
-// RecoveryReply answers a RecoveryQuery: the locks the participant holds, and its pending request
-// if it has one.
+// RecoveryReply answers a RecoveryQuery: the locks the participant holds, its pending request if it
+// has one, and Seq, the last operation it invoked: its requests with a smaller Seq are copies of
+// answered ones, still in flight from before the epoch, which the grantor must not take for new.
 type RecoveryReply struct {
 	Epoch   membership.Version
 	Held    []Held
 	Pending *Request
+	Seq     uint64
 }
 
 const (
@@ -127,7 +129,7 @@ func (m *RecoveryReply) TraceAttrs() []protocol.Attr {
 		}
 		held += h.Name + ":" + strconv.FormatUint(h.Token, 10)
 	}
-	attrs := []protocol.Attr{protocol.A("epoch", m.Epoch.String()), protocol.A("held", held)}
+	attrs := []protocol.Attr{protocol.A("epoch", m.Epoch.String()), protocol.A("held", held), protocol.A("seq", m.Seq)}
 	if m.Pending != nil {
 		attrs = append(attrs, protocol.A("pending", m.Pending.Seq))
 	}

@@ -119,3 +119,22 @@ func ParseMutants(text string) (Mutants, error) {
 	}
 	return s, nil
 }
+
+// MarshalText writes the set as its comma-separated names, as configurations and trace headers
+// carry it.
+func (s Mutants) MarshalText() ([]byte, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads a comma-separated list of mutant names.
+func (s *Mutants) UnmarshalText(b []byte) error {
+	v, err := ParseMutants(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

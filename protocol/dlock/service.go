@@ -16,6 +16,9 @@ const (
 	// EventGrantorReady: the epoch's recovery completed; the grantor grants from now on (attrs
 	// epoch, held: the locks held, waiting: the requests recovered).
 	EventGrantorReady = "grantor-ready"
+	// EventStaleAnswer: a client got an answer from a grantor epoch older than the newest recovery
+	// it answered, and refused it (attrs seq, epoch, floor).
+	EventStaleAnswer = "lock-stale-answer"
 )
 
 // TimerKind is the kind of the lock service's timers on its host (protocol.TimerTag.Kind), chosen
@@ -62,8 +65,10 @@ type grantor struct {
 	locks      []lockEntry // by name index
 	counter    uint64
 	// answered is, per participant, its last answered request and the answer, so that a copy
-	// of a request (a retry) gets the same answer.
+	// of a request (a retry) gets the same answer; latest is the newest operation it is known to
+	// have invoked: a request older than that is a copy of one answered before this epoch.
 	answered []answered
+	latest   []uint64
 	// deferred are the requests that arrived during recovery, and those recovered, in order.
 	deferred []pendingRequest
 	timer    protocol.TimerID
@@ -152,6 +157,7 @@ func (s *Service) startEpoch() {
 		awaiting:   make([]bool, s.cfg.Clients),
 		locks:      make([]lockEntry, s.cfg.Names),
 		answered:   make([]answered, s.cfg.Clients),
+		latest:     make([]uint64, s.cfg.Clients),
 	}
 	s.g = g
 	q := &RecoveryQuery{Epoch: g.epoch}
@@ -225,6 +231,10 @@ func (s *Service) onRequest(c int, r *Request) {
 		s.env.Send(s.client(c), hint)
 		return
 	}
+	if r.Seq < g.latest[c] {
+		return // a copy of a request answered before this epoch
+	}
+	g.latest[c] = r.Seq
 	if g.recovering {
 		for _, d := range g.deferred {
 			if d.client == c && d.req.Seq == r.Seq {
@@ -240,6 +250,9 @@ func (s *Service) onRequest(c int, r *Request) {
 // serve answers a request once the table is known.
 func (s *Service) serve(c int, r Request) {
 	g := s.g
+	if r.Seq < g.latest[c] {
+		return // the client has moved on: a copy of an answered request
+	}
 	if a := g.answered[c]; a.seq != 0 && r.Seq <= a.seq {
 		if r.Seq == a.seq {
 			s.reply(c, a.reply)
@@ -294,12 +307,14 @@ func (s *Service) grant(name int, p pendingRequest) {
 
 func (s *Service) grantNext(name int) {
 	e := &s.g.locks[name]
-	if len(e.waiters) == 0 {
-		return
+	for len(e.waiters) > 0 {
+		next := e.waiters[0]
+		e.waiters = e.waiters[1:]
+		if next.req.Seq >= s.g.latest[next.client] {
+			s.grant(name, next)
+			return
+		}
 	}
-	next := e.waiters[0]
-	e.waiters = e.waiters[1:]
-	s.grant(name, next)
 }
 
 func (s *Service) answer(c int, r Reply) {
@@ -319,6 +334,7 @@ func (s *Service) onRecoveryReply(c int, r *RecoveryReply) {
 	}
 	g.awaiting[c] = false
 	g.unanswered--
+	g.latest[c] = max(g.latest[c], r.Seq)
 	for _, h := range r.Held {
 		name, ok := nameIndex(h.Name, s.cfg.Names)
 		if !ok {

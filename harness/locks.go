@@ -1,0 +1,130 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/stateflush/stateflush/linearizability"
+	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/kv"
+	"github.com/stateflush/stateflush/sim/trace"
+)
+
+// The lock service's checks (protocol/dlock), beside the store's.
+const (
+	// LockLinearizabilityCheck: the lock clients' history is linearizable against the lock model
+	// (linearizability.LockModel): mutual exclusion per name, tokens growing per name, unlock only
+	// by the holder.
+	LockLinearizabilityCheck = "lock-linearizability"
+	// OneHolderCheck, online: at no moment do two clients hold one lock name, a client holding a
+	// lock from the return of its lock until it invokes its unlock (while it believes it holds
+	// the lock). The grant of the second came before its return and the release of the first
+	// after its unlock's invoke, so an overlap is a grant while the name was held.
+	OneHolderCheck = "one-holder"
+	// LockLivenessCheck: after heal and quiesce, every lock client finished its workload (every
+	// request was granted or answered) and no grantor holds an unanswered request.
+	LockLivenessCheck = "lock-liveness"
+)
+
+// holdChecker is OneHolderCheck: it follows the lock clients' op-invoke and op-return events.
+type holdChecker struct {
+	// pending maps an invoked lock operation (client, seq) to its name.
+	pending map[[2]uint64]string
+	// holder maps a name to the client holding it and the record that granted it.
+	holder map[string]heldBy
+}
+
+type heldBy struct {
+	client int32
+	token  string
+	seq    uint64
+}
+
+func newHoldChecker() *holdChecker {
+	return &holdChecker{pending: map[[2]uint64]string{}, holder: map[string]heldBy{}}
+}
+
+// observe reads one op event; a violation is reported through violate.
+func (h *holdChecker) observe(r *trace.Record, name func(protocol.NodeID) string, violate func(subject, key string, seqs []uint64, format string, args ...any)) {
+	client, ok1 := intAttr(r, "client")
+	seq, ok2 := intAttr(r, "seq")
+	if !ok1 || !ok2 {
+		return // HistoryFromTrace reports malformed events
+	}
+	id := [2]uint64{uint64(client), uint64(seq)}
+	switch r.Name {
+	case protocol.EventOpInvoke:
+		op, _ := r.Get("op")
+		key, _ := r.Get("key")
+		switch op {
+		case protocol.OpLock:
+			h.pending[id] = key
+		case protocol.OpUnlock:
+			if held, ok := h.holder[key]; ok && held.client == int32(client) {
+				delete(h.holder, key)
+			}
+		}
+	case protocol.EventOpReturn:
+		key, ok := h.pending[id]
+		if !ok {
+			return
+		}
+		delete(h.pending, id)
+		if status, _ := r.Get("status"); status != protocol.StatusOK {
+			return
+		}
+		token, _ := r.Get("token")
+		if held, ok := h.holder[key]; ok && held.client != int32(client) {
+			violate(key, key, []uint64{held.seq},
+				"%s was granted %s under token %s while %s held it under token %s (granted at step %d, not yet unlocked)",
+				name(protocol.NodeID(client)), key, token, name(protocol.NodeID(held.client)), held.token, held.seq)
+		}
+		h.holder[key] = heldBy{client: int32(client), token: token, seq: r.Seq}
+	}
+}
+
+// splitLockOperations separates the lock service's operations from the store's.
+func splitLockOperations(h linearizability.History) (store, locks linearizability.History) {
+	for _, op := range h {
+		if op.Kind == linearizability.OpLock || op.Kind == linearizability.OpUnlock {
+			locks = append(locks, op)
+		} else {
+			store = append(store, op)
+		}
+	}
+	return store, locks
+}
+
+// lockLiveness lists, after a quiescent run, the lock clients that did not finish and the
+// grantors that hold unanswered requests.
+func lockLiveness(world *kvWorld) []string {
+	cfg := world.cfg
+	var out []string
+	for id := kv.FirstLockClient(cfg); id < kv.Nodes(cfg); id++ {
+		c, ok := world.sim.Node(protocol.NodeID(id)).(interface {
+			Done() bool
+			Pending() string
+		})
+		if !ok {
+			continue
+		}
+		if !c.Done() {
+			what := c.Pending()
+			if what == "" {
+				what = "no operation in flight"
+			}
+			out = append(out, fmt.Sprintf("lock client %s did not finish its workload (pending: %s)", kv.NodeName(cfg, protocol.NodeID(id)), what))
+		}
+	}
+	for id := 0; id < cfg.Servers; id++ {
+		srv := world.server(protocol.NodeID(id))
+		if srv == nil || srv.Stopped() || srv.LockService() == nil {
+			continue
+		}
+		if l := srv.LockService(); l.IsGrantor() && (l.Recovering() || l.Waiting() > 0) {
+			out = append(out, fmt.Sprintf("grantor %s ended recovering=%v with %d unanswered requests", kv.NodeName(cfg, protocol.NodeID(id)), l.Recovering(), l.Waiting()))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
