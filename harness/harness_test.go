@@ -43,8 +43,11 @@ func TestBuiltInScenariosPassWithTheCorrectProtocol(t *testing.T) {
 				if !containsVerdict(want, o.Final) {
 					t.Fatalf("seed %d: verdict %s, caught by %v:\n%s\n%v", seed, o.Final, o.CaughtBy, o.Banner(), o.Violations)
 				}
-				if len(o.History) == 0 {
+				if len(o.History) == 0 && scn.ClientOps() > 0 {
 					t.Fatalf("seed %d: empty history", seed)
+				}
+				if planned := 2 * scn.KV.Locks.Clients * scn.KV.Locks.OpsPerClient; len(o.LockHistory) != planned {
+					t.Fatalf("seed %d: %d lock operations, want the workload's %d", seed, len(o.LockHistory), planned)
 				}
 			}
 		})

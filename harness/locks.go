@@ -21,8 +21,10 @@ const (
 	// the lock). The grant of the second came before its return and the release of the first
 	// after its unlock's invoke, so an overlap is a grant while the name was held.
 	OneHolderCheck = "one-holder"
-	// LockLivenessCheck: after heal and quiesce, every lock client finished its workload (every
-	// request was granted or answered) and no grantor holds an unanswered request.
+	// LockLivenessCheck: when the run ends, after heal and quiesce, every lock client finished its
+	// workload (every request was granted or answered) and no grantor holds an unanswered request.
+	// A client waiting for an answer keeps its retry timer armed, so such a run also fails to
+	// quiesce; this check names the operations that wait.
 	LockLivenessCheck = "lock-liveness"
 )
 
@@ -95,8 +97,8 @@ func splitLockOperations(h linearizability.History) (store, locks linearizabilit
 	return store, locks
 }
 
-// lockLiveness lists, after a quiescent run, the lock clients that did not finish and the
-// grantors that hold unanswered requests.
+// lockLiveness lists, at the end of a run, the lock clients that did not finish and the grantors
+// that hold unanswered requests.
 func lockLiveness(world *kvWorld) []string {
 	cfg := world.cfg
 	var out []string

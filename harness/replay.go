@@ -113,24 +113,26 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	}
 	tracePath := filepath.Join(dir, linearizability.ReportTraceFile)
 	names := map[int32]string{}
-	for i := 0; i < o.Drawn.KV.Servers+o.Drawn.KV.Clients; i++ {
+	for i := 0; i < kv.Nodes(o.Drawn.KV); i++ {
 		names[int32(i)] = kv.NodeName(o.Drawn.KV, protocol.NodeID(i))
 	}
 	names[finalReader(o.Drawn.KV)] = "final reads"
 	cfg := o.Drawn.KV
 	history := append(slices.Clone(o.History), o.FinalReads...)
+	// The report's history holds the lock clients' operations too, judged by their own verdict.
+	reported := append(slices.Clone(history), o.LockHistory...)
 	in := linearizability.ReportInput{
 		Description:      o.Banner(),
 		ReplayCommand:    o.ReplayCommand(tracePath),
 		ReplayScript:     replayScript(moduleRoot(), executable()),
 		Records:          o.Records,
 		TraceDescription: o.TraceHeader(),
-		History:          history,
+		History:          reported,
 		Violations:       o.Violations,
 		NodeNames:        names,
 		Scenario:         o.Drawn.Name,
 		Seed:             fmt.Sprint(o.Spec.Seed),
-		Mutants:          cfg.Mutants.String(),
+		Mutants:          o.Drawn.MutantNames(),
 		Holdings:         o.Holdings,
 		BucketOf:         func(key string) int { return kv.BucketOf(key, cfg.Buckets) },
 		Diagram: func(key string, write *linearizability.Operation) ([]byte, error) {
@@ -143,6 +145,9 @@ func (o *Outcome) WriteReport(dir string) (string, error) {
 	}
 	if o.Verdict.Result != "" {
 		in.Verdicts = []linearizability.Verdict{o.Verdict}
+	}
+	if o.LockVerdict.Result != "" {
+		in.Verdicts = append(in.Verdicts, o.LockVerdict)
 	}
 	return tracePath, linearizability.WriteReport(dir, in)
 }

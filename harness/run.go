@@ -566,7 +566,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 	for _, l := range o.Liveness {
 		violate(linearizability.Violation{Check: LivenessCheck, Bucket: linearizability.NoBucket, Message: l})
 	}
-	if quiescent && cfg.Locks.Enabled() {
+	if cfg.Locks.Enabled() {
 		for _, l := range lockLiveness(world) {
 			violate(linearizability.Violation{Check: LockLivenessCheck, Bucket: linearizability.NoBucket, Message: l})
 		}

@@ -31,6 +31,7 @@ func Experiments() []Experiment {
 		{Name: "hops", Title: "copy duration, write latency and redundancy restore vs hops between members", Dir: "09-hops", Run: runHopsExperiment},
 		{Name: "scale", Title: "seconds, steps per operation and memory of one seed vs servers (5–200) and operations (100–100,000)", Dir: "10-scale", Run: runScale},
 		{Name: "victims", Title: "whom the chaos monkey kills and how often each mutant is caught, by victim choice (age, uniform, roles)", Dir: "11-victims", Run: runVictims},
+		{Name: "lock-failover", Title: "how often the monkey kills the grantor and the elder, and how soon each lock mutant is caught, by victim choice", Dir: "12-lock-failover", Run: runLockFailover},
 	}
 }
 

@@ -20,10 +20,10 @@ import (
 	"github.com/stateflush/stateflush/sim/trace"
 )
 
-func TestRegistryListsElevenUniqueExperimentsInOrder(t *testing.T) {
+func TestRegistryListsTwelveUniqueExperimentsInOrder(t *testing.T) {
 	exps := Experiments()
-	if len(exps) != 11 {
-		t.Fatalf("Experiments() lists %d experiments, want 11", len(exps))
+	if len(exps) != 12 {
+		t.Fatalf("Experiments() lists %d experiments, want 12", len(exps))
 	}
 	names, dirs := map[string]bool{}, map[string]bool{}
 	for i, e := range exps {
@@ -213,6 +213,13 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 			}
 			return victimsSummary(string(kills), detections)
 		}, nil},
+		{"12-lock-failover", "lock-failover", func(detections string) (string, error) {
+			kills, err := os.ReadFile(filepath.Join("12-lock-failover", "lock-failover-kills.csv"))
+			if err != nil {
+				return "", err
+			}
+			return lockFailoverSummary(string(kills), detections)
+		}, []string{filepath.Join("..", "README.md")}},
 	} {
 		data, err := os.ReadFile(filepath.Join(n.dir, n.name+".csv"))
 		if err != nil {
@@ -242,6 +249,12 @@ func TestReadmeNumbersMatchTheirCSV(t *testing.T) {
 	}
 	if _, err := victimsSummary(strings.Join(victimKillsHeader, ",")+"\nage,60,10,2,3,5,100\n", strings.Join(victimDetectionHeader, ",")+"\nage,m,60,1,0.1,0,0.2,3\n"); err == nil {
 		t.Error("a victims CSV with one victim choice gave a comparison")
+	}
+	if _, err := lockFailoverSummary(strings.Join(lockKillsHeader, ",")+"\nage,10,0,0,0,0,0.1\n", strings.Join(lockDetectionHeader, ",")+"\n"); err == nil {
+		t.Error("a lock-failover CSV with no kills gave a summary")
+	}
+	if _, err := lockFailoverSummary(strings.Join(lockKillsHeader, ",")+"\nage,10,5,1,1,3,0.1\n", strings.Join(lockDetectionHeader, ",")+"\nage,m,10,1,0.1,0,0.4,3,100,0.1\n"); err == nil {
+		t.Error("a lock-failover CSV with one victim choice gave a comparison")
 	}
 	header := strings.Join(scaleHeader, ",") + "\n"
 	if _, err := scaleSummary(header + "servers,5,50,5,500,100,2,1,0.1,10,1\n"); err == nil {

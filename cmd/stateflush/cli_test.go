@@ -178,6 +178,8 @@ func TestBadInputIsExit2WithOneLineNamingTheProblem(t *testing.T) {
 		{[]string{"--frob"}, "flag provided but not defined: --frob"},
 		{[]string{"run", "--scenario", "nope"}, `unknown scenario "nope"`},
 		{[]string{"run", "--mutant", "no-mitt,nope"}, `unknown mutant "nope"`},
+		{[]string{"run", "--mutant", "tokens-restart"}, "lock mutant tokens-restart in scenario steady-monkey, which has no lock clients"},
+		{[]string{"sweep", "--scenario", "lock-grantor-failover", "--mutant", "tokens-restart,nope"}, `unknown mutant "nope"`},
 		{[]string{"run", "--strategy", "fast"}, `unknown strategy "fast"`},
 		{[]string{"run", "--source", "any"}, `unknown source choice "any"`},
 		{[]string{"run", "--seed", "-1"}, `invalid value "-1" for flag --seed`},
