@@ -17,9 +17,10 @@ const (
 	// by the holder.
 	LockLinearizabilityCheck = "lock-linearizability"
 	// OneHolderCheck, online: at no moment do two clients hold one lock name, a client holding a
-	// lock from the return of its lock until it invokes its unlock (while it believes it holds
-	// the lock). The grant of the second came before its return and the release of the first
-	// after its unlock's invoke, so an overlap is a grant while the name was held.
+	// lock from the return of its lock until it invokes its unlock or, for a lock with a lease,
+	// until its call plus the lease (while it may rely on the lock). The grant of the second came
+	// before its return and the release of the first after its unlock's invoke (or its lease), so
+	// an overlap is a grant while the name was held.
 	OneHolderCheck = "one-holder"
 	// LockLivenessCheck: when the run ends, after heal and quiesce, every lock client finished its
 	// workload (every request was granted or answered) and no grantor holds an unanswered request.
@@ -30,8 +31,8 @@ const (
 
 // holdChecker is OneHolderCheck: it follows the lock clients' op-invoke and op-return events.
 type holdChecker struct {
-	// pending maps an invoked lock operation (client, seq) to its name.
-	pending map[[2]uint64]string
+	// pending maps an invoked lock operation (client, seq) to its name, call and lease.
+	pending map[[2]uint64]pendingLock
 	// holder maps a name to the client holding it and the record that granted it.
 	holder map[string]heldBy
 }
@@ -40,10 +41,17 @@ type heldBy struct {
 	client int32
 	token  string
 	seq    uint64
+	// until is when the holder stops relying on the lock (its call plus its lease; 0: no lease).
+	until int64
+}
+
+type pendingLock struct {
+	name  string
+	until int64
 }
 
 func newHoldChecker() *holdChecker {
-	return &holdChecker{pending: map[[2]uint64]string{}, holder: map[string]heldBy{}}
+	return &holdChecker{pending: map[[2]uint64]pendingLock{}, holder: map[string]heldBy{}}
 }
 
 // observe reads one op event; a violation is reported through violate.
@@ -60,14 +68,18 @@ func (h *holdChecker) observe(r *trace.Record, name func(protocol.NodeID) string
 		key, _ := r.Get("key")
 		switch op {
 		case protocol.OpLock:
-			h.pending[id] = key
+			p := pendingLock{name: key}
+			if lease, ok := intAttr(r, "value"); ok && lease > 0 {
+				p.until = r.TimeUS + int64(lease)
+			}
+			h.pending[id] = p
 		case protocol.OpUnlock:
 			if held, ok := h.holder[key]; ok && held.client == int32(client) {
 				delete(h.holder, key)
 			}
 		}
 	case protocol.EventOpReturn:
-		key, ok := h.pending[id]
+		p, ok := h.pending[id]
 		if !ok {
 			return
 		}
@@ -75,13 +87,19 @@ func (h *holdChecker) observe(r *trace.Record, name func(protocol.NodeID) string
 		if status, _ := r.Get("status"); status != protocol.StatusOK {
 			return
 		}
+		if p.until != 0 && r.TimeUS >= p.until {
+			// Granted, but the answer arrived after the lease it asked for had run out: the
+			// client never held it.
+			return
+		}
+		key := p.name
 		token, _ := r.Get("token")
-		if held, ok := h.holder[key]; ok && held.client != int32(client) {
+		if held, ok := h.holder[key]; ok && held.client != int32(client) && (held.until == 0 || r.TimeUS < held.until) {
 			violate(key, key, []uint64{held.seq},
 				"%s was granted %s under token %s while %s held it under token %s (granted at step %d, not yet unlocked)",
 				name(protocol.NodeID(client)), key, token, name(protocol.NodeID(held.client)), held.token, held.seq)
 		}
-		h.holder[key] = heldBy{client: int32(client), token: token, seq: r.Seq}
+		h.holder[key] = heldBy{client: int32(client), token: token, seq: r.Seq, until: p.until}
 	}
 }
 

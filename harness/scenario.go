@@ -462,11 +462,14 @@ func small() Scenario {
 
 // lockWorkload is the lock scenarios' contention: six clients take forty locks each on two names,
 // with think times that spread them over the whole safety phase, so that locks are held and
-// requested across every grantor fail-over the monkey causes.
-func lockWorkload() dlock.Config {
+// requested across every grantor fail-over the monkey causes. Each lock has a lease between
+// leaseMin and leaseMax, longer than a hold (1–5 ms), so that a lease runs out only when an unlock
+// is late: lost, or waiting for a grantor's recovery.
+func lockWorkload(leaseMin, leaseMax protocol.Duration) dlock.Config {
 	l := dlock.DefaultConfig()
 	l.OpsPerClient = 40
 	l.ThinkMax = 50 * protocol.Millisecond
+	l.LeaseMin, l.LeaseMax = leaseMin, leaseMax
 	return l
 }
 
@@ -481,7 +484,9 @@ func lockGrantorFailover() Scenario {
 	s.KV.Clients = 0
 	s.KV.Workload.OpsPerClient = 0
 	s.KV.Buckets = 5
-	s.KV.Locks = lockWorkload()
+	// Leases of 50–300 ms outlast most pauses, so a grant a paused grantor sends when it wakes
+	// can land inside its lease (only the participants' refusal of older epochs stops it).
+	s.KV.Locks = lockWorkload(50*protocol.Millisecond, 300*protocol.Millisecond)
 	m := dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout)
 	// Pauses are the fault a grantor survives unaware of its replacement: it wakes up and
 	// answers the requests that waited, under its old epoch, which only the participants'
@@ -497,7 +502,8 @@ func lockAndStore() Scenario {
 	s := steadyMonkey()
 	s.Name = "lock-and-store"
 	s.Description = "the default scenario's store workload and faults with the lock service on the same members: 6 lock clients contend for 2 names (240 locks)"
-	s.KV.Locks = lockWorkload()
+	// Leases of 10–40 ms run out whenever an unlock is lost or waits for a recovery.
+	s.KV.Locks = lockWorkload(10*protocol.Millisecond, 40*protocol.Millisecond)
 	return s
 }
 

@@ -14,8 +14,8 @@ type Shrunk struct {
 	Tries int
 }
 
-// Shrink looks for a smaller run that still fails: fewer clients, fewer operations per client,
-// fewer nemeses, a shorter safety phase. It keeps the seed, and because every subsystem draws from
+// Shrink looks for a smaller run that still fails: fewer clients, fewer operations per client (the
+// store's and the lock service's), fewer nemeses, a shorter safety phase. It keeps the seed, and because every subsystem draws from
 // its own stream, removing operations or a nemesis leaves every other choice as it was, so a smaller
 // run usually still reaches the failing schedule. A candidate counts as still failing when at least
 // one of the original's failing checks fails again. maxTries bounds the runs (each is a full run).
@@ -60,7 +60,8 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 	// so the rest of the schedule stays in place), delta-debugging style: try the keys the checks
 	// named alone, then remove ever smaller chunks of the other keys while the run still fails.
 	named := failingKeys(failing)
-	if len(named) == 0 || !try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = named; return true }) {
+	// A run without store operations (a lock scenario) has no keys to drop.
+	if current.ClientOps() > 0 && (len(named) == 0 || !try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = named; return true })) {
 		kept := allKeys(current.KV.Workload.Keys)
 		for chunks := 2; tries < maxTries; {
 			others := slices.DeleteFunc(slices.Clone(kept), func(k string) bool { return slices.Contains(named, k) })
@@ -96,6 +97,16 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 			progress = true
 		}
 		for current.KV.Workload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Workload.OpsPerClient--; return true }) {
+			progress = true
+		}
+		// The same for the lock service's clients and their locks.
+		for current.KV.Locks.Clients > 1 && try(func(s *Scenario) bool { s.KV.Locks.Clients--; return true }) {
+			progress = true
+		}
+		for current.KV.Locks.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Locks.OpsPerClient /= 2; return true }) {
+			progress = true
+		}
+		for current.KV.Locks.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Locks.OpsPerClient--; return true }) {
 			progress = true
 		}
 		// Fewer nemeses, one at a time.

@@ -24,6 +24,7 @@ type Client struct {
 
 	seq     uint64
 	pending *Request // the operation in progress, nil between operations
+	call    protocol.Time
 	retries int
 	// holding is the lock held (Name empty: none).
 	holding Held
@@ -88,7 +89,11 @@ func (c *Client) Fire(env protocol.Env, _ protocol.TimerID, tag protocol.TimerTa
 	c.env = env
 	switch tag.Kind {
 	case timerThink:
-		c.invoke(&Request{Kind: KindLock, Name: Name(c.env.Rand().Intn(c.cfg.Names))})
+		r := &Request{Kind: KindLock, Name: Name(c.env.Rand().Intn(c.cfg.Names))}
+		if c.cfg.Leased() {
+			r.Lease = c.between(c.cfg.LeaseMin, c.cfg.LeaseMax)
+		}
+		c.invoke(r)
 	case timerHold:
 		c.invoke(&Request{Kind: KindUnlock, Name: c.holding.Name, Token: c.holding.Token})
 	case timerRetry:
@@ -108,10 +113,13 @@ func (c *Client) Fire(env protocol.Env, _ protocol.TimerID, tag protocol.TimerTa
 func (c *Client) invoke(r *Request) {
 	c.seq++
 	r.Seq = c.seq
-	c.pending, c.retries = r, 0
+	c.pending, c.retries, c.call = r, 0, c.env.Now()
 	attrs := []protocol.Attr{protocol.A("client", c.id), protocol.A("seq", r.Seq), protocol.A("op", r.Kind.String()), protocol.A("key", r.Name)}
-	if r.Kind == KindUnlock {
+	switch {
+	case r.Kind == KindUnlock:
 		attrs = append(attrs, protocol.A("value", r.Token))
+	case r.Lease > 0:
+		attrs = append(attrs, protocol.A("value", int64(r.Lease)))
 	}
 	c.env.Emit(protocol.EventOpInvoke, attrs...)
 	c.send(c.grantor)
@@ -166,14 +174,17 @@ func (c *Client) onReply(from protocol.NodeID, r *Reply) {
 			c.think()
 			return
 		}
-		c.holding = Held{Name: done.Name, Token: r.Token}
+		c.holding = Held{Name: done.Name, Token: r.Token, Call: c.call, Lease: done.Lease}
 		c.locked++
 		c.env.Emit(protocol.EventOpReturn, protocol.A("client", c.id), protocol.A("seq", done.Seq), protocol.A("status", protocol.StatusOK), protocol.A("token", r.Token))
 		c.env.SetTimer(c.between(c.cfg.HoldMin, c.cfg.HoldMax), protocol.TimerTag{Kind: timerHold})
 	case KindUnlock:
 		status := protocol.StatusOK
-		if !r.OK {
-			status = protocol.StatusFail
+		switch {
+		case r.Unknown:
+			status = protocol.StatusUnknown
+		case !r.OK:
+			status = protocol.StatusFail // its lease ran out first
 		}
 		c.holding = Held{}
 		c.env.Emit(protocol.EventOpReturn, protocol.A("client", c.id), protocol.A("seq", done.Seq), protocol.A("status", status))

@@ -16,6 +16,8 @@ const (
 	MaxOpsPerClient = 100000
 	// MaxGrantsPerEpoch is the counter's range within one epoch (2^20).
 	MaxGrantsPerEpoch = 1 << counterBits
+	// MaxLease bounds a lock's lease.
+	MaxLease = protocol.Duration(3600) * protocol.Second
 )
 
 // ErrInvalidConfig is wrapped by every error of Config.Validate.
@@ -36,6 +38,12 @@ type Config struct {
 	HoldMax  protocol.Duration `json:"hold_max_us"`
 	ThinkMin protocol.Duration `json:"think_min_us"`
 	ThinkMax protocol.Duration `json:"think_max_us"`
+	// LeaseMin..LeaseMax is the range each lock's lease is drawn from (0..0: locks without
+	// lease, held until unlocked). A lock's lease counts from its holder's call: the grantor
+	// releases it when the lease has run out since it granted it, and a holder relies on it only
+	// until its call plus the lease.
+	LeaseMin protocol.Duration `json:"lease_min_us,omitempty"`
+	LeaseMax protocol.Duration `json:"lease_max_us,omitempty"`
 	// RetryInterval is how long a client waits for an answer before it sends its request again
 	// (and every other time to a random server, which names the grantor it knows), and how long a
 	// recovering grantor waits before asking the participants that have not answered again.
@@ -57,6 +65,9 @@ func DefaultConfig() Config {
 		RetryInterval: 20 * protocol.Millisecond,
 	}
 }
+
+// Leased reports whether locks carry leases.
+func (c Config) Leased() bool { return c.LeaseMax > 0 }
 
 // Enabled reports whether the configuration has a lock service.
 func (c Config) Enabled() bool { return c.Clients > 0 }
@@ -84,6 +95,8 @@ func (c Config) Validate() error {
 		return invalidf("lock think time %v..%v is not a range of non-negative durations", c.ThinkMin, c.ThinkMax)
 	case c.HoldMax > protocol.Duration(1<<40) || c.ThinkMax > protocol.Duration(1<<40):
 		return invalidf("lock hold or think time above %dµs", int64(1<<40))
+	case c.LeaseMin < 0 || c.LeaseMax < c.LeaseMin || c.LeaseMax > MaxLease || (c.LeaseMax > 0 && c.LeaseMin == 0):
+		return invalidf("lock lease %v..%v is out of range: 0..0 (no lease) or a range of positive durations up to %v", c.LeaseMin, c.LeaseMax, protocol.Readable(MaxLease))
 	case c.RetryInterval <= 0 || c.RetryInterval > 10*protocol.Second:
 		return invalidf("lock retry interval %v is outside (0, 10s]", c.RetryInterval)
 	}

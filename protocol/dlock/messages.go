@@ -38,16 +38,20 @@ type Request struct {
 	Seq   uint64
 	Kind  Kind
 	Name  string
-	Token uint64 // unlock: the token the lock is held under
+	Token uint64            // unlock: the token the lock is held under
+	Lease protocol.Duration // lock: the lease asked for (0: none)
 }
 
 // Reply answers a Request. Epoch is the version of the grantor epoch that answered; OK is false
-// for an unlock of a lock the client does not hold; Token is a lock's fencing token.
+// for an unlock of a lock the client does not hold (its lease ran out); Token is a lock's fencing
+// token. Unknown: the grantor cannot tell whether an unlock took effect (it names a hold an earlier
+// grantor ended, by the unlock or by its lease), so the client learns neither.
 type Reply struct {
-	Seq   uint64
-	Epoch membership.Version
-	OK    bool
-	Token uint64
+	Seq     uint64
+	Epoch   membership.Version
+	OK      bool
+	Unknown bool
+	Token   uint64
 }
 
 // GrantorHint answers a request that reached a member that is not the grantor: the grantor of the
@@ -64,10 +68,13 @@ type RecoveryQuery struct {
 	Epoch membership.Version
 }
 
-// Held is one lock a participant holds.
+// Held is one lock a participant holds: under which token, and for a leased lock the holder's call
+// and the lease (the hold is relied on until Call+Lease).
 type Held struct {
 	Name  string
 	Token uint64
+	Call  protocol.Time
+	Lease protocol.Duration
 }
 
 // RecoveryReply answers a RecoveryQuery: the locks the participant holds, its pending request if it
@@ -106,11 +113,14 @@ func (m *Request) TraceAttrs() []protocol.Attr {
 	if m.Kind == KindUnlock {
 		attrs = append(attrs, protocol.A("token", m.Token))
 	}
+	if m.Lease > 0 {
+		attrs = append(attrs, protocol.A("lease", int64(m.Lease)))
+	}
 	return attrs
 }
 
 func (m *Reply) TraceAttrs() []protocol.Attr {
-	return []protocol.Attr{protocol.A("seq", m.Seq), protocol.A("epoch", m.Epoch.String()), protocol.A("ok", m.OK), protocol.A("token", m.Token)}
+	return []protocol.Attr{protocol.A("seq", m.Seq), protocol.A("epoch", m.Epoch.String()), protocol.A("ok", m.OK), protocol.A("unknown", m.Unknown), protocol.A("token", m.Token)}
 }
 
 func (m *GrantorHint) TraceAttrs() []protocol.Attr {

@@ -1,6 +1,7 @@
 package dlock
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,11 +76,21 @@ type grantor struct {
 }
 
 type lockEntry struct {
-	held    bool
-	holder  int
-	token   uint64
-	last    uint64 // the greatest token granted or reported under this name
-	waiters []pendingRequest
+	held   bool
+	holder int
+	token  uint64
+	last   uint64 // the greatest token granted or reported under this name
+	// expiresAt is when the current hold's lease runs out (0: no lease), and expiry the timer
+	// that releases it then; expired lists the tokens whose holds this epoch ended by their
+	// lease.
+	expiresAt protocol.Time
+	expiry    protocol.TimerID
+	expired   []uint64
+	// recovered: the current hold is one a participant reported, not one this epoch granted;
+	// its report may be stale (the holder's unlock took effect at an earlier grantor and its
+	// answer was lost), so its lease running out here does not tell that the unlock came late.
+	recovered bool
+	waiters   []pendingRequest
 }
 
 type pendingRequest struct {
@@ -144,10 +155,16 @@ func (s *Service) Left(env protocol.Env) {
 }
 
 func (s *Service) stepDown() {
-	if s.g != nil {
-		s.env.CancelTimer(s.g.timer)
-		s.g = nil
+	if s.g == nil {
+		return
 	}
+	s.env.CancelTimer(s.g.timer)
+	for _, e := range s.g.locks {
+		if e.held && e.expiresAt != 0 {
+			s.env.CancelTimer(e.expiry)
+		}
+	}
+	s.g = nil
 }
 
 func (s *Service) startEpoch() {
@@ -188,12 +205,20 @@ func (s *Service) participant(id protocol.NodeID) int {
 	return i
 }
 
-// Fire handles the service's retry timer: a recovering grantor asks again the participants that
-// have not answered (a query or its answer may have been lost).
-func (s *Service) Fire(env protocol.Env, id protocol.TimerID) {
+// Fire handles the service's timers: a lease running out (Arg: 1 + the name's index), and the
+// retry timer (Arg 0), at which a recovering grantor asks again the participants that have not
+// answered (a query or its answer may have been lost).
+func (s *Service) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerTag) {
 	s.env = env
 	g := s.g
-	if g == nil || id != g.timer || g.unanswered == 0 {
+	if g == nil {
+		return
+	}
+	if tag.Arg > 0 {
+		s.onExpiry(int(tag.Arg-1), id)
+		return
+	}
+	if id != g.timer || g.unanswered == 0 {
 		return
 	}
 	q := &RecoveryQuery{Epoch: g.epoch}
@@ -253,13 +278,19 @@ func (s *Service) serve(c int, r Request) {
 	if r.Seq < g.latest[c] {
 		return // the client has moved on: a copy of an answered request
 	}
-	if a := g.answered[c]; a.seq != 0 && r.Seq <= a.seq {
-		if r.Seq == a.seq {
-			s.reply(c, a.reply)
-		}
-		return
-	}
 	name, ok := nameIndex(r.Name, s.cfg.Names)
+	if a := g.answered[c]; a.seq != 0 && r.Seq <= a.seq {
+		if r.Seq < a.seq {
+			return
+		}
+		if !(r.Kind == KindLock && a.reply.OK && ok && !s.holds(name, c, a.reply.Token)) {
+			s.reply(c, a.reply)
+			return
+		}
+		// A copy of a lock whose grant never reached the client and whose lease has run out
+		// since: the client holds nothing, so the grant must not be repeated; it waits again.
+		g.answered[c] = answered{}
+	}
 	if !ok {
 		s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch})
 		return
@@ -281,14 +312,18 @@ func (s *Service) serve(c int, r Request) {
 		switch {
 		case e.held && e.holder == c && e.token == r.Token,
 			e.held && s.cfg.Mutants.Has(UnlockIgnoresToken):
-			e.held = false
+			s.release(name)
 			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch, OK: true})
 			s.grantNext(name)
+		case slices.Contains(e.expired, r.Token):
+			// Its lease ran out: the unlock comes too late and releases nothing.
+			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch})
 		case r.Token != 0 && r.Token <= e.last && !(e.held && e.token == r.Token):
-			// A hold under an older token ended, and holds end only by their holder's unlock:
-			// this is a copy of that unlock, whose answer went to an earlier grantor or was
-			// lost.
-			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch, OK: true})
+			// A hold under an older token, known to an earlier grantor only, ended: without
+			// leases only by its holder's unlock, so this is a copy of that unlock whose answer
+			// went to the earlier grantor or was lost; with leases perhaps by its lease, and
+			// which one this grantor cannot tell.
+			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch, OK: !s.cfg.Leased(), Unknown: s.cfg.Leased()})
 		default:
 			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch})
 		}
@@ -300,9 +335,54 @@ func (s *Service) grant(name int, p pendingRequest) {
 	g.counter++
 	t := token(g.epoch, g.counter, s.cfg.Mutants)
 	e := &g.locks[name]
-	e.held, e.holder, e.token = true, p.client, t
+	e.held, e.holder, e.token, e.recovered = true, p.client, t, false
 	e.last = max(e.last, t)
+	if p.req.Lease > 0 {
+		// The holder's call came before this grant, so the lease the holder relies on (from its
+		// call) runs out no later than this one.
+		s.holdUntil(name, s.env.Now()+protocol.Time(p.req.Lease))
+	}
 	s.answer(p.client, Reply{Seq: p.req.Seq, Epoch: g.epoch, OK: true, Token: t})
+}
+
+// holds reports whether client c holds name under token.
+func (s *Service) holds(name, c int, token uint64) bool {
+	e := &s.g.locks[name]
+	return e.held && e.holder == c && e.token == token
+}
+
+// holdUntil arms the release of name's current hold at the end of its lease.
+func (s *Service) holdUntil(name int, at protocol.Time) {
+	e := &s.g.locks[name]
+	e.expiresAt = at
+	e.expiry = s.env.SetTimer(protocol.Duration(max(0, at-s.env.Now())), protocol.TimerTag{Kind: TimerKind, Arg: int64(name) + 1})
+}
+
+// release ends name's current hold.
+func (s *Service) release(name int) {
+	e := &s.g.locks[name]
+	if e.expiresAt != 0 {
+		s.env.CancelTimer(e.expiry)
+	}
+	e.held, e.expiresAt = false, 0
+}
+
+// onExpiry ends a hold whose lease ran out and grants the lock to the next waiter.
+func (s *Service) onExpiry(name int, id protocol.TimerID) {
+	if name < 0 || name >= len(s.g.locks) {
+		return
+	}
+	e := &s.g.locks[name]
+	if !e.held || e.expiresAt == 0 || id != e.expiry {
+		return
+	}
+	if !e.recovered {
+		e.expired = append(e.expired, e.token)
+	}
+	s.release(name)
+	if !s.g.recovering {
+		s.grantNext(name)
+	}
 }
 
 func (s *Service) grantNext(name int) {
@@ -341,10 +421,26 @@ func (s *Service) onRecoveryReply(c int, r *RecoveryReply) {
 			continue
 		}
 		e := &g.locks[name]
-		if !e.held || h.Token > e.token {
-			e.held, e.holder, e.token = true, c, h.Token
-		}
+		newest := e.last
 		e.last = max(e.last, h.Token)
+		if h.Token <= newest {
+			// Older than a hold reported before: it ended since (by its holder's unlock, whose
+			// answer the holder has not received, or by its lease).
+			continue
+		}
+		if e.held {
+			s.release(name) // the older hold reported before ended
+		}
+		if h.Lease > 0 && h.Call+protocol.Time(h.Lease) <= s.env.Now() {
+			// Its lease, counted from the holder's call, has run out, unless its holder's unlock
+			// ended it first at an earlier grantor: this grantor cannot tell which, so the
+			// holder's unlock gets an unknown answer (below), not a refusal.
+			continue
+		}
+		e.held, e.holder, e.token, e.recovered = true, c, h.Token, true
+		if h.Lease > 0 {
+			s.holdUntil(name, h.Call+protocol.Time(h.Lease))
+		}
 	}
 	if r.Pending != nil {
 		if g.recovering {

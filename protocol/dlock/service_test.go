@@ -2,6 +2,7 @@ package dlock
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ type recordingEnv struct {
 	sent   []sent
 	events []string
 	timer  protocol.TimerID
+	timers map[protocol.TimerID]protocol.TimerTag
 }
 
 type sent struct {
@@ -30,9 +32,25 @@ func (e *recordingEnv) Now() protocol.Time    { return e.now }
 func (e *recordingEnv) Send(to protocol.NodeID, m protocol.Message) {
 	e.sent = append(e.sent, sent{to, m})
 }
-func (e *recordingEnv) SetTimer(protocol.Duration, protocol.TimerTag) protocol.TimerID {
+func (e *recordingEnv) SetTimer(_ protocol.Duration, tag protocol.TimerTag) protocol.TimerID {
 	e.timer++
+	if e.timers == nil {
+		e.timers = map[protocol.TimerID]protocol.TimerTag{}
+	}
+	e.timers[e.timer] = tag
 	return e.timer
+}
+
+// leaseTimer is the newest armed lease timer (Arg > 0).
+func (e *recordingEnv) leaseTimer(t *testing.T) (protocol.TimerID, protocol.TimerTag) {
+	t.Helper()
+	for id := e.timer; id > 0; id-- {
+		if tag := e.timers[id]; tag.Arg > 0 {
+			return id, tag
+		}
+	}
+	t.Fatal("no lease timer armed")
+	return 0, protocol.TimerTag{}
 }
 func (e *recordingEnv) CancelTimer(protocol.TimerID) {}
 func (e *recordingEnv) Rand() protocol.Rand          { return zeroRand{} }
@@ -221,6 +239,9 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{func(c *Config) { c.HoldMin, c.HoldMax = 5, 4 }, "hold"},
 		{func(c *Config) { c.ThinkMax = -1 }, "think"},
 		{func(c *Config) { c.RetryInterval = 0 }, "retry interval"},
+		{func(c *Config) { c.LeaseMin, c.LeaseMax = 0, 5 }, "lease"},
+		{func(c *Config) { c.LeaseMin, c.LeaseMax = 1, MaxLease+1 }, "lease"},
+		{func(c *Config) { c.LeaseMin, c.LeaseMax = 6, 5 }, "lease"},
 		{func(c *Config) { c.Mutants = 1 << 30 }, "unknown lock mutant"},
 		{func(c *Config) { c.Clients, c.Mutants = 0, NewMutants(TokensRestart) }, "without lock clients"},
 	} {
@@ -251,5 +272,61 @@ func TestParseMutants(t *testing.T) {
 	_, err = ParseMutants("tokens-restart,no-such-bug")
 	if err == nil || !strings.Contains(err.Error(), `"no-such-bug"`) || !strings.Contains(err.Error(), "grant-before-recovery") {
 		t.Fatalf("an unknown name gave %v, want an error naming it and the known mutants", err)
+	}
+}
+
+func leasedGrantor(t *testing.T, clients int) (*Service, *recordingEnv) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Clients, cfg.LeaseMin, cfg.LeaseMax = clients, 10*protocol.Millisecond, 10*protocol.Millisecond
+	env := &recordingEnv{self: 1}
+	s := NewService(cfg, membership.Member{ID: 1}, firstClient)
+	s.ViewChanged(env, twoMemberView(1, 1))
+	return s, env
+}
+
+func TestALeaseRunsOutAndTheWaiterGetsTheLock(t *testing.T) {
+	s, env := leasedGrantor(t, 2)
+	epoch := twoMemberView(1, 1).Version
+	s.Receive(env, firstClient+0, &RecoveryReply{Epoch: epoch})
+	s.Receive(env, firstClient+1, &RecoveryReply{Epoch: epoch})
+	env.take()
+	s.Receive(env, firstClient+0, &Request{Seq: 1, Kind: KindLock, Name: "lock-0", Lease: 10 * protocol.Millisecond})
+	first := replies(t, env.take())[firstClient+0]
+	s.Receive(env, firstClient+1, &Request{Seq: 1, Kind: KindLock, Name: "lock-0", Lease: 10 * protocol.Millisecond})
+	if got := env.take(); first == nil || !first.OK || len(got) != 0 {
+		t.Fatalf("first grant %+v, then %v: want the second to wait", first, got)
+	}
+	id, tag := env.leaseTimer(t)
+	env.now += protocol.Time(10 * protocol.Millisecond)
+	s.Fire(env, id, tag)
+	second := replies(t, env.take())[firstClient+1]
+	if second == nil || !second.OK || second.Token <= first.Token {
+		t.Fatalf("after the lease ran out the waiter got %+v, want a grant with a token above %d", second, first.Token)
+	}
+	// The first holder's unlock comes too late: refused, and the second keeps the lock.
+	s.Receive(env, firstClient+0, &Request{Seq: 2, Kind: KindUnlock, Name: "lock-0", Token: first.Token})
+	if r := replies(t, env.take())[firstClient+0]; r == nil || r.OK || r.Unknown {
+		t.Fatalf("a late unlock got %+v, want a refusal", r)
+	}
+	if held := s.HeldLocks(); len(held) != 1 || held[0] != "lock-0:1:"+strconv.FormatUint(second.Token, 10) {
+		t.Fatalf("held %v, want the second holder's lock", held)
+	}
+}
+
+func TestARecoveredHoldWhoseLeaseRunsOutGivesAnUnknownUnlock(t *testing.T) {
+	s, env := leasedGrantor(t, 1)
+	epoch := twoMemberView(1, 1).Version
+	// The participant reports a hold under an earlier grantor, with its unlock pending: that
+	// unlock may have taken effect there already.
+	env.now = protocol.Time(5 * protocol.Millisecond)
+	s.Receive(env, firstClient, &RecoveryReply{Epoch: epoch, Held: []Held{{Name: "lock-0", Token: 3, Call: 0, Lease: 10 * protocol.Millisecond}}, Seq: 2})
+	env.take()
+	id, tag := env.leaseTimer(t)
+	env.now = protocol.Time(10 * protocol.Millisecond)
+	s.Fire(env, id, tag)
+	s.Receive(env, firstClient, &Request{Seq: 2, Kind: KindUnlock, Name: "lock-0", Token: 3})
+	if r := replies(t, env.take())[firstClient]; r == nil || !r.Unknown {
+		t.Fatalf("the unlock of a recovered hold whose lease ran out got %+v, want unknown", r)
 	}
 }

@@ -295,7 +295,7 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 		s.onFinalCheckTimer(id)
 	case dlock.TimerKind:
 		if s.locks != nil {
-			s.locks.Fire(env, id)
+			s.locks.Fire(env, id, tag)
 		}
 	}
 }
