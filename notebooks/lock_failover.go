@@ -27,6 +27,8 @@ import (
 // lockSeeds is the budget per choice and per mutant: seeds 1..lockSeeds.
 const lockSeeds = 1000
 
+func runLockFailover(outDir string) error { return lockFailover(outDir, lockSeeds) }
+
 func lockScenario(v chaos.Victims) (harness.Scenario, error) {
 	scn, err := harness.LookupScenario("lock-grantor-failover")
 	if err != nil {
@@ -54,16 +56,16 @@ type lockDetection struct {
 	seconds    float64 // CPU seconds of those seeds
 }
 
-// runLockSeeds runs seeds 1..lockSeeds of scn and hands each outcome, in seed order, to emit with
-// the CPU time it took.
-func runLockSeeds(scn harness.Scenario, emit func(o *harness.Outcome, seconds float64)) error {
+// runLockSeeds runs seeds 1..seeds of scn and hands each outcome, in seed order, to emit with the
+// CPU time it took.
+func runLockSeeds(scn harness.Scenario, seeds int, emit func(o *harness.Outcome, seconds float64)) error {
 	type seedRun struct {
 		o       *harness.Outcome
 		seconds float64
 		err     error
 	}
 	var runErr error
-	harness.ParallelSeeds(harness.AllSeeds.Seeds(1, lockSeeds), runtime.GOMAXPROCS(0),
+	harness.ParallelSeeds(harness.AllSeeds.Seeds(1, seeds), runtime.GOMAXPROCS(0),
 		func(seed uint64) seedRun {
 			start := time.Now()
 			o, err := harness.Run(scn, seed, harness.Options{})
@@ -79,9 +81,9 @@ func runLockSeeds(scn harness.Scenario, emit func(o *harness.Outcome, seconds fl
 	return runErr
 }
 
-func countLockKills(scn harness.Scenario) (lockKills, error) {
+func countLockKills(scn harness.Scenario, seeds int) (lockKills, error) {
 	var k lockKills
-	err := runLockSeeds(scn, func(o *harness.Outcome, seconds float64) {
+	err := runLockSeeds(scn, seeds, func(o *harness.Outcome, seconds float64) {
 		k.seconds += seconds
 		if o.Final == harness.VerdictPass {
 			k.passes++
@@ -102,11 +104,11 @@ func countLockKills(scn harness.Scenario) (lockKills, error) {
 	return k, err
 }
 
-func detectLockMutant(scn harness.Scenario, m dlock.Mutant) (lockDetection, error) {
+func detectLockMutant(scn harness.Scenario, m dlock.Mutant, budget int) (lockDetection, error) {
 	scn.KV.Locks.Mutants = dlock.NewMutants(m)
 	d := lockDetection{mutant: m.String()}
 	seeds := 0
-	err := runLockSeeds(scn, func(o *harness.Outcome, seconds float64) {
+	err := runLockSeeds(scn, budget, func(o *harness.Outcome, seconds float64) {
 		seeds++
 		if d.first == 0 {
 			d.steps += o.Result.Steps
@@ -124,7 +126,8 @@ func detectLockMutant(scn harness.Scenario, m dlock.Mutant) (lockDetection, erro
 	return d, err
 }
 
-func runLockFailover(outDir string) error {
+// lockFailover runs the experiment over seeds 1..seeds per choice and per mutant.
+func lockFailover(outDir string, seeds int) error {
 	var killRows, detectionRows [][]string
 	kills := map[chaos.Victims]lockKills{}
 	detections := map[chaos.Victims][]lockDetection{}
@@ -133,37 +136,37 @@ func runLockFailover(outDir string) error {
 		if err != nil {
 			return err
 		}
-		k, err := countLockKills(scn)
+		k, err := countLockKills(scn, seeds)
 		if err != nil {
 			return err
 		}
-		if k.passes != lockSeeds {
+		if k.passes != seeds {
 			return fmt.Errorf("victims %s: the correct lock service passed %d of %d seeds (replay the others with: stateflush sweep --scenario lock-grantor-failover --swarm=false --victims %s --seeds %d)",
-				v, k.passes, lockSeeds, v, lockSeeds)
+				v, k.passes, seeds, v, seeds)
 		}
 		kills[v] = k
-		killRows = append(killRows, []string{string(v), fmt.Sprint(lockSeeds), fmt.Sprint(k.kills), fmt.Sprint(k.grantor),
-			fmt.Sprint(k.elder), fmt.Sprint(k.noRole), formatFloat(k.seconds / lockSeeds)})
+		killRows = append(killRows, []string{string(v), fmt.Sprint(seeds), fmt.Sprint(k.kills), fmt.Sprint(k.grantor),
+			fmt.Sprint(k.elder), fmt.Sprint(k.noRole), formatFloat(k.seconds / float64(seeds))})
 		for _, m := range dlock.AllMutants() {
-			d, err := detectLockMutant(scn, m)
+			d, err := detectLockMutant(scn, m, seeds)
 			if err != nil {
 				return err
 			}
 			detections[v] = append(detections[v], d)
-			low, high := wilson(d.detections, lockSeeds)
+			low, high := wilson(d.detections, seeds)
 			first, steps, seconds := "", "", ""
 			if d.first > 0 {
 				first, steps, seconds = fmt.Sprint(d.first), fmt.Sprint(d.steps), formatFloat(d.seconds)
 			}
-			detectionRows = append(detectionRows, []string{string(v), d.mutant, fmt.Sprint(lockSeeds), fmt.Sprint(d.detections),
-				formatFloat(float64(d.detections) / lockSeeds), formatFloat(low), formatFloat(high), first, steps, seconds})
+			detectionRows = append(detectionRows, []string{string(v), d.mutant, fmt.Sprint(seeds), fmt.Sprint(d.detections),
+				formatFloat(float64(d.detections) / float64(seeds)), formatFloat(low), formatFloat(high), first, steps, seconds})
 		}
 	}
-	top, err := lockKillPanel(kills)
+	top, err := lockKillPanel(kills, seeds)
 	if err != nil {
 		return err
 	}
-	bottom, err := lockDetectionPanel(detections)
+	bottom, err := lockDetectionPanel(detections, seeds)
 	if err != nil {
 		return err
 	}
@@ -184,8 +187,8 @@ var (
 
 // lockKillPanel shows, per choice, the share of the monkey's kills that hit the grantor and the
 // elder, with Wilson intervals.
-func lockKillPanel(kills map[chaos.Victims]lockKills) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Whom the monkey kills (lock-grantor-failover, every nemesis on, seeds 1–%d)", lockSeeds),
+func lockKillPanel(kills map[chaos.Victims]lockKills, seeds int) (*plot.Plot, error) {
+	p := newPlot(fmt.Sprintf("Whom the monkey kills (lock-grantor-failover, every nemesis on, seeds 1–%d)", seeds),
 		"victim choice", "share of the monkey's kills")
 	roles := []struct {
 		name  string
@@ -220,8 +223,8 @@ func lockKillPanel(kills map[chaos.Victims]lockKills) (*plot.Plot, error) {
 }
 
 // lockDetectionPanel shows each lock mutant's detection rate under each choice.
-func lockDetectionPanel(detections map[chaos.Victims][]lockDetection) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Lock mutants caught, by victim choice (%d seeds per point, 95%% Wilson)", lockSeeds),
+func lockDetectionPanel(detections map[chaos.Victims][]lockDetection, seeds int) (*plot.Plot, error) {
+	p := newPlot(fmt.Sprintf("Lock mutants caught, by victim choice (%d seeds per point, 95%% Wilson)", seeds),
 		"", "fraction of seeds that caught it")
 	var ticks []plot.Tick
 	for i, m := range dlock.AllMutants() {
@@ -230,8 +233,8 @@ func lockDetectionPanel(detections map[chaos.Victims][]lockDetection) (*plot.Plo
 	for c, v := range chaos.VictimChoices() {
 		points := errorPoints{}
 		for i, d := range detections[v] {
-			rate := float64(d.detections) / lockSeeds
-			low, high := wilson(d.detections, lockSeeds)
+			rate := float64(d.detections) / float64(seeds)
+			low, high := wilson(d.detections, seeds)
 			points.XYs = append(points.XYs, plotter.XY{X: float64(i) + victimSpread(c), Y: rate})
 			points.Low, points.High = append(points.Low, rate-low), append(points.High, high-rate)
 		}
@@ -323,7 +326,7 @@ func lockFailoverSummary(killsCSV, detectionCSV string) (string, error) {
 	if len(mutants) == 0 {
 		return "", fmt.Errorf("lock-failover.csv has no mutants")
 	}
-	var escaped, apart []string
+	var escaped, apart, ageBeatsUniform []string
 	for _, m := range mutants {
 		var rates []string
 		caught := false
@@ -339,13 +342,21 @@ func lockFailoverSummary(killsCSV, detectionCSV string) (string, error) {
 		if !caught {
 			escaped = append(escaped, m)
 		}
+		var pairs []string
 		for i, a := range choices {
 			for _, c := range choices[i+1:] {
 				x, y := byMutant[m][a], byMutant[m][c]
 				if x.high < y.low || y.high < x.low {
-					apart = append(apart, fmt.Sprintf("`%s` (%s %.3f, %s %.3f)", m, a, x.rate, c, y.rate))
+					pairs = append(pairs, fmt.Sprintf("%s %.3f vs %s %.3f", a, x.rate, c, y.rate))
 				}
 			}
+		}
+		if len(pairs) > 0 {
+			apart = append(apart, fmt.Sprintf("`%s` (%s)", m, strings.Join(pairs, ", ")))
+		}
+		age, uniform := byMutant[m][string(chaos.VictimsByAge)], byMutant[m][string(chaos.VictimsUniform)]
+		if age.low > uniform.high {
+			ageBeatsUniform = append(ageBeatsUniform, "`"+m+"`")
 		}
 	}
 	if len(escaped) > 0 {
@@ -358,13 +369,14 @@ func lockFailoverSummary(killsCSV, detectionCSV string) (string, error) {
 	} else {
 		fmt.Fprintf(&b, "Where two choices' 95%% intervals separate: %s.\n", strings.Join(apart, ", "))
 	}
-	switch {
-	case ageKillsGrantorMore && len(apart) == 0:
-		b.WriteString("So the seed's hypothesis holds for whom the monkey kills (weighting by age does hit the grantor more often) but not for what the checks catch: no lock mutant is caught more often under one choice than another.\n")
-	case ageKillsGrantorMore:
-		b.WriteString("So the seed's hypothesis holds for whom the monkey kills (weighting by age does hit the grantor more often), and the victim choice changes what the checks catch on the mutants listed above.\n")
-	case len(apart) == 0:
-		b.WriteString("So the seed's hypothesis does not hold here: weighting by age neither hits the grantor more often nor catches any lock mutant more often.\n")
+	killsText := "weighting by age does not hit the grantor more often than a uniform monkey"
+	if ageKillsGrantorMore {
+		killsText = "weighting by age does hit the grantor more often than a uniform monkey"
 	}
+	catchText := "it catches no lock mutant more often than a uniform monkey does"
+	if len(ageBeatsUniform) > 0 {
+		catchText = "it catches " + strings.Join(ageBeatsUniform, ", ") + " more often than a uniform monkey does (the others as often)"
+	}
+	fmt.Fprintf(&b, "On the seed's hypothesis: %s, and %s.\n", killsText, catchText)
 	return b.String(), nil
 }

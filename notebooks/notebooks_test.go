@@ -418,3 +418,42 @@ func TestWilsonInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestLockFailoverIsReproducible runs experiment 12 on a small budget twice: the figures and every
+// CSV column but the measured CPU seconds come out byte for byte the same.
+func TestLockFailoverIsReproducible(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	for _, dir := range []string{first, second} {
+		if err := lockFailover(dir, 12); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"lock-failover.png", "lock-failover.svg", "lock-failover.csv", "lock-failover-kills.csv"} {
+		a, err := os.ReadFile(filepath.Join(first, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(second, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".csv") {
+			a, b = []byte(withoutLastColumn(string(a))), []byte(withoutLastColumn(string(b)))
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two runs of the same seeds", name)
+		}
+	}
+}
+
+// withoutLastColumn drops each CSV line's last column (the measured CPU seconds).
+func withoutLastColumn(csv string) string {
+	var out []string
+	for _, line := range strings.Split(csv, "\n") {
+		if i := strings.LastIndex(line, ","); i >= 0 {
+			line = line[:i]
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}

@@ -22,11 +22,23 @@
 // A grantor that starts an epoch knows nothing: the lock table lives with the previous grantor,
 // which may be dead. It asks every participant (every lock client of the configuration, whether
 // or not it has heard from them) which locks it holds and which request it has pending, and
-// grants nothing until every participant has answered: then it knows every hold, and a lock that
-// no one reports is free. A participant that answers an epoch's recovery records that epoch and
+// grants nothing until every participant has answered: then it knows every hold (of two reports
+// for one name, the greater token is the newer hold and the other has ended), and a lock that no
+// one reports is free. Each participant also says which operation it invoked last, so that copies
+// of requests answered before the epoch, still in flight, are not taken for new ones. A participant that answers an epoch's recovery records that epoch and
 // from then on refuses grants of older epochs (a grant the old grantor sent before it learned it
 // was replaced), and retargets its pending request to the new grantor. Requests that reach a
 // grantor during recovery wait for it.
+//
+// # Leases
+//
+// A lock may carry a lease (Config.LeaseMin..LeaseMax), counted from its holder's call: the holder
+// relies on the lock until its call plus the lease, and the grantor releases the hold once the
+// lease has run out since it granted it, which is later. A recovered hold runs out at the call plus
+// the lease its holder reports. An unlock after its hold's lease ran out is refused; an unlock of a
+// hold that an earlier grantor ended (by that unlock, whose answer was lost, or by its lease) gets
+// an unknown answer, since this grantor cannot tell which. Without a lease a lock is held until
+// unlocked.
 //
 // # Tokens
 //
