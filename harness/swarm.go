@@ -158,6 +158,20 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --keys %d", k.Workload.Keys)
 		candidate.KV.Workload.Keys = k.Workload.Keys
 	}
+	if l, bl := k.Locks, bk.Locks; l.Enabled() && bl.Enabled() {
+		if l.Clients != bl.Clients {
+			fmt.Fprintf(&b, " --lock-clients %d", l.Clients)
+			candidate.KV.Locks.Clients = l.Clients
+		}
+		if l.Names != bl.Names {
+			fmt.Fprintf(&b, " --lock-names %d", l.Names)
+			candidate.KV.Locks.Names = l.Names
+		}
+		if l.OpsPerClient != bl.OpsPerClient {
+			fmt.Fprintf(&b, " --locks-per-client %d", l.OpsPerClient)
+			candidate.KV.Locks.OpsPerClient = l.OpsPerClient
+		}
+	}
 	if s.Swarm != builtin.Swarm {
 		fmt.Fprintf(&b, " --swarm=%v", s.Swarm)
 		candidate.Swarm = s.Swarm

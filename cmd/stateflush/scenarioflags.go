@@ -37,10 +37,12 @@ type scenarioFlags struct {
 	anyCopy       bool
 	partitionRule string
 	victims       string
+	// The lock service's workload (lock scenarios only).
+	lockClients, lockNames, locksPerClient int
 }
 
 // scenarioFlagNames are the flags addScenarioFlags registers (help lists them apart).
-var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy", "partition-rule", "victims"}
+var scenarioFlagNames = []string{"scenario", "mutant", "strategy", "source", "servers", "clients", "buckets", "redundancy", "ops-per-client", "keys", "swarm", "safety-ms", "read-from-any-copy", "partition-rule", "victims", "lock-clients", "lock-names", "locks-per-client"}
 
 // addScenarioFlags registers the scenario flags. With withMutant false the command defines its own
 // --mutant (the mutation score takes a list of mutants to score one by one, not one set).
@@ -62,6 +64,9 @@ func addScenarioFlags(fs *flag.FlagSet, withMutant bool, defaultMutant string) *
 	fs.Int64Var(&f.safetyMS, "safety-ms", 0, "length of the safety phase (faults on) in virtual `ms` (default: the scenario's)")
 	fs.BoolVar(&f.anyCopy, "read-from-any-copy", false, "clients send gets to any holder, and an initialized non-primary copy answers: faster reads that may be stale, so the linearizability check is expected to fail (default: the scenario's)")
 	fs.StringVar(&f.victims, "victims", "", "how the chaos monkey picks its `victim`: age (weighted by the age of the process, as the seed's monkey), uniform, or roles (members holding the coordinator or a primary role ten times as likely per role) (default: the scenario's, age)")
+	fs.IntVar(&f.lockClients, "lock-clients", 0, "`number` of lock clients, in a lock scenario (default: the scenario's)")
+	fs.IntVar(&f.lockNames, "lock-names", 0, "`number` of lock names the lock clients contend for, in a lock scenario (default: the scenario's)")
+	fs.IntVar(&f.locksPerClient, "locks-per-client", 0, "`number` of locks each lock client takes, in a lock scenario (default: the scenario's)")
 	fs.StringVar(&f.partitionRule, "partition-rule", "", "network partition `rule`: weights (the side that loses at least half of the members' weight at once shuts down, as GemFire) or none (every side of a long partition goes on serving: split brain, for study) (default: the scenario's)")
 	return f
 }
@@ -110,6 +115,21 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 		{"ops-per-client", f.opsPerClient, &k.Workload.OpsPerClient},
 		{"keys", f.keys, &k.Workload.Keys},
 	}
+	lockCounts := []struct {
+		flag   string
+		value  int
+		target *int
+	}{
+		{"lock-clients", f.lockClients, &k.Locks.Clients},
+		{"lock-names", f.lockNames, &k.Locks.Names},
+		{"locks-per-client", f.locksPerClient, &k.Locks.OpsPerClient},
+	}
+	for _, c := range lockCounts {
+		if isSet(f.fs, c.flag) && !k.Locks.Enabled() {
+			return scn, badInput("--%s: scenario %s has no lock service (lock scenarios: lock-grantor-failover, lock-and-store)", c.flag, scn.Name)
+		}
+	}
+	counts = append(counts, lockCounts...)
 	for _, c := range counts {
 		if !isSet(f.fs, c.flag) {
 			continue
