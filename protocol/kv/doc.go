@@ -84,7 +84,7 @@
 // unknown (a get, which never has an effect, or a write no attempt of which can have taken effect:
 // status fail).
 //
-// Membership. Failure detection is GemFire's (detector.go): the view's members form a ring in age
+// Membership. Failure detection is GemFire's (membership.Detector, driven from detector.go): the view's members form a ring in age
 // order, each member watches one neighbour, the next older one (the oldest watches the youngest),
 // and sends one heartbeat per Config.HeartbeatInterval to the member watching it, so heartbeat
 // traffic is linear in the members. A watcher that has not heard from its neighbour for

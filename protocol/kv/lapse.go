@@ -44,13 +44,7 @@ func (s *Server) checkLapse() {
 	// A final check under way timed out while this server was frozen, not while the suspect was
 	// silent: its answer may be waiting unread. Each starts again, or it would announce a live
 	// member failed (and another member act on that before the retraction).
-	for i := range s.det.checks {
-		c := &s.det.checks[i]
-		s.env.CancelTimer(c.timer)
-		c.started = now
-		c.timer = s.setTimer(s.cfg.FailureDetectionTimeout, timerFinalCheck, int64(c.suspect.ID), false)
-		s.send(c.suspect, &CheckRequest{Hdr: s.hdr(c.suspect)})
-	}
+	s.det.RestartChecks()
 	// A takeover begun before the silence rests on suspicions as stale: finishing it would publish
 	// a view of a new term over whatever the others did meanwhile.
 	s.takeover = nil

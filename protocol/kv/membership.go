@@ -6,7 +6,7 @@ import (
 	"github.com/stateflush/stateflush/protocol"
 )
 
-// Membership: acting on failures (the detector is detector.go), views, joins, forced disconnect
+// Membership: acting on failures (the detector is membership.Detector, driven from detector.go), views, joins, forced disconnect
 // and coordinator takeover. The coordinator is the oldest member of the view (Members[0]).
 
 type takeoverState struct {
@@ -18,14 +18,14 @@ type takeoverState struct {
 	suspected map[Member]bool
 }
 
-// actOnFailures acts on the members the failure detector found failed (detector.go): the
+// actOnFailures acts on the members the failure detector found failed (membership.Detector): the
 // coordinator removes them; a member that finds every older member failed takes over as
 // coordinator.
 func (s *Server) actOnFailures() {
 	if !s.joined || s.stopped || s.quarantined() {
 		return
 	}
-	suspects := s.failedInView()
+	suspects := s.det.FailedInView()
 	for _, m := range s.evictedInView() {
 		if !containsMember(suspects, m) {
 			suspects = append(suspects, m)
@@ -52,7 +52,7 @@ func (s *Server) actOnFailures() {
 		return
 	}
 	for _, older := range s.view.Members[:rank] {
-		if !s.isFailed(older) {
+		if !s.det.IsFailed(older) {
 			return
 		}
 	}
@@ -121,12 +121,12 @@ func (s *Server) installView(v *View) {
 			}
 		}
 	}
-	s.forgetDeparted()
+	s.det.ForgetDeparted()
 	if s.takeover != nil && v.Version.Term >= s.takeover.term {
 		// Another member completed a takeover of at least our term: follow it.
 		s.takeover = nil
 	}
-	if c := v.coordinator(); s.takeover != nil && c != s.self && !s.isFailed(c) && s.lastHeard[c.ID] > s.takeover.startedAt {
+	if c := v.coordinator(); s.takeover != nil && c != s.self && !s.det.IsFailed(c) && s.lastHeard[c.ID] > s.takeover.startedAt {
 		// The coordinator it suspected has been heard from since the takeover began (it was
 		// paused, not dead) and still publishes views: taking over would remove a live
 		// coordinator and the members it admitted meanwhile.
@@ -240,10 +240,8 @@ func (s *Server) rejoin(reason string) {
 		s.dropBucket(b, "rejoin")
 	}
 	s.env.CancelTimer(s.heartbeatTimer)
-	for _, c := range s.det.checks {
-		s.env.CancelTimer(c.timer)
-	}
-	s.det = detector{} // what it watched and suspected was of the view it leaves
+	s.det.Reset() // what it watched and suspected was of the view it leaves
+	s.confirm = confirmation{}
 	s.joined = false
 	s.view = nil
 	if s.locks != nil {
@@ -698,7 +696,7 @@ func (s *Server) checkTakeoverDone() {
 	if t == nil || len(t.awaiting) != 0 {
 		return
 	}
-	if c := s.view.coordinator(); c != s.self && t.suspected[c] && !s.isFailed(c) && s.lastHeard[c.ID] > t.startedAt {
+	if c := s.view.coordinator(); c != s.self && t.suspected[c] && !s.det.IsFailed(c) && s.lastHeard[c.ID] > t.startedAt {
 		// The coordinator it suspected has been heard from since the takeover began (a split
 		// between them healed, or it was paused) and nobody holds it failed any more: as in
 		// installView, taking over now would remove a live coordinator (and its copies, which

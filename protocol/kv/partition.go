@@ -201,22 +201,22 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if s.cfg.Partition.Rule != WeightedQuorum {
 		return false
 	}
-	if s.det.confirming == nil {
-		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
-		s.det.silentRestarts = 0
+	if s.confirm.members == nil {
+		s.confirm.suspects, s.confirm.at = slices.Clone(suspects), s.env.Now()
+		s.confirm.silentRestarts = 0
 		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) || !s.foundFailedItself(m) })
 	}
-	for _, m := range s.det.confirming {
-		if s.checkIndex(m) >= 0 {
+	for _, m := range s.confirm.members {
+		if s.det.Checking(m) {
 			return true
 		}
 	}
-	if s.det.healed {
+	if s.confirm.healed {
 		// A member found failed came back while the round ran: the cut that silenced the
 		// others may have healed too, their answers still in flight (the checks counted the
 		// time the requests were held). Removing them now would remove part of the other side
 		// without the rule seeing that half was lost; check everyone again, suspects included.
-		s.det.healed = false
+		s.confirm.healed = false
 		s.startConfirmationRound(func(Member) bool { return true })
 		return true
 	}
@@ -227,9 +227,9 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	again := false
 	for _, m := range suspects {
 		if !containsMember(s.evicting, m) && !s.foundFailedItself(m) {
-			s.startFinalCheck(m, noMember)
-			if !containsMember(s.det.confirming, m) {
-				s.det.confirming = append(s.det.confirming, m)
+			s.det.StartFinalCheck(m, noMember)
+			if !containsMember(s.confirm.members, m) {
+				s.confirm.members = append(s.confirm.members, m)
 			}
 			again = true
 		}
@@ -237,7 +237,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if again {
 		return true
 	}
-	if s.det.silentRestarts < maxSilentRestarts && s.wentSilentDuringRound(suspects) {
+	if s.confirm.silentRestarts < maxSilentRestarts && s.wentSilentDuringRound(suspects) {
 		// The round found failed a member that had been heard from shortly before it began: its
 		// silence began around the round, after (or as) the others answered, and the event that
 		// silenced it (a split) may have cut some of them off too. Their answers predate it, so
@@ -248,13 +248,26 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		// came before the split that also silenced s4); or it shuts down and takes a member of
 		// the other side with it (seed 131: s0 told s3, which had answered just before the
 		// split, to shut down, and the side left with s1 and s2 lost the quorum).
-		s.det.confirmFor, s.det.confirmAt = slices.Clone(suspects), s.env.Now()
-		s.det.silentRestarts++
+		s.confirm.suspects, s.confirm.at = slices.Clone(suspects), s.env.Now()
+		s.confirm.silentRestarts++
 		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) })
 		return true
 	}
-	s.det.confirming = nil
+	s.confirm.members = nil
 	return false
+}
+
+// confirmation is a coordinator's confirmation round under the weighted rule: the members it
+// checks before it removes anyone (members; nil while no round runs), the suspects the round
+// started for and when (suspects, at), how often it began again because a member went silent
+// during it (at most maxSilentRestarts), and whether a member found failed was heard from again
+// while it ran (healed: a split healed part-way through it, so its silences may be stale).
+type confirmation struct {
+	members        []Member
+	suspects       []Member
+	at             protocol.Time
+	silentRestarts int
+	healed         bool
 }
 
 // maxSilentRestarts bounds how often one confirmation round begins again because a member went
@@ -269,11 +282,11 @@ const maxSilentRestarts = 2
 // startConfirmationRound starts a round: a final check of every other member of the view that
 // check accepts, except those this server has asked to remove.
 func (s *Server) startConfirmationRound(check func(Member) bool) {
-	s.det.confirming = []Member{}
+	s.confirm.members = []Member{}
 	for _, m := range s.view.Members {
 		if m != s.self && !containsMember(s.evicting, m) && check(m) {
-			s.startFinalCheck(m, noMember)
-			s.det.confirming = append(s.det.confirming, m)
+			s.det.StartFinalCheck(m, noMember)
+			s.confirm.members = append(s.confirm.members, m)
 		}
 	}
 }
@@ -284,7 +297,7 @@ func (s *Server) startConfirmationRound(check func(Member) bool) {
 // show the others survived whatever silenced it.
 func (s *Server) wentSilentDuringRound(suspects []Member) bool {
 	for _, m := range suspects {
-		if !slices.Contains(s.det.confirmFor, m) && s.lastHeard[m.ID]+protocol.Time(s.cfg.FailureDetectionTimeout) >= s.det.confirmAt {
+		if !slices.Contains(s.confirm.suspects, m) && s.lastHeard[m.ID]+protocol.Time(s.cfg.FailureDetectionTimeout) >= s.confirm.at {
 			return true
 		}
 	}
@@ -343,16 +356,16 @@ func (s *Server) reconsiderRefusedViews() {
 // foundFailedItself reports whether this server's own final check found m failed (rather than
 // another member's verdict).
 func (s *Server) foundFailedItself(m Member) bool {
-	f := s.det.failure(m)
-	return f != nil && f.announced
+	f := s.det.Failure(m)
+	return f != nil && f.Announced
 }
 
 // confirmedItself reports whether this server has evidence of its own that m failed: its own final
 // check found it failed, or it watched m, heard nothing from it for the timeout, and the checker it
 // reported m to found it failed too.
 func (s *Server) confirmedItself(m Member) bool {
-	f := s.det.failure(m)
-	return f != nil && (f.confirmed || f.announced)
+	f := s.det.Failure(m)
+	return f != nil && (f.Confirmed || f.Announced)
 }
 
 // verifyingOlderVerdicts: under the weighted rule, a member about to take over first checks, itself,
@@ -375,7 +388,7 @@ func (s *Server) verifyingOlderVerdicts(older []Member) bool {
 		if s.confirmedItself(m) || containsMember(s.evicting, m) {
 			continue
 		}
-		s.startFinalCheck(m, noMember)
+		s.det.StartFinalCheck(m, noMember)
 		waiting = true
 	}
 	return waiting

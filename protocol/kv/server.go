@@ -132,7 +132,10 @@ type Server struct {
 	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
 	// one to the same watcher incarnation under the same view is the same message.
 	lastHeartbeat  *Heartbeat
-	det            detector
+	det            membership.Detector
+	// confirm is the coordinator's confirmation round under the weighted partition rule
+	// (partition.go).
+	confirm confirmation
 	heartbeatTimer protocol.TimerID
 	joinTimer      protocol.TimerID
 
@@ -188,7 +191,6 @@ func newServer(cfg Config, self Member) *Server {
 		self:            self,
 		initial:         &initialViews{cfg: cfg},
 		coordHint:       noMember,
-		det:             detector{watching: noMember},
 		departed:        map[Member]bool{},
 		toldDeparted:    map[Member]bool{},
 		newestInc:       make([]uint32, cfg.Servers),
@@ -200,6 +202,7 @@ func newServer(cfg Config, self Member) *Server {
 		writes:          map[uint64]*write{},
 		streams:         map[uint64]*imageStream{},
 	}
+	s.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	if cfg.Locks.Enabled() {
 		s.locks = dlock.NewService(cfg.Locks, self, protocol.NodeID(FirstLockClient(cfg)))
 	}
@@ -292,7 +295,7 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 	case timerCopyWarn:
 		s.onCopyWarnTimer(int(tag.Arg), id)
 	case timerFinalCheck:
-		s.onFinalCheckTimer(id)
+		s.det.OnFinalCheckTimer(id)
 	case dlock.TimerKind:
 		if s.locks != nil {
 			s.locks.Fire(env, id, tag)
@@ -408,13 +411,14 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		// admit recorded that the sender is alive; a sender outside the view learns the view.
 		s.tellNonMember(sender)
 	case *CheckReply:
-		s.heardDuringCheck(sender)
+		s.det.HeardDuringCheck(sender)
 	case *Suspect:
-		s.onSuspect(sender, msg)
+		s.tellNonMember(sender)
+		s.det.OnSuspect(sender, msg.Suspect)
 	case *CheckRequest:
 		s.onCheckRequest(sender)
 	case *Verdict:
-		s.onVerdict(sender, msg)
+		s.det.OnVerdict(sender, msg.Suspect, msg.Failed)
 	case *Join:
 		s.onJoin(sender, msg)
 	case *ViewMsg:
@@ -479,7 +483,7 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 			// Alive, also when the message was addressed to an earlier incarnation of this server
 			// (the sender has not learned of this one yet): silence is what failure detection
 			// counts, and this is not silence.
-			if len(s.det.failed) > 0 {
+			if s.det.AnyFailed() {
 				s.retractFailure(known)
 			}
 			s.lastHeard[from] = s.env.Now()
