@@ -102,7 +102,7 @@ func liveWorld(t *testing.T) (*kvWorld, *onlineChecker) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sim.New(sim.Config{Seed: 1, Nodes: nodeSpecs(scn.KV, factory), Network: network(scn, sim.PRNGSource(1)("topology")),
+	s, err := sim.New(sim.Config{Seed: 1, Nodes: nodeSpecs(scn, factory), Network: network(scn, sim.PRNGSource(1)("topology")),
 		TimeBudget: scn.SafetyPhase + scn.QuiesceBudget, StepBudget: defaultSteps, Trace: sim.TraceEvents})
 	if err != nil {
 		t.Fatal(err)

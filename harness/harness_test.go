@@ -46,7 +46,7 @@ func TestBuiltInScenariosPassWithTheCorrectProtocol(t *testing.T) {
 				if len(o.History) == 0 && scn.ClientOps() > 0 {
 					t.Fatalf("seed %d: empty history", seed)
 				}
-				if planned := 2 * scn.KV.Locks.Clients * scn.KV.Locks.OpsPerClient; len(o.LockHistory) != planned {
+				if planned := 2 * scn.KV.Locks.Clients * scn.LockWorkload.OpsPerClient; len(o.LockHistory) != planned {
 					t.Fatalf("seed %d: %d lock operations, want the workload's %d", seed, len(o.LockHistory), planned)
 				}
 			}

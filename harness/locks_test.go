@@ -119,7 +119,7 @@ func TestLockHistoryIsCheckedAgainstTheLockModel(t *testing.T) {
 // names what they wait for.
 func TestLockLivenessNamesTheWaitingOperations(t *testing.T) {
 	correct := mustScenario(t, "lock-grantor-failover")
-	correct.KV.Locks.LeaseMin, correct.KV.Locks.LeaseMax = 0, 0
+	correct.LockWorkload.LeaseMin, correct.LockWorkload.LeaseMax = 0, 0
 	scn := correct
 	scn.KV.Locks.Mutants = dlock.NewMutants(dlock.GrantBeforeRecovery)
 	o, err := Run(scn, 22, Options{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim"
 	"github.com/stateflush/stateflush/sim/chaos"
@@ -170,7 +171,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	var online *onlineChecker
 	cfg := sim.Config{
 		Seed:        seed,
-		Nodes:       nodeSpecs(drawn.KV, factory),
+		Nodes:       nodeSpecs(drawn, factory),
 		Network:     network(drawn, source("topology")),
 		TimeBudget:  drawn.SafetyPhase + drawn.QuiesceBudget,
 		StepBudget:  defaultSteps,
@@ -303,11 +304,21 @@ func (o *Outcome) crashed(s *sim.Sim, c *Crash) {
 	o.Final = VerdictCrash
 }
 
-func nodeSpecs(cfg kv.Config, factory sim.NodeFactory) []sim.NodeSpec {
+// nodeSpecs lists the cluster's nodes: the store's servers and clients from factory, then the lock
+// service's clients running the scenario's lock workload.
+func nodeSpecs(scn Scenario, factory sim.NodeFactory) []sim.NodeSpec {
+	cfg := scn.KV
+	lockClient := func(id protocol.NodeID, _ uint32) protocol.Node {
+		return dlock.NewClient(cfg.Locks, scn.LockWorkload, id, cfg.Servers)
+	}
 	var nodes []sim.NodeSpec
 	for i := 0; i < kv.Nodes(cfg); i++ {
 		id := protocol.NodeID(i)
-		nodes = append(nodes, sim.NodeSpec{Name: kv.NodeName(cfg, id), New: factory, Client: kv.IsClient(cfg, id)})
+		spec := sim.NodeSpec{Name: kv.NodeName(cfg, id), New: factory, Client: kv.IsClient(cfg, id)}
+		if kv.IsLockClient(cfg, id) {
+			spec.New = lockClient
+		}
+		nodes = append(nodes, spec)
 	}
 	return nodes
 }
@@ -761,10 +772,14 @@ func (s Scenario) Describe() string {
 	if h := s.Hops; h != nil {
 		fmt.Fprintf(&b, "  hops: %d between servers, %d between a client and a server, %v each (replace the latency above)\n", h.ServerHops, h.ClientHops, protocol.Readable(h.PerHop))
 	}
-	if l := s.KV.Locks; l.Enabled() {
-		fmt.Fprintf(&b, "  locks: %d lock clients, %d locks each over %d names, held %v..%v, think %v..%v, retry %v\n",
-			l.Clients, l.OpsPerClient, l.Names, protocol.Readable(l.HoldMin), protocol.Readable(l.HoldMax),
-			protocol.Readable(l.ThinkMin), protocol.Readable(l.ThinkMax), protocol.Readable(l.RetryInterval))
+	if l, w := s.KV.Locks, s.LockWorkload; l.Enabled() {
+		lease := "none"
+		if w.Leased() {
+			lease = protocol.Readable(w.LeaseMin) + ".." + protocol.Readable(w.LeaseMax)
+		}
+		fmt.Fprintf(&b, "  locks: %d lock clients, %d locks each over %d names, held %v..%v, think %v..%v, lease %s, retry %v\n",
+			l.Clients, w.OpsPerClient, l.Names, protocol.Readable(w.HoldMin), protocol.Readable(w.HoldMax),
+			protocol.Readable(w.ThinkMin), protocol.Readable(w.ThinkMax), lease, protocol.Readable(l.RetryInterval))
 	}
 	if s.KV.ReadFromAnyCopy {
 		b.WriteString("  reads: from any initialized copy (may be stale)\n")

@@ -78,8 +78,11 @@ type Nemeses struct {
 type Scenario struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
-	// KV is the store's configuration: cluster size, strategy, mutants, workload, timeouts.
+	// KV is the store's configuration: cluster size, strategy, mutants, workload, timeouts, and
+	// the lock service its servers host (KV.Locks).
 	KV kv.Config `json:"kv"`
+	// LockWorkload is what the lock service's clients do (with KV.Locks enabled).
+	LockWorkload dlock.Workload `json:"lock_workload,omitzero"`
 	// Latency is the default one-way delay of every link.
 	Latency sim.Latency `json:"latency"`
 	// LinkSpread, when above 1, makes the network uneven: each directed link between servers gets
@@ -163,6 +166,11 @@ func (s Scenario) Validate() error {
 	}
 	if err := s.KV.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	if s.KV.Locks.Enabled() {
+		if err := s.LockWorkload.Validate(s.KV.Locks); err != nil {
+			return fmt.Errorf("scenario %s: lock workload: %w", s.Name, err)
+		}
 	}
 	limits, err := Limits()
 	if err != nil {
@@ -460,17 +468,17 @@ func small() Scenario {
 	return s
 }
 
-// lockWorkload is the lock scenarios' contention: six clients take forty locks each on two names,
-// with think times that spread them over the whole safety phase, so that locks are held and
-// requested across every grantor fail-over the monkey causes. Each lock has a lease between
-// leaseMin and leaseMax, longer than a hold (1–5 ms), so that a lease runs out only when an unlock
-// is late: lost, or waiting for a grantor's recovery.
-func lockWorkload(leaseMin, leaseMax protocol.Duration) dlock.Config {
-	l := dlock.DefaultConfig()
-	l.OpsPerClient = 40
-	l.ThinkMax = 50 * protocol.Millisecond
-	l.LeaseMin, l.LeaseMax = leaseMin, leaseMax
-	return l
+// lockWorkload is the lock scenarios' contention (six clients of dlock.DefaultConfig on two
+// names): forty locks each, with think times that spread them over the whole safety phase, so that
+// locks are held and requested across every grantor fail-over the monkey causes. Each lock has a
+// lease between leaseMin and leaseMax, longer than a hold (1–5 ms), so that a lease runs out only
+// when an unlock is late: lost, or waiting for a grantor's recovery.
+func lockWorkload(leaseMin, leaseMax protocol.Duration) dlock.Workload {
+	w := dlock.DefaultWorkload()
+	w.OpsPerClient = 40
+	w.ThinkMax = 50 * protocol.Millisecond
+	w.LeaseMin, w.LeaseMax = leaseMin, leaseMax
+	return w
 }
 
 // lockGrantorFailover is the lock service alone (the store holds its buckets, with no clients)
@@ -486,7 +494,8 @@ func lockGrantorFailover() Scenario {
 	s.KV.Buckets = 5
 	// Leases of 50–300 ms outlast most pauses, so a grant a paused grantor sends when it wakes
 	// can land inside its lease (only the participants' refusal of older epochs stops it).
-	s.KV.Locks = lockWorkload(50*protocol.Millisecond, 300*protocol.Millisecond)
+	s.KV.Locks = dlock.DefaultConfig()
+	s.LockWorkload = lockWorkload(50*protocol.Millisecond, 300*protocol.Millisecond)
 	m := dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout)
 	// Pauses are the fault a grantor survives unaware of its replacement: it wakes up and
 	// answers the requests that waited, under its old epoch, which only the participants'
@@ -503,7 +512,8 @@ func lockAndStore() Scenario {
 	s.Name = "lock-and-store"
 	s.Description = "the default scenario's store workload and faults with the lock service on the same members: 6 lock clients contend for 2 names (240 locks)"
 	// Leases of 10–40 ms run out whenever an unlock is lost or waits for a recovery.
-	s.KV.Locks = lockWorkload(10*protocol.Millisecond, 40*protocol.Millisecond)
+	s.KV.Locks = dlock.DefaultConfig()
+	s.LockWorkload = lockWorkload(10*protocol.Millisecond, 40*protocol.Millisecond)
 	return s
 }
 

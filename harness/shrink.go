@@ -103,10 +103,10 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 		for current.KV.Locks.Clients > 1 && try(func(s *Scenario) bool { s.KV.Locks.Clients--; return true }) {
 			progress = true
 		}
-		for current.KV.Locks.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Locks.OpsPerClient /= 2; return true }) {
+		for current.LockWorkload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.LockWorkload.OpsPerClient /= 2; return true }) {
 			progress = true
 		}
-		for current.KV.Locks.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Locks.OpsPerClient--; return true }) {
+		for current.LockWorkload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.LockWorkload.OpsPerClient--; return true }) {
 			progress = true
 		}
 		// Fewer nemeses, one at a time.

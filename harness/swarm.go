@@ -167,9 +167,9 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 			fmt.Fprintf(&b, " --lock-names %d", l.Names)
 			candidate.KV.Locks.Names = l.Names
 		}
-		if l.OpsPerClient != bl.OpsPerClient {
-			fmt.Fprintf(&b, " --locks-per-client %d", l.OpsPerClient)
-			candidate.KV.Locks.OpsPerClient = l.OpsPerClient
+		if w, bw := s.LockWorkload, builtin.LockWorkload; w.OpsPerClient != bw.OpsPerClient {
+			fmt.Fprintf(&b, " --locks-per-client %d", w.OpsPerClient)
+			candidate.LockWorkload.OpsPerClient = w.OpsPerClient
 		}
 	}
 	if s.Swarm != builtin.Swarm {

@@ -70,8 +70,8 @@ func TestLockCorpusReplays(t *testing.T) {
 		if clean.Final != harness.VerdictPass {
 			t.Errorf("%s with the mutant switched off gives %s (%v): the correct service fails this schedule", file, clean.Final, clean.Violations)
 		}
-		l := out.Spec.Scenario.KV.Locks
-		fmt.Fprintf(&table, "| %s | `%s` | %d × %d | %s |\n", m, file, l.Clients, l.OpsPerClient, strings.Join(out.CaughtBy, ", "))
+		l, w := out.Spec.Scenario.KV.Locks, out.Spec.Scenario.LockWorkload
+		fmt.Fprintf(&table, "| %s | `%s` | %d × %d | %s |\n", m, file, l.Clients, w.OpsPerClient, strings.Join(out.CaughtBy, ", "))
 	}
 	if t.Failed() {
 		return

@@ -122,7 +122,7 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 	}{
 		{"lock-clients", f.lockClients, &k.Locks.Clients},
 		{"lock-names", f.lockNames, &k.Locks.Names},
-		{"locks-per-client", f.locksPerClient, &k.Locks.OpsPerClient},
+		{"locks-per-client", f.locksPerClient, &scn.LockWorkload.OpsPerClient},
 	}
 	for _, c := range lockCounts {
 		if isSet(f.fs, c.flag) && !k.Locks.Enabled() {

@@ -18,6 +18,7 @@ const (
 // waits for each answer as long as it takes, sending its request again every RetryInterval.
 type Client struct {
 	cfg     Config
+	work    Workload
 	id      protocol.NodeID
 	servers int
 	env     protocol.Env
@@ -36,9 +37,10 @@ type Client struct {
 	floor        membership.Version
 }
 
-// NewClient is lock client node id in a cluster of servers servers (node ids 0..servers-1).
-func NewClient(cfg Config, id protocol.NodeID, servers int) *Client {
-	c := &Client{cfg: cfg, id: id, servers: servers}
+// NewClient is lock client node id of service cfg, running workload w, in a cluster of servers
+// servers (node ids 0..servers-1).
+func NewClient(cfg Config, w Workload, id protocol.NodeID, servers int) *Client {
+	c := &Client{cfg: cfg, work: w, id: id, servers: servers}
 	// The grantor of the initial view (every server, oldest first by node id).
 	c.grantor = GrantorOf(membership.View{Members: initialMembers(servers)}).ID
 	return c
@@ -56,7 +58,7 @@ func initialMembers(servers int) []membership.Member {
 // Done reports whether the client finished its workload; Pending names its operation in progress
 // ("" when none).
 func (c *Client) Done() bool {
-	return c.pending == nil && c.locked == c.cfg.OpsPerClient && c.holding.Name == ""
+	return c.pending == nil && c.locked == c.work.OpsPerClient && c.holding.Name == ""
 }
 
 // Pending describes the operation in progress, "" when there is none.
@@ -74,10 +76,10 @@ func (c *Client) Start(env protocol.Env) {
 }
 
 func (c *Client) think() {
-	if c.locked == c.cfg.OpsPerClient {
+	if c.locked == c.work.OpsPerClient {
 		return
 	}
-	c.env.SetTimer(c.between(c.cfg.ThinkMin, c.cfg.ThinkMax), protocol.TimerTag{Kind: timerThink})
+	c.env.SetTimer(c.between(c.work.ThinkMin, c.work.ThinkMax), protocol.TimerTag{Kind: timerThink})
 }
 
 func (c *Client) between(lo, hi protocol.Duration) protocol.Duration {
@@ -90,12 +92,14 @@ func (c *Client) Fire(env protocol.Env, _ protocol.TimerID, tag protocol.TimerTa
 	switch tag.Kind {
 	case timerThink:
 		r := &Request{Kind: KindLock, Name: Name(c.env.Rand().Intn(c.cfg.Names))}
-		if c.cfg.Leased() {
-			r.Lease = c.between(c.cfg.LeaseMin, c.cfg.LeaseMax)
+		if c.work.Leased() {
+			r.Lease = c.between(c.work.LeaseMin, c.work.LeaseMax)
 		}
 		c.invoke(r)
 	case timerHold:
-		c.invoke(&Request{Kind: KindUnlock, Name: c.holding.Name, Token: c.holding.Token})
+		// The unlock names the hold's lease, so that a grantor that cannot judge it knows whether
+		// the hold may have ended by its lease.
+		c.invoke(&Request{Kind: KindUnlock, Name: c.holding.Name, Token: c.holding.Token, Lease: c.holding.Lease})
 	case timerRetry:
 		if c.pending == nil || uint64(tag.Arg) != c.pending.Seq {
 			return
@@ -177,7 +181,7 @@ func (c *Client) onReply(from protocol.NodeID, r *Reply) {
 		c.holding = Held{Name: done.Name, Token: r.Token, Call: c.call, Lease: done.Lease}
 		c.locked++
 		c.env.Emit(protocol.EventOpReturn, protocol.A("client", c.id), protocol.A("seq", done.Seq), protocol.A("status", protocol.StatusOK), protocol.A("token", r.Token))
-		c.env.SetTimer(c.between(c.cfg.HoldMin, c.cfg.HoldMax), protocol.TimerTag{Kind: timerHold})
+		c.env.SetTimer(c.between(c.work.HoldMin, c.work.HoldMax), protocol.TimerTag{Kind: timerHold})
 	case KindUnlock:
 		status := protocol.StatusOK
 		switch {

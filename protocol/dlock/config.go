@@ -20,30 +20,17 @@ const (
 	MaxLease = protocol.Duration(3600) * protocol.Second
 )
 
-// ErrInvalidConfig is wrapped by every error of Config.Validate.
+// ErrInvalidConfig is wrapped by every error of Config.Validate and Workload.Validate.
 var ErrInvalidConfig = errors.New("invalid lock service config")
 
-// Config is a lock service: its clients and their workload, its timing and its mutants. The zero
-// value is no lock service.
+// Config is a lock service as its members and participants run it: how many participants (lock
+// clients) and lock names it has, its retry timing and its mutants. The zero value is no lock
+// service. What the clients do with it is their Workload.
 type Config struct {
-	// Clients is how many lock clients there are (0: no lock service).
+	// Clients is how many lock clients (participants) there are (0: no lock service).
 	Clients int `json:"clients"`
-	// Names is how many lock names the clients contend for ("lock-0", "lock-1", ...).
+	// Names is how many lock names there are ("lock-0", "lock-1", ...).
 	Names int `json:"names"`
-	// OpsPerClient is how many locks each client takes (each followed by its unlock).
-	OpsPerClient int `json:"ops_per_client"`
-	// HoldMin..HoldMax is how long a client holds a lock before it unlocks; ThinkMin..ThinkMax how
-	// long it waits before its next lock.
-	HoldMin  protocol.Duration `json:"hold_min_us"`
-	HoldMax  protocol.Duration `json:"hold_max_us"`
-	ThinkMin protocol.Duration `json:"think_min_us"`
-	ThinkMax protocol.Duration `json:"think_max_us"`
-	// LeaseMin..LeaseMax is the range each lock's lease is drawn from (0..0: locks without
-	// lease, held until unlocked). A lock's lease counts from its holder's call: the grantor
-	// releases it when the lease has run out since it granted it, and a holder relies on it only
-	// until its call plus the lease.
-	LeaseMin protocol.Duration `json:"lease_min_us,omitempty"`
-	LeaseMax protocol.Duration `json:"lease_max_us,omitempty"`
 	// RetryInterval is how long a client waits for an answer before it sends its request again
 	// (and every other time to a random server, which names the grantor it knows), and how long a
 	// recovering grantor waits before asking the participants that have not answered again.
@@ -52,22 +39,34 @@ type Config struct {
 	Mutants Mutants `json:"mutants,omitempty"`
 }
 
-// DefaultConfig is a contended workload: 6 clients, 2 names, 20 locks each, held 1–5 ms.
+// Workload is what each lock client does: OpsPerClient locks, one at a time, each on a name drawn
+// at random, held for HoldMin..HoldMax and followed by its unlock, ThinkMin..ThinkMax apart.
+type Workload struct {
+	OpsPerClient int               `json:"ops_per_client"`
+	HoldMin      protocol.Duration `json:"hold_min_us"`
+	HoldMax      protocol.Duration `json:"hold_max_us"`
+	ThinkMin     protocol.Duration `json:"think_min_us"`
+	ThinkMax     protocol.Duration `json:"think_max_us"`
+	// LeaseMin..LeaseMax is the range each lock's lease is drawn from (0..0: locks without
+	// lease, held until unlocked). A lock's lease counts from its holder's call: the grantor
+	// releases it when the lease has run out since it granted it, and a holder relies on it only
+	// until its call plus the lease.
+	LeaseMin protocol.Duration `json:"lease_min_us,omitempty"`
+	LeaseMax protocol.Duration `json:"lease_max_us,omitempty"`
+}
+
+// DefaultConfig is a contended service: 6 clients, 2 names, a retry every 20 ms.
 func DefaultConfig() Config {
-	return Config{
-		Clients:       6,
-		Names:         2,
-		OpsPerClient:  20,
-		HoldMin:       1 * protocol.Millisecond,
-		HoldMax:       5 * protocol.Millisecond,
-		ThinkMin:      0,
-		ThinkMax:      10 * protocol.Millisecond,
-		RetryInterval: 20 * protocol.Millisecond,
-	}
+	return Config{Clients: 6, Names: 2, RetryInterval: 20 * protocol.Millisecond}
+}
+
+// DefaultWorkload is 20 locks per client, held 1–5 ms, 0–10 ms apart, without leases.
+func DefaultWorkload() Workload {
+	return Workload{OpsPerClient: 20, HoldMin: 1 * protocol.Millisecond, HoldMax: 5 * protocol.Millisecond, ThinkMax: 10 * protocol.Millisecond}
 }
 
 // Leased reports whether locks carry leases.
-func (c Config) Leased() bool { return c.LeaseMax > 0 }
+func (w Workload) Leased() bool { return w.LeaseMax > 0 }
 
 // Enabled reports whether the configuration has a lock service.
 func (c Config) Enabled() bool { return c.Clients > 0 }
@@ -85,22 +84,29 @@ func (c Config) Validate() error {
 		return invalidf("lock clients=%d is outside 0..%d", c.Clients, MaxClients)
 	case c.Names < 1 || c.Names > MaxNames:
 		return invalidf("lock names=%d is outside 1..%d", c.Names, MaxNames)
-	case c.OpsPerClient < 0 || c.OpsPerClient > MaxOpsPerClient:
-		return invalidf("lock ops per client=%d is outside 0..%d", c.OpsPerClient, MaxOpsPerClient)
-	case c.Clients*c.OpsPerClient >= MaxGrantsPerEpoch:
-		return invalidf("lock clients × ops per client = %d reaches %d, the grants one grantor epoch can number (token.go)", c.Clients*c.OpsPerClient, MaxGrantsPerEpoch)
-	case c.HoldMin < 0 || c.HoldMax < c.HoldMin:
-		return invalidf("lock hold %v..%v is not a range of non-negative durations", c.HoldMin, c.HoldMax)
-	case c.ThinkMin < 0 || c.ThinkMax < c.ThinkMin:
-		return invalidf("lock think time %v..%v is not a range of non-negative durations", c.ThinkMin, c.ThinkMax)
-	case c.HoldMax > protocol.Duration(1<<40) || c.ThinkMax > protocol.Duration(1<<40):
-		return invalidf("lock hold or think time above %dµs", int64(1<<40))
-	case c.LeaseMin < 0 || c.LeaseMax < c.LeaseMin || c.LeaseMax > MaxLease || (c.LeaseMax > 0 && c.LeaseMin == 0):
-		return invalidf("lock lease %v..%v is out of range: 0..0 (no lease) or a range of positive durations up to %v", c.LeaseMin, c.LeaseMax, protocol.Readable(MaxLease))
 	case c.RetryInterval <= 0 || c.RetryInterval > 10*protocol.Second:
 		return invalidf("lock retry interval %v is outside (0, 10s]", c.RetryInterval)
 	}
 	return c.Mutants.validate()
+}
+
+// Validate reports the first problem of the workload of service c's clients.
+func (w Workload) Validate(c Config) error {
+	switch {
+	case w.OpsPerClient < 0 || w.OpsPerClient > MaxOpsPerClient:
+		return invalidf("lock ops per client=%d is outside 0..%d", w.OpsPerClient, MaxOpsPerClient)
+	case c.Clients*w.OpsPerClient >= MaxGrantsPerEpoch:
+		return invalidf("lock clients × ops per client = %d reaches %d, the grants one grantor epoch can number (token.go)", c.Clients*w.OpsPerClient, MaxGrantsPerEpoch)
+	case w.HoldMin < 0 || w.HoldMax < w.HoldMin:
+		return invalidf("lock hold %v..%v is not a range of non-negative durations", w.HoldMin, w.HoldMax)
+	case w.ThinkMin < 0 || w.ThinkMax < w.ThinkMin:
+		return invalidf("lock think time %v..%v is not a range of non-negative durations", w.ThinkMin, w.ThinkMax)
+	case w.HoldMax > protocol.Duration(1<<40) || w.ThinkMax > protocol.Duration(1<<40):
+		return invalidf("lock hold or think time above %dµs", int64(1<<40))
+	case w.LeaseMin < 0 || w.LeaseMax < w.LeaseMin || w.LeaseMax > MaxLease || (w.LeaseMax > 0 && w.LeaseMin == 0):
+		return invalidf("lock lease %v..%v is out of range: 0..0 (no lease) or a range of positive durations up to %v", w.LeaseMin, w.LeaseMax, protocol.Readable(MaxLease))
+	}
+	return nil
 }
 
 func invalidf(format string, args ...any) error {

@@ -39,7 +39,7 @@ type Request struct {
 	Kind  Kind
 	Name  string
 	Token uint64            // unlock: the token the lock is held under
-	Lease protocol.Duration // lock: the lease asked for (0: none)
+	Lease protocol.Duration // lock: the lease asked for; unlock: the hold's lease (0: none)
 }
 
 // Reply answers a Request. Epoch is the version of the grantor epoch that answered; OK is false
@@ -113,7 +113,7 @@ func (m *Request) TraceAttrs() []protocol.Attr {
 	if m.Kind == KindUnlock {
 		attrs = append(attrs, protocol.A("token", m.Token))
 	}
-	if m.Lease > 0 {
+	if m.Lease > 0 && m.Kind == KindLock {
 		attrs = append(attrs, protocol.A("lease", int64(m.Lease)))
 	}
 	return attrs

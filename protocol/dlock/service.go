@@ -323,7 +323,7 @@ func (s *Service) serve(c int, r Request) {
 			// leases only by its holder's unlock, so this is a copy of that unlock whose answer
 			// went to the earlier grantor or was lost; with leases perhaps by its lease, and
 			// which one this grantor cannot tell.
-			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch, OK: !s.cfg.Leased(), Unknown: s.cfg.Leased()})
+			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch, OK: r.Lease == 0, Unknown: r.Lease > 0})
 		default:
 			s.answer(c, Reply{Seq: r.Seq, Epoch: g.epoch})
 		}

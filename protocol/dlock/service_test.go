@@ -215,7 +215,7 @@ func TestClientRefusesAnswersOfOlderEpochs(t *testing.T) {
 	}{{0, false}, {NewMutants(AcceptStaleGrant), true}} {
 		cfg := DefaultConfig()
 		cfg.Mutants = tc.mutants
-		c := NewClient(cfg, firstClient, 3)
+		c := NewClient(cfg, DefaultWorkload(), firstClient, 3)
 		env := &recordingEnv{self: firstClient}
 		c.env = env
 		c.invoke(&Request{Kind: KindLock, Name: "lock-0"})
@@ -229,31 +229,37 @@ func TestClientRefusesAnswersOfOlderEpochs(t *testing.T) {
 
 func TestConfigRejectsBadValues(t *testing.T) {
 	for _, tc := range []struct {
-		change func(*Config)
+		change func(*Config, *Workload)
 		want   string
 	}{
-		{func(c *Config) { c.Clients = MaxClients + 1 }, "lock clients"},
-		{func(c *Config) { c.Names = 0 }, "lock names"},
-		{func(c *Config) { c.OpsPerClient = -1 }, "ops per client"},
-		{func(c *Config) { c.Clients, c.OpsPerClient = 1000, 2000 }, "grants one grantor epoch"},
-		{func(c *Config) { c.HoldMin, c.HoldMax = 5, 4 }, "hold"},
-		{func(c *Config) { c.ThinkMax = -1 }, "think"},
-		{func(c *Config) { c.RetryInterval = 0 }, "retry interval"},
-		{func(c *Config) { c.LeaseMin, c.LeaseMax = 0, 5 }, "lease"},
-		{func(c *Config) { c.LeaseMin, c.LeaseMax = 1, MaxLease+1 }, "lease"},
-		{func(c *Config) { c.LeaseMin, c.LeaseMax = 6, 5 }, "lease"},
-		{func(c *Config) { c.Mutants = 1 << 30 }, "unknown lock mutant"},
-		{func(c *Config) { c.Clients, c.Mutants = 0, NewMutants(TokensRestart) }, "without lock clients"},
+		{func(c *Config, _ *Workload) { c.Clients = MaxClients + 1 }, "lock clients"},
+		{func(c *Config, _ *Workload) { c.Names = 0 }, "lock names"},
+		{func(_ *Config, w *Workload) { w.OpsPerClient = -1 }, "ops per client"},
+		{func(c *Config, w *Workload) { c.Clients, w.OpsPerClient = 1000, 2000 }, "grants one grantor epoch"},
+		{func(_ *Config, w *Workload) { w.HoldMin, w.HoldMax = 5, 4 }, "hold"},
+		{func(_ *Config, w *Workload) { w.ThinkMax = -1 }, "think"},
+		{func(c *Config, _ *Workload) { c.RetryInterval = 0 }, "retry interval"},
+		{func(_ *Config, w *Workload) { w.LeaseMin, w.LeaseMax = 0, 5 }, "lease"},
+		{func(_ *Config, w *Workload) { w.LeaseMin, w.LeaseMax = 1, MaxLease+1 }, "lease"},
+		{func(_ *Config, w *Workload) { w.LeaseMin, w.LeaseMax = 6, 5 }, "lease"},
+		{func(c *Config, _ *Workload) { c.Mutants = 1 << 30 }, "unknown lock mutant"},
+		{func(c *Config, _ *Workload) { c.Clients, c.Mutants = 0, NewMutants(TokensRestart) }, "without lock clients"},
 	} {
-		cfg := DefaultConfig()
-		tc.change(&cfg)
+		cfg, work := DefaultConfig(), DefaultWorkload()
+		tc.change(&cfg, &work)
 		err := cfg.Validate()
+		if err == nil {
+			err = work.Validate(cfg)
+		}
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate() = %v, want an invalid-config error naming %q", err, tc.want)
 		}
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("the default config is invalid: %v", err)
+	}
+	if err := DefaultWorkload().Validate(DefaultConfig()); err != nil {
+		t.Fatalf("the default workload is invalid: %v", err)
 	}
 	if err := (Config{}).Validate(); err != nil {
 		t.Fatalf("no lock service is invalid: %v", err)
@@ -278,7 +284,7 @@ func TestParseMutants(t *testing.T) {
 func leasedGrantor(t *testing.T, clients int) (*Service, *recordingEnv) {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Clients, cfg.LeaseMin, cfg.LeaseMax = clients, 10*protocol.Millisecond, 10*protocol.Millisecond
+	cfg.Clients = clients
 	env := &recordingEnv{self: 1}
 	s := NewService(cfg, membership.Member{ID: 1}, firstClient)
 	s.ViewChanged(env, twoMemberView(1, 1))
@@ -325,7 +331,7 @@ func TestARecoveredHoldWhoseLeaseRunsOutGivesAnUnknownUnlock(t *testing.T) {
 	id, tag := env.leaseTimer(t)
 	env.now = protocol.Time(10 * protocol.Millisecond)
 	s.Fire(env, id, tag)
-	s.Receive(env, firstClient, &Request{Seq: 2, Kind: KindUnlock, Name: "lock-0", Token: 3})
+	s.Receive(env, firstClient, &Request{Seq: 2, Kind: KindUnlock, Name: "lock-0", Token: 3, Lease: 10 * protocol.Millisecond})
 	if r := replies(t, env.take())[firstClient]; r == nil || !r.Unknown {
 		t.Fatalf("the unlock of a recovered hold whose lease ran out got %+v, want unknown", r)
 	}

@@ -172,8 +172,9 @@ type Config struct {
 
 	Workload WorkloadConfig
 
-	// Locks is the lock service the servers also host (protocol/dlock), with its clients after the
-	// store's clients; the zero value is none.
+	// Locks is the lock service the servers also host (protocol/dlock); its clients' node ids
+	// follow the store's clients (FirstLockClient), and whoever builds the cluster builds them
+	// (dlock.NewClient) with their workload. The zero value is none.
 	Locks dlock.Config `json:",omitzero"`
 }
 
@@ -353,8 +354,6 @@ func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initia
 		s := newServer(cfg, Member{ID: id, Inc: incarnation})
 		s.initial = initial
 		return s
-	case IsLockClient(cfg, id):
-		return dlock.NewClient(cfg.Locks, id, cfg.Servers)
 	case IsClient(cfg, id):
 		return newClient(cfg, id, initial.get())
 	}

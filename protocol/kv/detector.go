@@ -17,7 +17,7 @@ import (
 // server's methods.
 type detectorHost Server
 
-func (h *detectorHost) server() *Server                  { return (*Server)(h) }
+func (h *detectorHost) server() *Server                   { return (*Server)(h) }
 func (h *detectorHost) Now() protocol.Time                { return h.env.Now() }
 func (h *detectorHost) Self() membership.Member           { return h.self }
 func (h *detectorHost) Rank(m membership.Member) int      { return h.view.rank(m) }

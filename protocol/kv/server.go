@@ -131,11 +131,11 @@ type Server struct {
 	quarantineUntil protocol.Time
 	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
 	// one to the same watcher incarnation under the same view is the same message.
-	lastHeartbeat  *Heartbeat
-	det            membership.Detector
+	lastHeartbeat *Heartbeat
+	det           membership.Detector
 	// confirm is the coordinator's confirmation round under the weighted partition rule
 	// (partition.go).
-	confirm confirmation
+	confirm        confirmation
 	heartbeatTimer protocol.TimerID
 	joinTimer      protocol.TimerID
 
