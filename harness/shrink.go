@@ -60,6 +60,10 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 	// so the rest of the schedule stays in place), delta-debugging style: try the keys the checks
 	// named alone, then remove ever smaller chunks of the other keys while the run still fails.
 	named := failingKeys(failing)
+	// The same for the lock service: only the locks on the names the checks named.
+	if names := failingLockNames(failing); len(names) > 0 && len(names) < current.KV.Locks.Names {
+		try(func(s *Scenario) bool { s.LockWorkload.OnlyNames = names; return true })
+	}
 	// A run without store operations (a lock scenario) has no keys to drop.
 	if current.ClientOps() > 0 && (len(named) == 0 || !try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = named; return true })) {
 		kept := allKeys(current.KV.Workload.Keys)
@@ -147,10 +151,32 @@ func failingKeys(o *Outcome) []string {
 		add(k)
 	}
 	for _, v := range o.Violations {
-		add(v.Key)
+		if v.Check != OneHolderCheck { // its key is a lock name (failingLockNames)
+			add(v.Key)
+		}
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// failingLockNames lists the lock names the lock checks named.
+func failingLockNames(o *Outcome) []string {
+	var names []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range o.LockVerdict.IllegalKeys {
+		add(n)
+	}
+	for _, v := range o.Violations {
+		if v.Check == OneHolderCheck {
+			add(v.Key)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // nemesisRemovals each switch one nemesis off, reporting whether it was on.

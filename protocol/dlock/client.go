@@ -1,6 +1,8 @@
 package dlock
 
 import (
+	"slices"
+
 	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/membership"
 )
@@ -94,6 +96,13 @@ func (c *Client) Fire(env protocol.Env, _ protocol.TimerID, tag protocol.TimerTa
 		r := &Request{Kind: KindLock, Name: Name(c.env.Rand().Intn(c.cfg.Names))}
 		if c.work.Leased() {
 			r.Lease = c.between(c.work.LeaseMin, c.work.LeaseMax)
+		}
+		if len(c.work.OnlyNames) > 0 && !slices.Contains(c.work.OnlyNames, r.Name) {
+			// Skipped: the hold's draw is made too, so every later draw is the one it was.
+			c.between(c.work.HoldMin, c.work.HoldMax)
+			c.locked++
+			c.think()
+			return
 		}
 		c.invoke(r)
 	case timerHold:

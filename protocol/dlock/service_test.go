@@ -336,3 +336,23 @@ func TestARecoveredHoldWhoseLeaseRunsOutGivesAnUnknownUnlock(t *testing.T) {
 		t.Fatalf("the unlock of a recovered hold whose lease ran out got %+v, want unknown", r)
 	}
 }
+
+func TestOnlyNamesSkipsTheOtherLocksWithTheirDraws(t *testing.T) {
+	cfg := DefaultConfig()
+	work := DefaultWorkload()
+	work.OpsPerClient, work.OnlyNames = 1, []string{"lock-1"}
+	if err := work.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(cfg, work, firstClient, 3)
+	env := &recordingEnv{self: firstClient}
+	c.Start(env)
+	c.Fire(env, 1, protocol.TimerTag{Kind: timerThink}) // the zero draw names lock-0: skipped
+	if len(env.sent) != 0 || !c.Done() {
+		t.Fatalf("a lock outside OnlyNames was taken (sent %v, done %v)", env.sent, c.Done())
+	}
+	work.OnlyNames = []string{"lock-9"}
+	if err := work.Validate(cfg); err == nil || !strings.Contains(err.Error(), `"lock-9"`) {
+		t.Fatalf("OnlyNames naming a lock outside the service gave %v", err)
+	}
+}
