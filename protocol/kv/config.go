@@ -265,8 +265,8 @@ func (c Config) Validate() error {
 	if err := c.Mutants.Validate(); err != nil {
 		return fmt.Errorf("%w: Mutants: %w", ErrInvalidConfig, err)
 	}
-	if err := c.Partition.validate(); err != nil {
-		return err
+	if err := c.Partition.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Workload.validate(); err != nil {
 		return err

@@ -1,129 +1,41 @@
 package kv
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/membership"
 )
 
-// The network partition rule, as GemFire's membership applies it. Without a rule, a partition
-// longer than the failure-detection timeout splits the cluster: each side suspects the other,
-// removes it (or, without the coordinator, takes over) and goes on serving from its own view, so
-// both sides acknowledge writes and serve reads that the other never sees (split brain). With the
-// weighted rule, every member carries a weight (GemFire's defaults: a cache server 10, the lead
-// member 5 more; here the lead member is the oldest member, the coordinator, since the store has
-// no locators); a coordinator, or a member taking over, that is about to publish a view removing at
-// least half of the previous view's weight at once shuts its side down instead: it tells every
-// member of the view it would have published to disconnect, and disconnects itself. At most one
-// side of a partition can keep at least half of the weight, so at most one side goes on serving.
-// A side that shut down comes back member by member (a service manager restarts its servers) and
-// joins the surviving side once the partition heals. Losses spread over several view changes do
-// not count together: a cluster that shrinks one crash at a time keeps serving, as GemFire's does.
+// The network partition rule (membership.PartitionConfig: GemFire's weighted rule) as the store
+// applies it: a coordinator, or a member taking over, that is about to publish a view removing at
+// least half of the previous view's weight at once shuts its side down instead. It tells every
+// member of the view it would have published to disconnect, and disconnects itself. A side that
+// shut down comes back member by member (a service manager restarts its servers) and joins the
+// surviving side once the partition heals.
 
-// ErrUnknownPartitionRule is the sentinel of ParsePartitionRule.
-var ErrUnknownPartitionRule = errors.New("kv: unknown partition rule")
-
-// PartitionRule says what a view change that loses much of the cluster at once does.
-type PartitionRule int
+// The rule's names, kept in this package for configurations written against it.
+type (
+	PartitionRule   = membership.PartitionRule
+	PartitionConfig = membership.PartitionConfig
+)
 
 const (
-	// NoQuorum is the rule of a cluster without partition detection: every view change goes ahead,
-	// whatever it loses (split brain under long partitions; kept for study). It is the zero value,
-	// so a configuration written before the rule existed keeps its behaviour.
-	NoQuorum PartitionRule = iota
-	// WeightedQuorum shuts down the side of a view change that loses at least half of the previous
-	// view's weight at once (GemFire's network partition detection).
-	WeightedQuorum
+	NoQuorum       = membership.NoQuorum
+	WeightedQuorum = membership.WeightedQuorum
 )
 
-var partitionRuleNames = [...]string{"none", "weights"}
-
-func (r PartitionRule) String() string {
-	if r >= 0 && int(r) < len(partitionRuleNames) {
-		return partitionRuleNames[r]
-	}
-	return fmt.Sprintf("PartitionRule(%d)", int(r))
-}
+// ErrUnknownPartitionRule is the sentinel of ParsePartitionRule.
+var ErrUnknownPartitionRule = membership.ErrUnknownPartitionRule
 
 // ParsePartitionRule turns "none" or "weights" into a PartitionRule.
 func ParsePartitionRule(name string) (PartitionRule, error) {
-	for i, n := range partitionRuleNames {
-		if n == name {
-			return PartitionRule(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w %q (known: %s)", ErrUnknownPartitionRule, name, strings.Join(partitionRuleNames[:], ", "))
-}
-
-// MarshalText writes the rule's name.
-func (r PartitionRule) MarshalText() ([]byte, error) {
-	if r < 0 || int(r) >= len(partitionRuleNames) {
-		return nil, fmt.Errorf("%w: PartitionRule(%d)", ErrUnknownPartitionRule, int(r))
-	}
-	return []byte(r.String()), nil
-}
-
-// UnmarshalText reads a rule name ("none", "weights").
-func (r *PartitionRule) UnmarshalText(b []byte) error {
-	v, err := ParsePartitionRule(string(b))
-	if err != nil {
-		return err
-	}
-	*r = v
-	return nil
-}
-
-// PartitionConfig is the partition rule and the members' weights.
-type PartitionConfig struct {
-	Rule PartitionRule
-	// MemberWeight is every server's weight; LeadMemberBonus is added for the lead member (the
-	// oldest member of the view). GemFire's defaults are 10 and 5.
-	MemberWeight    int
-	LeadMemberBonus int
+	return membership.ParsePartitionRule(name)
 }
 
 // DefaultPartitionConfig is GemFire's: the weighted rule with weights 10 and 5 more for the lead.
-func DefaultPartitionConfig() PartitionConfig {
-	return PartitionConfig{Rule: WeightedQuorum, MemberWeight: 10, LeadMemberBonus: 5}
-}
-
-func (c PartitionConfig) validate() error {
-	switch {
-	case c.Rule < 0 || int(c.Rule) >= len(partitionRuleNames):
-		return fmt.Errorf("%w: Partition.Rule=%d: %w", ErrInvalidConfig, int(c.Rule), ErrUnknownPartitionRule)
-	case c.MemberWeight < 0:
-		return invalidf("Partition.MemberWeight=%d is negative", c.MemberWeight)
-	case c.LeadMemberBonus < 0:
-		return invalidf("Partition.LeadMemberBonus=%d is negative", c.LeadMemberBonus)
-	case c.Rule == WeightedQuorum && c.MemberWeight == 0 && c.LeadMemberBonus == 0:
-		return invalidf("Partition.MemberWeight and Partition.LeadMemberBonus are both 0: the weighted rule needs a weight to count")
-	}
-	return nil
-}
-
-// weight is m's weight in view v.
-func (c PartitionConfig) weight(v *View, m Member) int {
-	if len(v.Members) > 0 && v.coordinator() == m {
-		return c.MemberWeight + c.LeadMemberBonus
-	}
-	return c.MemberWeight
-}
-
-// loss is the weight of prev that removed takes away, and prev's whole weight.
-func (c PartitionConfig) loss(prev *View, removed []Member) (lost, total int) {
-	for _, m := range prev.Members {
-		total += c.weight(prev, m)
-	}
-	for _, m := range removed {
-		if prev.rank(m) >= 0 {
-			lost += c.weight(prev, m)
-		}
-	}
-	return lost, total
-}
+func DefaultPartitionConfig() PartitionConfig { return membership.DefaultPartitionConfig() }
 
 // partitionShutdown applies the partition rule to a view change from prev that removes removed:
 // when the change loses at least half of prev's weight, this side of the partition (the members
@@ -134,7 +46,7 @@ func (s *Server) partitionShutdown(prev *View, removed []Member, byTakeover bool
 	if rule.Rule != WeightedQuorum || len(removed) == 0 || (byTakeover && s.cfg.Mutants.Has(TakeoverSkipsQuorum)) {
 		return false
 	}
-	lost, total := rule.loss(prev, removed)
+	lost, total := rule.Loss(prev.Members, removed)
 	if 2*lost < total {
 		return false
 	}
@@ -168,11 +80,11 @@ func (s *Server) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bo
 	if s.cfg.Partition.Rule != WeightedQuorum || s.view == nil {
 		return true
 	}
-	lost, total := s.cfg.Partition.loss(s.view, nil)
+	lost, total := s.cfg.Partition.Loss(s.view.Members, nil)
 	removed := false
 	for _, m := range s.view.Members {
 		if gone(m) {
-			lost += s.cfg.Partition.weight(s.view, m)
+			lost += s.cfg.Partition.Weight(s.view.Members, m)
 			removed = true
 		}
 	}

@@ -1,11 +1,12 @@
 // Package membership is what the components running on a cluster's members share with the
 // membership that runs them: who a member is (a server process, one incarnation of it), what a
 // component sees of the current view (its version and its members, oldest first, the oldest being
-// the elder), and the failure detector (Detector: GemFire's ring of heartbeats with a final check by
-// another member before a removal; detector.go).
+// the elder), the failure detector (Detector: GemFire's ring of heartbeats with a final check by
+// another member before a removal; detector.go) and the network partition rule (PartitionConfig:
+// GemFire's member weights; partition.go).
 //
 // The store (protocol/kv) runs the rest of the membership protocol itself today (views, the
-// coordinator as the oldest member, takeover, the partition rule), driving its Detector through the
+// coordinator as the oldest member, takeover, applying the partition rule), driving its Detector through the
 // DetectorHost interface; it hands every other component on the same member (the lock service,
 // protocol/dlock) a View at each view change, so that those components depend on this small
 // interface and not on the store.
