@@ -230,8 +230,20 @@ func (s *Service) Fire(env protocol.Env, id protocol.TimerID, tag protocol.Timer
 	g.timer = s.env.SetTimer(s.cfg.RetryInterval, protocol.TimerTag{Kind: TimerKind})
 }
 
+// The Service is a component of its member (membership.Component).
+var _ membership.Component = (*Service)(nil)
+
+// Owns reports whether m is a lock service message.
+func (s *Service) Owns(m protocol.Message) bool {
+	_, ok := m.(Message)
+	return ok
+}
+
+// TimerKind is the kind of the service's timers.
+func (s *Service) TimerKind() int32 { return TimerKind }
+
 // Receive handles a lock service message from node from.
-func (s *Service) Receive(env protocol.Env, from protocol.NodeID, m Message) {
+func (s *Service) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
 	s.env = env
 	c := s.participant(from)
 	if c < 0 {

@@ -165,7 +165,7 @@ func (s *Server) installView(v *View) {
 		s.runDeferredCoordinatorWork()
 	}
 	if s.view == v {
-		s.tellLockService()
+		s.tellComponents()
 	}
 }
 
@@ -244,8 +244,8 @@ func (s *Server) rejoin(reason string) {
 	s.confirm = confirmation{}
 	s.joined = false
 	s.view = nil
-	if s.locks != nil {
-		s.locks.Left(s.env)
+	for _, c := range s.components {
+		c.Left(s.env)
 	}
 	s.sendJoin()
 }

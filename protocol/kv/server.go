@@ -170,9 +170,11 @@ type Server struct {
 
 	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
 
-	// locks is this member's part of the lock service (nil when the cluster has none); it hears
-	// of every view this server installs.
-	locks *dlock.Service
+	// components run on this member beside the store (the lock service, locks, when the cluster
+	// has one): each hears of every view this server installs and gets its own messages and
+	// timers.
+	components []membership.Component
+	locks      *dlock.Service
 }
 
 type deferredMessage struct {
@@ -205,6 +207,7 @@ func newServer(cfg Config, self Member) *Server {
 	s.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	if cfg.Locks.Enabled() {
 		s.locks = dlock.NewService(cfg.Locks, self, protocol.NodeID(FirstLockClient(cfg)))
+		s.components = append(s.components, s.locks)
 	}
 	return s
 }
@@ -248,13 +251,13 @@ func (s *Server) Start(env protocol.Env) {
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
 	s.armHeartbeat()
-	s.tellLockService()
+	s.tellComponents()
 }
 
-// tellLockService hands the lock service the view just installed.
-func (s *Server) tellLockService() {
-	if s.locks != nil {
-		s.locks.ViewChanged(s.env, membership.View{Version: s.view.Version, Members: s.view.Members})
+// tellComponents hands the components the view just installed.
+func (s *Server) tellComponents() {
+	for _, c := range s.components {
+		c.ViewChanged(s.env, membership.View{Version: s.view.Version, Members: s.view.Members})
 	}
 }
 
@@ -296,9 +299,11 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 		s.onCopyWarnTimer(int(tag.Arg), id)
 	case timerFinalCheck:
 		s.det.OnFinalCheckTimer(id)
-	case dlock.TimerKind:
-		if s.locks != nil {
-			s.locks.Fire(env, id, tag)
+	default:
+		for _, c := range s.components {
+			if tag.Kind == c.TimerKind() {
+				c.Fire(env, id, tag)
+			}
 		}
 	}
 }
@@ -344,13 +349,12 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *protocol.ConnectionLost:
 		s.onConnectionLost(msg.Peer)
 		return
-	case dlock.Message:
-		if s.locks != nil {
-			s.locks.Receive(s.env, from, msg)
-		} else {
-			s.drops.Invalid++
+	}
+	for _, c := range s.components {
+		if c.Owns(m) {
+			c.Receive(s.env, from, m)
+			return
 		}
-		return
 	}
 	sm, ok := m.(serverMessage)
 	if !ok {

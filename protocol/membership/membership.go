@@ -107,3 +107,20 @@ func (v View) HasNode(id protocol.NodeID) (Member, bool) {
 func (v Version) String() string {
 	return "t" + strconv.FormatUint(v.Term, 10) + "." + strconv.FormatUint(v.Seq, 10)
 }
+
+// Component is a service that runs on a member beside the one that runs the membership (the lock
+// service beside the store): it is told of every view its member installs and of its member
+// leaving every view, and handles its own messages and timers, which the host routes to it.
+type Component interface {
+	// ViewChanged: the member installed v. Left: the member is in no view any more (it asks to
+	// join again).
+	ViewChanged(env protocol.Env, v View)
+	Left(env protocol.Env)
+	// Owns reports whether m is one of the component's messages; Receive handles one.
+	Owns(m protocol.Message) bool
+	Receive(env protocol.Env, from protocol.NodeID, m protocol.Message)
+	// TimerKind is the protocol.TimerTag.Kind of the component's timers, apart from its host's;
+	// Fire handles one of them.
+	TimerKind() int32
+	Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerTag)
+}
