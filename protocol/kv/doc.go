@@ -25,6 +25,12 @@
 // to any server (non-coordinators forward it) creates a copy of the bucket on the target and then
 // removes one old copy.
 //
+// With Config.Locks enabled, every server also hosts its part of the lock service (protocol/dlock)
+// as a membership.Component: it hears of every view the server installs and gets the service's
+// messages and timers. The lock clients take the node ids after the store's clients
+// (FirstLockClient, IsLockClient, names "l0", ...); whoever builds the cluster builds them with
+// dlock.NewClient and their workload (NewFactory builds servers and store clients only).
+//
 // The failure detector's traffic is background traffic (background timers while nobody is
 // overdue, and Heartbeat, Suspect, CheckRequest, CheckReply and Verdict are
 // protocol.BackgroundMessages), so a heartbeat in flight never keeps a run from being quiescent, and
@@ -84,8 +90,8 @@
 // unknown (a get, which never has an effect, or a write no attempt of which can have taken effect:
 // status fail).
 //
-// Membership. Failure detection is GemFire's (membership.Detector, driven from detector.go): the view's members form a ring in age
-// order, each member watches one neighbour, the next older one (the oldest watches the youngest),
+// Membership. Failure detection is GemFire's (membership.Detector, driven from detector.go): the
+// view's members form a ring in age order, each member watches one neighbour, the next older one (the oldest watches the youngest),
 // and sends one heartbeat per Config.HeartbeatInterval to the member watching it, so heartbeat
 // traffic is linear in the members. A watcher that has not heard from its neighbour for
 // Config.FailureDetectionTimeout suspects it and asks another member to check the suspect directly
