@@ -2,10 +2,12 @@ package kv
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
 )
 
 func TestValidateNamesTheParameter(t *testing.T) {
@@ -171,4 +173,23 @@ func TestDuplicateReplicateIsDroppedAndCountedOnce(t *testing.T) {
 	if s1.contentReceived[from] != 1 || s1.contentApplied[from] != 1 {
 		t.Errorf("channel counts received=%d applied=%d, want 1 and 1", s1.contentReceived[from], s1.contentApplied[from])
 	}
+}
+
+// TestLockClientIDsAreNotStoreClients: with a lock service, the ids after the store's clients are
+// lock clients; the store's factory refuses to build them (dlock.NewClient does, with their
+// workload) rather than build a store client there.
+func TestLockClientIDsAreNotStoreClients(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Locks = dlock.DefaultConfig()
+	id := protocol.NodeID(FirstLockClient(cfg))
+	if !IsClient(cfg, id) || IsStoreClient(cfg, id) || !IsLockClient(cfg, id) || NodeName(cfg, id) != "l0" {
+		t.Fatalf("node %d: client %v, store client %v, lock client %v, name %s", id, IsClient(cfg, id), IsStoreClient(cfg, id), IsLockClient(cfg, id), NodeName(cfg, id))
+	}
+	defer func() {
+		p := recover()
+		if p == nil || !strings.Contains(fmt.Sprint(p), "dlock.NewClient") {
+			t.Fatalf("NewNode of a lock client id: %v, want a panic naming dlock.NewClient", p)
+		}
+	}()
+	NewNode(cfg, id, 0)
 }

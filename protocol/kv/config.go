@@ -338,7 +338,8 @@ func (iv *initialViews) get() *View {
 }
 
 // NewNode builds one incarnation of node id: a *Server for ids 0..Servers-1, a *Client for the
-// next Clients ids. cfg must have passed Validate and id must be inside the cluster; both are
+// next Clients ids (not the lock clients after them: dlock.NewClient builds those). cfg must have
+// passed Validate and id must be inside the cluster; both are
 // programming errors here and panic with a message naming them (NewFactory returns the error
 // instead).
 func NewNode(cfg Config, id protocol.NodeID, incarnation uint32) protocol.Node {
@@ -354,8 +355,10 @@ func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initia
 		s := newServer(cfg, Member{ID: id, Inc: incarnation})
 		s.initial = initial
 		return s
-	case IsClient(cfg, id):
+	case IsStoreClient(cfg, id):
 		return newClient(cfg, id, initial.get())
+	case IsLockClient(cfg, id):
+		panic(fmt.Sprintf("%v: id=%d is a lock client, which dlock.NewClient builds with its workload", ErrUnknownNode, id))
 	}
 	panic(fmt.Sprintf("%v: id=%d with Servers=%d Clients=%d", ErrUnknownNode, id, cfg.Servers, cfg.Clients))
 }
