@@ -2,14 +2,12 @@ package notebooks
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/stateflush/stateflush/harness"
@@ -188,67 +186,24 @@ var (
 // lockKillPanel shows, per choice, the share of the monkey's kills that hit the grantor and the
 // elder, with Wilson intervals.
 func lockKillPanel(kills map[chaos.Victims]lockKills, seeds int) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Whom the monkey kills (lock-grantor-failover, every nemesis on, seeds 1–%d)", seeds),
-		"victim choice", "share of the monkey's kills")
-	roles := []struct {
-		name  string
-		count func(lockKills) int
-	}{
-		{"the grantor", func(k lockKills) int { return k.grantor }},
-		{"the elder (oldest member)", func(k lockKills) int { return k.elder }},
-		{"a member with no role", func(k lockKills) int { return k.noRole }},
+	share := func(count func(lockKills) int) func(chaos.Victims) (int, int) {
+		return func(v chaos.Victims) (int, int) { return count(kills[v]), kills[v].kills }
 	}
-	var ticks []plot.Tick
-	for i, v := range chaos.VictimChoices() {
-		ticks = append(ticks, plot.Tick{Value: float64(i), Label: string(v)})
-	}
-	for r, role := range roles {
-		points := errorPoints{}
-		for i, v := range chaos.VictimChoices() {
-			k := kills[v]
-			share := float64(role.count(k)) / float64(max(k.kills, 1))
-			low, high := wilson(role.count(k), k.kills)
-			points.XYs = append(points.XYs, plotter.XY{X: float64(i) + victimSpread(r), Y: share})
-			points.Low, points.High = append(points.Low, share-low), append(points.High, high-share)
-		}
-		if err := addErrorSeries(p, role.name, points, r); err != nil {
-			return nil, err
-		}
-	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	p.X.Min, p.X.Max = -0.5, float64(len(ticks))-0.5
-	p.Y.Min, p.Y.Max = 0, 0.5
-	p.Legend.Top = true
-	return p, nil
+	return killSharePanel(fmt.Sprintf("Whom the monkey kills (lock-grantor-failover, every nemesis on, seeds 1–%d)", seeds), 0.5, []choiceShare{
+		{"the grantor", share(func(k lockKills) int { return k.grantor })},
+		{"the elder (oldest member)", share(func(k lockKills) int { return k.elder })},
+		{"a member with no role", share(func(k lockKills) int { return k.noRole })},
+	})
 }
 
 // lockDetectionPanel shows each lock mutant's detection rate under each choice.
 func lockDetectionPanel(detections map[chaos.Victims][]lockDetection, seeds int) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Lock mutants caught, by victim choice (%d seeds per point, 95%% Wilson)", seeds),
-		"", "fraction of seeds that caught it")
-	var ticks []plot.Tick
-	for i, m := range dlock.AllMutants() {
-		ticks = append(ticks, plot.Tick{Value: float64(i), Label: m.String()})
+	var mutants []string
+	for _, m := range dlock.AllMutants() {
+		mutants = append(mutants, m.String())
 	}
-	for c, v := range chaos.VictimChoices() {
-		points := errorPoints{}
-		for i, d := range detections[v] {
-			rate := float64(d.detections) / float64(seeds)
-			low, high := wilson(d.detections, seeds)
-			points.XYs = append(points.XYs, plotter.XY{X: float64(i) + victimSpread(c), Y: rate})
-			points.Low, points.High = append(points.Low, rate-low), append(points.High, high-rate)
-		}
-		if err := addErrorSeries(p, "victims "+string(v), points, c); err != nil {
-			return nil, err
-		}
-	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	p.X.Tick.Label.Rotation = math.Pi / 2
-	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = -1, -0.5
-	p.X.Min, p.X.Max = -0.5, float64(len(ticks))-0.5
-	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top, p.Legend.Left = false, true // the lower left is empty: the first mutant is caught almost always
-	return p, nil
+	return detectionByChoicePanel(fmt.Sprintf("Lock mutants caught, by victim choice (%d seeds per point, 95%% Wilson)", seeds), mutants,
+		func(v chaos.Victims, i int) (int, int) { return detections[v][i].detections, seeds })
 }
 
 // lockFailoverSummary is the paragraph of 12's README that quotes its CSVs: how often each choice

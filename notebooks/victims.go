@@ -177,26 +177,43 @@ func victimSpread(choice int) float64 { return 0.22 * float64(choice-1) }
 // victimKillPanel shows, per choice, the share of the monkey's kills that hit the coordinator and
 // a primary (not the coordinator), with Wilson intervals.
 func victimKillPanel(kills map[chaos.Victims]victimKills) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Whom the monkey kills (default scenario, every nemesis on, seeds 1–%d)", victimSeeds),
-		"victim choice", "share of the monkey's kills")
-	roles := []struct {
-		name  string
-		count func(victimKills) int
-	}{
-		{"the coordinator (oldest member)", func(k victimKills) int { return k.coordinator }},
-		{"a primary (not the coordinator)", func(k victimKills) int { return k.primary }},
-		{"a member with no role", func(k victimKills) int { return k.noRole }},
+	share := func(count func(victimKills) int) func(chaos.Victims) (int, int) {
+		return func(v chaos.Victims) (int, int) { return count(kills[v]), kills[v].kills }
 	}
+	return killSharePanel(fmt.Sprintf("Whom the monkey kills (default scenario, every nemesis on, seeds 1–%d)", victimSeeds), 1, []choiceShare{
+		{"the coordinator (oldest member)", share(func(k victimKills) int { return k.coordinator })},
+		{"a primary (not the coordinator)", share(func(k victimKills) int { return k.primary })},
+		{"a member with no role", share(func(k victimKills) int { return k.noRole })},
+	})
+}
+
+// victimDetectionPanel shows each mutant's detection rate under each choice, with Wilson intervals.
+func victimDetectionPanel(mutants []string, detections map[chaos.Victims][]harness.MutantScore) (*plot.Plot, error) {
+	return detectionByChoicePanel(fmt.Sprintf("Detection rate by victim choice (%d seeds per point, 95%% Wilson intervals)", victimSeeds), mutants,
+		func(v chaos.Victims, i int) (int, int) { s := detections[v][i]; return s.Detections, s.Seeds })
+}
+
+// choiceShare is one series of a kill panel: a role, and per victim choice the monkey's kills that
+// hit it and all its kills.
+type choiceShare struct {
+	name  string
+	share func(chaos.Victims) (hits, kills int)
+}
+
+// killSharePanel shows, per victim choice, each series' share of the monkey's kills with its
+// Wilson interval, on a y axis from 0 to yMax.
+func killSharePanel(title string, yMax float64, series []choiceShare) (*plot.Plot, error) {
+	p := newPlot(title, "victim choice", "share of the monkey's kills")
 	var ticks []plot.Tick
 	for i, v := range chaos.VictimChoices() {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: string(v)})
 	}
-	for r, role := range roles {
+	for r, role := range series {
 		points := errorPoints{}
 		for i, v := range chaos.VictimChoices() {
-			k := kills[v]
-			share := float64(role.count(k)) / float64(max(k.kills, 1))
-			low, high := wilson(role.count(k), k.kills)
+			hits, kills := role.share(v)
+			share := float64(hits) / float64(max(kills, 1))
+			low, high := wilson(hits, kills)
 			points.XYs = append(points.XYs, plotter.XY{X: float64(i) + victimSpread(r), Y: share})
 			points.Low, points.High = append(points.Low, share-low), append(points.High, high-share)
 		}
@@ -206,24 +223,25 @@ func victimKillPanel(kills map[chaos.Victims]victimKills) (*plot.Plot, error) {
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = -0.5, float64(len(ticks))-0.5
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, yMax
 	p.Legend.Top = true
 	return p, nil
 }
 
-// victimDetectionPanel shows each mutant's detection rate under each choice, with Wilson intervals.
-func victimDetectionPanel(mutants []string, detections map[chaos.Victims][]harness.MutantScore) (*plot.Plot, error) {
-	p := newPlot(fmt.Sprintf("Detection rate by victim choice (%d seeds per point, 95%% Wilson intervals)", victimSeeds),
-		"", "fraction of seeds that caught it")
+// detectionByChoicePanel shows each mutant's detection rate under each victim choice (caught: the
+// seeds that caught mutant i under a choice, of how many), with Wilson intervals.
+func detectionByChoicePanel(title string, mutants []string, caught func(v chaos.Victims, i int) (k, n int)) (*plot.Plot, error) {
+	p := newPlot(title, "", "fraction of seeds that caught it")
 	var ticks []plot.Tick
 	for i, m := range mutants {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: m})
 	}
 	for c, v := range chaos.VictimChoices() {
 		points := errorPoints{}
-		for i, s := range detections[v] {
-			rate := float64(s.Detections) / float64(s.Seeds)
-			low, high := wilson(s.Detections, s.Seeds)
+		for i := range mutants {
+			k, n := caught(v, i)
+			rate := float64(k) / float64(n)
+			low, high := wilson(k, n)
 			points.XYs = append(points.XYs, plotter.XY{X: float64(i) + victimSpread(c), Y: rate})
 			points.Low, points.High = append(points.Low, rate-low), append(points.High, high-rate)
 		}

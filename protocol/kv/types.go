@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 
@@ -34,9 +35,9 @@ type Version struct {
 func (v Version) Compare(o Version) int {
 	switch {
 	case v.Epoch != o.Epoch:
-		return cmpUint(v.Epoch, o.Epoch)
+		return cmp.Compare(v.Epoch, o.Epoch)
 	case v.Counter != o.Counter:
-		return cmpUint(v.Counter, o.Counter)
+		return cmp.Compare(v.Counter, o.Counter)
 	case v.Member != o.Member:
 		if v.Member < o.Member {
 			return -1
@@ -48,16 +49,6 @@ func (v Version) Compare(o Version) int {
 
 // String formats a version as "epoch.counter@writer", e.g. "2.17@s1".
 func (v Version) String() string { return fmt.Sprintf("%d.%d@s%d", v.Epoch, v.Counter, v.Member) }
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // Entry is one key's state in a bucket: a value or a tombstone, with the version of the write that
 // produced it. Tombstones are kept forever so that a delete can never be undone by an older value

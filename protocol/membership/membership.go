@@ -13,6 +13,7 @@
 package membership
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
@@ -57,20 +58,10 @@ type Version struct {
 func (v Version) Compare(o Version) int {
 	switch {
 	case v.Term != o.Term:
-		return cmpUint(v.Term, o.Term)
+		return cmp.Compare(v.Term, o.Term)
 	default:
-		return cmpUint(v.Seq, o.Seq)
+		return cmp.Compare(v.Seq, o.Seq)
 	}
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // View is what a component sees of one installed view. Members must not be changed: the view it
