@@ -110,14 +110,23 @@ func decompose(value string, writes []*Operation) ([]*Operation, parse) {
 // tokenIndex indexes a key's writes by value, with their distinct lengths: at each position of a
 // value only the substrings of those lengths can be tokens.
 type tokenIndex struct {
-	byValue map[string][]*Operation
+	// sorted holds the writes with a value, sorted by value (stably: equal values keep the
+	// writes' order); groups are its runs of equal value, found by binary search. One array and
+	// no map: a key's index costs two allocations however many writes it has.
+	sorted  []*Operation
+	groups  []tokenGroup
 	lengths []int
-	used    map[*Operation]bool // decompose's scratch set
+	used    []bool       // decompose's scratch set, by position in sorted
+	path    []*Operation // decompose's scratch path
+}
+
+// tokenGroup is a run sorted[start:end] of writes of one value.
+type tokenGroup struct {
+	value      string
+	start, end int
 }
 
 func newTokenIndex(writes []*Operation) *tokenIndex {
-	// The writes grouped by value, each group in the writes' order, as subslices of one sorted
-	// array: one allocation, not one per distinct value (almost every value is distinct).
 	sorted := make([]*Operation, 0, len(writes))
 	for _, w := range writes {
 		if w.Value != "" {
@@ -125,13 +134,13 @@ func newTokenIndex(writes []*Operation) *tokenIndex {
 		}
 	}
 	slices.SortStableFunc(sorted, func(a, b *Operation) int { return strings.Compare(a.Value, b.Value) })
-	ix := &tokenIndex{byValue: make(map[string][]*Operation, len(sorted))}
+	ix := &tokenIndex{sorted: sorted}
 	for i := 0; i < len(sorted); {
 		j := i + 1
 		for j < len(sorted) && sorted[j].Value == sorted[i].Value {
 			j++
 		}
-		ix.byValue[sorted[i].Value] = sorted[i:j:j]
+		ix.groups = append(ix.groups, tokenGroup{value: sorted[i].Value, start: i, end: j})
 		if !slices.Contains(ix.lengths, len(sorted[i].Value)) {
 			ix.lengths = append(ix.lengths, len(sorted[i].Value))
 		}
@@ -141,16 +150,29 @@ func newTokenIndex(writes []*Operation) *tokenIndex {
 	return ix
 }
 
+// group is the run of writes whose value is token (an empty run when there is none).
+func (ix *tokenIndex) group(token string) tokenGroup {
+	i, found := slices.BinarySearchFunc(ix.groups, token, func(g tokenGroup, t string) int { return strings.Compare(g.value, t) })
+	if !found {
+		return tokenGroup{}
+	}
+	return ix.groups[i]
+}
+
+// decompose returns the tokens of value. The slice is the index's scratch path, valid until the
+// next call: every read of a key is decomposed in turn and judged at once, so one path, grown to
+// the longest value, serves them all instead of one grown per read.
 func (ix *tokenIndex) decompose(value string) ([]*Operation, parse) {
 	p := tokenParse{ix: ix, value: value}
+	if ix.used == nil {
+		ix.used = make([]bool, len(ix.sorted))
+	}
 	for _, allowRepeat := range []bool{false, true} {
-		p.allowRepeat, p.exhausted, p.path = allowRepeat, false, nil
-		if ix.used == nil {
-			ix.used = make(map[*Operation]bool, len(value)/4)
-		} else {
-			clear(ix.used)
-		}
-		if p.search(0) {
+		p.allowRepeat, p.exhausted, p.path = allowRepeat, false, ix.path[:0]
+		clear(ix.used)
+		found := p.search(0)
+		ix.path = p.path[:0] // keep what the path grew to
+		if found {
 			return p.path, parsed
 		}
 		if p.exhausted {
@@ -176,26 +198,28 @@ func (p *tokenParse) search(pos int) bool {
 	if pos == len(p.value) {
 		return true
 	}
-	used := p.ix.used
+	used, sorted := p.ix.used, p.ix.sorted
 	for _, n := range p.ix.lengths {
 		if pos+n > len(p.value) {
 			break
 		}
-		for _, w := range p.ix.byValue[p.value[pos:pos+n]] {
+		g := p.ix.group(p.value[pos : pos+n])
+		for k := g.start; k < g.end; k++ {
+			w := sorted[k]
 			if p.steps++; p.steps > maxParseSteps {
 				p.exhausted = true
 				return false
 			}
-			if (!p.allowRepeat && used[w]) || (pos > 0 && w.Kind != OpAppend) {
+			if (!p.allowRepeat && used[k]) || (pos > 0 && w.Kind != OpAppend) {
 				continue
 			}
-			used[w] = true
+			used[k] = true
 			p.path = append(p.path, w)
 			if p.search(pos+n) || p.exhausted {
 				return !p.exhausted
 			}
 			p.path = p.path[:len(p.path)-1]
-			used[w] = false
+			used[k] = false
 			if !p.allowRepeat {
 				continue
 			}
