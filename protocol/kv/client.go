@@ -12,10 +12,12 @@ import (
 // so that a write is applied at most once. When timeouts or redirects run out an operation ends with
 // status unknown (a get, which never has an effect, with status fail); it is never dropped.
 type Client struct {
-	cfg   Config
-	id    protocol.NodeID
-	index int
-	env   protocol.Env
+	// requests carves the client's requests (slab.go).
+	requests slab[ClientRequest]
+	cfg      Config
+	id       protocol.NodeID
+	index    int
+	env      protocol.Env
 	// attrBuf is the reused attribute list of the client's events (Env.Emit keeps none).
 	attrBuf []protocol.Attr
 
@@ -173,8 +175,9 @@ func (c *Client) sendAttempt(target protocol.NodeID) {
 		target = protocol.NodeID((int(op.target) + 1) % c.cfg.Servers)
 	}
 	op.target = target
-	c.env.Send(target, &ClientRequest{Seq: op.seq, Op: op.kind, Key: op.key, Value: op.value,
-		AnyCopy: op.kind == protocol.OpGet && c.cfg.ReadFromAnyCopy})
+	m := c.requests.next()
+	*m = ClientRequest{Seq: op.seq, Op: op.kind, Key: op.key, Value: op.value, AnyCopy: op.kind == protocol.OpGet && c.cfg.ReadFromAnyCopy}
+	c.env.Send(target, m)
 	c.env.CancelTimer(op.timer)
 	op.timer = c.env.SetTimer(c.cfg.ClientOpTimeout, protocol.TimerTag{Kind: timerClientTimeout, Arg: int64(op.seq)})
 }

@@ -42,7 +42,9 @@ func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, k
 	// profileMembers lists them sorted and distinct, as a memberSet is: the list is the set.
 	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: memberSet(recipients)}
 	for _, m := range recipients {
-		s.send(m, &ReadFence{Hdr: s.hdr(m), Bucket: b.index, Epoch: b.epoch, ReadID: r.id})
+		fence := s.fences.next()
+		*fence = ReadFence{Hdr: s.hdr(m), Bucket: b.index, Epoch: b.epoch, ReadID: r.id}
+		s.send(m, fence)
 	}
 	b.reads = append(b.reads, r)
 }
@@ -50,7 +52,8 @@ func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, k
 // onReadFence: the primary of a bucket asks whether this copy still accepts it. A copy that had
 // not heard of the sender's newer epoch accepts it, as a replicated write would make it.
 func (s *Server) onReadFence(from Member, m *ReadFence) {
-	reply := &ReadFenceReply{Hdr: s.hdr(from), Bucket: m.Bucket, ReadID: m.ReadID}
+	reply := s.fenceReplies.next()
+	*reply = ReadFenceReply{Hdr: s.hdr(from), Bucket: m.Bucket, ReadID: m.ReadID}
 	b := s.buckets[m.Bucket]
 	switch {
 	case b == nil:
@@ -101,7 +104,9 @@ func (s *Server) settleReads(b *bucketState) {
 		case stale || (r.failed && len(r.awaiting) == 0):
 			s.replyClient(r.client, r.seq, replyRetry, b.index)
 		case len(r.awaiting) == 0:
-			s.env.Send(r.client, &ClientReply{Seq: r.seq, Status: replyOK, Read: true, Found: r.found, Value: r.value, Bucket: b.index, Primary: -1})
+			reply := s.replies.next()
+			*reply = ClientReply{Seq: r.seq, Status: replyOK, Read: true, Found: r.found, Value: r.value, Bucket: b.index, Primary: -1}
+			s.env.Send(r.client, reply)
 		default:
 			keep = append(keep, r)
 		}

@@ -168,6 +168,13 @@ type Server struct {
 	selfQueue []protocol.Message
 	drops     DropCounts
 
+	// The slabs the most frequent messages are carved from (slab.go).
+	replies      slab[ClientReply]
+	replicates   slab[Replicate]
+	acks         slab[WriteAck]
+	fences       slab[ReadFence]
+	fenceReplies slab[ReadFenceReply]
+
 	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
 
 	// components run on this member beside the store (the lock service, locks, when the cluster

@@ -173,7 +173,9 @@ func (s *Server) onDistributeTimer(id uint64) {
 				continue // left, or removed from the bucket, since the recipients were chosen
 			}
 			s.contentSent[r]++
-			s.send(r, &Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync})
+			m := s.replicates.next()
+			*m = Replicate{Hdr: s.hdr(r), ChannelSeq: s.contentSent[r], Bucket: b.index, Epoch: w.epoch, WriteID: w.id, Entries: w.entries, Events: w.events, Sync: w.sync}
+			s.send(r, m)
 			awaiting = append(awaiting, r)
 		}
 		w.awaiting, w.recipients = memberSet(awaiting), nil
@@ -266,13 +268,16 @@ func (s *Server) unblock(b *bucketState) {
 // replyRead answers a get.
 func (s *Server) replyRead(client protocol.NodeID, seq uint64, b *bucketState, key string) {
 	found, value := b.read(key)
-	s.env.Send(client, &ClientReply{Seq: seq, Status: replyOK, Read: true, Found: found, Value: value, Bucket: b.index, Primary: -1})
+	reply := s.replies.next()
+	*reply = ClientReply{Seq: seq, Status: replyOK, Read: true, Found: found, Value: value, Bucket: b.index, Primary: -1}
+	s.env.Send(client, reply)
 }
 
 // replyClient answers a client without a read result. Anything but ok carries this server's
 // knowledge of the bucket, so the client can follow it.
 func (s *Server) replyClient(client protocol.NodeID, seq uint64, status replyStatus, bucket int) {
-	r := &ClientReply{Seq: seq, Status: status, Bucket: bucket, Primary: -1}
+	r := s.replies.next()
+	*r = ClientReply{Seq: seq, Status: status, Bucket: bucket, Primary: -1}
 	if status != replyOK {
 		meta := &s.view.Buckets[bucket]
 		r.View = s.view.Version
@@ -329,7 +334,8 @@ func (s *Server) onApplyTimer() {
 func (s *Server) applyReplicate(from Member, m *Replicate) {
 	s.contentApplied[from]++
 	b := s.buckets[m.Bucket]
-	ack := &WriteAck{Hdr: s.hdr(from), Bucket: m.Bucket, WriteID: m.WriteID}
+	ack := s.acks.next()
+	*ack = WriteAck{Hdr: s.hdr(from), Bucket: m.Bucket, WriteID: m.WriteID}
 	switch {
 	case b == nil:
 		ack.Outcome = ackNotHolder
