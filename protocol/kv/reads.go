@@ -32,7 +32,7 @@ type pendingRead struct {
 // fenceRead serves a get whose key has no write in progress: it reads the value now and answers
 // once every recipient confirms this primary (at once when the copy has no other holder).
 func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, key string) {
-	recipients := b.profileMembers()
+	recipients := b.profileMembersIn(s.memberPieces.take(len(b.profiles)))
 	if len(recipients) == 0 || s.cfg.Mutants.Has(LocalReads) {
 		s.replyRead(client, seq, b, key)
 		return
@@ -40,7 +40,8 @@ func (s *Server) fenceRead(b *bucketState, client protocol.NodeID, seq uint64, k
 	found, value := b.read(key)
 	s.nextReadID++
 	// profileMembers lists them sorted and distinct, as a memberSet is: the list is the set.
-	r := &pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: memberSet(recipients)}
+	r := s.readSlab.next()
+	*r = pendingRead{id: s.nextReadID, epoch: b.epoch, client: client, seq: seq, found: found, value: value, awaiting: memberSet(recipients)}
 	for _, m := range recipients {
 		fence := s.fences.next()
 		*fence = ReadFence{Hdr: s.hdr(m), Bucket: b.index, Epoch: b.epoch, ReadID: r.id}

@@ -174,6 +174,9 @@ type Server struct {
 	acks         slab[WriteAck]
 	fences       slab[ReadFence]
 	fenceReplies slab[ReadFenceReply]
+	writeSlab    slab[write]       // the store's records of writes in progress
+	readSlab     slab[pendingRead] // and of fenced reads
+	memberPieces pieces[Member]    // their recipients
 
 	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
 

@@ -21,3 +21,24 @@ func (s *slab[T]) next() *T {
 	s.free = s.free[1:]
 	return v
 }
+
+// pieces carves slices of T from arrays of piecesSize: each has the length asked for and no
+// capacity beyond it, so that growing one reallocates it rather than running into the next.
+type pieces[T any] struct {
+	free []T
+}
+
+const piecesSize = 256
+
+// take is a slice of n zero values of T.
+func (p *pieces[T]) take(n int) []T {
+	if n > piecesSize/4 {
+		return make([]T, n)
+	}
+	if n > len(p.free) {
+		p.free = make([]T, piecesSize)
+	}
+	out := p.free[:n:n]
+	p.free = p.free[n:]
+	return out
+}

@@ -138,6 +138,8 @@ type write struct {
 	// each (a retry of the same event adds a client): one allocation for the write, not three.
 	firstClient [1]clientWait
 	firstEvent  [1]EventID
+	// firstEntry backs entries for a client write, which writes one entry (applyAtOrigin).
+	firstEntry [1]Entry
 }
 
 func newBucketState(index int) *bucketState {
@@ -237,7 +239,12 @@ func (b *bucketState) maxVersion() Version {
 // profileMembers lists the members this copy holds a profile of, sorted as a memberSet is
 // (compareMembers): the list is a valid memberSet.
 func (b *bucketState) profileMembers() []Member {
-	out := make([]Member, 0, len(b.profiles))
+	return b.profileMembersIn(make([]Member, len(b.profiles)))
+}
+
+// profileMembersIn is profileMembers written into out, which has room for len(b.profiles).
+func (b *bucketState) profileMembersIn(out []Member) []Member {
+	out = out[:0]
 	for m := range b.profiles {
 		out = append(out, m)
 	}

@@ -122,7 +122,8 @@ func (s *Server) applyAtOrigin(b *bucketState, w *write) {
 		b.set(e)
 	}
 	b.mergeEvents(w.events)
-	w.entries = []Entry{e}
+	w.firstEntry[0] = e
+	w.entries = w.firstEntry[:1:1]
 }
 
 func (s *Server) nextVersion(b *bucketState) Version {
@@ -132,7 +133,9 @@ func (s *Server) nextVersion(b *bucketState) Version {
 
 func (s *Server) newWrite(b *bucketState, entries []Entry, events []EventID, sync bool) *write {
 	s.nextWriteID++
-	return &write{id: s.nextWriteID, bucket: b.index, epoch: b.epoch, entries: entries, events: events, sync: sync}
+	w := s.writeSlab.next()
+	*w = write{id: s.nextWriteID, bucket: b.index, epoch: b.epoch, entries: entries, events: events, sync: sync}
+	return w
 }
 
 // distribute counts the write in, then chooses its recipients, then (after the distribution delay)
@@ -141,7 +144,7 @@ func (s *Server) newWrite(b *bucketState, entries []Entry, events []EventID, syn
 func (s *Server) distribute(b *bucketState, w *write) {
 	b.outgoing[w.id] = w
 	s.writes[w.id] = w
-	w.recipients = b.profileMembers()
+	w.recipients = b.profileMembersIn(s.memberPieces.take(len(b.profiles)))
 	s.setTimer(s.cfg.DistributionDelay, timerDistribute, int64(w.id), false)
 }
 

@@ -40,12 +40,28 @@ func (m Member) String() string {
 	if !m.Valid() {
 		return "none"
 	}
-	// strconv, not fmt: members are named in every view-change event.
-	name := "s" + strconv.Itoa(int(m.ID))
+	// A table for the usual ids, strconv beyond: members are named in every view-change event.
+	name := serverName(m.ID)
 	if m.Inc == 0 {
 		return name
 	}
 	return name + "#" + strconv.FormatUint(uint64(m.Inc), 10)
+}
+
+// serverNames are "s0".."s255", built once: naming a member costs no allocation.
+var serverNames = func() [256]string {
+	var names [256]string
+	for i := range names {
+		names[i] = "s" + strconv.Itoa(i)
+	}
+	return names
+}()
+
+func serverName(id protocol.NodeID) string {
+	if id >= 0 && int(id) < len(serverNames) {
+		return serverNames[id]
+	}
+	return "s" + strconv.Itoa(int(id))
 }
 
 // Version orders views: Term grows when a new coordinator takes over, Seq counts the views one
