@@ -134,7 +134,8 @@ func newTokenIndex(writes []*Operation) *tokenIndex {
 		}
 	}
 	slices.SortStableFunc(sorted, func(a, b *Operation) int { return strings.Compare(a.Value, b.Value) })
-	ix := &tokenIndex{sorted: sorted}
+	// Sized once: a run per distinct value at most, and values of a handful of lengths.
+	ix := &tokenIndex{sorted: sorted, groups: make([]tokenGroup, 0, len(sorted)), lengths: make([]int, 0, 4)}
 	for i := 0; i < len(sorted); {
 		j := i + 1
 		for j < len(sorted) && sorted[j].Value == sorted[i].Value {

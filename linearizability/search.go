@@ -42,8 +42,13 @@ type search struct {
 	cache      map[uint64][]cacheEntry
 	arena      bitset // the remaining room of the block that cached bitsets are carved from
 	arenaBlock int    // the size of that block, in words
-	cacheBytes int64
-	budget     *cacheBudget
+	// buckets is the remaining room of the block that one-entry cache buckets are carved from
+	// (almost every hash has one configuration), and bucketBlock that block's size: blocks
+	// double from a few buckets, so that a small search allocates little.
+	buckets     []cacheEntry
+	bucketBlock int
+	cacheBytes  int64
+	budget      *cacheBudget
 	// entryBytes is what one cache entry is accounted as: its bitset, the slice and interface
 	// headers, and a share of the map.
 	entryBytes int64
@@ -296,10 +301,28 @@ func (s *search) remember(state any) bool {
 	}
 	if s.budget.take(s.entryBytes) {
 		s.cacheBytes += s.entryBytes
+		if bucket == nil {
+			bucket = s.newBucket()
+		}
 		s.cache[key] = append(bucket, cacheEntry{s.keep(s.linearized), state})
 	}
 	return true
 }
+
+// newBucket is an empty cache bucket with room for one entry, carved from a block of them; a
+// second entry reallocates the bucket, as append does.
+func (s *search) newBucket() []cacheEntry {
+	if len(s.buckets) == 0 {
+		s.bucketBlock = min(max(2*s.bucketBlock, 4), maxBucketBlock)
+		s.buckets = make([]cacheEntry, s.bucketBlock)
+	}
+	b := s.buckets[:0:1]
+	s.buckets = s.buckets[1:]
+	return b
+}
+
+// maxBucketBlock bounds how many one-entry buckets one allocation carves.
+const maxBucketBlock = 256
 
 // keep copies a bitset into the search's arena, so that remembering a configuration costs an
 // allocation per block rather than one per configuration. Blocks double from a few configurations'
