@@ -6,6 +6,7 @@ import (
 
 	"github.com/stateflush/stateflush/linearizability"
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/dlock"
 	"github.com/stateflush/stateflush/protocol/kv"
 	"github.com/stateflush/stateflush/sim/trace"
 )
@@ -103,8 +104,14 @@ func (h *holdChecker) observe(r *trace.Record, name func(protocol.NodeID) string
 	}
 }
 
-// splitLockOperations separates the lock service's operations from the store's.
+// splitLockOperations separates the lock service's operations from the store's; a history without
+// lock operations comes back as it is.
 func splitLockOperations(h linearizability.History) (store, locks linearizability.History) {
+	if !slices.ContainsFunc(h, func(op linearizability.Operation) bool {
+		return op.Kind == linearizability.OpLock || op.Kind == linearizability.OpUnlock
+	}) {
+		return h, nil
+	}
 	for _, op := range h {
 		if op.Kind == linearizability.OpLock || op.Kind == linearizability.OpUnlock {
 			locks = append(locks, op)
@@ -121,10 +128,7 @@ func lockLiveness(world *kvWorld) []string {
 	cfg := world.cfg
 	var out []string
 	for id := kv.FirstLockClient(cfg); id < kv.Nodes(cfg); id++ {
-		c, ok := world.sim.Node(protocol.NodeID(id)).(interface {
-			Done() bool
-			Pending() string
-		})
+		c, ok := world.sim.Node(protocol.NodeID(id)).(*dlock.Client)
 		if !ok {
 			continue
 		}

@@ -243,17 +243,9 @@ func lockFailoverSummary(killsCSV, detectionCSV string) (string, error) {
 	ageKillsGrantorMore := false
 	if age, ok := byChoice[string(chaos.VictimsByAge)]; ok {
 		if uniform, ok := byChoice[string(chaos.VictimsUniform)]; ok {
-			aLow, aHigh := wilson(age.grantor, age.kills)
-			uLow, uHigh := wilson(uniform.grantor, uniform.kills)
-			verdict := "about as often as"
-			switch {
-			case aLow > uHigh:
-				verdict, ageKillsGrantorMore = "more often than", true
-			case aHigh < uLow:
-				verdict = "less often than"
-			}
-			fmt.Fprintf(&b, "Weighted by age, the monkey kills the grantor %s a uniform monkey does (95%% intervals %.0f–%.0f%% and %.0f–%.0f%%).\n",
-				verdict, 100*aLow, 100*aHigh, 100*uLow, 100*uHigh)
+			var sentence string
+			sentence, ageKillsGrantorMore = ageAgainstUniform("the grantor", age.grantor, age.kills, uniform.grantor, uniform.kills)
+			b.WriteString(sentence)
 		}
 	}
 	type record struct {
@@ -301,7 +293,7 @@ func lockFailoverSummary(killsCSV, detectionCSV string) (string, error) {
 		for i, a := range choices {
 			for _, c := range choices[i+1:] {
 				x, y := byMutant[m][a], byMutant[m][c]
-				if x.high < y.low || y.high < x.low {
+				if separate(x.low, x.high, y.low, y.high) {
 					pairs = append(pairs, fmt.Sprintf("%s %.3f vs %s %.3f", a, x.rate, c, y.rate))
 				}
 			}

@@ -171,6 +171,26 @@ func wilson(k, n int) (low, high float64) {
 	return max(0, centre-half), min(1, centre+half)
 }
 
+// ageAgainstUniform is the sentence that compares how often an age-weighted and a uniform monkey
+// kill a role (hits of kills each, with 95% Wilson intervals), and whether the age-weighted one
+// kills it more often (the intervals separate that way).
+func ageAgainstUniform(role string, ageHits, ageKills, uniformHits, uniformKills int) (string, bool) {
+	aLow, aHigh := wilson(ageHits, ageKills)
+	uLow, uHigh := wilson(uniformHits, uniformKills)
+	verdict := "about as often as"
+	switch {
+	case aLow > uHigh:
+		verdict = "more often than"
+	case aHigh < uLow:
+		verdict = "less often than"
+	}
+	return fmt.Sprintf("Weighted by age, the monkey kills %s %s a uniform monkey does (95%% intervals %.0f–%.0f%% and %.0f–%.0f%%).\n",
+		role, verdict, 100*aLow, 100*aHigh, 100*uLow, 100*uHigh), aLow > uHigh
+}
+
+// separate reports whether two 95% intervals do not overlap.
+func separate(aLow, aHigh, bLow, bHigh float64) bool { return aHigh < bLow || bHigh < aLow }
+
 // victimSpread places the choices' points side by side around each x position.
 func victimSpread(choice int) float64 { return 0.22 * float64(choice-1) }
 
@@ -312,17 +332,8 @@ func victimsSummary(killsCSV, detectionCSV string) (string, error) {
 	// The seed's hypothesis first: does weighting by age make the monkey kill the oldest member more?
 	if age, okAge := byChoice[string(chaos.VictimsByAge)]; okAge {
 		if uniform, ok := byChoice[string(chaos.VictimsUniform)]; ok {
-			aLow, aHigh := wilson(age.coordinator, age.kills)
-			uLow, uHigh := wilson(uniform.coordinator, uniform.kills)
-			verdict := "about as often as"
-			switch {
-			case aLow > uHigh:
-				verdict = "more often than"
-			case aHigh < uLow:
-				verdict = "less often than"
-			}
-			fmt.Fprintf(&b, "Weighted by age, the monkey kills the coordinator %s a uniform monkey does (95%% intervals %.0f–%.0f%% and %.0f–%.0f%%).\n",
-				verdict, 100*aLow, 100*aHigh, 100*uLow, 100*uHigh)
+			sentence, _ := ageAgainstUniform("the coordinator", age.coordinator, age.kills, uniform.coordinator, uniform.kills)
+			b.WriteString(sentence)
 		}
 	}
 	type interval struct{ rate, low, high float64 }
@@ -363,7 +374,7 @@ func victimsSummary(killsCSV, detectionCSV string) (string, error) {
 		for i, a := range choices {
 			for _, c := range choices[i+1:] {
 				x, y := byMutant[m][a], byMutant[m][c]
-				if x.high < y.low || y.high < x.low {
+				if separate(x.low, x.high, y.low, y.high) {
 					apart = append(apart, fmt.Sprintf("`%s` (%s %.2f, %s %.2f)", m, a, x.rate, c, y.rate))
 				}
 			}
