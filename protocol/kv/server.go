@@ -215,6 +215,7 @@ func newServer(cfg Config, self Member) *Server {
 		streams:         map[uint64]*imageStream{},
 	}
 	s.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
+	s.snap.srv = s
 	if cfg.Locks.Enabled() {
 		s.locks = dlock.NewService(cfg.Locks, self, protocol.NodeID(FirstLockClient(cfg)))
 		s.components = append(s.components, s.locks)
@@ -275,7 +276,7 @@ func (s *Server) tellComponents() {
 func (s *Server) Receive(env protocol.Env, from protocol.NodeID, m protocol.Message) {
 	s.enter(env)
 	defer s.leave()
-	s.recordSnapshotChannels(from, m)
+	s.snap.recordSnapshotChannels(from, m)
 	s.dispatch(from, m)
 }
 
@@ -327,12 +328,12 @@ func (s *Server) enter(env protocol.Env) {
 // returns: a role that talks to itself (the coordinator that is also the new copy, the source
 // answering for itself) goes through the same handlers without re-entering one.
 func (s *Server) leave() {
-	s.settleSnapshots()
+	s.snap.settleSnapshots()
 	for len(s.selfQueue) > 0 {
 		m := s.selfQueue[0]
 		s.selfQueue = s.selfQueue[1:]
 		s.dispatch(s.self.ID, m)
-		s.settleSnapshots()
+		s.snap.settleSnapshots()
 	}
 	s.env = nil
 }
@@ -345,13 +346,13 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	}
 	switch msg := m.(type) {
 	case *ClientRequest:
-		if s.holdForSnapshot(from, msg) {
+		if s.snap.holdForSnapshot(from, msg) {
 			return
 		}
 		s.onClientRequest(from, msg)
 		return
 	case *StartSnapshot:
-		s.onStartSnapshot(msg)
+		s.snap.onStartSnapshot(msg)
 		return
 	case *Rebalance:
 		s.onRebalance(from, msg)
@@ -395,7 +396,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	}
 	if sm, ok := m.(snapshotMessage); ok {
 		// Also while joining: a restarted server may already be in a snapshot's member list.
-		s.onSnapshotMessage(sender, sm)
+		s.snap.onSnapshotMessage(sender, sm)
 		return
 	}
 	if !s.joined {

@@ -86,9 +86,12 @@ const EventSnapshotAbandoned = "snapshot-abandoned"
 // initiator, so that (client, seq) stays unique in the history across restarts.
 const snapshotSeqPerIncarnation = 1_000_000
 
-// snapshotState is a server's part in every snapshot it takes part in or leads. Its zero value is
+// snapshotState is a server's part in every snapshot it takes part in or leads: the marker rules,
+// holding writes for the flush variant, and the initiator's side. It owns the snapshot state; the
+// server's buckets, view and network it reaches through srv. Its zero value, with srv set, is
 // ready to use.
 type snapshotState struct {
+	srv   *Server
 	runs  map[string]*snapshotRun  // this server's part as a member, by snapshot id
 	leads map[string]*snapshotLead // snapshots this server initiated and has not ended, by id
 	ended map[string]Member        // ids whose part ended here, and their initiators (late messages are ignored)
@@ -178,10 +181,10 @@ func (s *Server) ActiveSnapshots() []string {
 func (s *Server) HeldSnapshotWrites() int { return len(s.snap.held) }
 
 // onStartSnapshot begins a snapshot with this server as its initiator.
-func (s *Server) onStartSnapshot(m *StartSnapshot) {
-	s.snap.asked++
-	seq := uint64(s.self.Inc)*snapshotSeqPerIncarnation + s.snap.asked
-	s.emit(protocol.EventOpInvoke, a("client", s.self.ID), a("seq", seq), a("op", protocol.OpSnapshot))
+func (st *snapshotState) onStartSnapshot(m *StartSnapshot) {
+	st.asked++
+	seq := uint64(st.srv.self.Inc)*snapshotSeqPerIncarnation + st.asked
+	st.srv.emit(protocol.EventOpInvoke, a("client", st.srv.self.ID), a("seq", seq), a("op", protocol.OpSnapshot))
 	reject := ""
 	switch {
 	case m.ID == "":
@@ -190,99 +193,99 @@ func (s *Server) onStartSnapshot(m *StartSnapshot) {
 		reject = "unknown variant " + m.Variant.String()
 	case !m.Mutant.valid():
 		reject = "unknown mutant " + m.Mutant.String()
-	case !s.joined:
+	case !st.srv.joined:
 		reject = "initiator is not in a view"
-	case s.snap.known(m.ID):
+	case st.known(m.ID):
 		reject = "snapshot id already used"
 	}
 	if reject != "" {
-		s.drops.Invalid++
-		s.emit(protocol.EventSnapshotAborted, a("snapshot", m.ID), a("reason", reject))
-		s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", seq), a("status", protocol.StatusFail))
+		st.srv.drops.Invalid++
+		st.srv.emit(protocol.EventSnapshotAborted, a("snapshot", m.ID), a("reason", reject))
+		st.srv.emit(protocol.EventOpReturn, a("client", st.srv.self.ID), a("seq", seq), a("status", protocol.StatusFail))
 		return
 	}
-	members := append([]Member(nil), s.view.Members...)
+	members := append([]Member(nil), st.srv.view.Members...)
 	sortMembers(members)
 	lead := &snapshotLead{
-		snapshotDef: snapshotDef{id: m.ID, initiator: s.self, members: members, view: s.view.Version, variant: m.Variant, mutant: m.Mutant},
+		snapshotDef: snapshotDef{id: m.ID, initiator: st.srv.self, members: members, view: st.srv.view.Version, variant: m.Variant, mutant: m.Mutant},
 		seq:         seq, ready: map[Member]bool{}, reports: map[Member]*SnapshotReport{},
 	}
-	for i := range s.view.Buckets {
-		lead.lost = append(lead.lost, s.view.Buckets[i].Lost)
+	for i := range st.srv.view.Buckets {
+		lead.lost = append(lead.lost, st.srv.view.Buckets[i].Lost)
 	}
-	if s.snap.leads == nil {
-		s.snap.leads = map[string]*snapshotLead{}
+	if st.leads == nil {
+		st.leads = map[string]*snapshotLead{}
 	}
-	s.snap.leads[m.ID] = lead
+	st.leads[m.ID] = lead
 	if m.Variant == SnapshotFlush {
 		for _, to := range members {
-			s.send(to, &SnapshotHold{Hdr: s.hdr(to), ID: m.ID, Initiator: s.self, Members: members, View: lead.view, Mutant: m.Mutant})
+			st.srv.send(to, &SnapshotHold{Hdr: st.srv.hdr(to), ID: m.ID, Initiator: st.srv.self, Members: members, View: lead.view, Mutant: m.Mutant})
 		}
 		return
 	}
-	s.startRecording(lead)
+	st.startRecording(lead)
 }
 
 // startRecording runs the marker algorithm from the initiator: it records its own state and sends
 // its markers.
-func (s *Server) startRecording(lead *snapshotLead) {
+func (st *snapshotState) startRecording(lead *snapshotLead) {
 	lead.recording = true
-	run := s.snap.runs[lead.id]
+	run := st.runs[lead.id]
 	if run == nil {
-		run = s.joinSnapshot(lead.snapshotDef)
+		run = st.joinSnapshot(lead.snapshotDef)
 	}
 	if run == nil {
 		// The initiator's own part ended before the markers (it abandoned it): nothing to record.
-		s.abortSnapshot(lead, "the initiator's own part ended before recording")
+		st.abortSnapshot(lead, "the initiator's own part ended before recording")
 		return
 	}
-	s.recordLocalState(run)
-	s.reportIfClosed(run)
+	st.recordLocalState(run)
+	st.reportIfClosed(run)
 }
 
 // joinSnapshot creates this server's part in a snapshot, or returns nil if it must not take part
 // (an ended ID, or a member list without this incarnation).
-func (s *Server) joinSnapshot(def snapshotDef) *snapshotRun {
-	if _, taken := s.snap.initiatorOf(def.id); taken {
+func (st *snapshotState) joinSnapshot(def snapshotDef) *snapshotRun {
+	if _, taken := st.initiatorOf(def.id); taken {
 		return nil
 	}
 	run := &snapshotRun{snapshotDef: def, memberIDs: map[protocol.NodeID]bool{}, markers: map[protocol.NodeID]bool{}}
 	self := false
 	for _, m := range def.members {
 		run.memberIDs[m.ID] = true
-		self = self || m == s.self
+		self = self || m == st.srv.self
 	}
 	if !self {
 		return nil
 	}
-	if s.snap.runs == nil {
-		s.snap.runs = map[string]*snapshotRun{}
+	if st.runs == nil {
+		st.runs = map[string]*snapshotRun{}
 	}
-	s.snap.runs[def.id] = run
+	st.runs[def.id] = run
 	return run
 }
 
 // recordLocalState records this member's state at its cut point and sends its markers, all in one
 // step, so that no message leaves on a member channel between the recording and the marker.
-func (s *Server) recordLocalState(run *snapshotRun) {
+func (st *snapshotState) recordLocalState(run *snapshotRun) {
 	run.recorded = true
-	for i, b := range s.buckets {
+	for i, b := range st.srv.buckets {
 		if b == nil {
 			continue
 		}
 		run.copies = append(run.copies, SnapshotCopy{Bucket: i, Primary: b.role != roleFollower,
 			Initialized: b.initialized, Epoch: b.epoch, Entries: b.sortedEntries()})
 	}
-	for _, in := range s.applyQueue {
+	for _, in := range st.srv.applyQueue {
 		run.writes = append(run.writes, in.msg.Entries...)
 	}
-	if run.clocks != nil && !slices.Equal(run.clocks, s.bucketClocks()) {
+	if run.clocks != nil && !slices.Equal(run.clocks, st.bucketClocks()) {
 		run.broken = true
 	}
-	s.emit(protocol.EventSnapshotLocal, a("snapshot", run.id), a("state", describeRecordedState(run.copies, len(run.writes))))
+	st.srv.emit(protocol.EventSnapshotLocal, a("snapshot", run.id), a("state", describeRecordedState(run.copies, len(run.writes))))
 	for _, to := range run.members {
-		if to != s.self {
-			s.send(to, &SnapshotMarker{Hdr: s.hdr(to), ID: run.id, Initiator: run.initiator, Members: run.members,
+		if to != st.srv.self {
+			st.srv.send(to, &SnapshotMarker{Hdr: st.srv.hdr(to), ID: run.id, Initiator: run.initiator, Members: run.members,
 				View: run.view, Variant: run.variant, Mutant: run.mutant})
 		}
 	}
@@ -313,19 +316,19 @@ func describeRecordedState(copies []SnapshotCopy, queued int) string {
 // recordSnapshotChannels is called for every message delivered to this server, before it is
 // handled: a message from another member on a channel that a snapshot is recording becomes part of
 // that channel's state.
-func (s *Server) recordSnapshotChannels(from protocol.NodeID, m protocol.Message) {
-	if len(s.snap.runs) == 0 || from == s.self.ID || s.stopped || !IsServer(s.cfg, from) {
+func (st *snapshotState) recordSnapshotChannels(from protocol.NodeID, m protocol.Message) {
+	if len(st.runs) == 0 || from == st.srv.self.ID || st.srv.stopped || !IsServer(st.srv.cfg, from) {
 		return
 	}
 	if _, marker := m.(*SnapshotMarker); marker {
 		return // markers are the algorithm's own signals, never channel state
 	}
-	for _, id := range sortedStrings(s.snap.runs) {
-		run := s.snap.runs[id]
+	for _, id := range sortedStrings(st.runs) {
+		run := st.runs[id]
 		if !run.recording(from) {
 			continue
 		}
-		s.emit(protocol.EventSnapshotChannel, a("snapshot", id), a("from", from), a("message", m.Type()))
+		st.srv.emit(protocol.EventSnapshotChannel, a("snapshot", id), a("from", from), a("message", m.Type()))
 		if r, ok := m.(*Replicate); ok {
 			run.writes = append(run.writes, r.Entries...)
 		}
@@ -344,134 +347,134 @@ func (r *snapshotRun) recording(from protocol.NodeID) bool {
 }
 
 // onSnapshotMessage handles the snapshot algorithm's server-to-server messages.
-func (s *Server) onSnapshotMessage(from Member, m snapshotMessage) {
+func (st *snapshotState) onSnapshotMessage(from Member, m snapshotMessage) {
 	switch msg := m.(type) {
 	case *SnapshotMarker:
-		s.onSnapshotMarker(from, msg)
+		st.onSnapshotMarker(from, msg)
 	case *SnapshotHold:
-		s.onSnapshotHold(from, msg)
+		st.onSnapshotHold(from, msg)
 	case *SnapshotHoldReady:
-		s.onSnapshotHoldReady(from, msg)
+		st.onSnapshotHoldReady(from, msg)
 	case *SnapshotReport:
-		s.onSnapshotReport(from, msg)
+		st.onSnapshotReport(from, msg)
 	case *SnapshotRelease:
-		s.onSnapshotRelease(from, msg)
+		st.onSnapshotRelease(from, msg)
 	default:
-		s.drops.Invalid++
+		st.srv.drops.Invalid++
 	}
 }
 
-func (s *Server) onSnapshotMarker(from Member, m *SnapshotMarker) {
-	if initiator, taken := s.snap.initiatorOf(m.ID); taken && initiator != m.Initiator {
-		s.refuseSnapshot(m.ID, m.Initiator)
+func (st *snapshotState) onSnapshotMarker(from Member, m *SnapshotMarker) {
+	if initiator, taken := st.initiatorOf(m.ID); taken && initiator != m.Initiator {
+		st.refuseSnapshot(m.ID, m.Initiator)
 		return
 	}
-	run := s.snap.runs[m.ID]
+	run := st.runs[m.ID]
 	if run == nil {
-		if _, ended := s.snap.ended[m.ID]; ended {
+		if _, ended := st.ended[m.ID]; ended {
 			return // a late marker of a part that ended here
 		}
 		def := snapshotDef{id: m.ID, initiator: m.Initiator, members: m.Members, view: m.View, variant: m.Variant, mutant: m.Mutant}
-		if run = s.joinSnapshot(def); run == nil {
-			s.drops.Invalid++ // a member list without this incarnation
+		if run = st.joinSnapshot(def); run == nil {
+			st.srv.drops.Invalid++ // a member list without this incarnation
 			return
 		}
 	}
 	if !run.recorded {
 		// The first marker: record now; the channel it came on is recorded as empty.
-		s.recordLocalState(run)
+		st.recordLocalState(run)
 	}
 	if run.markers[from.ID] || !run.memberIDs[from.ID] {
 		return // a duplicated delivery, or a marker from outside the snapshot
 	}
 	run.markers[from.ID] = true
-	s.emit(protocol.EventSnapshotMarker, a("snapshot", run.id), a("from", from.ID))
-	s.reportIfClosed(run)
+	st.srv.emit(protocol.EventSnapshotMarker, a("snapshot", run.id), a("from", from.ID))
+	st.reportIfClosed(run)
 }
 
 // refuseSnapshot tells an initiator that this member will not take part in its snapshot: the ID
 // is already used here by another initiator's snapshot.
-func (s *Server) refuseSnapshot(id string, initiator Member) {
-	s.drops.Invalid++
-	s.send(initiator, &SnapshotReport{Hdr: s.hdr(initiator), ID: id, Refused: true})
+func (st *snapshotState) refuseSnapshot(id string, initiator Member) {
+	st.srv.drops.Invalid++
+	st.srv.send(initiator, &SnapshotReport{Hdr: st.srv.hdr(initiator), ID: id, Refused: true})
 }
 
 // reportIfClosed sends the member's part to the initiator once every incoming member channel is
 // closed.
-func (s *Server) reportIfClosed(run *snapshotRun) {
+func (st *snapshotState) reportIfClosed(run *snapshotRun) {
 	if !run.recorded || run.reported {
 		return
 	}
 	for _, m := range run.members {
-		if m != s.self && !run.markers[m.ID] {
+		if m != st.srv.self && !run.markers[m.ID] {
 			return
 		}
 	}
 	run.reported = true
-	s.send(run.initiator, &SnapshotReport{Hdr: s.hdr(run.initiator), ID: run.id, Copies: run.copies, Writes: run.writes, Broken: run.broken})
+	st.srv.send(run.initiator, &SnapshotReport{Hdr: st.srv.hdr(run.initiator), ID: run.id, Copies: run.copies, Writes: run.writes, Broken: run.broken})
 	if run.variant == SnapshotPlain {
-		s.endRun(run) // nothing left to do here; a flush member holds writes until released
+		st.endRun(run) // nothing left to do here; a flush member holds writes until released
 	}
 }
 
-func (s *Server) onSnapshotHold(from Member, m *SnapshotHold) {
+func (st *snapshotState) onSnapshotHold(from Member, m *SnapshotHold) {
 	if from != m.Initiator {
-		s.drops.Invalid++
+		st.srv.drops.Invalid++
 		return
 	}
-	if initiator, taken := s.snap.initiatorOf(m.ID); taken {
+	if initiator, taken := st.initiatorOf(m.ID); taken {
 		if initiator != m.Initiator {
-			s.refuseSnapshot(m.ID, m.Initiator)
+			st.refuseSnapshot(m.ID, m.Initiator)
 		}
 		return // otherwise a duplicated delivery, or a late one of a part that ended
 	}
-	run := s.joinSnapshot(snapshotDef{id: m.ID, initiator: m.Initiator, members: m.Members, view: m.View, variant: SnapshotFlush, mutant: m.Mutant})
+	run := st.joinSnapshot(snapshotDef{id: m.ID, initiator: m.Initiator, members: m.Members, view: m.View, variant: SnapshotFlush, mutant: m.Mutant})
 	if run == nil {
-		s.drops.Invalid++ // a member list without this incarnation
+		st.srv.drops.Invalid++ // a member list without this incarnation
 		return
 	}
 	run.holding = true // settleSnapshots answers ready once nothing is in progress
 }
 
-func (s *Server) onSnapshotHoldReady(from Member, m *SnapshotHoldReady) {
-	lead := s.snap.leads[m.ID]
+func (st *snapshotState) onSnapshotHoldReady(from Member, m *SnapshotHoldReady) {
+	lead := st.leads[m.ID]
 	if lead == nil || lead.recording || !lead.isMember(from) {
 		return
 	}
 	lead.ready[from] = true
 	if len(lead.ready) == len(lead.members) {
-		s.startRecording(lead)
+		st.startRecording(lead)
 	}
 }
 
-func (s *Server) onSnapshotReport(from Member, m *SnapshotReport) {
-	lead := s.snap.leads[m.ID]
+func (st *snapshotState) onSnapshotReport(from Member, m *SnapshotReport) {
+	lead := st.leads[m.ID]
 	if lead == nil || !lead.isMember(from) {
 		return
 	}
 	switch {
 	case m.Refused:
-		s.abortSnapshot(lead, fmt.Sprintf("member %s refused: the id is in use by another initiator", from))
+		st.abortSnapshot(lead, fmt.Sprintf("member %s refused: the id is in use by another initiator", from))
 		return
 	case m.Broken:
-		s.abortSnapshot(lead, fmt.Sprintf("member %s served a client write while holding", from))
+		st.abortSnapshot(lead, fmt.Sprintf("member %s served a client write while holding", from))
 		return
 	}
 	lead.reports[from] = m
 	if len(lead.reports) == len(lead.members) {
-		s.completeSnapshot(lead)
+		st.completeSnapshot(lead)
 	}
 }
 
-func (s *Server) onSnapshotRelease(from Member, m *SnapshotRelease) {
-	run := s.snap.runs[m.ID]
+func (st *snapshotState) onSnapshotRelease(from Member, m *SnapshotRelease) {
+	run := st.runs[m.ID]
 	if run == nil || from != run.initiator {
 		return
 	}
 	if m.Aborted && !run.reported {
-		s.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", "aborted by the initiator"))
+		st.srv.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", "aborted by the initiator"))
 	}
-	s.endRun(run)
+	st.endRun(run)
 }
 
 func (l *snapshotLead) isMember(m Member) bool {
@@ -484,7 +487,7 @@ func (l *snapshotLead) isMember(m Member) bool {
 }
 
 // completeSnapshot computes the result from every member's report and returns it.
-func (s *Server) completeSnapshot(lead *snapshotLead) {
+func (st *snapshotState) completeSnapshot(lead *snapshotLead) {
 	primaries := map[int]bool{}
 	newest := map[string]Entry{}
 	take := func(e Entry) {
@@ -511,7 +514,7 @@ func (s *Server) completeSnapshot(lead *snapshotLead) {
 	}
 	for i, lost := range lead.lost {
 		if !lost && !primaries[i] {
-			s.abortSnapshot(lead, fmt.Sprintf("no member recorded itself as primary of bucket %d", i))
+			st.abortSnapshot(lead, fmt.Sprintf("no member recorded itself as primary of bucket %d", i))
 			return
 		}
 	}
@@ -529,66 +532,66 @@ func (s *Server) completeSnapshot(lead *snapshotLead) {
 	for i, m := range lead.members {
 		ids[i] = strconv.Itoa(int(m.ID))
 	}
-	s.emit(protocol.EventSnapshotComplete, a("snapshot", lead.id), a("members", strings.Join(ids, ",")),
+	st.srv.emit(protocol.EventSnapshotComplete, a("snapshot", lead.id), a("members", strings.Join(ids, ",")),
 		a("variant", lead.variant), a("keys", len(content)))
-	s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", lead.seq), a("status", protocol.StatusOK), a("value", string(value)))
-	s.endLead(lead, lead.variant == SnapshotFlush, false)
+	st.srv.emit(protocol.EventOpReturn, a("client", st.srv.self.ID), a("seq", lead.seq), a("status", protocol.StatusOK), a("value", string(value)))
+	st.endLead(lead, lead.variant == SnapshotFlush, false)
 }
 
 // abortSnapshot ends a snapshot this server leads without a result.
-func (s *Server) abortSnapshot(lead *snapshotLead, reason string) {
-	s.emit(protocol.EventSnapshotAborted, a("snapshot", lead.id), a("reason", reason))
-	s.emit(protocol.EventOpReturn, a("client", s.self.ID), a("seq", lead.seq), a("status", protocol.StatusFail))
-	s.endLead(lead, true, true)
+func (st *snapshotState) abortSnapshot(lead *snapshotLead, reason string) {
+	st.srv.emit(protocol.EventSnapshotAborted, a("snapshot", lead.id), a("reason", reason))
+	st.srv.emit(protocol.EventOpReturn, a("client", st.srv.self.ID), a("seq", lead.seq), a("status", protocol.StatusFail))
+	st.endLead(lead, true, true)
 }
 
 // endLead forgets a led snapshot and, when asked, releases its members.
-func (s *Server) endLead(lead *snapshotLead, release, aborted bool) {
-	delete(s.snap.leads, lead.id)
-	if !release || s.stopped {
+func (st *snapshotState) endLead(lead *snapshotLead, release, aborted bool) {
+	delete(st.leads, lead.id)
+	if !release || st.srv.stopped {
 		return
 	}
 	for _, to := range lead.members {
-		if to == s.self {
-			if run := s.snap.runs[lead.id]; run != nil {
-				s.endRun(run) // the initiator's own part: its end is the lead's, already reported
+		if to == st.srv.self {
+			if run := st.runs[lead.id]; run != nil {
+				st.endRun(run) // the initiator's own part: its end is the lead's, already reported
 			}
 			continue
 		}
-		s.send(to, &SnapshotRelease{Hdr: s.hdr(to), ID: lead.id, Aborted: aborted})
+		st.srv.send(to, &SnapshotRelease{Hdr: st.srv.hdr(to), ID: lead.id, Aborted: aborted})
 	}
 }
 
 // endRun forgets this member's part and, if it was the last to hold writes, serves them.
-func (s *Server) endRun(run *snapshotRun) {
-	delete(s.snap.runs, run.id)
-	if s.snap.ended == nil {
-		s.snap.ended = map[string]Member{}
+func (st *snapshotState) endRun(run *snapshotRun) {
+	delete(st.runs, run.id)
+	if st.ended == nil {
+		st.ended = map[string]Member{}
 	}
-	s.snap.ended[run.id] = run.initiator
-	if !run.holding || s.snap.holding() {
+	st.ended[run.id] = run.initiator
+	if !run.holding || st.holding() {
 		return
 	}
-	held := s.snap.held
-	s.snap.held = nil
-	if s.stopped {
+	held := st.held
+	st.held = nil
+	if st.srv.stopped {
 		return
 	}
 	for _, h := range held {
-		s.onClientRequest(h.client, h.req)
+		st.srv.onClientRequest(h.client, h.req)
 	}
 }
 
 // abandonRun drops this member's part without reporting it.
-func (s *Server) abandonRun(run *snapshotRun, reason string) {
-	s.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", reason))
-	s.endRun(run)
+func (st *snapshotState) abandonRun(run *snapshotRun, reason string) {
+	st.srv.emit(EventSnapshotAbandoned, a("snapshot", run.id), a("reason", reason))
+	st.endRun(run)
 }
 
 // holdForSnapshot holds a client write that this server would serve while a flush snapshot holds
 // writes. It reports whether the request was held.
-func (s *Server) holdForSnapshot(client protocol.NodeID, m *ClientRequest) bool {
-	if len(s.snap.runs) == 0 || !s.snap.holding() {
+func (st *snapshotState) holdForSnapshot(client protocol.NodeID, m *ClientRequest) bool {
+	if len(st.runs) == 0 || !st.holding() {
 		return false
 	}
 	switch m.Op {
@@ -596,51 +599,51 @@ func (s *Server) holdForSnapshot(client protocol.NodeID, m *ClientRequest) bool 
 	default:
 		return false
 	}
-	i := BucketOf(m.Key, s.cfg.Buckets)
-	if b := s.buckets[i]; b == nil || b.role == roleFollower {
+	i := BucketOf(m.Key, st.srv.cfg.Buckets)
+	if b := st.srv.buckets[i]; b == nil || b.role == roleFollower {
 		return false // redirected at once: a redirect has no effect
 	}
-	s.snap.held = append(s.snap.held, heldRequest{client: client, req: m})
+	st.held = append(st.held, heldRequest{client: client, req: m})
 	return true
 }
 
 // settleSnapshots runs after every step of this server: it drops parts whose members left the
 // view, aborts led snapshots whose membership changed, and answers ready once a holding member has
 // no write in progress.
-func (s *Server) settleSnapshots() {
-	if !s.snap.active() {
+func (st *snapshotState) settleSnapshots() {
+	if !st.active() {
 		return
 	}
-	for _, id := range sortedStrings(s.snap.leads) {
-		lead := s.snap.leads[id]
+	for _, id := range sortedStrings(st.leads) {
+		lead := st.leads[id]
 		switch {
-		case s.stopped || !s.joined:
-			s.abortSnapshot(lead, "the initiator was disconnected")
-		case !sameMemberSet(lead.members, s.view.Members):
-			s.abortSnapshot(lead, fmt.Sprintf("membership changed: view %s has members %s", s.view.Version, s.view.memberNames()))
+		case st.srv.stopped || !st.srv.joined:
+			st.abortSnapshot(lead, "the initiator was disconnected")
+		case !sameMemberSet(lead.members, st.srv.view.Members):
+			st.abortSnapshot(lead, fmt.Sprintf("membership changed: view %s has members %s", st.srv.view.Version, st.srv.view.memberNames()))
 		}
 	}
-	for _, id := range sortedStrings(s.snap.runs) {
-		run := s.snap.runs[id]
+	for _, id := range sortedStrings(st.runs) {
+		run := st.runs[id]
 		if run == nil {
 			continue // ended with its lead above
 		}
-		if s.stopped {
-			s.abandonRun(run, "this member was disconnected")
+		if st.srv.stopped {
+			st.abandonRun(run, "this member was disconnected")
 			continue
 		}
 		// A restarted member still joining takes part (its view will list the others); once in a
 		// view it watches for departures.
-		if s.joined {
-			if gone := s.departedMember(run.members, run.view); gone.Valid() {
-				s.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
+		if st.srv.joined {
+			if gone := st.departedMember(run.members, run.view); gone.Valid() {
+				st.abandonRun(run, fmt.Sprintf("member %s left the view", gone))
 				continue
 			}
 		}
-		if run.holding && !run.readySent && s.writesDrained() {
+		if run.holding && !run.readySent && st.writesDrained() {
 			run.readySent = true
-			run.clocks = s.bucketClocks()
-			s.send(run.initiator, &SnapshotHoldReady{Hdr: s.hdr(run.initiator), ID: run.id})
+			run.clocks = st.bucketClocks()
+			st.srv.send(run.initiator, &SnapshotHoldReady{Hdr: st.srv.hdr(run.initiator), ID: run.id})
 		}
 	}
 }
@@ -649,13 +652,13 @@ func (s *Server) settleSnapshots() {
 // left when this server installed a view without it, when a newer incarnation of it is a member,
 // or when it is absent from this server's view and that view is at least as new as the one the
 // snapshot's members come from (absent from an older view, it may have joined since).
-func (s *Server) departedMember(members []Member, since ConfigVersion) Member {
+func (st *snapshotState) departedMember(members []Member, since ConfigVersion) Member {
 	for _, m := range members {
-		if s.view.hasMember(m) {
+		if st.srv.view.hasMember(m) {
 			continue
 		}
-		cur, present := s.view.member(m.ID)
-		if s.departed[m] || (present && cur.Inc > m.Inc) || s.view.Version.Compare(since) >= 0 {
+		cur, present := st.srv.view.member(m.ID)
+		if st.srv.departed[m] || (present && cur.Inc > m.Inc) || st.srv.view.Version.Compare(since) >= 0 {
 			return m
 		}
 	}
@@ -678,8 +681,8 @@ func sameMemberSet(sorted []Member, view []Member) bool {
 
 // writesDrained reports whether no write of this server is in progress: none counted in and not yet
 // on the wire, none on the wire and not yet acknowledged by every recipient.
-func (s *Server) writesDrained() bool {
-	for _, b := range s.buckets {
+func (st *snapshotState) writesDrained() bool {
+	for _, b := range st.srv.buckets {
 		if b != nil && (len(b.outgoing) > 0 || len(b.pending) > 0) {
 			return false
 		}
@@ -689,9 +692,9 @@ func (s *Server) writesDrained() bool {
 
 // bucketClocks lists, per bucket, the version clock of this server's copy (zero without one): it
 // moves whenever the server, as primary, issues a version.
-func (s *Server) bucketClocks() []Version {
-	out := make([]Version, len(s.buckets))
-	for i, b := range s.buckets {
+func (st *snapshotState) bucketClocks() []Version {
+	out := make([]Version, len(st.srv.buckets))
+	for i, b := range st.srv.buckets {
 		if b != nil {
 			out[i] = b.clock
 		}
