@@ -62,7 +62,7 @@ func (s *Server) becomePrimary(b *bucketState, epoch uint64) {
 	}
 	s.checkCollectDone(b)
 	if s.buckets[b.index] == b {
-		s.checkMarkerWaits(b) // a marker may have waited for this fence
+		s.flush.checkMarkerWaits(b) // a marker may have waited for this fence
 	}
 }
 

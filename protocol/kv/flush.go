@@ -24,6 +24,17 @@ var phaseNames = [...]string{"announcing", "flushing", "copying"}
 
 func (p creationPhase) String() string { return phaseNames[p] }
 
+// stateFlush is this server's part in the state flush operation, in all three roles. The state of
+// each copy under creation lives in its bucket (bucketState.creation); stateFlush owns the image
+// streams this server sends as a source and the numbering of streams and attempts, and reaches the
+// server's buckets, view and network through srv.
+type stateFlush struct {
+	srv         *Server
+	streams     map[uint64]*imageStream // the images this server streams as a source, by id
+	nextStream  uint64
+	nextAttempt uint64
+}
+
 // creation is R's state while it creates a copy.
 type creation struct {
 	attempt       uint64 // changes on every restart and every new flush: stale answers are ignored
@@ -60,32 +71,32 @@ type imageStream struct {
 // ---- requester (R) ----
 
 // startCreation: the view assigned this server a new, uninitialized copy of bucket i.
-func (s *Server) startCreation(i int, since ConfigVersion) {
-	meta := &s.view.Buckets[i]
+func (fl *stateFlush) startCreation(i int, since ConfigVersion) {
+	meta := &fl.srv.view.Buckets[i]
 	b := newBucketState(i)
 	b.since = since
 	b.primary, b.epoch = meta.Primary, meta.Epoch
 	for _, h := range meta.Holders {
-		if h.Member != s.self && h.Initialized {
+		if h.Member != fl.srv.self && h.Initialized {
 			b.setProfile(&profile{member: h.Member, initialized: true, since: h.Since, startedBefore: map[uint64]bool{}})
 		}
 	}
-	s.setBucket(b)
+	fl.srv.setBucket(b)
 	b.creation = &creation{failedSources: map[Member]bool{}}
-	b.creation.warnTimer = s.setTimer(s.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
-	s.announce(b)
+	b.creation.warnTimer = fl.srv.setTimer(fl.srv.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
+	fl.announce(b)
 }
 
 // announce (re)starts a creation from the beginning: open the mitt, then send R's profile to every
 // holder and wait for every reply.
-func (s *Server) announce(b *bucketState) {
+func (fl *stateFlush) announce(b *bucketState) {
 	c := b.creation
-	s.nextAttempt++
-	c.attempt = s.nextAttempt
+	fl.nextAttempt++
+	c.attempt = fl.nextAttempt
 	c.phase = phaseAnnouncing
 	c.holders = nil
-	for _, h := range s.view.Buckets[b.index].Holders {
-		if h.Member != s.self && !s.departed[h.Member] {
+	for _, h := range fl.srv.view.Buckets[b.index].Holders {
+		if h.Member != fl.srv.self && !fl.srv.departed[h.Member] {
 			c.holders = append(c.holders, h.Member)
 		}
 	}
@@ -93,93 +104,93 @@ func (s *Server) announce(b *bucketState) {
 	c.notHolding = map[Member]bool{}
 	c.flushDone = false
 	c.lastReceived = false
-	s.emit(protocol.EventMittOpen, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt))
-	if s.cfg.Mutants.Has(LateAnnounce) {
+	fl.srv.emit(protocol.EventMittOpen, a("bucket", b.index), a("replica", fl.srv.self), a("attempt", c.attempt))
+	if fl.srv.cfg.Mutants.Has(LateAnnounce) {
 		c.lateAnnounce = true
-		s.afterAnnounce(b)
+		fl.afterAnnounce(b)
 		return
 	}
-	s.sendAnnounce(b)
-	s.checkAnnounceDone(b)
+	fl.sendAnnounce(b)
+	fl.checkAnnounceDone(b)
 }
 
-func (s *Server) sendAnnounce(b *bucketState) {
+func (fl *stateFlush) sendAnnounce(b *bucketState) {
 	c := b.creation
 	for _, h := range c.holders {
-		s.send(h, &Announce{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Since: b.since})
+		fl.srv.send(h, &Announce{Hdr: fl.srv.hdr(h), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 	}
-	s.emit(protocol.EventAnnounceSent, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt), a("holders", memberList(c.holders)))
+	fl.srv.emit(protocol.EventAnnounceSent, a("bucket", b.index), a("replica", fl.srv.self), a("attempt", c.attempt), a("holders", memberList(c.holders)))
 }
 
-func (s *Server) onAnnounceReply(from Member, m *AnnounceReply) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onAnnounceReply(from Member, m *AnnounceReply) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.phase != phaseAnnouncing {
 		return
 	}
 	c := b.creation
 	if m.Holds && m.Epoch > b.epoch {
-		s.adoptPrimary(b, m.Primary, m.Epoch) // restarts the creation under the new primary
+		fl.srv.adoptPrimary(b, m.Primary, m.Epoch) // restarts the creation under the new primary
 		return
 	}
 	c.replied[from] = true
 	if !m.Holds {
 		c.notHolding[from] = true
 	}
-	s.checkAnnounceDone(b)
+	fl.checkAnnounceDone(b)
 }
 
 // holderGone: a holder R waits on no longer counts (it left the view, is no longer a holder, or
 // answered that it holds no copy).
-func (s *Server) holderGone(b *bucketState, m Member) bool {
-	return s.gone(b, m) || b.creation.notHolding[m]
+func (fl *stateFlush) holderGone(b *bucketState, m Member) bool {
+	return fl.srv.gone(b, m) || b.creation.notHolding[m]
 }
 
-func (s *Server) checkAnnounceDone(b *bucketState) {
+func (fl *stateFlush) checkAnnounceDone(b *bucketState) {
 	c := b.creation
 	for _, h := range c.holders {
-		if !c.replied[h] && !s.holderGone(b, h) {
+		if !c.replied[h] && !fl.holderGone(b, h) {
 			return
 		}
 	}
-	s.emit(protocol.EventAnnounceComplete, a("bucket", b.index), a("replica", s.self), a("attempt", c.attempt))
-	s.afterAnnounce(b)
+	fl.srv.emit(protocol.EventAnnounceComplete, a("bucket", b.index), a("replica", fl.srv.self), a("attempt", c.attempt))
+	fl.afterAnnounce(b)
 }
 
-func (s *Server) usesFlush() bool {
-	return s.cfg.Strategy == StateFlush && !s.cfg.Mutants.Has(SkipFlush)
+func (fl *stateFlush) usesFlush() bool {
+	return fl.srv.cfg.Strategy == StateFlush && !fl.srv.cfg.Mutants.Has(SkipFlush)
 }
 
-func (s *Server) afterAnnounce(b *bucketState) {
-	if s.usesFlush() {
-		s.startFlush(b)
+func (fl *stateFlush) afterAnnounce(b *bucketState) {
+	if fl.usesFlush() {
+		fl.startFlush(b)
 		return
 	}
 	// Blocking and Naive copy right away (Blocking is safe because the primary answered the
 	// announce only with no write in progress and holds every new write until the copy is done).
-	if !s.pickSource(b) {
+	if !fl.pickSource(b) {
 		return
 	}
-	s.requestImage(b)
+	fl.requestImage(b)
 }
 
 // pickSource chooses an initialized source; with none left the creation fails and the data is lost.
-func (s *Server) pickSource(b *bucketState) bool {
+func (fl *stateFlush) pickSource(b *bucketState) bool {
 	c := b.creation
-	c.source = s.chooseSource(b)
+	c.source = fl.chooseSource(b)
 	if c.source.Valid() {
 		return true
 	}
-	s.creationFailed(b)
+	fl.creationFailed(b)
 	return false
 }
 
 // chooseSource picks an initialized live holder other than R, by Config.SourceChoice.
-func (s *Server) chooseSource(b *bucketState) Member {
+func (fl *stateFlush) chooseSource(b *bucketState) Member {
 	c := b.creation
-	meta := &s.view.Buckets[b.index]
+	meta := &fl.srv.view.Buckets[b.index]
 	var candidates []Member
 	for _, m := range meta.initializedHolders() {
-		if m != s.self && !s.departed[m] && !c.notHolding[m] && !c.failedSources[m] {
+		if m != fl.srv.self && !fl.srv.departed[m] && !c.notHolding[m] && !c.failedSources[m] {
 			candidates = append(candidates, m)
 		}
 	}
@@ -187,7 +198,7 @@ func (s *Server) chooseSource(b *bucketState) Member {
 		return noMember
 	}
 	primary := b.primary
-	switch s.cfg.SourceChoice {
+	switch fl.srv.cfg.SourceChoice {
 	case PreferNonPrimary:
 		for _, m := range candidates {
 			if m != primary {
@@ -205,42 +216,42 @@ func (s *Server) chooseSource(b *bucketState) Member {
 }
 
 // startFlush sends a state marker naming the source to every holder.
-func (s *Server) startFlush(b *bucketState) {
-	if !s.pickSource(b) {
+func (fl *stateFlush) startFlush(b *bucketState) {
+	if !fl.pickSource(b) {
 		return
 	}
 	c := b.creation
 	c.phase = phaseFlushing
 	c.accounted = map[Member]bool{}
-	c.markerView, c.sourceView, c.goneAt = s.view.Version, ConfigVersion{}, map[Member]ConfigVersion{}
+	c.markerView, c.sourceView, c.goneAt = fl.srv.view.Version, ConfigVersion{}, map[Member]ConfigVersion{}
 	for _, h := range c.holders {
-		if s.holderGone(b, h) {
+		if fl.holderGone(b, h) {
 			continue
 		}
 		// A retry's marker flushes the writes in progress too (flushNewOps): the first attempt's
 		// mitt is gone, and a write that had reached this copy but was not yet on the wire to the
 		// new source would otherwise be missed by both (spec/README.md, the retry counterexample).
-		s.send(h, s.stateMarker(b, h))
-		s.emit(protocol.EventMarkerSent, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("holder", h), a("attempt", c.attempt))
+		fl.srv.send(h, fl.stateMarker(b, h))
+		fl.srv.emit(protocol.EventMarkerSent, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("holder", h), a("attempt", c.attempt))
 	}
-	s.checkFlushDone(b)
+	fl.checkFlushDone(b)
 }
 
 // stateMarker is the marker of the creation's current attempt to holder h.
-func (s *Server) stateMarker(b *bucketState, h Member) *StateMarker {
+func (fl *stateFlush) stateMarker(b *bucketState, h Member) *StateMarker {
 	c := b.creation
 	var holders []Member
-	for _, x := range s.view.Buckets[b.index].Holders {
-		if !s.departed[x.Member] {
+	for _, x := range fl.srv.view.Buckets[b.index].Holders {
+		if !fl.srv.departed[x.Member] {
 			holders = append(holders, x.Member)
 		}
 	}
-	return &StateMarker{Hdr: s.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1,
+	return &StateMarker{Hdr: fl.srv.hdr(h), Bucket: b.index, Attempt: c.attempt, Source: c.source, FlushNewOps: c.attempt > 1,
 		View: c.markerView, Holders: holders, Epoch: b.epoch}
 }
 
-func (s *Server) onHolderStable(from Member, m *HolderStable) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onHolderStable(from Member, m *HolderStable) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.phase != phaseFlushing {
 		return
 	}
@@ -251,15 +262,15 @@ func (s *Server) onHolderStable(from Member, m *HolderStable) {
 	} else if m.Holder == from && from == c.source && m.View.Compare(c.sourceView) > 0 {
 		c.sourceView = m.View
 	}
-	if s.cfg.Mutants.Has(ObserverEarly) {
-		s.flushComplete(b)
+	if fl.srv.cfg.Mutants.Has(ObserverEarly) {
+		fl.flushComplete(b)
 		return
 	}
-	s.checkFlushDone(b)
+	fl.checkFlushDone(b)
 }
 
 // checkFlushDone: the observer completes when every holder is accounted for, answered or departed.
-func (s *Server) checkFlushDone(b *bucketState) {
+func (fl *stateFlush) checkFlushDone(b *bucketState) {
 	c := b.creation
 	if c.phase != phaseFlushing {
 		return
@@ -267,15 +278,15 @@ func (s *Server) checkFlushDone(b *bucketState) {
 	var need ConfigVersion
 	pending := false
 	for _, h := range c.holders {
-		if !c.accounted[h] && s.gone(b, h) {
+		if !c.accounted[h] && fl.srv.gone(b, h) {
 			if _, ok := c.goneAt[h]; !ok {
-				c.goneAt[h] = s.view.Version
+				c.goneAt[h] = fl.srv.view.Version
 			}
 			if c.goneAt[h].Compare(need) > 0 {
 				need = c.goneAt[h]
 			}
 		}
-		pending = pending || (!c.accounted[h] && !s.holderGone(b, h))
+		pending = pending || (!c.accounted[h] && !fl.holderGone(b, h))
 	}
 	if pending {
 		return
@@ -291,56 +302,56 @@ func (s *Server) checkFlushDone(b *bucketState) {
 		// another marker to the source, of the view that removed it.
 		if c.markerView.Compare(need) < 0 {
 			c.markerView = need
-			s.send(c.source, s.stateMarker(b, c.source))
+			fl.srv.send(c.source, fl.stateMarker(b, c.source))
 		}
 		return
 	}
-	s.flushComplete(b)
+	fl.flushComplete(b)
 }
 
-func (s *Server) flushComplete(b *bucketState) {
+func (fl *stateFlush) flushComplete(b *bucketState) {
 	c := b.creation
 	c.flushDone = true
-	s.emit(protocol.EventFlushComplete, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("attempt", c.attempt))
-	s.requestImage(b)
+	fl.srv.emit(protocol.EventFlushComplete, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("attempt", c.attempt))
+	fl.requestImage(b)
 }
 
-func (s *Server) requestImage(b *bucketState) {
+func (fl *stateFlush) requestImage(b *bucketState) {
 	c := b.creation
 	c.phase = phaseCopying
 	b.imageAttempt = c.attempt
 	b.lastChunkIndex = -1
-	s.send(c.source, &RequestImage{Hdr: s.hdr(c.source), Bucket: b.index, Attempt: c.attempt})
+	fl.srv.send(c.source, &RequestImage{Hdr: fl.srv.hdr(c.source), Bucket: b.index, Attempt: c.attempt})
 	if c.lateAnnounce {
 		c.lateAnnounce = false
-		s.sendAnnounce(b)
+		fl.sendAnnounce(b)
 	}
 }
 
-func (s *Server) onImageChunk(from Member, m *ImageChunk) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onImageChunk(from Member, m *ImageChunk) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || b.imageAttempt == 0 || m.Attempt != b.imageAttempt || b.creation == nil || b.creation.source != from {
 		return
 	}
 	b.imageQueue = append(b.imageQueue, m)
 	if m.Last {
 		b.creation.lastReceived = true
-		if s.cfg.Mutants.Has(PrematureCompletion) {
-			s.completeCreation(b)
+		if fl.srv.cfg.Mutants.Has(PrematureCompletion) {
+			fl.completeCreation(b)
 		}
 	}
-	s.armChunkApply(b)
+	fl.armChunkApply(b)
 }
 
-func (s *Server) armChunkApply(b *bucketState) {
+func (fl *stateFlush) armChunkApply(b *bucketState) {
 	if !b.chunkTimerSet && len(b.imageQueue) > 0 {
-		b.chunkTimer = s.setTimer(s.cfg.ChunkApplyDelay, timerChunkApply, int64(b.index), false)
+		b.chunkTimer = fl.srv.setTimer(fl.srv.cfg.ChunkApplyDelay, timerChunkApply, int64(b.index), false)
 		b.chunkTimerSet = true
 	}
 }
 
-func (s *Server) onChunkApplyTimer(i int, id protocol.TimerID) {
-	b := s.buckets[i]
+func (fl *stateFlush) onChunkApplyTimer(i int, id protocol.TimerID) {
+	b := fl.srv.buckets[i]
 	if b == nil || !b.chunkTimerSet || b.chunkTimer != id {
 		return
 	}
@@ -348,36 +359,36 @@ func (s *Server) onChunkApplyTimer(i int, id protocol.TimerID) {
 	if len(b.imageQueue) > 0 {
 		chunk := b.imageQueue[0]
 		b.imageQueue = b.imageQueue[1:]
-		s.applyChunk(b, chunk)
+		fl.applyChunk(b, chunk)
 	}
-	s.armChunkApply(b)
+	fl.armChunkApply(b)
 }
 
 // applyChunk applies one image chunk; the copy is complete once the last chunk is applied.
-func (s *Server) applyChunk(b *bucketState, chunk *ImageChunk) {
+func (fl *stateFlush) applyChunk(b *bucketState, chunk *ImageChunk) {
 	for _, e := range chunk.Entries {
-		s.applyImageEntry(b, e)
+		fl.applyImageEntry(b, e)
 	}
-	if !s.cfg.Mutants.Has(NoDedupeImage) {
+	if !fl.srv.cfg.Mutants.Has(NoDedupeImage) {
 		b.mergeEvents(chunk.Events)
 	}
 	b.lastChunkIndex = chunk.Index
-	s.emit(protocol.EventImageChunkApplied, a("bucket", b.index), a("replica", s.self), a("index", chunk.Index), a("entries", len(chunk.Entries)))
+	fl.srv.emit(protocol.EventImageChunkApplied, a("bucket", b.index), a("replica", fl.srv.self), a("index", chunk.Index), a("entries", len(chunk.Entries)))
 	if chunk.Last && b.creation != nil {
-		s.completeCreation(b)
+		fl.completeCreation(b)
 	}
 }
 
 // applyImageEntry: an image entry never overwrites a newer entry already in the mitt (a tombstone
 // included); equal versions are the same write.
-func (s *Server) applyImageEntry(b *bucketState, e Entry) {
+func (fl *stateFlush) applyImageEntry(b *bucketState, e Entry) {
 	cur, ok := b.entries[e.Key]
 	switch {
-	case !ok, s.cfg.Mutants.Has(ImageOverwritesMitt):
+	case !ok, fl.srv.cfg.Mutants.Has(ImageOverwritesMitt):
 		b.set(e)
 	default:
 		mittVersion := cur.Version
-		if cur.Tombstone && s.cfg.Mutants.Has(WrongVersionOrder) {
+		if cur.Tombstone && fl.srv.cfg.Mutants.Has(WrongVersionOrder) {
 			mittVersion = Version{}
 		}
 		if e.Version.Compare(mittVersion) > 0 {
@@ -387,105 +398,105 @@ func (s *Server) applyImageEntry(b *bucketState, e Entry) {
 }
 
 // completeCreation: the copy is initialized; it announces that to the holders and the coordinator.
-func (s *Server) completeCreation(b *bucketState) {
+func (fl *stateFlush) completeCreation(b *bucketState) {
 	c := b.creation
 	b.creation = nil
 	b.initialized = true
-	s.env.CancelTimer(c.warnTimer)
-	s.emit(protocol.EventInitialized, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("attempt", c.attempt), a("entries", len(b.entries)))
-	b.toldInitialized = s.coordinator()
+	fl.srv.env.CancelTimer(c.warnTimer)
+	fl.srv.emit(protocol.EventInitialized, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("attempt", c.attempt), a("entries", len(b.entries)))
+	b.toldInitialized = fl.srv.coordinator()
 	notify := map[Member]bool{b.toldInitialized: true}
-	for _, h := range s.view.Buckets[b.index].Holders {
-		if h.Member != s.self && !s.departed[h.Member] {
+	for _, h := range fl.srv.view.Buckets[b.index].Holders {
+		if h.Member != fl.srv.self && !fl.srv.departed[h.Member] {
 			notify[h.Member] = true
 		}
 	}
 	for _, m := range sortedMembersOf(notify) {
-		s.send(m, &Initialized{Hdr: s.hdr(m), Bucket: b.index, Attempt: c.attempt, Since: b.since})
+		fl.srv.send(m, &Initialized{Hdr: fl.srv.hdr(m), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 	}
 }
 
 // creationFailed: no initialized copy is left to copy from. R stops and tells the coordinator,
 // which declares the data lost (and reports it) unless it knows a copy R did not.
-func (s *Server) creationFailed(b *bucketState) {
+func (fl *stateFlush) creationFailed(b *bucketState) {
 	c := b.creation
-	coord := s.coordinator()
-	s.dropBucket(b, "no-source")
-	s.send(coord, &CreationFailed{Hdr: s.hdr(coord), Bucket: b.index, Attempt: c.attempt, Since: b.since})
+	coord := fl.srv.coordinator()
+	fl.srv.dropBucket(b, "no-source")
+	fl.srv.send(coord, &CreationFailed{Hdr: fl.srv.hdr(coord), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 }
 
 // restartCreation starts over after a primary change: the mitt may hold writes of the old primary
 // that the new primary's synchronization did not collect.
-func (s *Server) restartCreation(b *bucketState, reason string) {
+func (fl *stateFlush) restartCreation(b *bucketState, reason string) {
 	c := b.creation
-	s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", reason))
+	fl.srv.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("reason", reason))
 	b.discardData()
-	s.announce(b)
+	fl.announce(b)
 }
 
 // sourceFailed: the source left, lost its copy or refused. Without the mutants the partial image and
 // the mitt are discarded and a fresh flush aimed at another initialized source starts.
-func (s *Server) sourceFailed(b *bucketState) {
+func (fl *stateFlush) sourceFailed(b *bucketState) {
 	c := b.creation
 	if c.lastReceived {
 		return // the whole image is here; the source is no longer needed
 	}
-	if c.phase == phaseCopying && s.cfg.Mutants.Has(PartialImageAccepted) {
+	if c.phase == phaseCopying && fl.srv.cfg.Mutants.Has(PartialImageAccepted) {
 		queued := b.imageQueue
 		b.imageQueue = nil
 		for _, chunk := range queued {
-			s.applyChunk(b, chunk)
+			fl.applyChunk(b, chunk)
 		}
 		if b.creation != nil {
-			s.completeCreation(b)
+			fl.completeCreation(b)
 		}
 		return
 	}
-	s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", "source-failed"))
+	fl.srv.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("reason", "source-failed"))
 	c.failedSources[c.source] = true
 	b.discardData()
-	s.nextAttempt++
-	c.attempt = s.nextAttempt
-	reuseFlush := c.flushDone && s.cfg.Mutants.Has(FlushNotBoundToSource)
-	if !s.usesFlush() || reuseFlush {
-		if s.pickSource(b) {
-			s.requestImage(b)
+	fl.nextAttempt++
+	c.attempt = fl.nextAttempt
+	reuseFlush := c.flushDone && fl.srv.cfg.Mutants.Has(FlushNotBoundToSource)
+	if !fl.usesFlush() || reuseFlush {
+		if fl.pickSource(b) {
+			fl.requestImage(b)
 		}
 		return
 	}
 	c.flushDone = false
-	s.startFlush(b)
+	fl.startFlush(b)
 }
 
-func (s *Server) onSourceUnavailable(from Member, m *SourceUnavailable) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onSourceUnavailable(from Member, m *SourceUnavailable) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || b.creation == nil || b.creation.attempt != m.Attempt || b.creation.source != from {
 		return
 	}
-	s.sourceFailed(b)
+	fl.sourceFailed(b)
 }
 
 // creationDepartures re-evaluates R's waits after a view change.
-func (s *Server) creationDepartures(b *bucketState) {
+func (fl *stateFlush) creationDepartures(b *bucketState) {
 	c := b.creation
 	switch c.phase {
 	case phaseAnnouncing:
-		s.checkAnnounceDone(b)
+		fl.checkAnnounceDone(b)
 	case phaseFlushing:
-		if s.gone(b, c.source) {
-			s.sourceFailed(b)
+		if fl.srv.gone(b, c.source) {
+			fl.sourceFailed(b)
 		} else {
-			s.checkFlushDone(b)
+			fl.checkFlushDone(b)
 		}
 	case phaseCopying:
-		if s.gone(b, c.source) {
-			s.sourceFailed(b)
+		if fl.srv.gone(b, c.source) {
+			fl.sourceFailed(b)
 		}
 	}
 }
 
-func (s *Server) onCopyWarnTimer(i int, id protocol.TimerID) {
-	b := s.buckets[i]
+func (fl *stateFlush) onCopyWarnTimer(i int, id protocol.TimerID) {
+	b := fl.srv.buckets[i]
 	if b == nil || b.creation == nil || b.creation.warnTimer != id {
 		return
 	}
@@ -494,31 +505,31 @@ func (s *Server) onCopyWarnTimer(i int, id protocol.TimerID) {
 	switch c.phase {
 	case phaseAnnouncing:
 		for _, h := range c.holders {
-			if !c.replied[h] && !s.holderGone(b, h) {
+			if !c.replied[h] && !fl.holderGone(b, h) {
 				waiting = append(waiting, h)
 			}
 		}
 	case phaseFlushing:
 		for _, h := range c.holders {
-			if !c.accounted[h] && !s.holderGone(b, h) {
+			if !c.accounted[h] && !fl.holderGone(b, h) {
 				waiting = append(waiting, h)
 			}
 		}
 	case phaseCopying:
 		waiting = []Member{c.source}
 	}
-	s.emit(EventCopyWaiting, a("bucket", i), a("replica", s.self), a("phase", c.phase), a("source", c.source), a("waiting", memberList(waiting)))
-	c.warnTimer = s.setTimer(s.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
+	fl.srv.emit(EventCopyWaiting, a("bucket", i), a("replica", fl.srv.self), a("phase", c.phase), a("source", c.source), a("waiting", memberList(waiting)))
+	c.warnTimer = fl.srv.setTimer(fl.srv.cfg.CopyWarnAfter, timerCopyWarn, int64(i), false)
 }
 
 // ---- every holder (M) ----
 
 // onAnnounce installs R's profile. The writes in progress at this moment become R's "started
 // before" writes; every write started from now on includes R among its recipients.
-func (s *Server) onAnnounce(from Member, m *Announce) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onAnnounce(from Member, m *Announce) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil {
-		s.send(from, &AnnounceReply{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
+		fl.srv.send(from, &AnnounceReply{Hdr: fl.srv.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
 		return
 	}
 	p := b.profiles[from]
@@ -532,33 +543,33 @@ func (s *Server) onAnnounce(from Member, m *Announce) {
 	for id := range b.outgoing {
 		p.startedBefore[id] = true
 	}
-	if s.cfg.Strategy == Blocking && b.role != roleFollower {
+	if fl.srv.cfg.Strategy == Blocking && b.role != roleFollower {
 		// Blocking baseline: hold every new write until the copy is done, and answer only once no
 		// write is being replicated, so the image misses nothing.
 		b.blockedBy = from
 		b.deferred = append(b.deferred, deferredAnnounce{requester: from, attempt: m.Attempt})
-		s.answerDeferredAnnounces(b)
+		fl.answerDeferredAnnounces(b)
 		return
 	}
-	s.send(from, &AnnounceReply{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
+	fl.srv.send(from, &AnnounceReply{Hdr: fl.srv.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
 }
 
-func (s *Server) answerDeferredAnnounces(b *bucketState) {
+func (fl *stateFlush) answerDeferredAnnounces(b *bucketState) {
 	if len(b.deferred) == 0 || (b.role != roleFollower && (len(b.outgoing) > 0 || len(b.pending) > 0)) {
 		return
 	}
 	deferred := b.deferred
 	b.deferred = nil
 	for _, d := range deferred {
-		s.send(d.requester, &AnnounceReply{Hdr: s.hdr(d.requester), Bucket: b.index, Attempt: d.attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
+		fl.srv.send(d.requester, &AnnounceReply{Hdr: fl.srv.hdr(d.requester), Bucket: b.index, Attempt: d.attempt, Holds: true, Primary: b.primary, Epoch: b.epoch})
 	}
 }
 
 // onStateMarker: R asks this holder to flush its channel to the source.
-func (s *Server) onStateMarker(from Member, m *StateMarker) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onStateMarker(from Member, m *StateMarker) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil {
-		s.send(from, &HolderStable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: s.self, NotHolder: true})
+		fl.srv.send(from, &HolderStable{Hdr: fl.srv.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt, Holder: fl.srv.self, NotHolder: true})
 		return
 	}
 	w := markerWait{requester: from, attempt: m.Attempt, source: m.Source, view: m.View, holders: m.Holders, epoch: m.Epoch}
@@ -570,17 +581,17 @@ func (s *Server) onStateMarker(from Member, m *StateMarker) {
 		}
 	}
 	b.markerWaits = append(b.markerWaits, w)
-	s.checkMarkerWaits(b)
+	fl.checkMarkerWaits(b)
 }
 
 // checkMarkerWaits answers every marker whose "started before R" writes are all on the wire: the
 // source answers for itself to R; any other holder sends the source a record of how many
 // content-changing messages it has put on its channel to the source, behind those messages.
-func (s *Server) checkMarkerWaits(b *bucketState) {
+func (fl *stateFlush) checkMarkerWaits(b *bucketState) {
 	keep := b.markerWaits[:0]
 	for _, w := range b.markerWaits {
 		p := b.profiles[w.requester]
-		if p != nil && len(p.startedBefore) > 0 && !s.cfg.Mutants.Has(NoWaitInProgress) {
+		if p != nil && len(p.startedBefore) > 0 && !fl.srv.cfg.Mutants.Has(NoWaitInProgress) {
 			keep = append(keep, w)
 			continue
 		}
@@ -588,7 +599,7 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 			keep = append(keep, w)
 			continue
 		}
-		if w.source == s.self && b.epoch < w.epoch {
+		if w.source == fl.srv.self && b.epoch < w.epoch {
 			// The copy's view has a newer primary than this source knows of: not fenced yet, it
 			// may still apply writes of the old primary, which is gone from the copy's view, so
 			// no flush waits for them, and the image would miss those it applies after streaming
@@ -600,15 +611,15 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 			keep = append(keep, w)
 			continue
 		}
-		if w.source == s.self && !s.sourceKnowsDepartures(b, w) {
+		if w.source == fl.srv.self && !fl.sourceKnowsDepartures(b, w) {
 			keep = append(keep, w) // answered once a view tells of the departures (installView)
 			continue
 		}
-		if w.source == s.self {
-			s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: s.self, View: w.view})
-			s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", s.self))
+		if w.source == fl.srv.self {
+			fl.srv.send(w.requester, &HolderStable{Hdr: fl.srv.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: fl.srv.self, View: w.view})
+			fl.srv.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", fl.srv.self), a("holder", fl.srv.self))
 		} else {
-			s.send(w.source, &FlushRecord{Hdr: s.hdr(w.source), Bucket: b.index, Requester: w.requester, Attempt: w.attempt, Sent: s.contentSent[w.source]})
+			fl.srv.send(w.source, &FlushRecord{Hdr: fl.srv.hdr(w.source), Bucket: b.index, Requester: w.requester, Attempt: w.attempt, Sent: fl.srv.contentSent[w.source]})
 		}
 	}
 	b.markerWaits = keep
@@ -620,12 +631,12 @@ func (s *Server) checkMarkerWaits(b *bucketState) {
 // that left as flushed; a source that has not learned of the departure still takes the writes the
 // holder sent it before it left, and would apply them after the flush, never to the new copy
 // (StateMarker.View).
-func (s *Server) sourceKnowsDepartures(b *bucketState, w markerWait) bool {
-	if s.view.Version.Compare(w.view) >= 0 {
+func (fl *stateFlush) sourceKnowsDepartures(b *bucketState, w markerWait) bool {
+	if fl.srv.view.Version.Compare(w.view) >= 0 {
 		return true
 	}
-	for _, h := range s.view.Buckets[b.index].Holders {
-		if m := h.Member; m != s.self && m != w.requester && !s.departed[m] && !containsMember(w.holders, m) {
+	for _, h := range fl.srv.view.Buckets[b.index].Holders {
+		if m := h.Member; m != fl.srv.self && m != w.requester && !fl.srv.departed[m] && !containsMember(w.holders, m) {
 			return false
 		}
 	}
@@ -645,77 +656,77 @@ func (w markerWait) inProgress(b *bucketState) bool {
 
 // ---- image source (S) ----
 
-func (s *Server) onFlushRecord(from Member, m *FlushRecord) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onFlushRecord(from Member, m *FlushRecord) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || !b.initialized {
-		s.send(m.Requester, &SourceUnavailable{Hdr: s.hdr(m.Requester), Bucket: m.Bucket, Attempt: m.Attempt})
+		fl.srv.send(m.Requester, &SourceUnavailable{Hdr: fl.srv.hdr(m.Requester), Bucket: m.Bucket, Attempt: m.Attempt})
 		return
 	}
 	b.recordWaits = append(b.recordWaits, recordWait{requester: m.Requester, attempt: m.Attempt, holder: from, sent: m.Sent})
-	s.checkRecordWaits(b)
+	fl.checkRecordWaits(b)
 }
 
-func (s *Server) checkAllRecordWaits() {
-	for _, i := range s.held {
-		if b := s.buckets[i]; len(b.recordWaits) > 0 {
-			s.checkRecordWaits(b)
+func (fl *stateFlush) checkAllRecordWaits() {
+	for _, i := range fl.srv.held {
+		if b := fl.srv.buckets[i]; len(b.recordWaits) > 0 {
+			fl.checkRecordWaits(b)
 		}
 	}
 }
 
 // checkRecordWaits reports a holder stable once this source has applied as many messages from it
 // as the holder had sent before its record.
-func (s *Server) checkRecordWaits(b *bucketState) {
+func (fl *stateFlush) checkRecordWaits(b *bucketState) {
 	keep := b.recordWaits[:0]
 	for _, w := range b.recordWaits {
-		count := s.contentApplied[w.holder]
-		if s.cfg.Mutants.Has(CountOnReceipt) {
-			count = s.contentReceived[w.holder]
+		count := fl.srv.contentApplied[w.holder]
+		if fl.srv.cfg.Mutants.Has(CountOnReceipt) {
+			count = fl.srv.contentReceived[w.holder]
 		}
 		if count < w.sent {
 			keep = append(keep, w)
 			continue
 		}
-		s.send(w.requester, &HolderStable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: w.holder})
-		s.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", s.self), a("holder", w.holder))
+		fl.srv.send(w.requester, &HolderStable{Hdr: fl.srv.hdr(w.requester), Bucket: b.index, Attempt: w.attempt, Holder: w.holder})
+		fl.srv.emit(protocol.EventHolderStable, a("bucket", b.index), a("replica", w.requester), a("source", fl.srv.self), a("holder", w.holder))
 	}
 	b.recordWaits = keep
 }
 
-func (s *Server) onRequestImage(from Member, m *RequestImage) {
-	b := s.buckets[m.Bucket]
+func (fl *stateFlush) onRequestImage(from Member, m *RequestImage) {
+	b := fl.srv.buckets[m.Bucket]
 	if b == nil || !b.initialized {
-		s.send(from, &SourceUnavailable{Hdr: s.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
+		fl.srv.send(from, &SourceUnavailable{Hdr: fl.srv.hdr(from), Bucket: m.Bucket, Attempt: m.Attempt})
 		return
 	}
-	for _, id := range s.streamIDs() {
-		if st := s.streams[id]; st.bucket == m.Bucket && st.requester == from {
-			delete(s.streams, id) // superseded by this request
+	for _, id := range fl.streamIDs() {
+		if st := fl.streams[id]; st.bucket == m.Bucket && st.requester == from {
+			delete(fl.streams, id) // superseded by this request
 		}
 	}
-	s.nextStream++
-	st := &imageStream{id: s.nextStream, bucket: m.Bucket, requester: from, attempt: m.Attempt}
-	s.streams[st.id] = st
-	s.sendNextChunk(st)
+	fl.nextStream++
+	st := &imageStream{id: fl.nextStream, bucket: m.Bucket, requester: from, attempt: m.Attempt}
+	fl.streams[st.id] = st
+	fl.sendNextChunk(st)
 }
 
-func (s *Server) onImageChunkTimer(id uint64) {
-	if st := s.streams[id]; st != nil {
-		s.sendNextChunk(st)
+func (fl *stateFlush) onImageChunkTimer(id uint64) {
+	if st := fl.streams[id]; st != nil {
+		fl.sendNextChunk(st)
 	}
 }
 
 // sendNextChunk scans the LIVE map (not a frozen snapshot) for the next keys after the cursor:
 // later chunks reflect writes applied meanwhile.
-func (s *Server) sendNextChunk(st *imageStream) {
-	b := s.buckets[st.bucket]
+func (fl *stateFlush) sendNextChunk(st *imageStream) {
+	b := fl.srv.buckets[st.bucket]
 	if b == nil || !b.initialized {
-		delete(s.streams, st.id)
-		s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt})
+		delete(fl.streams, st.id)
+		fl.srv.send(st.requester, &SourceUnavailable{Hdr: fl.srv.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt})
 		return
 	}
-	keys, last := b.keysAfter(st.cursor, !st.started, s.cfg.ChunkEntries)
-	chunk := &ImageChunk{Hdr: s.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt, Index: st.index, Last: last}
+	keys, last := b.keysAfter(st.cursor, !st.started, fl.srv.cfg.ChunkEntries)
+	chunk := &ImageChunk{Hdr: fl.srv.hdr(st.requester), Bucket: st.bucket, Attempt: st.attempt, Index: st.index, Last: last}
 	if len(keys) > 0 {
 		chunk.Entries = make([]Entry, 0, len(keys))
 	}
@@ -725,23 +736,23 @@ func (s *Server) sendNextChunk(st *imageStream) {
 	if last {
 		chunk.Events = b.eventList()
 	}
-	s.send(st.requester, chunk)
-	s.emit(protocol.EventImageChunkSent, a("bucket", st.bucket), a("replica", st.requester), a("source", s.self), a("index", st.index), a("entries", len(keys)), a("last", last))
+	fl.srv.send(st.requester, chunk)
+	fl.srv.emit(protocol.EventImageChunkSent, a("bucket", st.bucket), a("replica", st.requester), a("source", fl.srv.self), a("index", st.index), a("entries", len(keys)), a("last", last))
 	st.index++
 	st.started = true
 	if len(keys) > 0 {
 		st.cursor = keys[len(keys)-1]
 	}
 	if last {
-		delete(s.streams, st.id)
+		delete(fl.streams, st.id)
 		return
 	}
-	s.setTimer(s.cfg.ImageChunkDelay, timerImageChunk, int64(st.id), false)
+	fl.srv.setTimer(fl.srv.cfg.ImageChunkDelay, timerImageChunk, int64(st.id), false)
 }
 
-func (s *Server) streamIDs() []uint64 {
-	ids := make(map[uint64]bool, len(s.streams))
-	for id := range s.streams {
+func (fl *stateFlush) streamIDs() []uint64 {
+	ids := make(map[uint64]bool, len(fl.streams))
+	for id := range fl.streams {
 		ids[id] = true
 	}
 	return sortedUint64s(ids)

@@ -157,7 +157,7 @@ func (s *Server) installView(v *View) {
 	s.reconcileScratch = visit
 	for _, i := range s.held {
 		if b := s.buckets[i]; len(b.markerWaits) > 0 {
-			s.checkMarkerWaits(b) // a source's answer may wait for this view (StateMarker.View)
+			s.flush.checkMarkerWaits(b) // a source's answer may wait for this view (StateMarker.View)
 		}
 	}
 	s.retellInitialized(v)
@@ -369,7 +369,7 @@ func (s *Server) reconcileBucket(i int) {
 	hi := meta.holder(s.self)
 	if b == nil {
 		if hi >= 0 && !meta.Holders[hi].Initialized && !meta.Lost {
-			s.startCreation(i, meta.Holders[hi].Since)
+			s.flush.startCreation(i, meta.Holders[hi].Since)
 		}
 		return
 	}
@@ -385,7 +385,7 @@ func (s *Server) reconcileBucket(i int) {
 		// Removed and assigned again (a copy is its member plus the view that assigned it): the old
 		// copy is no longer counted anywhere; create the new one from scratch.
 		s.dropBucket(b, "reassigned")
-		s.startCreation(i, h.Since)
+		s.flush.startCreation(i, h.Since)
 		return
 	}
 	for _, m := range b.profileMembers() {
@@ -436,9 +436,9 @@ func (s *Server) resolveDepartures(b *bucketState) {
 		}
 	}
 	b.recordWaits = keepRecords
-	for _, id := range s.streamIDs() {
-		if st := s.streams[id]; st.bucket == b.index && s.departed[st.requester] {
-			delete(s.streams, id)
+	for _, id := range s.flush.streamIDs() {
+		if st := s.flush.streams[id]; st.bucket == b.index && s.departed[st.requester] {
+			delete(s.flush.streams, id)
 		}
 	}
 	if sy := b.sync; sy != nil && !sy.pushing {
@@ -446,7 +446,7 @@ func (s *Server) resolveDepartures(b *bucketState) {
 		s.checkCollectDone(b)
 	}
 	if b.creation != nil {
-		s.creationDepartures(b)
+		s.flush.creationDepartures(b)
 	}
 }
 
@@ -463,9 +463,9 @@ func (s *Server) adoptPrimary(b *bucketState, primary Member, epoch uint64) {
 		s.demote(b)
 	}
 	if b.creation != nil {
-		s.restartCreation(b, "primary-change")
+		s.flush.restartCreation(b, "primary-change")
 	}
-	s.checkMarkerWaits(b) // a marker may have waited for this fence
+	s.flush.checkMarkerWaits(b) // a marker may have waited for this fence
 }
 
 // demote ends this copy's primary role: clients of unacknowledged writes are told to retry (their
@@ -492,7 +492,7 @@ func (s *Server) demote(b *bucketState) {
 	}
 	b.blockedBy = noMember
 	s.settleReads(b)
-	s.answerDeferredAnnounces(b)
+	s.flush.answerDeferredAnnounces(b)
 }
 
 // dropBucket discards this server's copy of a bucket (removed by a rebalance, or lost).
@@ -509,10 +509,10 @@ func (s *Server) dropBucket(b *bucketState, reason string) {
 	for _, w := range b.recordWaits {
 		s.send(w.requester, &SourceUnavailable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt})
 	}
-	for _, id := range s.streamIDs() {
-		if st := s.streams[id]; st.bucket == b.index {
+	for _, id := range s.flush.streamIDs() {
+		if st := s.flush.streams[id]; st.bucket == b.index {
 			s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: b.index, Attempt: st.attempt})
-			delete(s.streams, id)
+			delete(s.flush.streams, id)
 		}
 	}
 	if c := b.creation; c != nil {

@@ -161,9 +161,6 @@ type Server struct {
 	writes      map[uint64]*write // counted in and not yet acknowledged, by id
 	nextWriteID uint64
 	nextReadID  uint64 // read fences (reads.go)
-	streams     map[uint64]*imageStream
-	nextStream  uint64
-	nextAttempt uint64
 
 	selfQueue []protocol.Message
 	drops     DropCounts
@@ -178,7 +175,8 @@ type Server struct {
 	readSlab     slab[pendingRead] // and of fenced reads
 	memberPieces pieces[Member]    // their recipients
 
-	snap snapshotState // Chandy–Lamport snapshots (snapshot.go)
+	flush stateFlush    // this server's part in creating new copies (flush.go)
+	snap  snapshotState // Chandy–Lamport snapshots (snapshot.go)
 
 	// components run on this member beside the store (the lock service, locks, when the cluster
 	// has one): each hears of every view this server installs and gets its own messages and
@@ -212,10 +210,10 @@ func newServer(cfg Config, self Member) *Server {
 		contentReceived: map[Member]uint64{},
 		contentApplied:  map[Member]uint64{},
 		writes:          map[uint64]*write{},
-		streams:         map[uint64]*imageStream{},
 	}
 	s.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	s.snap.srv = s
+	s.flush = stateFlush{srv: s, streams: map[uint64]*imageStream{}}
 	if cfg.Locks.Enabled() {
 		s.locks = dlock.NewService(cfg.Locks, self, protocol.NodeID(FirstLockClient(cfg)))
 		s.components = append(s.components, s.locks)
@@ -303,11 +301,11 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 			s.onApplyTimer()
 		}
 	case timerImageChunk:
-		s.onImageChunkTimer(uint64(tag.Arg))
+		s.flush.onImageChunkTimer(uint64(tag.Arg))
 	case timerChunkApply:
-		s.onChunkApplyTimer(int(tag.Arg), id)
+		s.flush.onChunkApplyTimer(int(tag.Arg), id)
 	case timerCopyWarn:
-		s.onCopyWarnTimer(int(tag.Arg), id)
+		s.flush.onCopyWarnTimer(int(tag.Arg), id)
 	case timerFinalCheck:
 		s.det.OnFinalCheckTimer(id)
 	default:
@@ -450,21 +448,21 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *CreationFailed:
 		s.onCreationFailed(sender, msg)
 	case *Announce:
-		s.onAnnounce(sender, msg)
+		s.flush.onAnnounce(sender, msg)
 	case *AnnounceReply:
-		s.onAnnounceReply(sender, msg)
+		s.flush.onAnnounceReply(sender, msg)
 	case *StateMarker:
-		s.onStateMarker(sender, msg)
+		s.flush.onStateMarker(sender, msg)
 	case *FlushRecord:
-		s.onFlushRecord(sender, msg)
+		s.flush.onFlushRecord(sender, msg)
 	case *HolderStable:
-		s.onHolderStable(sender, msg)
+		s.flush.onHolderStable(sender, msg)
 	case *RequestImage:
-		s.onRequestImage(sender, msg)
+		s.flush.onRequestImage(sender, msg)
 	case *ImageChunk:
-		s.onImageChunk(sender, msg)
+		s.flush.onImageChunk(sender, msg)
 	case *SourceUnavailable:
-		s.onSourceUnavailable(sender, msg)
+		s.flush.onSourceUnavailable(sender, msg)
 	case *Replicate:
 		s.onReplicate(sender, msg)
 	case *WriteAck:

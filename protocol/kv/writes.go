@@ -197,7 +197,7 @@ func (s *Server) onDistributeTimer(id uint64) {
 	}
 	w.onWire = true
 	b.pending[id] = w
-	s.checkMarkerWaits(b)
+	s.flush.checkMarkerWaits(b)
 	s.checkWriteDone(b, w)
 }
 
@@ -239,7 +239,7 @@ func (s *Server) checkWriteDone(b *bucketState, w *write) {
 			s.releaseGets(b, key)
 		}
 	}
-	s.answerDeferredAnnounces(b)
+	s.flush.answerDeferredAnnounces(b)
 }
 
 func (s *Server) releaseGets(b *bucketState, key string) {
@@ -306,7 +306,7 @@ func (s *Server) onReplicate(from Member, m *Replicate) {
 	s.contentReceived[from] = m.ChannelSeq
 	s.applyQueue = append(s.applyQueue, inboundWrite{from: from, msg: m})
 	if s.cfg.Mutants.Has(CountOnReceipt) {
-		s.checkAllRecordWaits()
+		s.flush.checkAllRecordWaits()
 	}
 	s.armApply()
 }
@@ -354,7 +354,7 @@ func (s *Server) applyReplicate(from Member, m *Replicate) {
 		s.applyEntries(b, m.Entries, m.Events)
 	}
 	s.send(from, ack)
-	s.checkAllRecordWaits()
+	s.flush.checkAllRecordWaits()
 }
 
 // applyEntries applies a replicated write's entries; while the copy is uninitialized this is the
