@@ -23,15 +23,15 @@ import "github.com/stateflush/stateflush/protocol"
 // heartbeats, checks, takeovers) still pass: each carries its whole state and no gap can hurt it.
 
 // onConnectionLost: this server's transport reports that its connection to peer broke.
-func (s *Server) onConnectionLost(peer protocol.NodeID) {
-	if !s.joined || s.stopped || s.cfg.Mutants.Has(IgnoreConnectionLoss) {
+func (g *groupMembership) onConnectionLost(peer protocol.NodeID) {
+	if !g.srv.joined || g.srv.stopped || g.srv.cfg.Mutants.Has(IgnoreConnectionLoss) {
 		return
 	}
-	m, ok := s.view.member(peer)
+	m, ok := g.srv.view.member(peer)
 	if !ok {
 		return
 	}
-	if inc := s.newestInc[peer]; inc > m.Inc {
+	if inc := g.srv.newestInc[peer]; inc > m.Inc {
 		// The connection was with a later incarnation of peer than this view lists: peer restarted
 		// and asked to join, and a view admitting it, as the youngest member, has not reached this
 		// server. Taken for the member listed (older than this server), the loss would have this
@@ -42,86 +42,86 @@ func (s *Server) onConnectionLost(peer protocol.NodeID) {
 		// any view, ignores the loss; steady-monkey seed 4660: nobody asked, and this server
 		// refused the joiner's bucket messages for good).
 		j := Member{ID: peer, Inc: inc}
-		s.brokenWith = append(s.brokenWith, j)
-		s.emit(EventConnectionLost, a("member", j))
-		s.requestEviction(j)
+		g.brokenWith = append(g.brokenWith, j)
+		g.srv.emit(EventConnectionLost, a("member", j))
+		g.requestEviction(j)
 		return
 	}
-	s.brokenWith = append(s.brokenWith, m)
-	if s.view.rank(m) < s.view.rank(s.self) {
+	g.brokenWith = append(g.brokenWith, m)
+	if g.srv.view.rank(m) < g.srv.view.rank(g.srv.self) {
 		// The older end: peer reports it. But peer may not have installed a view listing this
 		// server yet (the connection broke while this server was joining): it then ignores the
 		// loss, and without a removal this server would refuse peer's bucket messages forever.
 		// So the younger end asks for its own removal too.
-		s.requestEviction(s.self)
+		g.requestEviction(g.srv.self)
 		return
 	}
-	s.emit(EventConnectionLost, a("member", m))
-	s.requestEviction(m)
+	g.srv.emit(EventConnectionLost, a("member", m))
+	g.requestEviction(m)
 }
 
 // requestEviction has the coordinator remove m, or removes it when this server coordinates. The
 // request is repeated at every heartbeat until a view without m is installed (the coordinator may
 // be busy with a takeover, or die).
-func (s *Server) requestEviction(m Member) {
-	if !containsMember(s.evicting, m) {
-		s.evicting = append(s.evicting, m)
+func (g *groupMembership) requestEviction(m Member) {
+	if !containsMember(g.evicting, m) {
+		g.evicting = append(g.evicting, m)
 	}
-	if s.isCoordinator() {
-		s.actOnFailures()
+	if g.isCoordinator() {
+		g.actOnFailures()
 		return
 	}
-	if c := s.view.coordinator(); c != s.self {
-		s.send(c, &EvictRequest{Hdr: s.hdr(c), Member: m})
+	if c := g.srv.view.coordinator(); c != g.srv.self {
+		g.srv.send(c, &EvictRequest{Hdr: g.srv.hdr(c), Member: m})
 	}
 }
 
 // onEvictRequest: a member lost its connection to m and asks the coordinator to remove m.
-func (s *Server) onEvictRequest(from Member, r *EvictRequest) {
-	if !s.view.hasMember(r.Member) || r.Member == s.self {
+func (g *groupMembership) onEvictRequest(from Member, r *EvictRequest) {
+	if !g.srv.view.hasMember(r.Member) || r.Member == g.srv.self {
 		return
 	}
-	if !containsMember(s.evicting, r.Member) {
-		s.evicting = append(s.evicting, r.Member)
+	if !containsMember(g.evicting, r.Member) {
+		g.evicting = append(g.evicting, r.Member)
 	}
-	if s.isCoordinator() {
-		s.actOnFailures()
+	if g.isCoordinator() {
+		g.actOnFailures()
 	}
 }
 
 // brokenConnection reports whether this server's connection to m broke (and m is still in the
 // view): m's bucket messages are refused.
-func (s *Server) brokenConnection(m Member) bool { return containsMember(s.brokenWith, m) }
+func (g *groupMembership) brokenConnection(m Member) bool { return containsMember(g.brokenWith, m) }
 
 // retryEvictions drops the evictions and broken connections a view has settled (their member left)
 // and repeats the other eviction requests.
-func (s *Server) retryEvictions() {
-	broken := s.brokenWith[:0]
+func (g *groupMembership) retryEvictions() {
+	broken := g.brokenWith[:0]
 	brokenInView := false
-	for _, m := range s.brokenWith {
-		if s.view.hasMember(m) {
+	for _, m := range g.brokenWith {
+		if g.srv.view.hasMember(m) {
 			broken = append(broken, m)
 			brokenInView = true
-		} else if s.awaitingAdmission(m) {
+		} else if g.awaitingAdmission(m) {
 			broken = append(broken, m) // the view admitting it is still to come (onConnectionLost)
 		}
 	}
-	s.brokenWith = broken
-	keep := s.evicting[:0]
-	for _, m := range s.evicting {
+	g.brokenWith = broken
+	keep := g.evicting[:0]
+	for _, m := range g.evicting {
 		// This server's own removal is wanted only while a connection to an older member is
 		// still broken (that member left otherwise, and the gap with it).
-		if (s.view.hasMember(m) || s.awaitingAdmission(m)) && (m != s.self || brokenInView) {
+		if (g.srv.view.hasMember(m) || g.awaitingAdmission(m)) && (m != g.srv.self || brokenInView) {
 			keep = append(keep, m)
 		}
 	}
-	s.evicting = keep
-	if len(s.evicting) == 0 || s.isCoordinator() {
+	g.evicting = keep
+	if len(g.evicting) == 0 || g.isCoordinator() {
 		return
 	}
-	if c := s.view.coordinator(); c != s.self {
-		for _, m := range s.evicting {
-			s.send(c, &EvictRequest{Hdr: s.hdr(c), Member: m})
+	if c := g.srv.view.coordinator(); c != g.srv.self {
+		for _, m := range g.evicting {
+			g.srv.send(c, &EvictRequest{Hdr: g.srv.hdr(c), Member: m})
 		}
 	}
 }
@@ -129,16 +129,16 @@ func (s *Server) retryEvictions() {
 // awaitingAdmission reports whether m is a later incarnation of a server than the one the view
 // lists (if any), the newest this server has heard from, and has not left a view this server
 // installed: a restarted server whose admission has not reached this server yet.
-func (s *Server) awaitingAdmission(m Member) bool {
-	listed, ok := s.view.member(m.ID)
-	return (!ok || listed.Inc < m.Inc) && m.Inc >= s.newestInc[m.ID] && !s.departed[m]
+func (g *groupMembership) awaitingAdmission(m Member) bool {
+	listed, ok := g.srv.view.member(m.ID)
+	return (!ok || listed.Inc < m.Inc) && m.Inc >= g.srv.newestInc[m.ID] && !g.srv.departed[m]
 }
 
 // evictedInView lists, in view order, the members to remove for a broken connection.
-func (s *Server) evictedInView() []Member {
+func (g *groupMembership) evictedInView() []Member {
 	var out []Member
-	for _, m := range s.view.Members {
-		if m != s.self && containsMember(s.evicting, m) {
+	for _, m := range g.srv.view.Members {
+		if m != g.srv.self && containsMember(g.evicting, m) {
 			out = append(out, m)
 		}
 	}

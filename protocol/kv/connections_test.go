@@ -78,7 +78,7 @@ func TestBrokenConnectionWithAJoinerRemovesTheJoiner(t *testing.T) {
 	if !strings.Contains(log, "s2 -> s0 evict-request member=s3#1") || strings.Contains(log, "member=s2") {
 		t.Fatalf("s2, the older end, should ask for the removal of s3#1:\n%s", log)
 	}
-	if !h.server("s2").brokenConnection(Member{ID: 3, Inc: 1}) {
+	if !h.server("s2").gms.brokenConnection(Member{ID: 3, Inc: 1}) {
 		t.Fatalf("s2 should refuse s3#1's bucket messages until s3#1 is removed:\n%s", h.describe())
 	}
 	h.inject(protocol.External, "s3", &protocol.ConnectionLost{Peer: h.id("s2")})

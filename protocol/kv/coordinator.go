@@ -204,18 +204,18 @@ func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
 		return
 	}
 	switch {
-	case s.deferringCoordinatorWork():
-		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from, msg: r})
-	case !s.isCoordinator():
-		if c := s.coordinator(); c != s.self && from == protocol.External {
+	case s.gms.deferringCoordinatorWork():
+		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from, msg: r})
+	case !s.gms.isCoordinator():
+		if c := s.gms.coordinator(); c != s.self && from == protocol.External {
 			s.env.Send(c.ID, r)
 		}
 	default:
 		s.rebalances = append(s.rebalances, *r)
-		next := s.nextView()
+		next := s.gms.nextView()
 		s.planBuckets(next)
 		if !sameBuckets(next, s.view) {
-			s.publish(next, nil)
+			s.gms.publish(next, nil)
 		}
 	}
 }
@@ -237,28 +237,28 @@ func sameBuckets(x, y *View) bool {
 
 // onJoin: a restarted server asks to join. Its previous incarnation, if still in the view, has
 // crashed: it leaves the view in the same change.
-func (s *Server) onJoin(from Member, _ *Join) {
-	if s.quarantined() && s.isCoordinator() {
+func (g *groupMembership) onJoin(from Member, _ *Join) {
+	if g.quarantined() && g.isCoordinator() {
 		// Deferred rather than dropped: the joiner's retries are background work, and a run could
 		// otherwise end before the quarantine does, with the joiner outside every view.
-		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: &Join{Hdr: Hdr{FromInc: from.Inc, ToInc: anyIncarnation}}})
+		g.deferredCoord = append(g.deferredCoord, deferredMessage{from: from.ID, msg: &Join{Hdr: Hdr{FromInc: from.Inc, ToInc: anyIncarnation}}})
 		return
 	}
-	if s.takeover != nil || !s.isCoordinator() || s.view.hasMember(from) {
+	if g.takeover != nil || !g.isCoordinator() || g.srv.view.hasMember(from) {
 		return // the joiner retries until the coordinator adds it
 	}
-	next := s.nextView()
+	next := g.nextView()
 	var removed []Member
 	if old, ok := next.member(from.ID); ok {
 		if old.Inc > from.Inc {
 			return
 		}
 		removed = append(removed, old)
-		s.removeMembers(next, removed)
+		g.srv.removeMembers(next, removed)
 	}
 	next.Members = append(next.Members, from)
 	next.membersChanged()
-	s.publish(next, removed)
+	g.publish(next, removed)
 }
 
 // onInitialized: as a holder, mark the new copy's profile initialized (and, in the blocking
@@ -273,15 +273,15 @@ func (s *Server) onInitialized(from Member, m *Initialized) {
 		}
 	}
 	switch {
-	case s.deferringCoordinatorWork():
-		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
-	case s.isCoordinator():
+	case s.gms.deferringCoordinatorWork():
+		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
+	case s.gms.isCoordinator():
 		s.recordInitialized(from, m.Bucket, m.Since)
 	}
 }
 
 func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
-	next := s.nextView()
+	next := s.gms.nextView()
 	meta := &next.Buckets[bucket]
 	hi := meta.holder(r)
 	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != since || meta.Lost {
@@ -297,7 +297,7 @@ func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 	if after := len(meta.initializedHolders()); before < s.cfg.Redundancy && after >= s.cfg.Redundancy {
 		s.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))
 	}
-	s.publish(next, nil)
+	s.gms.publish(next, nil)
 }
 
 // removeOldCopy ends a rebalance: one old copy goes; if it was primary the target takes over.
@@ -331,13 +331,13 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 // initialized copy is left either, the bucket is lost.
 func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
 	switch {
-	case s.deferringCoordinatorWork():
-		s.deferredCoord = append(s.deferredCoord, deferredMessage{from: from.ID, msg: m})
+	case s.gms.deferringCoordinatorWork():
+		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
 		return
-	case !s.isCoordinator():
+	case !s.gms.isCoordinator():
 		return
 	}
-	next := s.nextView()
+	next := s.gms.nextView()
 	meta := &next.Buckets[m.Bucket]
 	hi := meta.holder(from)
 	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != m.Since || meta.Lost {
@@ -350,5 +350,5 @@ func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
 	if len(meta.initializedHolders()) == 0 {
 		s.declareLost(next, m.Bucket)
 	}
-	s.publish(next, nil)
+	s.gms.publish(next, nil)
 }

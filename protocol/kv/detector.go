@@ -23,7 +23,7 @@ func (h *detectorHost) Self() membership.Member           { return h.self }
 func (h *detectorHost) Rank(m membership.Member) int      { return h.view.rank(m) }
 func (h *detectorHost) Departed(m membership.Member) bool { return h.departed[m] }
 func (h *detectorHost) CancelTimer(id protocol.TimerID)   { h.env.CancelTimer(id) }
-func (h *detectorHost) ActOnFailures()                    { h.server().actOnFailures() }
+func (h *detectorHost) ActOnFailures()                    { h.server().gms.actOnFailures() }
 
 func (h *detectorHost) Members() []membership.Member {
 	if h.view == nil {
@@ -62,14 +62,14 @@ func (h *detectorHost) AnnounceFailure(x membership.Member, checkedSince protoco
 
 // retractFailure takes back this server's finding that m failed, now that m is heard from; a
 // confirmation round under way learns that a split may have healed (partition.go).
-func (s *Server) retractFailure(m Member) {
-	if s.det.RetractFailure(m) && s.confirm.members != nil {
-		s.confirm.healed = true
+func (g *groupMembership) retractFailure(m Member) {
+	if g.det.RetractFailure(m) && g.confirm.members != nil {
+		g.confirm.healed = true
 	}
 }
 
-func (s *Server) armHeartbeat() {
-	s.heartbeatTimer = s.setTimer(s.cfg.HeartbeatInterval, timerHeartbeat, 0, !s.anyOverdue())
+func (g *groupMembership) armHeartbeat() {
+	g.heartbeatTimer = g.srv.setTimer(g.srv.cfg.HeartbeatInterval, timerHeartbeat, 0, !g.anyOverdue())
 }
 
 // anyOverdue reports a watched neighbour not heard from for two heartbeat intervals, a suspicion or
@@ -77,51 +77,51 @@ func (s *Server) armHeartbeat() {
 // deferred to the end of a quarantine. The heartbeat
 // timer is then a foreground timer, so that a run does not count as quiescent while a crash is
 // still to be detected and acted on.
-func (s *Server) anyOverdue() bool {
-	if s.takeover != nil || s.det.Busy() || len(s.det.FailedInView()) > 0 || len(s.evicting) > 0 || len(s.refusedViews) > 0 {
+func (g *groupMembership) anyOverdue() bool {
+	if g.takeover != nil || g.det.Busy() || len(g.det.FailedInView()) > 0 || len(g.evicting) > 0 || len(g.refusedViews) > 0 {
 		return true
 	}
-	if len(s.deferredCoord) > 0 && s.quarantined() {
+	if len(g.deferredCoord) > 0 && g.quarantined() {
 		return true // coordinator work waits for the quarantine's end, at a heartbeat
 	}
-	w := s.det.Watching()
-	return w.Valid() && s.env.Now()-s.lastHeard[w.ID] > protocol.Time(2*s.cfg.HeartbeatInterval)
+	w := g.det.Watching()
+	return w.Valid() && g.srv.env.Now()-g.srv.lastHeard[w.ID] > protocol.Time(2*g.srv.cfg.HeartbeatInterval)
 }
 
-func (s *Server) onHeartbeatTimer() {
-	s.det.RefreshWatch()
-	if w := s.det.Watcher(); w.Valid() {
-		hb := s.lastHeartbeat
-		if hb == nil || hb.Hdr != s.hdr(w) || hb.View != s.view.Version {
-			hb = &Heartbeat{Hdr: s.hdr(w), View: s.view.Version}
-			s.lastHeartbeat = hb
+func (g *groupMembership) onHeartbeatTimer() {
+	g.det.RefreshWatch()
+	if w := g.det.Watcher(); w.Valid() {
+		hb := g.lastHeartbeat
+		if hb == nil || hb.Hdr != g.srv.hdr(w) || hb.View != g.srv.view.Version {
+			hb = &Heartbeat{Hdr: g.srv.hdr(w), View: g.srv.view.Version}
+			g.lastHeartbeat = hb
 		}
-		s.send(w, hb)
+		g.srv.send(w, hb)
 	}
-	s.lastHeartbeatAt = s.env.Now()
-	s.endQuarantine()
-	s.det.SuspectNeighbour()
-	s.det.RetryUnansweredReports()
-	s.det.RecheckLingeringFailures()
-	s.retryEvictions()
-	s.reconsiderRefusedViews()
-	s.actOnFailures()
-	if !s.stopped && s.joined { // a member that left to rejoin arms it again when it is admitted
-		s.armHeartbeat()
+	g.lastHeartbeatAt = g.srv.env.Now()
+	g.endQuarantine()
+	g.det.SuspectNeighbour()
+	g.det.RetryUnansweredReports()
+	g.det.RecheckLingeringFailures()
+	g.retryEvictions()
+	g.reconsiderRefusedViews()
+	g.actOnFailures()
+	if !g.srv.stopped && g.srv.joined { // a member that left to rejoin arms it again when it is admitted
+		g.armHeartbeat()
 	}
 }
 
-func (s *Server) onCheckRequest(from Member) {
-	s.send(from, &CheckReply{Hdr: s.hdr(from)})
-	s.tellNonMember(from)
+func (g *groupMembership) onCheckRequest(from Member) {
+	g.srv.send(from, &CheckReply{Hdr: g.srv.hdr(from)})
+	g.tellNonMember(from)
 }
 
 // tellNonMember sends the view to a server that takes part in failure detection (heartbeats,
 // suspicions, checks) from a view this server has left behind: it was removed, or its admission
 // died with the coordinator that granted it, and nobody else tells it so, since no member
 // heartbeats a non-member. Without the view it would watch and check members forever.
-func (s *Server) tellNonMember(from Member) {
-	if s.joined && !s.stopped && from != s.self && IsServer(s.cfg, from.ID) && !s.view.hasMember(from) {
-		s.send(from, &ViewMsg{Hdr: s.hdr(from), View: s.view})
+func (g *groupMembership) tellNonMember(from Member) {
+	if g.srv.joined && !g.srv.stopped && from != g.srv.self && IsServer(g.srv.cfg, from.ID) && !g.srv.view.hasMember(from) {
+		g.srv.send(from, &ViewMsg{Hdr: g.srv.hdr(from), View: g.srv.view})
 	}
 }

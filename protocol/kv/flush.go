@@ -404,7 +404,7 @@ func (fl *stateFlush) completeCreation(b *bucketState) {
 	b.initialized = true
 	fl.srv.env.CancelTimer(c.warnTimer)
 	fl.srv.emit(protocol.EventInitialized, a("bucket", b.index), a("replica", fl.srv.self), a("source", c.source), a("attempt", c.attempt), a("entries", len(b.entries)))
-	b.toldInitialized = fl.srv.coordinator()
+	b.toldInitialized = fl.srv.gms.coordinator()
 	notify := map[Member]bool{b.toldInitialized: true}
 	for _, h := range fl.srv.view.Buckets[b.index].Holders {
 		if h.Member != fl.srv.self && !fl.srv.departed[h.Member] {
@@ -420,7 +420,7 @@ func (fl *stateFlush) completeCreation(b *bucketState) {
 // which declares the data lost (and reports it) unless it knows a copy R did not.
 func (fl *stateFlush) creationFailed(b *bucketState) {
 	c := b.creation
-	coord := fl.srv.coordinator()
+	coord := fl.srv.gms.coordinator()
 	fl.srv.dropBucket(b, "no-source")
 	fl.srv.send(coord, &CreationFailed{Hdr: fl.srv.hdr(coord), Bucket: b.index, Attempt: c.attempt, Since: b.since})
 }

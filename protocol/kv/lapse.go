@@ -13,50 +13,52 @@ import "github.com/stateflush/stateflush/protocol"
 
 // lapseLimit is how long a joined server may go without sending a heartbeat before the others could
 // have removed it.
-func (s *Server) lapseLimit() protocol.Duration {
-	return s.cfg.FailureDetectionTimeout - s.cfg.HeartbeatInterval
+func (g *groupMembership) lapseLimit() protocol.Duration {
+	return g.srv.cfg.FailureDetectionTimeout - g.srv.cfg.HeartbeatInterval
 }
 
 // quarantineLength is how long a lapsed server stays out of service: long enough for any removal
 // decided while it was silent to reach it (a suspicion under way when it resumed ends within a
 // final check, two relays and a view; retried reports take twice the timeout), after which the
 // view it holds is the one the others act on.
-func (s *Server) quarantineLength() protocol.Duration { return 3 * s.cfg.FailureDetectionTimeout }
+func (g *groupMembership) quarantineLength() protocol.Duration {
+	return 3 * g.srv.cfg.FailureDetectionTimeout
+}
 
 // checkLapse runs before this server handles anything: a joined server silent past the lapse
 // limit gives every member a fresh timeout (its own observations of the others are as stale as
 // theirs of it), restarts its final checks, abandons a takeover under way, tells every member it is
 // alive, and goes into quarantine.
-func (s *Server) checkLapse() {
-	if !s.joined || s.stopped || s.cfg.Mutants.Has(IgnoreLapse) {
+func (g *groupMembership) checkLapse() {
+	if !g.srv.joined || g.srv.stopped || g.srv.cfg.Mutants.Has(IgnoreLapse) {
 		return
 	}
-	now := s.env.Now()
-	silent := protocol.Duration(now - s.lastHeartbeatAt)
-	if silent <= s.lapseLimit() {
+	now := g.srv.env.Now()
+	silent := protocol.Duration(now - g.lastHeartbeatAt)
+	if silent <= g.lapseLimit() {
 		return
 	}
-	s.lastHeartbeatAt = now // one lapse per silence
-	s.quarantineUntil = now + protocol.Time(s.quarantineLength())
-	for _, m := range s.view.Members {
-		s.lastHeard[m.ID] = now
+	g.lastHeartbeatAt = now // one lapse per silence
+	g.quarantineUntil = now + protocol.Time(g.quarantineLength())
+	for _, m := range g.srv.view.Members {
+		g.srv.lastHeard[m.ID] = now
 	}
 	// A final check under way timed out while this server was frozen, not while the suspect was
 	// silent: its answer may be waiting unread. Each starts again, or it would announce a live
 	// member failed (and another member act on that before the retraction).
-	s.det.RestartChecks()
+	g.det.RestartChecks()
 	// A takeover begun before the silence rests on suspicions as stale: finishing it would publish
 	// a view of a new term over whatever the others did meanwhile.
-	s.takeover = nil
+	g.takeover = nil
 	// Every member may have found it failed meanwhile, and only its watcher hears its heartbeats:
 	// it tells them all it is alive, or those that keep it failed would wait forever for a decider
 	// that keeps it.
-	for _, m := range s.view.Members {
-		if m != s.self {
-			s.send(m, &Heartbeat{Hdr: s.hdr(m), View: s.view.Version})
+	for _, m := range g.srv.view.Members {
+		if m != g.srv.self {
+			g.srv.send(m, &Heartbeat{Hdr: g.srv.hdr(m), View: g.srv.view.Version})
 		}
 	}
-	s.emit(EventLapse, a("silent_us", int64(silent)), a("until", int64(s.quarantineUntil)), a("view", s.view.Version))
+	g.srv.emit(EventLapse, a("silent_us", int64(silent)), a("until", int64(g.quarantineUntil)), a("view", g.srv.view.Version))
 }
 
 // quarantined reports whether this server is out of service after a lapse: it answers no client,
@@ -65,21 +67,23 @@ func (s *Server) checkLapse() {
 // takeover: a lapsed coordinator may have been replaced, and a view it published now could race
 // the new coordinator's. It keeps heartbeating, answering checks and installing views, so that it
 // is kept or removed as the others decide.
-func (s *Server) quarantined() bool { return s.QuarantinedAt(s.env.Now()) }
+func (g *groupMembership) quarantined() bool { return g.srv.QuarantinedAt(g.srv.env.Now()) }
 
 // deferringCoordinatorWork reports whether coordinator work that arrives now must wait: during a
 // takeover, and during a quarantine.
-func (s *Server) deferringCoordinatorWork() bool { return s.takeover != nil || s.quarantined() }
+func (g *groupMembership) deferringCoordinatorWork() bool {
+	return g.takeover != nil || g.quarantined()
+}
 
 // endQuarantine runs, at the first heartbeat after a quarantine, the coordinator work deferred
 // during it.
-func (s *Server) endQuarantine() {
-	if s.quarantineUntil != 0 && !s.quarantined() && s.takeover == nil {
-		s.quarantineUntil = 0
-		s.runDeferredCoordinatorWork()
+func (g *groupMembership) endQuarantine() {
+	if g.quarantineUntil != 0 && !g.quarantined() && g.takeover == nil {
+		g.quarantineUntil = 0
+		g.runDeferredCoordinatorWork()
 	}
 }
 
 // QuarantinedAt reports whether this server is out of service after a lapse at time now (for
 // callers outside its steps, which have no clock of their own).
-func (s *Server) QuarantinedAt(now protocol.Time) bool { return now < s.quarantineUntil }
+func (s *Server) QuarantinedAt(now protocol.Time) bool { return now < s.gms.quarantineUntil }

@@ -4,10 +4,50 @@ import (
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
+	"github.com/stateflush/stateflush/protocol/membership"
 )
 
 // Membership: acting on failures (the detector is membership.Detector, driven from detector.go), views, joins, forced disconnect
 // and coordinator takeover. The coordinator is the oldest member of the view (Members[0]).
+
+// groupMembership is a server's part in the membership, named after GemFire's group membership
+// service: heartbeats and failure detection (detector.go), acting on failures, joins, views and
+// their publication, coordinator takeover, the partition rule (partition.go), lapses (lapse.go)
+// and broken connections (connections.go). It decides which view the server installs; installing
+// it (Server.installView) and what it means for the buckets is the store's. The view itself, and
+// the members that left it, stay with the server, since every part of the store reads them.
+type groupMembership struct {
+	srv     *Server
+	maxTerm uint64 // highest coordinator term seen (views and takeover queries)
+	// coordHint is a member taking over as coordinator (from its query), used while no view of its
+	// term has arrived.
+	coordHint     Member
+	coordHintTerm uint64
+	coordHintAt   protocol.Time // when it promised coordHintTerm
+	// refusedViews are the views refused while the promise held, for when it lapses (partition.go).
+	refusedViews []*ViewMsg
+	// evicting lists the members to remove for a broken connection, and brokenWith the members
+	// whose connection to this server broke (connections.go).
+	evicting   []Member
+	brokenWith []Member
+
+	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
+	// quarantineUntil when a lapse's quarantine ends (lapse.go).
+	lastHeartbeatAt protocol.Time
+	quarantineUntil protocol.Time
+	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
+	// one to the same watcher incarnation under the same view is the same message.
+	lastHeartbeat *Heartbeat
+	det           membership.Detector
+	// confirm is the coordinator's confirmation round under the weighted partition rule
+	// (partition.go).
+	confirm        confirmation
+	heartbeatTimer protocol.TimerID
+	joinTimer      protocol.TimerID
+
+	takeover      *takeoverState
+	deferredCoord []deferredMessage // coordinator work received during a takeover
+}
 
 type takeoverState struct {
 	term      uint64
@@ -21,64 +61,64 @@ type takeoverState struct {
 // actOnFailures acts on the members the failure detector found failed (membership.Detector): the
 // coordinator removes them; a member that finds every older member failed takes over as
 // coordinator.
-func (s *Server) actOnFailures() {
-	if !s.joined || s.stopped || s.quarantined() {
+func (g *groupMembership) actOnFailures() {
+	if !g.srv.joined || g.srv.stopped || g.quarantined() {
 		return
 	}
-	suspects := s.det.FailedInView()
-	for _, m := range s.evictedInView() {
+	suspects := g.det.FailedInView()
+	for _, m := range g.evictedInView() {
 		if !containsMember(suspects, m) {
 			suspects = append(suspects, m)
 		}
 	}
-	if s.takeover != nil {
-		s.takeoverSuspects(suspects)
+	if g.takeover != nil {
+		g.takeoverSuspects(suspects)
 		return
 	}
-	if s.isCoordinator() {
-		if len(suspects) > 0 && !s.confirmingRemoval(suspects) {
+	if g.isCoordinator() {
+		if len(suspects) > 0 && !g.confirmingRemoval(suspects) {
 			// The rule first: a side that shuts down must not declare data lost on the way.
-			if s.partitionShutdown(s.view, suspects, false) {
+			if g.partitionShutdown(g.srv.view, suspects, false) {
 				return
 			}
-			next := s.nextView()
-			s.removeMembers(next, suspects)
-			s.publish(next, suspects)
+			next := g.nextView()
+			g.srv.removeMembers(next, suspects)
+			g.publish(next, suspects)
 		}
 		return
 	}
-	rank := s.view.rank(s.self)
+	rank := g.srv.view.rank(g.srv.self)
 	if rank <= 0 {
 		return
 	}
-	for _, older := range s.view.Members[:rank] {
-		if !s.det.IsFailed(older) {
+	for _, older := range g.srv.view.Members[:rank] {
+		if !g.det.IsFailed(older) {
 			return
 		}
 	}
-	if s.verifyingOlderVerdicts(s.view.Members[:rank]) {
+	if g.verifyingOlderVerdicts(g.srv.view.Members[:rank]) {
 		return
 	}
-	if len(suspects) == len(s.view.Members)-1 && len(s.InitializedBuckets()) == 0 {
+	if len(suspects) == len(g.srv.view.Members)-1 && len(g.srv.InitializedBuckets()) == 0 {
 		// Every other member is silent and this server holds no complete copy. Most likely its
 		// admission died with the coordinator that granted it, and the others are not silent but
 		// unaware of it; taking over alone would declare every bucket lost while their copies live.
 		// A server with no data has nothing to keep serving, so it asks to join again instead.
-		s.rejoin("every other member is silent and it holds no complete copy")
+		g.rejoin("every other member is silent and it holds no complete copy")
 		return
 	}
-	s.startTakeover(suspects)
+	g.startTakeover(suspects)
 }
 
-func (s *Server) sendJoin() {
-	for id := 0; id < s.cfg.Servers; id++ {
-		if protocol.NodeID(id) != s.self.ID {
-			s.env.Send(protocol.NodeID(id), &Join{Hdr: Hdr{FromInc: s.self.Inc, ToInc: anyIncarnation}})
+func (g *groupMembership) sendJoin() {
+	for id := 0; id < g.srv.cfg.Servers; id++ {
+		if protocol.NodeID(id) != g.srv.self.ID {
+			g.srv.env.Send(protocol.NodeID(id), &Join{Hdr: Hdr{FromInc: g.srv.self.Inc, ToInc: anyIncarnation}})
 		}
 	}
 	// Background: a join that nobody can answer (every other server is down) must not keep a run
 	// from ending.
-	s.joinTimer = s.setTimer(s.cfg.JoinRetryInterval, timerJoin, 0, true)
+	g.joinTimer = g.srv.setTimer(g.srv.cfg.JoinRetryInterval, timerJoin, 0, true)
 }
 
 // installView adopts a newer view and reconciles every bucket with it.
@@ -86,14 +126,14 @@ func (s *Server) installView(v *View) {
 	if s.view != nil && v.Version.Compare(s.view.Version) <= 0 {
 		return
 	}
-	if v.Version.Term > s.maxTerm {
-		s.maxTerm = v.Version.Term
+	if v.Version.Term > s.gms.maxTerm {
+		s.gms.maxTerm = v.Version.Term
 	}
 	if !v.hasMember(s.self) {
 		if s.joined {
-			s.leftOut(v, "a newer view removed it")
+			s.gms.leftOut(v, "a newer view removed it")
 		} else {
-			s.askViewToAdmit(v)
+			s.gms.askViewToAdmit(v)
 		}
 		return
 	}
@@ -102,12 +142,12 @@ func (s *Server) installView(v *View) {
 	now := s.env.Now()
 	if !s.joined {
 		s.joined = true
-		s.lastHeartbeatAt = now
-		s.env.CancelTimer(s.joinTimer)
+		s.gms.lastHeartbeatAt = now
+		s.env.CancelTimer(s.gms.joinTimer)
 		for _, m := range v.Members {
 			s.lastHeard[m.ID] = now
 		}
-		s.armHeartbeat()
+		s.gms.armHeartbeat()
 	}
 	if old != nil {
 		for _, m := range old.Members {
@@ -121,16 +161,16 @@ func (s *Server) installView(v *View) {
 			}
 		}
 	}
-	s.det.ForgetDeparted()
-	if s.takeover != nil && v.Version.Term >= s.takeover.term {
+	s.gms.det.ForgetDeparted()
+	if s.gms.takeover != nil && v.Version.Term >= s.gms.takeover.term {
 		// Another member completed a takeover of at least our term: follow it.
-		s.takeover = nil
+		s.gms.takeover = nil
 	}
-	if c := v.coordinator(); s.takeover != nil && c != s.self && !s.det.IsFailed(c) && s.lastHeard[c.ID] > s.takeover.startedAt {
+	if c := v.coordinator(); s.gms.takeover != nil && c != s.self && !s.gms.det.IsFailed(c) && s.lastHeard[c.ID] > s.gms.takeover.startedAt {
 		// The coordinator it suspected has been heard from since the takeover began (it was
 		// paused, not dead) and still publishes views: taking over would remove a live
 		// coordinator and the members it admitted meanwhile.
-		s.abandonTakeover()
+		s.gms.abandonTakeover()
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
 	departures := old == nil
@@ -161,8 +201,8 @@ func (s *Server) installView(v *View) {
 		}
 	}
 	s.retellInitialized(v)
-	if s.isCoordinator() {
-		s.runDeferredCoordinatorWork()
+	if s.gms.isCoordinator() {
+		s.gms.runDeferredCoordinatorWork()
 	}
 	if s.view == v {
 		s.tellComponents()
@@ -195,38 +235,38 @@ func (s *Server) retellInitialized(v *View) {
 // under this incarnation would wait forever (a removal it never learned of, or one it learned of and
 // answered by rejoining, as leftOut does when it holds no complete copy); it disconnects, and a
 // service manager brings it back as a new incarnation.
-func (s *Server) onView(m *ViewMsg) {
-	if s.promisedNewerTerm(m.View) {
-		s.drops.StaleView++
-		s.refusedViews = append(s.refusedViews, m)
+func (g *groupMembership) onView(m *ViewMsg) {
+	if g.promisedNewerTerm(m.View) {
+		g.srv.drops.StaleView++
+		g.refusedViews = append(g.refusedViews, m)
 		return
 	}
-	if m.Departed && !m.View.hasMember(s.self) && !s.stopped {
-		s.forcedDisconnect(m.View, "a member holds it departed")
+	if m.Departed && !m.View.hasMember(g.srv.self) && !g.srv.stopped {
+		g.forcedDisconnect(m.View, "a member holds it departed")
 		return
 	}
-	s.installView(m.View)
+	g.srv.installView(m.View)
 }
 
 // forcedDisconnect: this server learned it was removed from the view (it was suspected, wrongly or
 // not). It stops serving at once and stays silent: it sends nothing and handles nothing until a
 // restart brings it back as a new member. Anything it would say could contradict the view the
 // others act on.
-func (s *Server) forcedDisconnect(v *View, reason string) {
-	s.stopped = true
-	s.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
+func (g *groupMembership) forcedDisconnect(v *View, reason string) {
+	g.srv.stopped = true
+	g.srv.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
 }
 
 // leftOut: a newer view does not list this member. Holding a complete copy, it disconnects (its
 // copies must not contradict the view the others act on); holding none, it has nothing whose state
 // could contradict the view, and asks to join again, as GemFire's members reconnect after a forced
 // disconnect.
-func (s *Server) leftOut(v *View, reason string) {
-	if len(s.InitializedBuckets()) == 0 {
-		s.rejoin(reason + " and it holds no complete copy")
+func (g *groupMembership) leftOut(v *View, reason string) {
+	if len(g.srv.InitializedBuckets()) == 0 {
+		g.rejoin(reason + " and it holds no complete copy")
 		return
 	}
-	s.forcedDisconnect(v, reason)
+	g.forcedDisconnect(v, reason)
 }
 
 // rejoin leaves the view this server installed and asks to join again, keeping its incarnation.
@@ -234,36 +274,36 @@ func (s *Server) leftOut(v *View, reason string) {
 // since. It holds no complete copy (the caller checks), so the copies it drops are copies in
 // progress, which the view that admits it again will assign afresh. It forgets the view too: the
 // view that admits it again is the next one it installs, whatever its version.
-func (s *Server) rejoin(reason string) {
-	s.emit(EventRejoin, a("view", s.view.Version), a("reason", reason))
-	for _, b := range s.heldBuckets() {
-		s.dropBucket(b, "rejoin")
+func (g *groupMembership) rejoin(reason string) {
+	g.srv.emit(EventRejoin, a("view", g.srv.view.Version), a("reason", reason))
+	for _, b := range g.srv.heldBuckets() {
+		g.srv.dropBucket(b, "rejoin")
 	}
-	s.env.CancelTimer(s.heartbeatTimer)
-	s.det.Reset() // what it watched and suspected was of the view it leaves
-	s.confirm = confirmation{}
-	s.joined = false
-	s.view = nil
-	for _, c := range s.components {
-		c.Left(s.env)
+	g.srv.env.CancelTimer(g.heartbeatTimer)
+	g.det.Reset() // what it watched and suspected was of the view it leaves
+	g.confirm = confirmation{}
+	g.srv.joined = false
+	g.srv.view = nil
+	for _, c := range g.srv.components {
+		c.Left(g.srv.env)
 	}
-	s.sendJoin()
+	g.sendJoin()
 }
 
 // onViewForEarlierIncarnation: a view sent to an earlier incarnation of this server, by a member
 // whose view still lists that incarnation. If it is newer than this server's view, the cluster has
 // moved on without this incarnation (a coordinator admitted it and died before anyone else learned
 // of it, say): it is removed, exactly as if the view had been addressed to it.
-func (s *Server) onViewForEarlierIncarnation(v *View) {
-	if !s.joined {
-		s.askViewToAdmit(v)
+func (g *groupMembership) onViewForEarlierIncarnation(v *View) {
+	if !g.srv.joined {
+		g.askViewToAdmit(v)
 		return
 	}
-	if s.joined && !s.stopped && v.Version.Compare(s.view.Version) > 0 && !v.hasMember(s.self) {
-		if v.Version.Term > s.maxTerm {
-			s.maxTerm = v.Version.Term
+	if g.srv.joined && !g.srv.stopped && v.Version.Compare(g.srv.view.Version) > 0 && !v.hasMember(g.srv.self) {
+		if v.Version.Term > g.maxTerm {
+			g.maxTerm = v.Version.Term
 		}
-		s.leftOut(v, "a newer view sent to its earlier incarnation leaves it out")
+		g.leftOut(v, "a newer view sent to its earlier incarnation leaves it out")
 	}
 }
 
@@ -271,36 +311,36 @@ func (s *Server) onViewForEarlierIncarnation(v *View) {
 // coordinator is alive to admit it; it asks at once. Its own retries run on a background timer (a
 // join nobody can answer must not keep a run from ending), so waiting for the next one could let a
 // run end quiescent with this server outside every view and its buckets short of copies.
-func (s *Server) askViewToAdmit(v *View) {
-	if s.stopped {
+func (g *groupMembership) askViewToAdmit(v *View) {
+	if g.srv.stopped {
 		return
 	}
-	if c := v.coordinator(); c.ID != s.self.ID {
-		s.env.Send(c.ID, &Join{Hdr: Hdr{FromInc: s.self.Inc, ToInc: anyIncarnation}})
+	if c := v.coordinator(); c.ID != g.srv.self.ID {
+		g.srv.env.Send(c.ID, &Join{Hdr: Hdr{FromInc: g.srv.self.Inc, ToInc: anyIncarnation}})
 	}
 }
 
-func (s *Server) nextView() *View {
-	next := s.view.clone()
+func (g *groupMembership) nextView() *View {
+	next := g.srv.view.clone()
 	next.Version.Seq++
 	return next
 }
 
 // publish plans bucket placement on next, sends it to every member of next and to the removed
 // members (so that a wrongly suspected member disconnects), and installs it.
-func (s *Server) publish(next *View, removed []Member) {
-	s.planBuckets(next)
+func (g *groupMembership) publish(next *View, removed []Member) {
+	g.srv.planBuckets(next)
 	for _, m := range next.Members {
-		if m != s.self {
-			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: next})
+		if m != g.srv.self {
+			g.srv.send(m, &ViewMsg{Hdr: g.srv.hdr(m), View: next})
 		}
 	}
 	for _, m := range removed {
-		if m != s.self {
-			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: next})
+		if m != g.srv.self {
+			g.srv.send(m, &ViewMsg{Hdr: g.srv.hdr(m), View: next})
 		}
 	}
-	s.installView(next)
+	g.srv.installView(next)
 }
 
 // reconciled reports that a copy needs no reconciling with view v: nobody left the view (checked by
@@ -539,33 +579,33 @@ func (s *Server) facts() []BucketFact {
 // startTakeover: this member suspects every older member. Before deciding anything it asks every
 // other live member for its view and its copies, because the failed coordinator may have sent its
 // last view to only some members (or to none that survived).
-func (s *Server) startTakeover(suspects []Member) {
-	s.maxTerm++
+func (g *groupMembership) startTakeover(suspects []Member) {
+	g.maxTerm++
 	t := &takeoverState{
-		term:      s.maxTerm,
-		startedAt: s.env.Now(),
+		term:      g.maxTerm,
+		startedAt: g.srv.env.Now(),
 		awaiting:  map[Member]bool{},
 		heardAt:   map[Member]protocol.Time{},
 		replies:   map[Member]*TakeoverReply{},
 		suspected: map[Member]bool{},
 	}
 	for _, m := range suspects {
-		if s.takeoverTrusts(m) {
+		if g.takeoverTrusts(m) {
 			t.suspected[m] = true
 		}
 	}
-	s.takeover = t
+	g.takeover = t
 	names := make([]string, len(suspects))
 	for i, m := range suspects {
 		names[i] = m.String()
 	}
-	s.emit(EventTakeover, a("term", t.term), a("suspects", strings.Join(names, ",")))
-	for _, m := range s.view.Members {
-		if m != s.self && !t.suspected[m] {
-			s.queryForTakeover(t, m)
+	g.srv.emit(EventTakeover, a("term", t.term), a("suspects", strings.Join(names, ",")))
+	for _, m := range g.srv.view.Members {
+		if m != g.srv.self && !t.suspected[m] {
+			g.queryForTakeover(t, m)
 		}
 	}
-	s.checkTakeoverDone()
+	g.checkTakeoverDone()
 }
 
 // takeoverTrusts reports whether a takeover takes the detector's word that suspect m failed. Under
@@ -573,21 +613,21 @@ func (s *Server) startTakeover(suspects []Member) {
 // and suspected only if it stays silent for the timeout: a wrong verdict from a checker cut off in
 // one direction must not make this side lose half of the view and shut down. (The older members'
 // failures are what the takeover is for.)
-func (s *Server) takeoverTrusts(m Member) bool {
-	return s.cfg.Partition.Rule != WeightedQuorum || containsMember(s.evicting, m) || s.view.rank(m) < s.view.rank(s.self) || s.foundFailedItself(m)
+func (g *groupMembership) takeoverTrusts(m Member) bool {
+	return g.srv.cfg.Partition.Rule != WeightedQuorum || containsMember(g.evicting, m) || g.srv.view.rank(m) < g.srv.view.rank(g.srv.self) || g.foundFailedItself(m)
 }
 
-func (s *Server) queryForTakeover(t *takeoverState, m Member) {
+func (g *groupMembership) queryForTakeover(t *takeoverState, m Member) {
 	t.awaiting[m] = true
-	t.heardAt[m] = s.env.Now()
-	s.send(m, &TakeoverQuery{Hdr: s.hdr(m), Term: t.term})
+	t.heardAt[m] = g.srv.env.Now()
+	g.srv.send(m, &TakeoverQuery{Hdr: g.srv.hdr(m), Term: t.term})
 }
 
 // onTakeoverQuery answers a member taking over with this server's view and copies (no view and no
 // copies while it is joining).
-func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
-	if q.Term <= s.maxTerm {
-		if from == s.coordHint && q.Term == s.coordHintTerm {
+func (g *groupMembership) onTakeoverQuery(from Member, q *TakeoverQuery) {
+	if q.Term <= g.maxTerm {
+		if from == g.coordHint && q.Term == g.coordHintTerm {
 			// The takeover this server promised asks again: it dropped the first answer (it had
 			// just found this member's earlier incarnation failed) and then learned of this one
 			// from a newer view in another answer, or the network duplicated the query. Answered
@@ -595,19 +635,19 @@ func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 			// heartbeats keeping it from ever counting as silent (steady-monkey seed 250 with 4
 			// clients of 2 operations and every nemesis on, once the younger end of a broken
 			// connection was removed at once).
-			s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: q.Term, View: s.view, Facts: s.facts()})
+			g.srv.send(from, &TakeoverReply{Hdr: g.srv.hdr(from), Term: q.Term, View: g.srv.view, Facts: g.srv.facts()})
 			return
 		}
 		// An older or a rival takeover of an equal term: the asker waits for an answer, and the
 		// member it lost to may have died mid-takeover (its host crashed with the queries in
 		// flight), so it is told to ask again under a newer term.
-		s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: s.maxTerm, Refused: true})
+		g.srv.send(from, &TakeoverReply{Hdr: g.srv.hdr(from), Term: g.maxTerm, Refused: true})
 		return
 	}
-	s.maxTerm = q.Term
-	s.coordHint, s.coordHintTerm, s.coordHintAt = from, q.Term, s.env.Now()
-	s.takeover = nil
-	s.send(from, &TakeoverReply{Hdr: s.hdr(from), Term: q.Term, View: s.view, Facts: s.facts()})
+	g.maxTerm = q.Term
+	g.coordHint, g.coordHintTerm, g.coordHintAt = from, q.Term, g.srv.env.Now()
+	g.takeover = nil
+	g.srv.send(from, &TakeoverReply{Hdr: g.srv.hdr(from), Term: q.Term, View: g.srv.view, Facts: g.srv.facts()})
 }
 
 // onTakeoverQueryForEarlierIncarnation: a member taking over asks an earlier incarnation of this
@@ -616,9 +656,9 @@ func (s *Server) onTakeoverQuery(from Member, q *TakeoverQuery) {
 // the view messages in flight), and a takeover that never heard of it would remove it with the
 // dead incarnation and force it, copies and all, out of a cluster it could serve (host-failures
 // seed 515).
-func (s *Server) onTakeoverQueryForEarlierIncarnation(from Member, q *TakeoverQuery) {
-	if s.joined && !s.stopped {
-		s.onTakeoverQuery(from, q)
+func (g *groupMembership) onTakeoverQueryForEarlierIncarnation(from Member, q *TakeoverQuery) {
+	if g.srv.joined && !g.srv.stopped {
+		g.onTakeoverQuery(from, q)
 	}
 }
 
@@ -639,17 +679,17 @@ func (t *takeoverState) awaitedAs(from Member) (Member, bool) {
 	return asked, found
 }
 
-func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
-	t := s.takeover
+func (g *groupMembership) onTakeoverReply(from Member, r *TakeoverReply) {
+	t := g.takeover
 	if t == nil {
 		return
 	}
 	asked, awaited := t.awaitedAs(from)
 	if r.Refused && r.Term >= t.term && awaited {
-		s.maxTerm = max(s.maxTerm, r.Term)
+		g.maxTerm = max(g.maxTerm, r.Term)
 		suspects := sortedMembersOf(t.suspected)
-		s.takeover = nil
-		s.startTakeover(suspects)
+		g.takeover = nil
+		g.startTakeover(suspects)
 		return
 	}
 	if r.Refused || r.Term != t.term || !awaited {
@@ -660,51 +700,51 @@ func (s *Server) onTakeoverReply(from Member, r *TakeoverReply) {
 		t.suspected[asked] = true
 	}
 	t.replies[from] = r
-	if r.View != nil && r.View.Version.Compare(s.view.Version) > 0 {
+	if r.View != nil && r.View.Version.Compare(g.srv.view.Version) > 0 {
 		// A newer view we never installed: its members must be asked too.
 		for _, m := range r.View.Members {
-			if m != s.self && !t.awaiting[m] && t.replies[m] == nil && !t.suspected[m] && !s.departed[m] && !s.view.hasMember(m) {
-				s.queryForTakeover(t, m)
+			if m != g.srv.self && !t.awaiting[m] && t.replies[m] == nil && !t.suspected[m] && !g.srv.departed[m] && !g.srv.view.hasMember(m) {
+				g.queryForTakeover(t, m)
 			}
 		}
 	}
-	s.checkTakeoverDone()
+	g.checkTakeoverDone()
 }
 
 // takeoverSuspects stops waiting for suspected members; members learned of from newer views are
 // suspected when silent for the failure-detection timeout since we asked them.
-func (s *Server) takeoverSuspects(suspects []Member) {
-	t := s.takeover
+func (g *groupMembership) takeoverSuspects(suspects []Member) {
+	t := g.takeover
 	for _, m := range suspects {
-		if s.takeoverTrusts(m) {
+		if g.takeoverTrusts(m) {
 			t.suspected[m] = true
 			delete(t.awaiting, m)
 		}
 	}
-	now := s.env.Now()
+	now := g.srv.env.Now()
 	for _, m := range sortedMembersOf(t.awaiting) {
-		if now-t.heardAt[m] > protocol.Time(s.cfg.FailureDetectionTimeout) {
+		if now-t.heardAt[m] > protocol.Time(g.srv.cfg.FailureDetectionTimeout) {
 			t.suspected[m] = true
 			delete(t.awaiting, m)
 		}
 	}
-	s.checkTakeoverDone()
+	g.checkTakeoverDone()
 }
 
-func (s *Server) checkTakeoverDone() {
-	t := s.takeover
+func (g *groupMembership) checkTakeoverDone() {
+	t := g.takeover
 	if t == nil || len(t.awaiting) != 0 {
 		return
 	}
-	if c := s.view.coordinator(); c != s.self && t.suspected[c] && !s.det.IsFailed(c) && s.lastHeard[c.ID] > t.startedAt {
+	if c := g.srv.view.coordinator(); c != g.srv.self && t.suspected[c] && !g.det.IsFailed(c) && g.srv.lastHeard[c.ID] > t.startedAt {
 		// The coordinator it suspected has been heard from since the takeover began (a split
 		// between them healed, or it was paused) and nobody holds it failed any more: as in
 		// installView, taking over now would remove a live coordinator (and its copies, which
 		// the fault guards count as the surviving side's) only on a stale suspicion.
-		s.abandonTakeover()
+		g.abandonTakeover()
 		return
 	}
-	s.finishTakeover()
+	g.finishTakeover()
 }
 
 // abandonTakeover gives up the takeover under way, this server staying in its view of an older
@@ -717,9 +757,9 @@ func (s *Server) checkTakeoverDone() {
 // hearing it; s2, s3 and s4 refused s0's view removing s2, and s2 went on replicating bucket 2's
 // writes to s3 and s4 without s0's new copy). Its view, from the member that was taking over,
 // ends the promise (releasePromise).
-func (s *Server) abandonTakeover() {
-	t := s.takeover
-	s.takeover = nil
+func (g *groupMembership) abandonTakeover() {
+	t := g.takeover
+	g.takeover = nil
 	asked := sortedMembersOf(t.awaiting)
 	for _, m := range sortedMembersOf(replySet(t.replies)) {
 		if !t.awaiting[m] {
@@ -728,8 +768,8 @@ func (s *Server) abandonTakeover() {
 	}
 	sortMembers(asked)
 	for _, m := range asked {
-		if m != s.self {
-			s.send(m, &ViewMsg{Hdr: s.hdr(m), View: s.view})
+		if m != g.srv.self {
+			g.srv.send(m, &ViewMsg{Hdr: g.srv.hdr(m), View: g.srv.view})
 		}
 	}
 }
@@ -737,11 +777,11 @@ func (s *Server) abandonTakeover() {
 // finishTakeover rebuilds the bucket metadata from what the live members hold (the truth, whatever
 // views were lost with the old coordinator) on top of the newest view anyone had, and publishes it
 // under a new term.
-func (s *Server) finishTakeover() {
-	t := s.takeover
-	s.takeover = nil
-	base := s.view
-	facts := map[Member][]BucketFact{s.self: s.facts()}
+func (g *groupMembership) finishTakeover() {
+	t := g.takeover
+	g.takeover = nil
+	base := g.srv.view
+	facts := map[Member][]BucketFact{g.srv.self: g.srv.facts()}
 	for _, m := range sortedMembersOf(replySet(t.replies)) {
 		r := t.replies[m]
 		facts[m] = r.Facts
@@ -753,40 +793,40 @@ func (s *Server) finishTakeover() {
 	if base.Version.Term >= term {
 		term = base.Version.Term + 1
 	}
-	if term > s.maxTerm {
-		s.maxTerm = term
+	if term > g.maxTerm {
+		g.maxTerm = term
 	}
 	next := base.clone()
 	next.Version = ConfigVersion{Term: term, Seq: 1}
 	var removed []Member
 	next.Members = next.Members[:0]
 	for _, m := range base.Members {
-		if m == s.self || (!t.suspected[m] && !s.departed[m] && (facts[m] != nil || t.replies[m] != nil)) {
+		if m == g.srv.self || (!t.suspected[m] && !g.srv.departed[m] && (facts[m] != nil || t.replies[m] != nil)) {
 			next.Members = append(next.Members, m)
 		} else {
 			removed = append(removed, m)
 		}
 	}
-	if !next.hasMember(s.self) {
+	if !next.hasMember(g.srv.self) {
 		// Our view is older than the base and the base does not list us: we were removed.
-		s.forcedDisconnect(base, "a takeover's view leaves it out")
+		g.forcedDisconnect(base, "a takeover's view leaves it out")
 		return
 	}
 	// The new coordinator must be first: move self to the front (every older member is gone).
 	for i, m := range next.Members {
-		if m == s.self {
+		if m == g.srv.self {
 			copy(next.Members[1:i+1], next.Members[:i])
-			next.Members[0] = s.self
+			next.Members[0] = g.srv.self
 			break
 		}
 	}
-	if s.partitionShutdown(base, removed, true) {
+	if g.partitionShutdown(base, removed, true) {
 		return
 	}
 	for i := range next.Buckets {
-		s.rebuildBucket(next, i, facts)
+		g.srv.rebuildBucket(next, i, facts)
 	}
-	s.publish(next, removed)
+	g.publish(next, removed)
 }
 
 func replySet(replies map[Member]*TakeoverReply) map[Member]bool {
@@ -843,10 +883,10 @@ func (s *Server) rebuildBucket(next *View, i int, facts map[Member][]BucketFact)
 	}
 }
 
-func (s *Server) runDeferredCoordinatorWork() {
-	work := s.deferredCoord
-	s.deferredCoord = nil
+func (g *groupMembership) runDeferredCoordinatorWork() {
+	work := g.deferredCoord
+	g.deferredCoord = nil
 	for _, d := range work {
-		s.dispatch(d.from, d.msg)
+		g.srv.dispatch(d.from, d.msg)
 	}
 }

@@ -162,7 +162,7 @@ func TestRivalTakeoverOfAnEqualTermIsRetriedUnderANewerOne(t *testing.T) {
 			h.deliverHead(c)
 		}
 	}
-	if h.server("s3").maxTerm != 2 || h.server("s4").maxTerm != 2 {
+	if h.server("s3").gms.maxTerm != 2 || h.server("s4").gms.maxTerm != 2 {
 		t.Fatalf("s3 and s4 should have answered s1's takeover of term 2:\n%s", h.describe())
 	}
 	h.crash("s1")

@@ -41,34 +41,34 @@ func DefaultPartitionConfig() PartitionConfig { return membership.DefaultPartiti
 // when the change loses at least half of prev's weight, this side of the partition (the members
 // of prev it keeps) shuts down, and partitionShutdown reports true (the caller publishes nothing,
 // and declares nothing lost). byTakeover says the change is a takeover's.
-func (s *Server) partitionShutdown(prev *View, removed []Member, byTakeover bool) bool {
-	rule := s.cfg.Partition
-	if rule.Rule != WeightedQuorum || len(removed) == 0 || (byTakeover && s.cfg.Mutants.Has(TakeoverSkipsQuorum)) {
+func (g *groupMembership) partitionShutdown(prev *View, removed []Member, byTakeover bool) bool {
+	rule := g.srv.cfg.Partition
+	if rule.Rule != WeightedQuorum || len(removed) == 0 || (byTakeover && g.srv.cfg.Mutants.Has(TakeoverSkipsQuorum)) {
 		return false
 	}
 	lost, total := rule.Loss(prev.Members, removed)
 	if 2*lost < total {
 		return false
 	}
-	s.emit(EventNetworkPartition, a("view", prev.Version), a("lost", lost), a("weight", total), a("removed", memberList(removed)))
+	g.srv.emit(EventNetworkPartition, a("view", prev.Version), a("lost", lost), a("weight", total), a("removed", memberList(removed)))
 	for _, m := range prev.Members {
-		if m != s.self && !slices.Contains(removed, m) {
-			s.send(m, &PartitionShutdown{Hdr: s.hdr(m), View: prev.Version, Lost: lost, Weight: total})
+		if m != g.srv.self && !slices.Contains(removed, m) {
+			g.srv.send(m, &PartitionShutdown{Hdr: g.srv.hdr(m), View: prev.Version, Lost: lost, Weight: total})
 		}
 	}
-	s.forcedDisconnect(prev, fmt.Sprintf("network partition: the view change would lose %d of %d weight", lost, total))
+	g.forcedDisconnect(prev, fmt.Sprintf("network partition: the view change would lose %d of %d weight", lost, total))
 	return true
 }
 
 // onPartitionShutdown: a member of this server's side found that the side lost at least half of the
 // cluster's weight. It obeys unless the notice is older than its view's term (a side it has since
 // left behind).
-func (s *Server) onPartitionShutdown(from Member, m *PartitionShutdown) {
-	if s.view == nil || m.View.Term < s.view.Version.Term {
-		s.drops.StaleView++
+func (g *groupMembership) onPartitionShutdown(from Member, m *PartitionShutdown) {
+	if g.srv.view == nil || m.View.Term < g.srv.view.Version.Term {
+		g.srv.drops.StaleView++
 		return
 	}
-	s.forcedDisconnect(s.view, fmt.Sprintf("network partition detected by %s: its side lost %d of %d weight", from, m.Lost, m.Weight))
+	g.forcedDisconnect(g.srv.view, fmt.Sprintf("network partition detected by %s: its side lost %d of %d weight", from, m.Lost, m.Weight))
 }
 
 // KeepsQuorumWithout reports whether a view change from this server's view that first admitted
@@ -109,27 +109,27 @@ func (s *Server) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bo
 // failed are checked again too: a checker cut off in one direction finds live members failed, and
 // under the rule a wrong removal can shut a side down. It reports true while the round runs; the
 // heartbeat timer (in the foreground meanwhile, anyOverdue) and each check's end ask again.
-func (s *Server) confirmingRemoval(suspects []Member) bool {
-	if s.cfg.Partition.Rule != WeightedQuorum {
+func (g *groupMembership) confirmingRemoval(suspects []Member) bool {
+	if g.srv.cfg.Partition.Rule != WeightedQuorum {
 		return false
 	}
-	if s.confirm.members == nil {
-		s.confirm.suspects, s.confirm.at = slices.Clone(suspects), s.env.Now()
-		s.confirm.silentRestarts = 0
-		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) || !s.foundFailedItself(m) })
+	if g.confirm.members == nil {
+		g.confirm.suspects, g.confirm.at = slices.Clone(suspects), g.srv.env.Now()
+		g.confirm.silentRestarts = 0
+		g.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) || !g.foundFailedItself(m) })
 	}
-	for _, m := range s.confirm.members {
-		if s.det.Checking(m) {
+	for _, m := range g.confirm.members {
+		if g.det.Checking(m) {
 			return true
 		}
 	}
-	if s.confirm.healed {
+	if g.confirm.healed {
 		// A member found failed came back while the round ran: the cut that silenced the
 		// others may have healed too, their answers still in flight (the checks counted the
 		// time the requests were held). Removing them now would remove part of the other side
 		// without the rule seeing that half was lost; check everyone again, suspects included.
-		s.confirm.healed = false
-		s.startConfirmationRound(func(Member) bool { return true })
+		g.confirm.healed = false
+		g.startConfirmationRound(func(Member) bool { return true })
 		return true
 	}
 	// A suspect that another member's verdict found failed after this round's check of it was
@@ -138,10 +138,10 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	// with the members really gone, and the change lost half of the weight (partitions seed 74).
 	again := false
 	for _, m := range suspects {
-		if !containsMember(s.evicting, m) && !s.foundFailedItself(m) {
-			s.det.StartFinalCheck(m, noMember)
-			if !containsMember(s.confirm.members, m) {
-				s.confirm.members = append(s.confirm.members, m)
+		if !containsMember(g.evicting, m) && !g.foundFailedItself(m) {
+			g.det.StartFinalCheck(m, noMember)
+			if !containsMember(g.confirm.members, m) {
+				g.confirm.members = append(g.confirm.members, m)
 			}
 			again = true
 		}
@@ -149,7 +149,7 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 	if again {
 		return true
 	}
-	if s.confirm.silentRestarts < maxSilentRestarts && s.wentSilentDuringRound(suspects) {
+	if g.confirm.silentRestarts < maxSilentRestarts && g.wentSilentDuringRound(suspects) {
 		// The round found failed a member that had been heard from shortly before it began: its
 		// silence began around the round, after (or as) the others answered, and the event that
 		// silenced it (a split) may have cut some of them off too. Their answers predate it, so
@@ -160,12 +160,12 @@ func (s *Server) confirmingRemoval(suspects []Member) bool {
 		// came before the split that also silenced s4); or it shuts down and takes a member of
 		// the other side with it (seed 131: s0 told s3, which had answered just before the
 		// split, to shut down, and the side left with s1 and s2 lost the quorum).
-		s.confirm.suspects, s.confirm.at = slices.Clone(suspects), s.env.Now()
-		s.confirm.silentRestarts++
-		s.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) })
+		g.confirm.suspects, g.confirm.at = slices.Clone(suspects), g.srv.env.Now()
+		g.confirm.silentRestarts++
+		g.startConfirmationRound(func(m Member) bool { return !slices.Contains(suspects, m) })
 		return true
 	}
-	s.confirm.members = nil
+	g.confirm.members = nil
 	return false
 }
 
@@ -193,12 +193,12 @@ const maxSilentRestarts = 2
 
 // startConfirmationRound starts a round: a final check of every other member of the view that
 // check accepts, except those this server has asked to remove.
-func (s *Server) startConfirmationRound(check func(Member) bool) {
-	s.confirm.members = []Member{}
-	for _, m := range s.view.Members {
-		if m != s.self && !containsMember(s.evicting, m) && check(m) {
-			s.det.StartFinalCheck(m, noMember)
-			s.confirm.members = append(s.confirm.members, m)
+func (g *groupMembership) startConfirmationRound(check func(Member) bool) {
+	g.confirm.members = []Member{}
+	for _, m := range g.srv.view.Members {
+		if m != g.srv.self && !containsMember(g.evicting, m) && check(m) {
+			g.det.StartFinalCheck(m, noMember)
+			g.confirm.members = append(g.confirm.members, m)
 		}
 	}
 }
@@ -207,9 +207,9 @@ func (s *Server) startConfirmationRound(check func(Member) bool) {
 // start for, one heard from within a detection timeout before the round began. A member silent for
 // longer was cut off or dead before the round, and the others' answers came after that, so they
 // show the others survived whatever silenced it.
-func (s *Server) wentSilentDuringRound(suspects []Member) bool {
+func (g *groupMembership) wentSilentDuringRound(suspects []Member) bool {
 	for _, m := range suspects {
-		if !slices.Contains(s.confirm.suspects, m) && s.lastHeard[m.ID]+protocol.Time(s.cfg.FailureDetectionTimeout) >= s.confirm.at {
+		if !slices.Contains(g.confirm.suspects, m) && g.srv.lastHeard[m.ID]+protocol.Time(g.srv.cfg.FailureDetectionTimeout) >= g.confirm.at {
 			return true
 		}
 	}
@@ -229,54 +229,54 @@ func (s *Server) wentSilentDuringRound(suspects []Member) bool {
 // incarnation restarted (the view of the older term removed it, and it disconnected) and joined as
 // a new member, so its takeover is over. Refusing on, this server would keep serving a view the
 // surviving lineage has left, helping that lineage create copies while it does not follow it.
-func (s *Server) promisedNewerTerm(v *View) bool {
-	if m, ok := v.member(s.coordHint.ID); ok && s.coordHint.Valid() && m.Inc > s.coordHint.Inc {
+func (g *groupMembership) promisedNewerTerm(v *View) bool {
+	if m, ok := v.member(g.coordHint.ID); ok && g.coordHint.Valid() && m.Inc > g.coordHint.Inc {
 		return false
 	}
-	return s.cfg.Partition.Rule == WeightedQuorum && s.coordHint.Valid() && v.Version.Term < s.coordHintTerm &&
-		v.coordinator() != s.coordHint && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
+	return g.srv.cfg.Partition.Rule == WeightedQuorum && g.coordHint.Valid() && v.Version.Term < g.coordHintTerm &&
+		v.coordinator() != g.coordHint && g.srv.env.Now()-g.coordHintAt <= protocol.Time(2*g.srv.cfg.FailureDetectionTimeout)
 }
 
 // releasePromise: the member this server promised a newer term sends a view of an older term, so
 // it has given up its takeover and stays in that view (abandonTakeover): the promise ends at once,
 // and the views it made this server refuse are taken up again.
-func (s *Server) releasePromise(from Member, v *View) {
-	if !s.coordHint.Valid() || from != s.coordHint || v.Version.Term >= s.coordHintTerm {
+func (g *groupMembership) releasePromise(from Member, v *View) {
+	if !g.coordHint.Valid() || from != g.coordHint || v.Version.Term >= g.coordHintTerm {
 		return
 	}
-	s.coordHint = noMember
-	s.reconsiderRefusedViews()
+	g.coordHint = noMember
+	g.reconsiderRefusedViews()
 }
 
 // reconsiderRefusedViews: once the promise has lapsed (the newer takeover did not complete in
 // time), the views it made this server refuse are taken up again, in the order they came, those
 // still newer than its view: one of them may be the only notice that it was removed (the others
 // tell a departed member once).
-func (s *Server) reconsiderRefusedViews() {
-	if len(s.refusedViews) == 0 || (s.coordHint.Valid() && s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)) {
+func (g *groupMembership) reconsiderRefusedViews() {
+	if len(g.refusedViews) == 0 || (g.coordHint.Valid() && g.srv.env.Now()-g.coordHintAt <= protocol.Time(2*g.srv.cfg.FailureDetectionTimeout)) {
 		return
 	}
-	refused := s.refusedViews
-	s.refusedViews = nil
+	refused := g.refusedViews
+	g.refusedViews = nil
 	for _, m := range refused {
-		if !s.stopped && s.joined && m.View.Version.Compare(s.view.Version) > 0 {
-			s.onView(m)
+		if !g.srv.stopped && g.srv.joined && m.View.Version.Compare(g.srv.view.Version) > 0 {
+			g.onView(m)
 		}
 	}
 }
 
 // foundFailedItself reports whether this server's own final check found m failed (rather than
 // another member's verdict).
-func (s *Server) foundFailedItself(m Member) bool {
-	f := s.det.Failure(m)
+func (g *groupMembership) foundFailedItself(m Member) bool {
+	f := g.det.Failure(m)
 	return f != nil && f.Announced
 }
 
 // confirmedItself reports whether this server has evidence of its own that m failed: its own final
 // check found it failed, or it watched m, heard nothing from it for the timeout, and the checker it
 // reported m to found it failed too.
-func (s *Server) confirmedItself(m Member) bool {
-	f := s.det.Failure(m)
+func (g *groupMembership) confirmedItself(m Member) bool {
+	f := g.det.Failure(m)
 	return f != nil && (f.Confirmed || f.Announced)
 }
 
@@ -291,16 +291,16 @@ func (s *Server) confirmedItself(m Member) bool {
 // failover (the coordinator's watcher and the coordinator's checker), which stays as fast as it
 // was; checking it again gave a member cut off in one direction the time to finish a takeover of
 // its own (partitions seed 871).
-func (s *Server) verifyingOlderVerdicts(older []Member) bool {
-	if s.cfg.Partition.Rule != WeightedQuorum {
+func (g *groupMembership) verifyingOlderVerdicts(older []Member) bool {
+	if g.srv.cfg.Partition.Rule != WeightedQuorum {
 		return false
 	}
 	waiting := false
 	for _, m := range older {
-		if s.confirmedItself(m) || containsMember(s.evicting, m) {
+		if g.confirmedItself(m) || containsMember(g.evicting, m) {
 			continue
 		}
-		s.det.StartFinalCheck(m, noMember)
+		g.det.StartFinalCheck(m, noMember)
 		waiting = true
 	}
 	return waiting

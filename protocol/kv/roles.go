@@ -7,7 +7,7 @@ import (
 
 // IsCoordinator reports whether this server currently acts as the membership coordinator. Tools use
 // it to route operator requests (rebalance) and to name roles (the chaos monkey's blind spots).
-func (s *Server) IsCoordinator() bool { return s.isCoordinator() }
+func (s *Server) IsCoordinator() bool { return s.gms.isCoordinator() }
 
 // ViewRank is the position of server id in the view this server holds (0: the coordinator), or -1.
 func (s *Server) ViewRank(id protocol.NodeID) int {
@@ -27,7 +27,7 @@ func (s *Server) ViewMember(id protocol.NodeID) (Member, bool) {
 
 // EvictionRequested reports whether this server asks for m's removal for a broken connection
 // (connections.go).
-func (s *Server) EvictionRequested(m Member) bool { return containsMember(s.evicting, m) }
+func (s *Server) EvictionRequested(m Member) bool { return containsMember(s.gms.evicting, m) }
 
 // InView reports whether the view this server holds lists member m.
 func (s *Server) InView(m Member) bool { return s.joined && s.view.hasMember(m) }

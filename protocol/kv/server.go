@@ -101,47 +101,20 @@ type Server struct {
 	// initial is the cluster's initial view, shared by its nodes (NewFactory).
 	initial *initialViews
 
-	joined  bool // in a view
-	stopped bool // forced disconnect: silent for the rest of this incarnation
-	view    *View
-	maxTerm uint64 // highest coordinator term seen (views and takeover queries)
-	// coordHint is a member taking over as coordinator (from its query), used while no view of its
-	// term has arrived.
-	coordHint     Member
-	coordHintTerm uint64
-	coordHintAt   protocol.Time // when it promised coordHintTerm
-	// refusedViews are the views refused while the promise held, for when it lapses (partition.go).
-	refusedViews []*ViewMsg
-	// evicting lists the members to remove for a broken connection, and brokenWith the members
-	// whose connection to this server broke (connections.go).
-	evicting     []Member
-	brokenWith   []Member
+	joined       bool // in a view
+	stopped      bool // forced disconnect: silent for the rest of this incarnation
+	view         *View
 	departed     map[Member]bool // members that left a view this server installed
 	toldDeparted map[Member]bool // departed members this server sent its view to (admit)
+	gms          groupMembership // this server's part in the membership (membership.go)
 	// newestInc is, per server, the newest incarnation this server has had a message from (admit):
 	// a restarted server that asks to join talks to members whose view still lists its previous
 	// incarnation, and a broken connection is with the newest one (connections.go).
 	newestInc []uint32
 
-	lastHeard map[protocol.NodeID]protocol.Time
-	attrBuf   []protocol.Attr // emit's reused attribute list
-	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
-	// quarantineUntil when a lapse's quarantine ends (lapse.go).
-	lastHeartbeatAt protocol.Time
-	quarantineUntil protocol.Time
-	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
-	// one to the same watcher incarnation under the same view is the same message.
-	lastHeartbeat *Heartbeat
-	det           membership.Detector
-	// confirm is the coordinator's confirmation round under the weighted partition rule
-	// (partition.go).
-	confirm        confirmation
-	heartbeatTimer protocol.TimerID
-	joinTimer      protocol.TimerID
-
-	takeover      *takeoverState
-	deferredCoord []deferredMessage // coordinator work received during a takeover
-	rebalances    []Rebalance       // accepted by the coordinator, waiting for the bucket to be free
+	lastHeard  map[protocol.NodeID]protocol.Time
+	attrBuf    []protocol.Attr // emit's reused attribute list
+	rebalances []Rebalance     // accepted by the coordinator, waiting for the bucket to be free
 
 	buckets []*bucketState // nil where this server holds no copy
 	held    []int          // the indices of the non-nil buckets, sorted (held.go)
@@ -200,7 +173,6 @@ func newServer(cfg Config, self Member) *Server {
 		cfg:             cfg,
 		self:            self,
 		initial:         &initialViews{cfg: cfg},
-		coordHint:       noMember,
 		departed:        map[Member]bool{},
 		toldDeparted:    map[Member]bool{},
 		newestInc:       make([]uint32, cfg.Servers),
@@ -211,7 +183,8 @@ func newServer(cfg Config, self Member) *Server {
 		contentApplied:  map[Member]uint64{},
 		writes:          map[uint64]*write{},
 	}
-	s.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
+	s.gms = groupMembership{srv: s, coordHint: noMember}
+	s.gms.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	s.snap.srv = s
 	s.flush = stateFlush{srv: s, streams: map[uint64]*imageStream{}}
 	if cfg.Locks.Enabled() {
@@ -227,14 +200,14 @@ func (s *Server) Start(env protocol.Env) {
 	s.enter(env)
 	defer s.leave()
 	if s.self.Inc > 0 {
-		s.sendJoin()
+		s.gms.sendJoin()
 		return
 	}
 	v := s.initial.get()
 	s.view = v
-	s.maxTerm = v.Version.Term
+	s.gms.maxTerm = v.Version.Term
 	s.joined = true
-	s.lastHeartbeatAt = env.Now()
+	s.gms.lastHeartbeatAt = env.Now()
 	for _, m := range v.Members {
 		s.lastHeard[m.ID] = env.Now()
 	}
@@ -259,7 +232,7 @@ func (s *Server) Start(env protocol.Env) {
 		s.setBucket(b)
 	}
 	s.emit(protocol.EventViewChange, a("view", v.Version), a("members", v.memberNames()))
-	s.armHeartbeat()
+	s.gms.armHeartbeat()
 	s.tellComponents()
 }
 
@@ -287,12 +260,12 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 	}
 	switch tag.Kind {
 	case timerHeartbeat:
-		if id == s.heartbeatTimer {
-			s.onHeartbeatTimer()
+		if id == s.gms.heartbeatTimer {
+			s.gms.onHeartbeatTimer()
 		}
 	case timerJoin:
-		if id == s.joinTimer && !s.joined {
-			s.sendJoin()
+		if id == s.gms.joinTimer && !s.joined {
+			s.gms.sendJoin()
 		}
 	case timerDistribute:
 		s.onDistributeTimer(uint64(tag.Arg))
@@ -307,7 +280,7 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 	case timerCopyWarn:
 		s.flush.onCopyWarnTimer(int(tag.Arg), id)
 	case timerFinalCheck:
-		s.det.OnFinalCheckTimer(id)
+		s.gms.det.OnFinalCheckTimer(id)
 	default:
 		for _, c := range s.components {
 			if tag.Kind == c.TimerKind() {
@@ -319,7 +292,7 @@ func (s *Server) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 
 func (s *Server) enter(env protocol.Env) {
 	s.env = env
-	s.checkLapse()
+	s.gms.checkLapse()
 }
 
 // leave delivers the messages this server sent itself during the call, in order, before the call
@@ -356,7 +329,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.onRebalance(from, msg)
 		return
 	case *protocol.ConnectionLost:
-		s.onConnectionLost(msg.Peer)
+		s.gms.onConnectionLost(msg.Peer)
 		return
 	}
 	for _, c := range s.components {
@@ -375,9 +348,9 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		if h := sm.header(); h.ToInc != anyIncarnation && h.ToInc < s.self.Inc {
 			switch early := m.(type) {
 			case *ViewMsg:
-				s.onViewForEarlierIncarnation(early.View)
+				s.gms.onViewForEarlierIncarnation(early.View)
 			case *TakeoverQuery:
-				s.onTakeoverQueryForEarlierIncarnation(sender, early)
+				s.gms.onTakeoverQueryForEarlierIncarnation(sender, early)
 			}
 		}
 		return
@@ -387,7 +360,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			s.drops.UnknownBucket++
 			return
 		}
-		if len(s.brokenWith) > 0 && s.brokenConnection(sender) {
+		if len(s.gms.brokenWith) > 0 && s.gms.brokenConnection(sender) {
 			s.drops.BrokenConnection++
 			return
 		}
@@ -400,7 +373,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	if !s.joined {
 		switch msg := m.(type) {
 		case *ViewMsg:
-			s.onView(msg)
+			s.gms.onView(msg)
 		case *SyncCollect:
 			// A new primary waits for every holder its view lists, and that view may give this
 			// server a copy before this server has installed it: outside any view it holds nothing.
@@ -409,11 +382,11 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 			// Likewise a takeover waits for every live member of the newest view, which may admit
 			// this server before it has installed that view: it answers with no view and no copies
 			// (and the new coordinator's view admits it).
-			s.onTakeoverQuery(sender, msg)
+			s.gms.onTakeoverQuery(sender, msg)
 		case *CheckRequest:
 			// And a final check of a member admitted by a view it has not installed yet: it is
 			// alive.
-			s.onCheckRequest(sender)
+			s.gms.onCheckRequest(sender)
 		default:
 			s.drops.NotJoined++
 		}
@@ -422,27 +395,27 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	switch msg := m.(type) {
 	case *Heartbeat:
 		// admit recorded that the sender is alive; a sender outside the view learns the view.
-		s.tellNonMember(sender)
+		s.gms.tellNonMember(sender)
 	case *CheckReply:
-		s.det.HeardDuringCheck(sender)
+		s.gms.det.HeardDuringCheck(sender)
 	case *Suspect:
-		s.tellNonMember(sender)
-		s.det.OnSuspect(sender, msg.Suspect)
+		s.gms.tellNonMember(sender)
+		s.gms.det.OnSuspect(sender, msg.Suspect)
 	case *CheckRequest:
-		s.onCheckRequest(sender)
+		s.gms.onCheckRequest(sender)
 	case *Verdict:
-		s.det.OnVerdict(sender, msg.Suspect, msg.Failed)
+		s.gms.det.OnVerdict(sender, msg.Suspect, msg.Failed)
 	case *Join:
-		s.onJoin(sender, msg)
+		s.gms.onJoin(sender, msg)
 	case *ViewMsg:
-		s.releasePromise(sender, msg.View)
+		s.gms.releasePromise(sender, msg.View)
 		if !s.stopped { // a refused view taken up again may have disconnected it
-			s.onView(msg)
+			s.gms.onView(msg)
 		}
 	case *TakeoverQuery:
-		s.onTakeoverQuery(sender, msg)
+		s.gms.onTakeoverQuery(sender, msg)
 	case *TakeoverReply:
-		s.onTakeoverReply(sender, msg)
+		s.gms.onTakeoverReply(sender, msg)
 	case *Initialized:
 		s.onInitialized(sender, msg)
 	case *CreationFailed:
@@ -472,9 +445,9 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *SyncState:
 		s.onSyncState(sender, msg)
 	case *PartitionShutdown:
-		s.onPartitionShutdown(sender, msg)
+		s.gms.onPartitionShutdown(sender, msg)
 	case *EvictRequest:
-		s.onEvictRequest(sender, msg)
+		s.gms.onEvictRequest(sender, msg)
 	case *ReadFence:
 		s.onReadFence(sender, msg)
 	case *ReadFenceReply:
@@ -496,8 +469,8 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 			// Alive, also when the message was addressed to an earlier incarnation of this server
 			// (the sender has not learned of this one yet): silence is what failure detection
 			// counts, and this is not silence.
-			if s.det.AnyFailed() {
-				s.retractFailure(known)
+			if s.gms.det.AnyFailed() {
+				s.gms.retractFailure(known)
 			}
 			s.lastHeard[from] = s.env.Now()
 		}
@@ -529,7 +502,7 @@ func (s *Server) admit(from protocol.NodeID, h Hdr) (Member, bool) {
 		}
 		return sender, false
 	}
-	if t := s.takeover; t != nil && t.awaiting[sender] {
+	if t := s.gms.takeover; t != nil && t.awaiting[sender] {
 		t.heardAt[sender] = s.env.Now()
 	}
 	return sender, true
@@ -559,15 +532,15 @@ func (s *Server) emit(name string, attrs ...protocol.Attr) {
 }
 
 // coordinator is the member this server sends coordinator work to.
-func (s *Server) coordinator() Member {
-	if s.hintActive() {
-		return s.coordHint
+func (g *groupMembership) coordinator() Member {
+	if g.hintActive() {
+		return g.coordHint
 	}
-	return s.view.coordinator()
+	return g.srv.view.coordinator()
 }
 
-func (s *Server) isCoordinator() bool {
-	return s.joined && !s.stopped && s.takeover == nil && s.view.coordinator() == s.self && !s.hintActive()
+func (g *groupMembership) isCoordinator() bool {
+	return g.srv.joined && !g.srv.stopped && g.takeover == nil && g.srv.view.coordinator() == g.srv.self && !g.hintActive()
 }
 
 // hintActive reports whether the member taking over that this server answered still stands in for
@@ -576,9 +549,9 @@ func (s *Server) isCoordinator() bool {
 // publishes no view of its term: without the lapse, coordinator work (a copy's Initialized report,
 // say) would go to a member that is not the coordinator for the rest of the run. (Found by a
 // helper on seeds 350 and 462 of the default scenario.)
-func (s *Server) hintActive() bool {
-	return s.coordHint.Valid() && s.coordHintTerm > s.view.Version.Term &&
-		s.env.Now()-s.coordHintAt <= protocol.Time(2*s.cfg.FailureDetectionTimeout)
+func (g *groupMembership) hintActive() bool {
+	return g.coordHint.Valid() && g.coordHintTerm > g.srv.view.Version.Term &&
+		g.srv.env.Now()-g.coordHintAt <= protocol.Time(2*g.srv.cfg.FailureDetectionTimeout)
 }
 
 // Self is this incarnation's member identity.

@@ -28,7 +28,7 @@ func (s *Server) onClientRequest(client protocol.NodeID, m *ClientRequest) {
 		s.drops.NotJoined++
 		return // silent: the client times out and tries another server
 	}
-	if s.quarantined() {
+	if s.gms.quarantined() {
 		s.drops.Quarantined++
 		return // silent, as above: this server's view and roles may be stale
 	}
