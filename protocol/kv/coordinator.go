@@ -13,8 +13,16 @@ import (
 //   - a rebalance removes, once its target is initialized, the old copy on the member holding the
 //     most copies (then the highest node id); if that copy was primary, the target becomes primary.
 
+// bucketPlacement is the coordinator's part of a server: it decides, in each view it publishes,
+// which member holds and which one is primary of each bucket, accepts rebalances and records
+// completed copies. The membership decides who the members are; placement follows.
+type bucketPlacement struct {
+	srv        *Server
+	rebalances []Rebalance // accepted, waiting for the bucket to be free
+}
+
 // removeMembers takes departed members out of next and reassigns what they held.
-func (s *Server) removeMembers(next *View, gone []Member) {
+func (pl *bucketPlacement) removeMembers(next *View, gone []Member) {
 	goneSet := map[Member]bool{}
 	for _, m := range gone {
 		goneSet[m] = true
@@ -42,7 +50,7 @@ func (s *Server) removeMembers(next *View, gone []Member) {
 			meta.Primary = noMember
 		}
 		if !meta.Primary.Valid() {
-			s.assignPrimary(next, i)
+			pl.assignPrimary(next, i)
 		}
 	}
 }
@@ -59,9 +67,9 @@ func newEpoch(next *View, meta *BucketMeta) {
 
 // assignPrimary gives a primaryless bucket an initialized holder as primary under a new epoch. With
 // no initialized holder it waits for a copy under creation; with none, the data is lost.
-func (s *Server) assignPrimary(next *View, i int) {
+func (pl *bucketPlacement) assignPrimary(next *View, i int) {
 	meta := &next.Buckets[i]
-	if s.cfg.Mutants.Has(PromoteUninitialized) && len(meta.Holders) > 0 {
+	if pl.srv.cfg.Mutants.Has(PromoteUninitialized) && len(meta.Holders) > 0 {
 		meta.Primary = meta.Holders[0].Member // the mutant: initialized or not
 		newEpoch(next, meta)
 		return
@@ -74,12 +82,12 @@ func (s *Server) assignPrimary(next *View, i int) {
 	if meta.creating() {
 		return
 	}
-	s.declareLost(next, i)
+	pl.declareLost(next, i)
 }
 
 // declareLost: no initialized copy of the bucket is left. Its data is gone; it is reported, and the
 // bucket's operations fail from now on. Nothing pretends otherwise.
-func (s *Server) declareLost(next *View, i int) {
+func (pl *bucketPlacement) declareLost(next *View, i int) {
 	meta := &next.Buckets[i]
 	if meta.Lost {
 		return
@@ -88,13 +96,13 @@ func (s *Server) declareLost(next *View, i int) {
 	meta.Holders = nil
 	meta.Primary = noMember
 	meta.MoveTarget = noMember
-	s.emit(protocol.EventDataLost, a("bucket", i), a("view", next.Version))
+	pl.srv.emit(protocol.EventDataLost, a("bucket", i), a("view", next.Version))
 }
 
 // planBuckets runs on every view the coordinator publishes. It ends rebalances whose target is
 // initialized (removing one old copy), then, for each bucket with no copy under creation, starts a
 // pending rebalance, or else a new copy if the bucket is below its redundancy.
-func (s *Server) planBuckets(next *View) {
+func (pl *bucketPlacement) planBuckets(next *View) {
 	// loads counts each member's copies, computed once (not once per candidate and bucket: that
 	// made placement quadratic in the buckets) and kept up to date as copies are added; a removal
 	// or a rebalance drops it, to be counted again when next needed.
@@ -109,8 +117,8 @@ func (s *Server) planBuckets(next *View) {
 				meta.MoveTarget = noMember
 			} else if meta.Holders[hi].Initialized {
 				meta.MoveTarget = noMember
-				if len(meta.initializedHolders()) > s.cfg.Redundancy {
-					s.removeOldCopy(next, i, target)
+				if len(meta.initializedHolders()) > pl.srv.cfg.Redundancy {
+					pl.removeOldCopy(next, i, target)
 					loads = nil
 				}
 			}
@@ -118,23 +126,23 @@ func (s *Server) planBuckets(next *View) {
 		if meta.creating() || !meta.Primary.Valid() {
 			continue
 		}
-		if s.startRebalance(next, i) {
+		if pl.startRebalance(next, i) {
 			loads = nil
 			continue
 		}
-		if len(meta.Holders) < s.cfg.Redundancy {
+		if len(meta.Holders) < pl.srv.cfg.Redundancy {
 			if loads == nil {
 				loads = next.loads()
 			}
-			if target := s.chooseTarget(next, i, loads); target.Valid() {
-				s.addCopy(next, i, target)
+			if target := pl.chooseTarget(next, i, loads); target.Valid() {
+				pl.addCopy(next, i, target)
 				loads[target]++
 			}
 		}
 	}
 }
 
-func (s *Server) addCopy(next *View, i int, target Member) {
+func (pl *bucketPlacement) addCopy(next *View, i int, target Member) {
 	meta := &next.Buckets[i]
 	meta.Holders = append(meta.Holders, HolderMeta{Member: target, Since: next.Version})
 	sortHolders(meta.Holders)
@@ -142,12 +150,12 @@ func (s *Server) addCopy(next *View, i int, target Member) {
 
 // chooseTarget picks the member for a new copy of bucket i, or noMember: the member holding the
 // fewest copies (loads), then the lowest id.
-func (s *Server) chooseTarget(next *View, i int, loads map[Member]int) Member {
+func (pl *bucketPlacement) chooseTarget(next *View, i int, loads map[Member]int) Member {
 	meta := &next.Buckets[i]
 	best := noMember
 	members := next.Members
-	if s.cfg.Mutants.Has(RecoveryPicksDeparted) {
-		members = s.view.Members // the mutant: the view before this change, departures included
+	if pl.srv.cfg.Mutants.Has(RecoveryPicksDeparted) {
+		members = pl.srv.view.Members // the mutant: the view before this change, departures included
 	}
 	for _, m := range members {
 		if meta.holder(m) >= 0 {
@@ -161,61 +169,61 @@ func (s *Server) chooseTarget(next *View, i int, loads map[Member]int) Member {
 }
 
 // startRebalance starts the first pending rebalance of bucket i, if any can start.
-func (s *Server) startRebalance(next *View, i int) bool {
-	for k, r := range s.rebalances {
+func (pl *bucketPlacement) startRebalance(next *View, i int) bool {
+	for k, r := range pl.rebalances {
 		if r.Bucket != i {
 			continue
 		}
-		s.rebalances = append(s.rebalances[:k], s.rebalances[k+1:]...)
+		pl.rebalances = append(pl.rebalances[:k], pl.rebalances[k+1:]...)
 		target, ok := next.member(r.Target)
 		switch {
 		case !ok:
-			s.rejectRebalance(r, "target-not-member")
+			pl.rejectRebalance(r, "target-not-member")
 			return false
 		case next.Buckets[i].holder(target) >= 0:
-			s.rejectRebalance(r, "target-holds-bucket")
+			pl.rejectRebalance(r, "target-holds-bucket")
 			return false
 		}
-		s.addCopy(next, i, target)
+		pl.addCopy(next, i, target)
 		next.Buckets[i].MoveTarget = target
 		return true
 	}
 	return false
 }
 
-func (s *Server) rejectRebalance(r Rebalance, reason string) {
-	s.drops.Invalid++
-	s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", reason))
+func (pl *bucketPlacement) rejectRebalance(r Rebalance, reason string) {
+	pl.srv.drops.Invalid++
+	pl.srv.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", reason))
 }
 
 // onRebalance: an operator asks to move a copy of a bucket to a target server.
-func (s *Server) onRebalance(from protocol.NodeID, r *Rebalance) {
-	if !s.joined {
-		s.drops.NotJoined++
+func (pl *bucketPlacement) onRebalance(from protocol.NodeID, r *Rebalance) {
+	if !pl.srv.joined {
+		pl.srv.drops.NotJoined++
 		return
 	}
-	if r.Bucket < 0 || r.Bucket >= s.cfg.Buckets {
-		s.drops.UnknownBucket++
-		s.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", "unknown-bucket"))
+	if r.Bucket < 0 || r.Bucket >= pl.srv.cfg.Buckets {
+		pl.srv.drops.UnknownBucket++
+		pl.srv.emit(EventRebalanceRejected, a("bucket", r.Bucket), a("target", r.Target), a("reason", "unknown-bucket"))
 		return
 	}
-	if !IsServer(s.cfg, r.Target) {
-		s.rejectRebalance(*r, "target-not-server")
+	if !IsServer(pl.srv.cfg, r.Target) {
+		pl.rejectRebalance(*r, "target-not-server")
 		return
 	}
 	switch {
-	case s.gms.deferringCoordinatorWork():
-		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from, msg: r})
-	case !s.gms.isCoordinator():
-		if c := s.gms.coordinator(); c != s.self && from == protocol.External {
-			s.env.Send(c.ID, r)
+	case pl.srv.gms.deferringCoordinatorWork():
+		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from, msg: r})
+	case !pl.srv.gms.isCoordinator():
+		if c := pl.srv.gms.coordinator(); c != pl.srv.self && from == protocol.External {
+			pl.srv.env.Send(c.ID, r)
 		}
 	default:
-		s.rebalances = append(s.rebalances, *r)
-		next := s.gms.nextView()
-		s.planBuckets(next)
-		if !sameBuckets(next, s.view) {
-			s.gms.publish(next, nil)
+		pl.rebalances = append(pl.rebalances, *r)
+		next := pl.srv.gms.nextView()
+		pl.planBuckets(next)
+		if !sameBuckets(next, pl.srv.view) {
+			pl.srv.gms.publish(next, nil)
 		}
 	}
 }
@@ -254,7 +262,7 @@ func (g *groupMembership) onJoin(from Member, _ *Join) {
 			return
 		}
 		removed = append(removed, old)
-		g.srv.removeMembers(next, removed)
+		g.srv.placement.removeMembers(next, removed)
 	}
 	next.Members = append(next.Members, from)
 	next.membersChanged()
@@ -263,25 +271,25 @@ func (g *groupMembership) onJoin(from Member, _ *Join) {
 
 // onInitialized: as a holder, mark the new copy's profile initialized (and, in the blocking
 // baseline, let writes through again); as the coordinator, record the copy in the metadata.
-func (s *Server) onInitialized(from Member, m *Initialized) {
-	if b := s.buckets[m.Bucket]; b != nil {
+func (pl *bucketPlacement) onInitialized(from Member, m *Initialized) {
+	if b := pl.srv.buckets[m.Bucket]; b != nil {
 		if p := b.profiles[from]; p != nil && p.since == m.Since {
 			p.initialized = true
 		}
 		if b.blockedBy == from {
-			s.unblock(b)
+			pl.srv.unblock(b)
 		}
 	}
 	switch {
-	case s.gms.deferringCoordinatorWork():
-		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
-	case s.gms.isCoordinator():
-		s.recordInitialized(from, m.Bucket, m.Since)
+	case pl.srv.gms.deferringCoordinatorWork():
+		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
+	case pl.srv.gms.isCoordinator():
+		pl.recordInitialized(from, m.Bucket, m.Since)
 	}
 }
 
-func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
-	next := s.gms.nextView()
+func (pl *bucketPlacement) recordInitialized(r Member, bucket int, since ConfigVersion) {
+	next := pl.srv.gms.nextView()
 	meta := &next.Buckets[bucket]
 	hi := meta.holder(r)
 	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != since || meta.Lost {
@@ -294,14 +302,14 @@ func (s *Server) recordInitialized(r Member, bucket int, since ConfigVersion) {
 		meta.Primary = r
 		newEpoch(next, meta)
 	}
-	if after := len(meta.initializedHolders()); before < s.cfg.Redundancy && after >= s.cfg.Redundancy {
-		s.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))
+	if after := len(meta.initializedHolders()); before < pl.srv.cfg.Redundancy && after >= pl.srv.cfg.Redundancy {
+		pl.srv.emit(protocol.EventRedundancyRestored, a("bucket", bucket), a("replica", r), a("copies", after))
 	}
-	s.gms.publish(next, nil)
+	pl.srv.gms.publish(next, nil)
 }
 
 // removeOldCopy ends a rebalance: one old copy goes; if it was primary the target takes over.
-func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
+func (pl *bucketPlacement) removeOldCopy(next *View, bucket int, target Member) {
 	meta := &next.Buckets[bucket]
 	victim := noMember
 	for _, h := range meta.Holders {
@@ -329,15 +337,15 @@ func (s *Server) removeOldCopy(next *View, bucket int, target Member) {
 
 // onCreationFailed: the new copy found no initialized source. The coordinator removes it; if no
 // initialized copy is left either, the bucket is lost.
-func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
+func (pl *bucketPlacement) onCreationFailed(from Member, m *CreationFailed) {
 	switch {
-	case s.gms.deferringCoordinatorWork():
-		s.gms.deferredCoord = append(s.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
+	case pl.srv.gms.deferringCoordinatorWork():
+		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
 		return
-	case !s.gms.isCoordinator():
+	case !pl.srv.gms.isCoordinator():
 		return
 	}
-	next := s.gms.nextView()
+	next := pl.srv.gms.nextView()
 	meta := &next.Buckets[m.Bucket]
 	hi := meta.holder(from)
 	if hi < 0 || meta.Holders[hi].Initialized || meta.Holders[hi].Since != m.Since || meta.Lost {
@@ -348,7 +356,53 @@ func (s *Server) onCreationFailed(from Member, m *CreationFailed) {
 		meta.MoveTarget = noMember
 	}
 	if len(meta.initializedHolders()) == 0 {
-		s.declareLost(next, m.Bucket)
+		pl.declareLost(next, m.Bucket)
 	}
-	s.gms.publish(next, nil)
+	pl.srv.gms.publish(next, nil)
+}
+
+// rebuildBucket sets one bucket's holders, primary and epoch from the members' facts.
+func (pl *bucketPlacement) rebuildBucket(next *View, i int, facts map[Member][]BucketFact) {
+	meta := &next.Buckets[i]
+	if meta.Lost {
+		return
+	}
+	factOf := func(m Member) (BucketFact, bool) {
+		for _, f := range facts[m] {
+			if f.Bucket == i {
+				return f, true
+			}
+		}
+		return BucketFact{}, false
+	}
+	var holders []HolderMeta
+	epoch, bestPrimary := meta.Epoch, meta.Primary
+	hadHolders := len(meta.Holders) > 0
+	for _, m := range next.Members {
+		if f, ok := factOf(m); ok {
+			holders = append(holders, HolderMeta{Member: m, Initialized: f.Initialized, Since: f.Since})
+			if f.Epoch > epoch {
+				epoch, bestPrimary = f.Epoch, f.Primary
+			}
+		} else if hi := meta.holder(m); hi >= 0 && !meta.Holders[hi].Initialized {
+			// Assigned a copy it has not started yet (the view may still be on its way): keep it.
+			holders = append(holders, meta.Holders[hi])
+		}
+	}
+	sortHolders(holders)
+	meta.Holders = holders
+	meta.Epoch = epoch
+	if f, ok := factOf(bestPrimary); ok && next.hasMember(bestPrimary) && f.Initialized && f.Primary == bestPrimary && f.Epoch == epoch {
+		meta.Primary = bestPrimary
+	} else {
+		meta.Primary = noMember
+		if len(holders) == 0 && hadHolders {
+			pl.declareLost(next, i)
+		} else {
+			pl.assignPrimary(next, i)
+		}
+	}
+	if meta.MoveTarget.Valid() && meta.holder(meta.MoveTarget) < 0 {
+		meta.MoveTarget = noMember
+	}
 }

@@ -82,7 +82,7 @@ func (g *groupMembership) actOnFailures() {
 				return
 			}
 			next := g.nextView()
-			g.srv.removeMembers(next, suspects)
+			g.srv.placement.removeMembers(next, suspects)
 			g.publish(next, suspects)
 		}
 		return
@@ -329,7 +329,7 @@ func (g *groupMembership) nextView() *View {
 // publish plans bucket placement on next, sends it to every member of next and to the removed
 // members (so that a wrongly suspected member disconnects), and installs it.
 func (g *groupMembership) publish(next *View, removed []Member) {
-	g.srv.planBuckets(next)
+	g.srv.placement.planBuckets(next)
 	for _, m := range next.Members {
 		if m != g.srv.self {
 			g.srv.send(m, &ViewMsg{Hdr: g.srv.hdr(m), View: next})
@@ -824,7 +824,7 @@ func (g *groupMembership) finishTakeover() {
 		return
 	}
 	for i := range next.Buckets {
-		g.srv.rebuildBucket(next, i, facts)
+		g.srv.placement.rebuildBucket(next, i, facts)
 	}
 	g.publish(next, removed)
 }
@@ -835,52 +835,6 @@ func replySet(replies map[Member]*TakeoverReply) map[Member]bool {
 		set[m] = true
 	}
 	return set
-}
-
-// rebuildBucket sets one bucket's holders, primary and epoch from the members' facts.
-func (s *Server) rebuildBucket(next *View, i int, facts map[Member][]BucketFact) {
-	meta := &next.Buckets[i]
-	if meta.Lost {
-		return
-	}
-	factOf := func(m Member) (BucketFact, bool) {
-		for _, f := range facts[m] {
-			if f.Bucket == i {
-				return f, true
-			}
-		}
-		return BucketFact{}, false
-	}
-	var holders []HolderMeta
-	epoch, bestPrimary := meta.Epoch, meta.Primary
-	hadHolders := len(meta.Holders) > 0
-	for _, m := range next.Members {
-		if f, ok := factOf(m); ok {
-			holders = append(holders, HolderMeta{Member: m, Initialized: f.Initialized, Since: f.Since})
-			if f.Epoch > epoch {
-				epoch, bestPrimary = f.Epoch, f.Primary
-			}
-		} else if hi := meta.holder(m); hi >= 0 && !meta.Holders[hi].Initialized {
-			// Assigned a copy it has not started yet (the view may still be on its way): keep it.
-			holders = append(holders, meta.Holders[hi])
-		}
-	}
-	sortHolders(holders)
-	meta.Holders = holders
-	meta.Epoch = epoch
-	if f, ok := factOf(bestPrimary); ok && next.hasMember(bestPrimary) && f.Initialized && f.Primary == bestPrimary && f.Epoch == epoch {
-		meta.Primary = bestPrimary
-	} else {
-		meta.Primary = noMember
-		if len(holders) == 0 && hadHolders {
-			s.declareLost(next, i)
-		} else {
-			s.assignPrimary(next, i)
-		}
-	}
-	if meta.MoveTarget.Valid() && meta.holder(meta.MoveTarget) < 0 {
-		meta.MoveTarget = noMember
-	}
 }
 
 func (g *groupMembership) runDeferredCoordinatorWork() {

@@ -112,9 +112,9 @@ type Server struct {
 	// incarnation, and a broken connection is with the newest one (connections.go).
 	newestInc []uint32
 
-	lastHeard  map[protocol.NodeID]protocol.Time
-	attrBuf    []protocol.Attr // emit's reused attribute list
-	rebalances []Rebalance     // accepted by the coordinator, waiting for the bucket to be free
+	lastHeard map[protocol.NodeID]protocol.Time
+	attrBuf   []protocol.Attr // emit's reused attribute list
+	placement bucketPlacement // the coordinator's decisions on where copies go (coordinator.go)
 
 	buckets []*bucketState // nil where this server holds no copy
 	held    []int          // the indices of the non-nil buckets, sorted (held.go)
@@ -184,6 +184,7 @@ func newServer(cfg Config, self Member) *Server {
 		writes:          map[uint64]*write{},
 	}
 	s.gms = groupMembership{srv: s, coordHint: noMember}
+	s.placement.srv = s
 	s.gms.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	s.snap.srv = s
 	s.flush = stateFlush{srv: s, streams: map[uint64]*imageStream{}}
@@ -326,7 +327,7 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 		s.snap.onStartSnapshot(msg)
 		return
 	case *Rebalance:
-		s.onRebalance(from, msg)
+		s.placement.onRebalance(from, msg)
 		return
 	case *protocol.ConnectionLost:
 		s.gms.onConnectionLost(msg.Peer)
@@ -417,9 +418,9 @@ func (s *Server) dispatch(from protocol.NodeID, m protocol.Message) {
 	case *TakeoverReply:
 		s.gms.onTakeoverReply(sender, msg)
 	case *Initialized:
-		s.onInitialized(sender, msg)
+		s.placement.onInitialized(sender, msg)
 	case *CreationFailed:
-		s.onCreationFailed(sender, msg)
+		s.placement.onCreationFailed(sender, msg)
 	case *Announce:
 		s.flush.onAnnounce(sender, msg)
 	case *AnnounceReply:
