@@ -518,7 +518,7 @@ func (c *onlineChecker) onEvent(r *trace.Record) {
 		var holders []string
 		for id := 0; id < c.world.cfg.Servers; id++ {
 			srv := c.server(protocol.NodeID(id))
-			if srv == nil || !srv.Joined() || (declarer != nil && !declarer.InView(srv.Self())) {
+			if srv == nil || !srv.Joined() || (declarer != nil && !declarer.Membership().InView(srv.Self())) {
 				continue
 			}
 			if _, initialized := srv.CopyState(bucket); initialized {

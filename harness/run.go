@@ -406,7 +406,7 @@ func (w *kvWorld) Roles(id protocol.NodeID) []string {
 		return nil
 	}
 	var roles []string
-	if srv.IsCoordinator() {
+	if srv.Membership().IsCoordinator() {
 		roles = append(roles, "coordinator")
 	}
 	if srv.IsPrimaryOfAny() {

@@ -33,13 +33,13 @@ func (w *kvWorld) healthy(m kv.Member) bool {
 		return false // it may be the end removed (breakConnection), until the loss is known
 	}
 	if !w.sim.Alive(m.ID) || w.sim.Incarnation(m.ID) != m.Inc || w.sim.Paused(m.ID) ||
-		srv == nil || srv.Stopped() || srv.QuarantinedAt(w.sim.Now()) {
+		srv == nil || srv.Stopped() || srv.Membership().QuarantinedAt(w.sim.Now()) {
 		return false
 	}
 	// Last, as it asks every server: a member whose removal another asks for (a broken
 	// connection) is on its way out.
 	for i := 0; i < w.cfg.Servers; i++ {
-		if other := w.server(protocol.NodeID(i)); other != nil && w.sim.Alive(protocol.NodeID(i)) && other.EvictionRequested(m) {
+		if other := w.server(protocol.NodeID(i)); other != nil && w.sim.Alive(protocol.NodeID(i)) && other.Membership().EvictionRequested(m) {
 			return false
 		}
 	}
@@ -151,7 +151,7 @@ func (w *kvWorld) keepsQuorumOn(on servers, h health) bool {
 	}
 	gone := func(m kv.Member) bool { return !on.has(m.ID) || !h.of(m) }
 	joining := w.joiners(w.server(id))
-	if !w.server(id).KeepsQuorumWithout(joining, gone) {
+	if !w.server(id).Membership().KeepsQuorumWithout(joining, gone) {
 		return false
 	}
 	for i := 0; i < w.cfg.Servers; i++ {
@@ -159,7 +159,7 @@ func (w *kvWorld) keepsQuorumOn(on servers, h health) bool {
 		if srv == nil || !on.has(protocol.NodeID(i)) || !srv.Joined() || !h.of(srv.Self()) {
 			continue
 		}
-		if !srv.KeepsQuorumWithout(joining, gone) {
+		if !srv.Membership().KeepsQuorumWithout(joining, gone) {
 			return false
 		}
 	}
@@ -175,7 +175,7 @@ func (w *kvWorld) joiners(coord *kv.Server) []kv.Member {
 	var joining []kv.Member
 	for i := 0; i < w.cfg.Servers; i++ {
 		srv := w.server(protocol.NodeID(i))
-		if srv != nil && !srv.Joined() && !srv.Stopped() && !coord.InView(srv.Self()) {
+		if srv != nil && !srv.Joined() && !srv.Stopped() && !coord.Membership().InView(srv.Self()) {
 			joining = append(joining, srv.Self())
 		}
 	}
@@ -194,7 +194,7 @@ func (w *kvWorld) copiesOn(on servers, h health) bool {
 	for id := 0; id < w.cfg.Servers; id++ {
 		node := protocol.NodeID(id)
 		srv := w.server(node)
-		if !on.has(node) || srv == nil || !h.of(srv.Self()) || (coord != nil && !coord.InView(srv.Self())) {
+		if !on.has(node) || srv == nil || !h.of(srv.Self()) || (coord != nil && !coord.Membership().InView(srv.Self())) {
 			continue
 		}
 		for _, b := range srv.InitializedBuckets() {
@@ -212,8 +212,8 @@ func (w *kvWorld) takesItselfForYounger(e, p protocol.NodeID) bool {
 	if srv == nil {
 		return false
 	}
-	listed, ok := srv.ViewMember(p)
-	return ok && listed.Inc != w.sim.Incarnation(p) && srv.ViewRank(p) < srv.ViewRank(e)
+	listed, ok := srv.Membership().ViewMember(p)
+	return ok && listed.Inc != w.sim.Incarnation(p) && srv.Membership().ViewRank(p) < srv.Membership().ViewRank(e)
 }
 
 // safeToRemove reports whether every bucket keeps an initialized copy, and the cluster its quorum,
@@ -236,10 +236,10 @@ func (w *kvWorld) younger(x, y protocol.NodeID) protocol.NodeID {
 	}
 	coord := w.server(id)
 	rank := func(n protocol.NodeID) int {
-		if srv := w.server(n); srv == nil || !coord.InView(srv.Self()) {
+		if srv := w.server(n); srv == nil || !coord.Membership().InView(srv.Self()) {
 			return -1
 		}
-		return coord.ViewRank(n)
+		return coord.Membership().ViewRank(n)
 	}
 	switch rx, ry := rank(x), rank(y); {
 	case rx < 0 && ry >= 0:
@@ -267,7 +267,7 @@ func (w *kvWorld) coordinator() (protocol.NodeID, bool) {
 		if srv == nil {
 			continue
 		}
-		if srv.IsCoordinator() && (!isCoord || srv.ViewVersion().Compare(w.server(coord).ViewVersion()) > 0) {
+		if srv.Membership().IsCoordinator() && (!isCoord || srv.ViewVersion().Compare(w.server(coord).ViewVersion()) > 0) {
 			coord, isCoord = protocol.NodeID(id), true
 		}
 		if !found {

@@ -23,7 +23,7 @@ import "github.com/stateflush/stateflush/protocol"
 // heartbeats, checks, takeovers) still pass: each carries its whole state and no gap can hurt it.
 
 // onConnectionLost: this server's transport reports that its connection to peer broke.
-func (g *groupMembership) onConnectionLost(peer protocol.NodeID) {
+func (g *GroupMembership) onConnectionLost(peer protocol.NodeID) {
 	if !g.srv.joined || g.srv.stopped || g.srv.cfg.Mutants.Has(IgnoreConnectionLoss) {
 		return
 	}
@@ -63,11 +63,11 @@ func (g *groupMembership) onConnectionLost(peer protocol.NodeID) {
 // requestEviction has the coordinator remove m, or removes it when this server coordinates. The
 // request is repeated at every heartbeat until a view without m is installed (the coordinator may
 // be busy with a takeover, or die).
-func (g *groupMembership) requestEviction(m Member) {
+func (g *GroupMembership) requestEviction(m Member) {
 	if !containsMember(g.evicting, m) {
 		g.evicting = append(g.evicting, m)
 	}
-	if g.isCoordinator() {
+	if g.IsCoordinator() {
 		g.actOnFailures()
 		return
 	}
@@ -77,25 +77,25 @@ func (g *groupMembership) requestEviction(m Member) {
 }
 
 // onEvictRequest: a member lost its connection to m and asks the coordinator to remove m.
-func (g *groupMembership) onEvictRequest(from Member, r *EvictRequest) {
+func (g *GroupMembership) onEvictRequest(from Member, r *EvictRequest) {
 	if !g.srv.view.hasMember(r.Member) || r.Member == g.srv.self {
 		return
 	}
 	if !containsMember(g.evicting, r.Member) {
 		g.evicting = append(g.evicting, r.Member)
 	}
-	if g.isCoordinator() {
+	if g.IsCoordinator() {
 		g.actOnFailures()
 	}
 }
 
 // brokenConnection reports whether this server's connection to m broke (and m is still in the
 // view): m's bucket messages are refused.
-func (g *groupMembership) brokenConnection(m Member) bool { return containsMember(g.brokenWith, m) }
+func (g *GroupMembership) brokenConnection(m Member) bool { return containsMember(g.brokenWith, m) }
 
 // retryEvictions drops the evictions and broken connections a view has settled (their member left)
 // and repeats the other eviction requests.
-func (g *groupMembership) retryEvictions() {
+func (g *GroupMembership) retryEvictions() {
 	broken := g.brokenWith[:0]
 	brokenInView := false
 	for _, m := range g.brokenWith {
@@ -116,7 +116,7 @@ func (g *groupMembership) retryEvictions() {
 		}
 	}
 	g.evicting = keep
-	if len(g.evicting) == 0 || g.isCoordinator() {
+	if len(g.evicting) == 0 || g.IsCoordinator() {
 		return
 	}
 	if c := g.srv.view.coordinator(); c != g.srv.self {
@@ -129,13 +129,13 @@ func (g *groupMembership) retryEvictions() {
 // awaitingAdmission reports whether m is a later incarnation of a server than the one the view
 // lists (if any), the newest this server has heard from, and has not left a view this server
 // installed: a restarted server whose admission has not reached this server yet.
-func (g *groupMembership) awaitingAdmission(m Member) bool {
+func (g *GroupMembership) awaitingAdmission(m Member) bool {
 	listed, ok := g.srv.view.member(m.ID)
 	return (!ok || listed.Inc < m.Inc) && m.Inc >= g.srv.newestInc[m.ID] && !g.srv.departed[m]
 }
 
 // evictedInView lists, in view order, the members to remove for a broken connection.
-func (g *groupMembership) evictedInView() []Member {
+func (g *GroupMembership) evictedInView() []Member {
 	var out []Member
 	for _, m := range g.srv.view.Members {
 		if m != g.srv.self && containsMember(g.evicting, m) {

@@ -27,7 +27,7 @@ func TestBrokenConnectionRemovesTheYoungerEnd(t *testing.T) {
 	}
 	h.inject(protocol.External, "s0", &protocol.ConnectionLost{Peer: h.id("s1")})
 	h.stabilize()
-	if h.server("s0").InView(h.server("s1").Self()) {
+	if h.server("s0").gms.InView(h.server("s1").Self()) {
 		t.Fatalf("s0 keeps s1 in its view after their connection broke:\n%s", h.describe())
 	}
 	if r := h.reply("c0", seq); r == nil || r.Status != replyOK {
@@ -46,10 +46,10 @@ func TestBrokenConnectionReportedByANonCoordinator(t *testing.T) {
 	log := h.inject(protocol.External, "s1", &protocol.ConnectionLost{Peer: h.id("s2")})
 	expectInOrder(t, "report", log, "s1 event connection-lost member=s2", "s1 -> s0 evict-request member=s2")
 	h.stabilize()
-	if h.server("s0").InView(h.server("s2").Self()) {
+	if h.server("s0").gms.InView(h.server("s2").Self()) {
 		t.Fatalf("the coordinator kept s2 after s1's report:\n%s", h.describe())
 	}
-	if !h.server("s0").InView(h.server("s1").Self()) {
+	if !h.server("s0").gms.InView(h.server("s1").Self()) {
 		t.Fatalf("the coordinator removed s1, the older end:\n%s", h.describe())
 	}
 }
@@ -71,7 +71,7 @@ func TestBrokenConnectionWithAJoinerRemovesTheJoiner(t *testing.T) {
 	h.hold("s0", "s3")
 	h.restart("s3")
 	h.stabilize()
-	if h.server("s2").view.hasMember(Member{ID: 3, Inc: 1}) || h.server("s3").Joined() || !h.server("s0").InView(Member{ID: 3, Inc: 1}) {
+	if h.server("s2").view.hasMember(Member{ID: 3, Inc: 1}) || h.server("s3").Joined() || !h.server("s0").gms.InView(Member{ID: 3, Inc: 1}) {
 		t.Fatalf("s0 should have admitted s3#1 in a view neither s2 nor s3#1 has installed:\n%s", h.describe())
 	}
 	log := h.inject(protocol.External, "s2", &protocol.ConnectionLost{Peer: h.id("s3")})
@@ -84,7 +84,7 @@ func TestBrokenConnectionWithAJoinerRemovesTheJoiner(t *testing.T) {
 	h.inject(protocol.External, "s3", &protocol.ConnectionLost{Peer: h.id("s2")})
 	h.releaseAll()
 	h.stabilize()
-	if !h.server("s0").InView(h.server("s2").Self()) || h.server("s0").InView(Member{ID: 3, Inc: 1}) {
+	if !h.server("s0").gms.InView(h.server("s2").Self()) || h.server("s0").gms.InView(Member{ID: 3, Inc: 1}) {
 		t.Fatalf("the coordinator should keep s2 and remove s3#1:\n%s", h.describe())
 	}
 }

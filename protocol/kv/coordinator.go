@@ -214,7 +214,7 @@ func (pl *bucketPlacement) onRebalance(from protocol.NodeID, r *Rebalance) {
 	switch {
 	case pl.srv.gms.deferringCoordinatorWork():
 		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from, msg: r})
-	case !pl.srv.gms.isCoordinator():
+	case !pl.srv.gms.IsCoordinator():
 		if c := pl.srv.gms.coordinator(); c != pl.srv.self && from == protocol.External {
 			pl.srv.env.Send(c.ID, r)
 		}
@@ -245,14 +245,14 @@ func sameBuckets(x, y *View) bool {
 
 // onJoin: a restarted server asks to join. Its previous incarnation, if still in the view, has
 // crashed: it leaves the view in the same change.
-func (g *groupMembership) onJoin(from Member, _ *Join) {
-	if g.quarantined() && g.isCoordinator() {
+func (g *GroupMembership) onJoin(from Member, _ *Join) {
+	if g.quarantined() && g.IsCoordinator() {
 		// Deferred rather than dropped: the joiner's retries are background work, and a run could
 		// otherwise end before the quarantine does, with the joiner outside every view.
 		g.deferredCoord = append(g.deferredCoord, deferredMessage{from: from.ID, msg: &Join{Hdr: Hdr{FromInc: from.Inc, ToInc: anyIncarnation}}})
 		return
 	}
-	if g.takeover != nil || !g.isCoordinator() || g.srv.view.hasMember(from) {
+	if g.takeover != nil || !g.IsCoordinator() || g.srv.view.hasMember(from) {
 		return // the joiner retries until the coordinator adds it
 	}
 	next := g.nextView()
@@ -283,7 +283,7 @@ func (pl *bucketPlacement) onInitialized(from Member, m *Initialized) {
 	switch {
 	case pl.srv.gms.deferringCoordinatorWork():
 		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
-	case pl.srv.gms.isCoordinator():
+	case pl.srv.gms.IsCoordinator():
 		pl.recordInitialized(from, m.Bucket, m.Since)
 	}
 }
@@ -342,7 +342,7 @@ func (pl *bucketPlacement) onCreationFailed(from Member, m *CreationFailed) {
 	case pl.srv.gms.deferringCoordinatorWork():
 		pl.srv.gms.deferredCoord = append(pl.srv.gms.deferredCoord, deferredMessage{from: from.ID, msg: m})
 		return
-	case !pl.srv.gms.isCoordinator():
+	case !pl.srv.gms.IsCoordinator():
 		return
 	}
 	next := pl.srv.gms.nextView()

@@ -62,13 +62,13 @@ func (h *detectorHost) AnnounceFailure(x membership.Member, checkedSince protoco
 
 // retractFailure takes back this server's finding that m failed, now that m is heard from; a
 // confirmation round under way learns that a split may have healed (partition.go).
-func (g *groupMembership) retractFailure(m Member) {
+func (g *GroupMembership) retractFailure(m Member) {
 	if g.det.RetractFailure(m) && g.confirm.members != nil {
 		g.confirm.healed = true
 	}
 }
 
-func (g *groupMembership) armHeartbeat() {
+func (g *GroupMembership) armHeartbeat() {
 	g.heartbeatTimer = g.srv.setTimer(g.srv.cfg.HeartbeatInterval, timerHeartbeat, 0, !g.anyOverdue())
 }
 
@@ -77,7 +77,7 @@ func (g *groupMembership) armHeartbeat() {
 // deferred to the end of a quarantine. The heartbeat
 // timer is then a foreground timer, so that a run does not count as quiescent while a crash is
 // still to be detected and acted on.
-func (g *groupMembership) anyOverdue() bool {
+func (g *GroupMembership) anyOverdue() bool {
 	if g.takeover != nil || g.det.Busy() || len(g.det.FailedInView()) > 0 || len(g.evicting) > 0 || len(g.refusedViews) > 0 {
 		return true
 	}
@@ -88,7 +88,7 @@ func (g *groupMembership) anyOverdue() bool {
 	return w.Valid() && g.srv.env.Now()-g.srv.lastHeard[w.ID] > protocol.Time(2*g.srv.cfg.HeartbeatInterval)
 }
 
-func (g *groupMembership) onHeartbeatTimer() {
+func (g *GroupMembership) onHeartbeatTimer() {
 	g.det.RefreshWatch()
 	if w := g.det.Watcher(); w.Valid() {
 		hb := g.lastHeartbeat
@@ -111,7 +111,7 @@ func (g *groupMembership) onHeartbeatTimer() {
 	}
 }
 
-func (g *groupMembership) onCheckRequest(from Member) {
+func (g *GroupMembership) onCheckRequest(from Member) {
 	g.srv.send(from, &CheckReply{Hdr: g.srv.hdr(from)})
 	g.tellNonMember(from)
 }
@@ -120,7 +120,7 @@ func (g *groupMembership) onCheckRequest(from Member) {
 // suspicions, checks) from a view this server has left behind: it was removed, or its admission
 // died with the coordinator that granted it, and nobody else tells it so, since no member
 // heartbeats a non-member. Without the view it would watch and check members forever.
-func (g *groupMembership) tellNonMember(from Member) {
+func (g *GroupMembership) tellNonMember(from Member) {
 	if g.srv.joined && !g.srv.stopped && from != g.srv.self && IsServer(g.srv.cfg, from.ID) && !g.srv.view.hasMember(from) {
 		g.srv.send(from, &ViewMsg{Hdr: g.srv.hdr(from), View: g.srv.view})
 	}

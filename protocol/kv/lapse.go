@@ -13,7 +13,7 @@ import "github.com/stateflush/stateflush/protocol"
 
 // lapseLimit is how long a joined server may go without sending a heartbeat before the others could
 // have removed it.
-func (g *groupMembership) lapseLimit() protocol.Duration {
+func (g *GroupMembership) lapseLimit() protocol.Duration {
 	return g.srv.cfg.FailureDetectionTimeout - g.srv.cfg.HeartbeatInterval
 }
 
@@ -21,7 +21,7 @@ func (g *groupMembership) lapseLimit() protocol.Duration {
 // decided while it was silent to reach it (a suspicion under way when it resumed ends within a
 // final check, two relays and a view; retried reports take twice the timeout), after which the
 // view it holds is the one the others act on.
-func (g *groupMembership) quarantineLength() protocol.Duration {
+func (g *GroupMembership) quarantineLength() protocol.Duration {
 	return 3 * g.srv.cfg.FailureDetectionTimeout
 }
 
@@ -29,7 +29,7 @@ func (g *groupMembership) quarantineLength() protocol.Duration {
 // limit gives every member a fresh timeout (its own observations of the others are as stale as
 // theirs of it), restarts its final checks, abandons a takeover under way, tells every member it is
 // alive, and goes into quarantine.
-func (g *groupMembership) checkLapse() {
+func (g *GroupMembership) checkLapse() {
 	if !g.srv.joined || g.srv.stopped || g.srv.cfg.Mutants.Has(IgnoreLapse) {
 		return
 	}
@@ -67,17 +67,17 @@ func (g *groupMembership) checkLapse() {
 // takeover: a lapsed coordinator may have been replaced, and a view it published now could race
 // the new coordinator's. It keeps heartbeating, answering checks and installing views, so that it
 // is kept or removed as the others decide.
-func (g *groupMembership) quarantined() bool { return g.srv.QuarantinedAt(g.srv.env.Now()) }
+func (g *GroupMembership) quarantined() bool { return g.QuarantinedAt(g.srv.env.Now()) }
 
 // deferringCoordinatorWork reports whether coordinator work that arrives now must wait: during a
 // takeover, and during a quarantine.
-func (g *groupMembership) deferringCoordinatorWork() bool {
+func (g *GroupMembership) deferringCoordinatorWork() bool {
 	return g.takeover != nil || g.quarantined()
 }
 
 // endQuarantine runs, at the first heartbeat after a quarantine, the coordinator work deferred
 // during it.
-func (g *groupMembership) endQuarantine() {
+func (g *GroupMembership) endQuarantine() {
 	if g.quarantineUntil != 0 && !g.quarantined() && g.takeover == nil {
 		g.quarantineUntil = 0
 		g.runDeferredCoordinatorWork()
@@ -86,4 +86,4 @@ func (g *groupMembership) endQuarantine() {
 
 // QuarantinedAt reports whether this server is out of service after a lapse at time now (for
 // callers outside its steps, which have no clock of their own).
-func (s *Server) QuarantinedAt(now protocol.Time) bool { return now < s.gms.quarantineUntil }
+func (g *GroupMembership) QuarantinedAt(now protocol.Time) bool { return now < g.quarantineUntil }

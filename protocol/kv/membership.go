@@ -4,50 +4,10 @@ import (
 	"strings"
 
 	"github.com/stateflush/stateflush/protocol"
-	"github.com/stateflush/stateflush/protocol/membership"
 )
 
 // Membership: acting on failures (the detector is membership.Detector, driven from detector.go), views, joins, forced disconnect
 // and coordinator takeover. The coordinator is the oldest member of the view (Members[0]).
-
-// groupMembership is a server's part in the membership, named after GemFire's group membership
-// service: heartbeats and failure detection (detector.go), acting on failures, joins, views and
-// their publication, coordinator takeover, the partition rule (partition.go), lapses (lapse.go)
-// and broken connections (connections.go). It decides which view the server installs; installing
-// it (Server.installView) and what it means for the buckets is the store's. The view itself, and
-// the members that left it, stay with the server, since every part of the store reads them.
-type groupMembership struct {
-	srv     *Server
-	maxTerm uint64 // highest coordinator term seen (views and takeover queries)
-	// coordHint is a member taking over as coordinator (from its query), used while no view of its
-	// term has arrived.
-	coordHint     Member
-	coordHintTerm uint64
-	coordHintAt   protocol.Time // when it promised coordHintTerm
-	// refusedViews are the views refused while the promise held, for when it lapses (partition.go).
-	refusedViews []*ViewMsg
-	// evicting lists the members to remove for a broken connection, and brokenWith the members
-	// whose connection to this server broke (connections.go).
-	evicting   []Member
-	brokenWith []Member
-
-	// lastHeartbeatAt is when this server last sent its watcher a heartbeat (or joined), and
-	// quarantineUntil when a lapse's quarantine ends (lapse.go).
-	lastHeartbeatAt protocol.Time
-	quarantineUntil protocol.Time
-	// lastHeartbeat is the heartbeat sent last; messages are never changed once sent, so the next
-	// one to the same watcher incarnation under the same view is the same message.
-	lastHeartbeat *Heartbeat
-	det           membership.Detector
-	// confirm is the coordinator's confirmation round under the weighted partition rule
-	// (partition.go).
-	confirm        confirmation
-	heartbeatTimer protocol.TimerID
-	joinTimer      protocol.TimerID
-
-	takeover      *takeoverState
-	deferredCoord []deferredMessage // coordinator work received during a takeover
-}
 
 type takeoverState struct {
 	term      uint64
@@ -61,7 +21,7 @@ type takeoverState struct {
 // actOnFailures acts on the members the failure detector found failed (membership.Detector): the
 // coordinator removes them; a member that finds every older member failed takes over as
 // coordinator.
-func (g *groupMembership) actOnFailures() {
+func (g *GroupMembership) actOnFailures() {
 	if !g.srv.joined || g.srv.stopped || g.quarantined() {
 		return
 	}
@@ -75,7 +35,7 @@ func (g *groupMembership) actOnFailures() {
 		g.takeoverSuspects(suspects)
 		return
 	}
-	if g.isCoordinator() {
+	if g.IsCoordinator() {
 		if len(suspects) > 0 && !g.confirmingRemoval(suspects) {
 			// The rule first: a side that shuts down must not declare data lost on the way.
 			if g.partitionShutdown(g.srv.view, suspects, false) {
@@ -110,7 +70,7 @@ func (g *groupMembership) actOnFailures() {
 	g.startTakeover(suspects)
 }
 
-func (g *groupMembership) sendJoin() {
+func (g *GroupMembership) sendJoin() {
 	for id := 0; id < g.srv.cfg.Servers; id++ {
 		if protocol.NodeID(id) != g.srv.self.ID {
 			g.srv.env.Send(protocol.NodeID(id), &Join{Hdr: Hdr{FromInc: g.srv.self.Inc, ToInc: anyIncarnation}})
@@ -201,7 +161,7 @@ func (s *Server) installView(v *View) {
 		}
 	}
 	s.retellInitialized(v)
-	if s.gms.isCoordinator() {
+	if s.gms.IsCoordinator() {
 		s.gms.runDeferredCoordinatorWork()
 	}
 	if s.view == v {
@@ -235,7 +195,7 @@ func (s *Server) retellInitialized(v *View) {
 // under this incarnation would wait forever (a removal it never learned of, or one it learned of and
 // answered by rejoining, as leftOut does when it holds no complete copy); it disconnects, and a
 // service manager brings it back as a new incarnation.
-func (g *groupMembership) onView(m *ViewMsg) {
+func (g *GroupMembership) onView(m *ViewMsg) {
 	if g.promisedNewerTerm(m.View) {
 		g.srv.drops.StaleView++
 		g.refusedViews = append(g.refusedViews, m)
@@ -252,7 +212,7 @@ func (g *groupMembership) onView(m *ViewMsg) {
 // not). It stops serving at once and stays silent: it sends nothing and handles nothing until a
 // restart brings it back as a new member. Anything it would say could contradict the view the
 // others act on.
-func (g *groupMembership) forcedDisconnect(v *View, reason string) {
+func (g *GroupMembership) forcedDisconnect(v *View, reason string) {
 	g.srv.stopped = true
 	g.srv.emit(EventForcedDisconnect, a("view", v.Version), a("reason", reason))
 }
@@ -261,7 +221,7 @@ func (g *groupMembership) forcedDisconnect(v *View, reason string) {
 // copies must not contradict the view the others act on); holding none, it has nothing whose state
 // could contradict the view, and asks to join again, as GemFire's members reconnect after a forced
 // disconnect.
-func (g *groupMembership) leftOut(v *View, reason string) {
+func (g *GroupMembership) leftOut(v *View, reason string) {
 	if len(g.srv.InitializedBuckets()) == 0 {
 		g.rejoin(reason + " and it holds no complete copy")
 		return
@@ -274,7 +234,7 @@ func (g *groupMembership) leftOut(v *View, reason string) {
 // since. It holds no complete copy (the caller checks), so the copies it drops are copies in
 // progress, which the view that admits it again will assign afresh. It forgets the view too: the
 // view that admits it again is the next one it installs, whatever its version.
-func (g *groupMembership) rejoin(reason string) {
+func (g *GroupMembership) rejoin(reason string) {
 	g.srv.emit(EventRejoin, a("view", g.srv.view.Version), a("reason", reason))
 	for _, b := range g.srv.heldBuckets() {
 		g.srv.dropBucket(b, "rejoin")
@@ -294,7 +254,7 @@ func (g *groupMembership) rejoin(reason string) {
 // whose view still lists that incarnation. If it is newer than this server's view, the cluster has
 // moved on without this incarnation (a coordinator admitted it and died before anyone else learned
 // of it, say): it is removed, exactly as if the view had been addressed to it.
-func (g *groupMembership) onViewForEarlierIncarnation(v *View) {
+func (g *GroupMembership) onViewForEarlierIncarnation(v *View) {
 	if !g.srv.joined {
 		g.askViewToAdmit(v)
 		return
@@ -311,7 +271,7 @@ func (g *groupMembership) onViewForEarlierIncarnation(v *View) {
 // coordinator is alive to admit it; it asks at once. Its own retries run on a background timer (a
 // join nobody can answer must not keep a run from ending), so waiting for the next one could let a
 // run end quiescent with this server outside every view and its buckets short of copies.
-func (g *groupMembership) askViewToAdmit(v *View) {
+func (g *GroupMembership) askViewToAdmit(v *View) {
 	if g.srv.stopped {
 		return
 	}
@@ -320,7 +280,7 @@ func (g *groupMembership) askViewToAdmit(v *View) {
 	}
 }
 
-func (g *groupMembership) nextView() *View {
+func (g *GroupMembership) nextView() *View {
 	next := g.srv.view.clone()
 	next.Version.Seq++
 	return next
@@ -328,7 +288,7 @@ func (g *groupMembership) nextView() *View {
 
 // publish plans bucket placement on next, sends it to every member of next and to the removed
 // members (so that a wrongly suspected member disconnects), and installs it.
-func (g *groupMembership) publish(next *View, removed []Member) {
+func (g *GroupMembership) publish(next *View, removed []Member) {
 	g.srv.placement.planBuckets(next)
 	for _, m := range next.Members {
 		if m != g.srv.self {
@@ -579,7 +539,7 @@ func (s *Server) facts() []BucketFact {
 // startTakeover: this member suspects every older member. Before deciding anything it asks every
 // other live member for its view and its copies, because the failed coordinator may have sent its
 // last view to only some members (or to none that survived).
-func (g *groupMembership) startTakeover(suspects []Member) {
+func (g *GroupMembership) startTakeover(suspects []Member) {
 	g.maxTerm++
 	t := &takeoverState{
 		term:      g.maxTerm,
@@ -613,11 +573,11 @@ func (g *groupMembership) startTakeover(suspects []Member) {
 // and suspected only if it stays silent for the timeout: a wrong verdict from a checker cut off in
 // one direction must not make this side lose half of the view and shut down. (The older members'
 // failures are what the takeover is for.)
-func (g *groupMembership) takeoverTrusts(m Member) bool {
+func (g *GroupMembership) takeoverTrusts(m Member) bool {
 	return g.srv.cfg.Partition.Rule != WeightedQuorum || containsMember(g.evicting, m) || g.srv.view.rank(m) < g.srv.view.rank(g.srv.self) || g.foundFailedItself(m)
 }
 
-func (g *groupMembership) queryForTakeover(t *takeoverState, m Member) {
+func (g *GroupMembership) queryForTakeover(t *takeoverState, m Member) {
 	t.awaiting[m] = true
 	t.heardAt[m] = g.srv.env.Now()
 	g.srv.send(m, &TakeoverQuery{Hdr: g.srv.hdr(m), Term: t.term})
@@ -625,7 +585,7 @@ func (g *groupMembership) queryForTakeover(t *takeoverState, m Member) {
 
 // onTakeoverQuery answers a member taking over with this server's view and copies (no view and no
 // copies while it is joining).
-func (g *groupMembership) onTakeoverQuery(from Member, q *TakeoverQuery) {
+func (g *GroupMembership) onTakeoverQuery(from Member, q *TakeoverQuery) {
 	if q.Term <= g.maxTerm {
 		if from == g.coordHint && q.Term == g.coordHintTerm {
 			// The takeover this server promised asks again: it dropped the first answer (it had
@@ -656,7 +616,7 @@ func (g *groupMembership) onTakeoverQuery(from Member, q *TakeoverQuery) {
 // the view messages in flight), and a takeover that never heard of it would remove it with the
 // dead incarnation and force it, copies and all, out of a cluster it could serve (host-failures
 // seed 515).
-func (g *groupMembership) onTakeoverQueryForEarlierIncarnation(from Member, q *TakeoverQuery) {
+func (g *GroupMembership) onTakeoverQueryForEarlierIncarnation(from Member, q *TakeoverQuery) {
 	if g.srv.joined && !g.srv.stopped {
 		g.onTakeoverQuery(from, q)
 	}
@@ -679,7 +639,7 @@ func (t *takeoverState) awaitedAs(from Member) (Member, bool) {
 	return asked, found
 }
 
-func (g *groupMembership) onTakeoverReply(from Member, r *TakeoverReply) {
+func (g *GroupMembership) onTakeoverReply(from Member, r *TakeoverReply) {
 	t := g.takeover
 	if t == nil {
 		return
@@ -713,7 +673,7 @@ func (g *groupMembership) onTakeoverReply(from Member, r *TakeoverReply) {
 
 // takeoverSuspects stops waiting for suspected members; members learned of from newer views are
 // suspected when silent for the failure-detection timeout since we asked them.
-func (g *groupMembership) takeoverSuspects(suspects []Member) {
+func (g *GroupMembership) takeoverSuspects(suspects []Member) {
 	t := g.takeover
 	for _, m := range suspects {
 		if g.takeoverTrusts(m) {
@@ -731,7 +691,7 @@ func (g *groupMembership) takeoverSuspects(suspects []Member) {
 	g.checkTakeoverDone()
 }
 
-func (g *groupMembership) checkTakeoverDone() {
+func (g *GroupMembership) checkTakeoverDone() {
 	t := g.takeover
 	if t == nil || len(t.awaiting) != 0 {
 		return
@@ -757,7 +717,7 @@ func (g *groupMembership) checkTakeoverDone() {
 // hearing it; s2, s3 and s4 refused s0's view removing s2, and s2 went on replicating bucket 2's
 // writes to s3 and s4 without s0's new copy). Its view, from the member that was taking over,
 // ends the promise (releasePromise).
-func (g *groupMembership) abandonTakeover() {
+func (g *GroupMembership) abandonTakeover() {
 	t := g.takeover
 	g.takeover = nil
 	asked := sortedMembersOf(t.awaiting)
@@ -777,7 +737,7 @@ func (g *groupMembership) abandonTakeover() {
 // finishTakeover rebuilds the bucket metadata from what the live members hold (the truth, whatever
 // views were lost with the old coordinator) on top of the newest view anyone had, and publishes it
 // under a new term.
-func (g *groupMembership) finishTakeover() {
+func (g *GroupMembership) finishTakeover() {
 	t := g.takeover
 	g.takeover = nil
 	base := g.srv.view
@@ -837,7 +797,7 @@ func replySet(replies map[Member]*TakeoverReply) map[Member]bool {
 	return set
 }
 
-func (g *groupMembership) runDeferredCoordinatorWork() {
+func (g *GroupMembership) runDeferredCoordinatorWork() {
 	work := g.deferredCoord
 	g.deferredCoord = nil
 	for _, d := range work {

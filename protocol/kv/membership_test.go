@@ -27,7 +27,7 @@ func TestTakeoverIsNotStuckOnAJoiningMember(t *testing.T) {
 	h.crash("s0")
 	h.advance(6 * cfg.FailureDetectionTimeout)
 	h.stabilize()
-	if s1 := h.server("s1"); !s1.IsCoordinator() {
+	if s1 := h.server("s1"); !s1.gms.IsCoordinator() {
 		t.Fatalf("s1 should coordinate after taking over from s0:\n%s", h.describe())
 	}
 	if !h.server("s3").Joined() {
@@ -58,7 +58,7 @@ func TestRestartedMemberDoesNotTakeOverAlone(t *testing.T) {
 	if lost := h.eventsNamed(protocol.EventDataLost); len(lost) > 0 {
 		t.Fatalf("%s declared bucket %s lost while s1 holds a copy:\n%s", h.name(lost[0].node), lost[0].get("bucket"), h.describe())
 	}
-	if s1 := h.server("s1"); !s1.IsCoordinator() {
+	if s1 := h.server("s1"); !s1.gms.IsCoordinator() {
 		t.Fatalf("s1 should coordinate after taking over from s0:\n%s", h.describe())
 	}
 	if s3 := h.server("s3"); !s3.Stopped() && !h.server("s1").view.hasMember(s3.Self()) {
@@ -169,7 +169,7 @@ func TestRivalTakeoverOfAnEqualTermIsRetriedUnderANewerOne(t *testing.T) {
 	h.advance(10 * cfg.FailureDetectionTimeout)
 	h.stabilize()
 	s2 := h.server("s2")
-	if !s2.IsCoordinator() || s2.view.Version.Term < 3 {
+	if !s2.gms.IsCoordinator() || s2.view.Version.Term < 3 {
 		t.Fatalf("s2 should coordinate a view of term 3 or later, got %v:\n%s", s2.view.Version, h.describe())
 	}
 	for _, name := range []string{"s3", "s4"} {
@@ -196,7 +196,7 @@ func TestTakeoverKeepsAMemberOnlyItsDeadCoordinatorAdmitted(t *testing.T) {
 	h.advance(6 * cfg.FailureDetectionTimeout)
 	h.stabilize()
 	s1, s3 := h.server("s1"), h.server("s3")
-	if !s1.IsCoordinator() {
+	if !s1.gms.IsCoordinator() {
 		t.Fatalf("s1 should coordinate after taking over from s0:\n%s", h.describe())
 	}
 	if s3.Stopped() || len(h.eventsNamed(EventRejoin)) > 0 || !s1.view.hasMember(s3.Self()) || s3.view.Version != s1.view.Version {

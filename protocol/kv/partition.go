@@ -41,7 +41,7 @@ func DefaultPartitionConfig() PartitionConfig { return membership.DefaultPartiti
 // when the change loses at least half of prev's weight, this side of the partition (the members
 // of prev it keeps) shuts down, and partitionShutdown reports true (the caller publishes nothing,
 // and declares nothing lost). byTakeover says the change is a takeover's.
-func (g *groupMembership) partitionShutdown(prev *View, removed []Member, byTakeover bool) bool {
+func (g *GroupMembership) partitionShutdown(prev *View, removed []Member, byTakeover bool) bool {
 	rule := g.srv.cfg.Partition
 	if rule.Rule != WeightedQuorum || len(removed) == 0 || (byTakeover && g.srv.cfg.Mutants.Has(TakeoverSkipsQuorum)) {
 		return false
@@ -63,7 +63,7 @@ func (g *groupMembership) partitionShutdown(prev *View, removed []Member, byTake
 // onPartitionShutdown: a member of this server's side found that the side lost at least half of the
 // cluster's weight. It obeys unless the notice is older than its view's term (a side it has since
 // left behind).
-func (g *groupMembership) onPartitionShutdown(from Member, m *PartitionShutdown) {
+func (g *GroupMembership) onPartitionShutdown(from Member, m *PartitionShutdown) {
 	if g.srv.view == nil || m.View.Term < g.srv.view.Version.Term {
 		g.srv.drops.StaleView++
 		return
@@ -76,24 +76,24 @@ func (g *groupMembership) onPartitionShutdown(from Member, m *PartitionShutdown)
 // it notices that the joiner has died since) and then removed at once every member gone says is
 // gone would keep the partition rule satisfied (always, under NoQuorum). Fault injectors use it to
 // stay within the cluster's quorum as they stay within its redundancy.
-func (s *Server) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bool {
-	if s.cfg.Partition.Rule != WeightedQuorum || s.view == nil {
+func (g *GroupMembership) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bool {
+	if g.srv.cfg.Partition.Rule != WeightedQuorum || g.srv.view == nil {
 		return true
 	}
-	lost, total := s.cfg.Partition.Loss(s.view.Members, nil)
+	lost, total := g.srv.cfg.Partition.Loss(g.srv.view.Members, nil)
 	removed := false
-	for _, m := range s.view.Members {
+	for _, m := range g.srv.view.Members {
 		if gone(m) {
-			lost += s.cfg.Partition.Weight(s.view.Members, m)
+			lost += g.srv.cfg.Partition.Weight(g.srv.view.Members, m)
 			removed = true
 		}
 	}
 	// The worst case admits every joiner that is gone and none that is not: a live joiner
 	// admitted adds weight that stays, a dead one adds as much to the loss as to the whole.
 	for _, m := range joining {
-		if !s.view.hasMember(m) && gone(m) {
-			total += s.cfg.Partition.MemberWeight // a joiner is never the oldest member
-			lost += s.cfg.Partition.MemberWeight
+		if !g.srv.view.hasMember(m) && gone(m) {
+			total += g.srv.cfg.Partition.MemberWeight // a joiner is never the oldest member
+			lost += g.srv.cfg.Partition.MemberWeight
 			removed = true
 		}
 	}
@@ -109,7 +109,7 @@ func (s *Server) KeepsQuorumWithout(joining []Member, gone func(Member) bool) bo
 // failed are checked again too: a checker cut off in one direction finds live members failed, and
 // under the rule a wrong removal can shut a side down. It reports true while the round runs; the
 // heartbeat timer (in the foreground meanwhile, anyOverdue) and each check's end ask again.
-func (g *groupMembership) confirmingRemoval(suspects []Member) bool {
+func (g *GroupMembership) confirmingRemoval(suspects []Member) bool {
 	if g.srv.cfg.Partition.Rule != WeightedQuorum {
 		return false
 	}
@@ -193,7 +193,7 @@ const maxSilentRestarts = 2
 
 // startConfirmationRound starts a round: a final check of every other member of the view that
 // check accepts, except those this server has asked to remove.
-func (g *groupMembership) startConfirmationRound(check func(Member) bool) {
+func (g *GroupMembership) startConfirmationRound(check func(Member) bool) {
 	g.confirm.members = []Member{}
 	for _, m := range g.srv.view.Members {
 		if m != g.srv.self && !containsMember(g.evicting, m) && check(m) {
@@ -207,7 +207,7 @@ func (g *groupMembership) startConfirmationRound(check func(Member) bool) {
 // start for, one heard from within a detection timeout before the round began. A member silent for
 // longer was cut off or dead before the round, and the others' answers came after that, so they
 // show the others survived whatever silenced it.
-func (g *groupMembership) wentSilentDuringRound(suspects []Member) bool {
+func (g *GroupMembership) wentSilentDuringRound(suspects []Member) bool {
 	for _, m := range suspects {
 		if !slices.Contains(g.confirm.suspects, m) && g.srv.lastHeard[m.ID]+protocol.Time(g.srv.cfg.FailureDetectionTimeout) >= g.confirm.at {
 			return true
@@ -229,7 +229,7 @@ func (g *groupMembership) wentSilentDuringRound(suspects []Member) bool {
 // incarnation restarted (the view of the older term removed it, and it disconnected) and joined as
 // a new member, so its takeover is over. Refusing on, this server would keep serving a view the
 // surviving lineage has left, helping that lineage create copies while it does not follow it.
-func (g *groupMembership) promisedNewerTerm(v *View) bool {
+func (g *GroupMembership) promisedNewerTerm(v *View) bool {
 	if m, ok := v.member(g.coordHint.ID); ok && g.coordHint.Valid() && m.Inc > g.coordHint.Inc {
 		return false
 	}
@@ -240,7 +240,7 @@ func (g *groupMembership) promisedNewerTerm(v *View) bool {
 // releasePromise: the member this server promised a newer term sends a view of an older term, so
 // it has given up its takeover and stays in that view (abandonTakeover): the promise ends at once,
 // and the views it made this server refuse are taken up again.
-func (g *groupMembership) releasePromise(from Member, v *View) {
+func (g *GroupMembership) releasePromise(from Member, v *View) {
 	if !g.coordHint.Valid() || from != g.coordHint || v.Version.Term >= g.coordHintTerm {
 		return
 	}
@@ -252,7 +252,7 @@ func (g *groupMembership) releasePromise(from Member, v *View) {
 // time), the views it made this server refuse are taken up again, in the order they came, those
 // still newer than its view: one of them may be the only notice that it was removed (the others
 // tell a departed member once).
-func (g *groupMembership) reconsiderRefusedViews() {
+func (g *GroupMembership) reconsiderRefusedViews() {
 	if len(g.refusedViews) == 0 || (g.coordHint.Valid() && g.srv.env.Now()-g.coordHintAt <= protocol.Time(2*g.srv.cfg.FailureDetectionTimeout)) {
 		return
 	}
@@ -267,7 +267,7 @@ func (g *groupMembership) reconsiderRefusedViews() {
 
 // foundFailedItself reports whether this server's own final check found m failed (rather than
 // another member's verdict).
-func (g *groupMembership) foundFailedItself(m Member) bool {
+func (g *GroupMembership) foundFailedItself(m Member) bool {
 	f := g.det.Failure(m)
 	return f != nil && f.Announced
 }
@@ -275,7 +275,7 @@ func (g *groupMembership) foundFailedItself(m Member) bool {
 // confirmedItself reports whether this server has evidence of its own that m failed: its own final
 // check found it failed, or it watched m, heard nothing from it for the timeout, and the checker it
 // reported m to found it failed too.
-func (g *groupMembership) confirmedItself(m Member) bool {
+func (g *GroupMembership) confirmedItself(m Member) bool {
 	f := g.det.Failure(m)
 	return f != nil && (f.Confirmed || f.Announced)
 }
@@ -291,7 +291,7 @@ func (g *groupMembership) confirmedItself(m Member) bool {
 // failover (the coordinator's watcher and the coordinator's checker), which stays as fast as it
 // was; checking it again gave a member cut off in one direction the time to finish a takeover of
 // its own (partitions seed 871).
-func (g *groupMembership) verifyingOlderVerdicts(older []Member) bool {
+func (g *GroupMembership) verifyingOlderVerdicts(older []Member) bool {
 	if g.srv.cfg.Partition.Rule != WeightedQuorum {
 		return false
 	}

@@ -31,12 +31,12 @@ func TestKeepsQuorumWithoutTakesTheWorstCaseOfTheJoins(t *testing.T) {
 		{"a live joiner is not counted on: 20 of 35", []Member{liveJoiner}, []Member{s1, s2}, false},
 		{"a joiner already in the view counts once", []Member{s1}, []Member{s1}, true},
 	} {
-		if got := s0.KeepsQuorumWithout(c.joining, goneOf(c.gone...)); got != c.want {
+		if got := s0.gms.KeepsQuorumWithout(c.joining, goneOf(c.gone...)); got != c.want {
 			t.Errorf("%s: KeepsQuorumWithout = %v, want %v", c.name, got, c.want)
 		}
 	}
 	cfg.Partition.Rule = NoQuorum
-	if !newHarness(t, cfg).server("s0").KeepsQuorumWithout(nil, goneOf(s1, s2)) {
+	if !newHarness(t, cfg).server("s0").gms.KeepsQuorumWithout(nil, goneOf(s1, s2)) {
 		t.Error("under NoQuorum every change keeps the quorum")
 	}
 }

@@ -1,36 +1,8 @@
 package kv
 
 import (
-	"github.com/stateflush/stateflush/protocol"
 	"github.com/stateflush/stateflush/protocol/dlock"
 )
-
-// IsCoordinator reports whether this server currently acts as the membership coordinator. Tools use
-// it to route operator requests (rebalance) and to name roles (the chaos monkey's blind spots).
-func (s *Server) IsCoordinator() bool { return s.gms.isCoordinator() }
-
-// ViewRank is the position of server id in the view this server holds (0: the coordinator), or -1.
-func (s *Server) ViewRank(id protocol.NodeID) int {
-	if !s.joined {
-		return -1
-	}
-	return s.view.rankOfID(id)
-}
-
-// ViewMember returns the incarnation of server id that this server's view lists, if any.
-func (s *Server) ViewMember(id protocol.NodeID) (Member, bool) {
-	if !s.joined {
-		return noMember, false
-	}
-	return s.view.member(id)
-}
-
-// EvictionRequested reports whether this server asks for m's removal for a broken connection
-// (connections.go).
-func (s *Server) EvictionRequested(m Member) bool { return containsMember(s.gms.evicting, m) }
-
-// InView reports whether the view this server holds lists member m.
-func (s *Server) InView(m Member) bool { return s.joined && s.view.hasMember(m) }
 
 // InitializedBuckets lists, in bucket order, the buckets of which this server holds a complete copy
 // (none after a forced disconnect). It is the cheap form of Holdings for tools that only count copies.

@@ -91,9 +91,16 @@ type DropCounts struct {
 	Invalid uint64
 }
 
-// Server is one incarnation of a server member: it holds bucket copies, serves client operations on
-// the buckets it is primary of, replicates writes, creates new copies by the state flush operation,
-// takes part in membership (heartbeats, views) and, when it is the oldest member, coordinates.
+// Server is one incarnation of a server member. It is the store: it holds bucket copies, serves
+// client operations on the buckets it is primary of and replicates writes. Its other concerns are
+// parts of their own, each owning its state and reaching the store through a back pointer:
+//   - gms (GroupMembership): failure detection, views, joins, takeover, the partition rule;
+//   - placement (bucketPlacement): the coordinator's decisions on where copies go;
+//   - flush (stateFlush): creating new copies by the state flush operation;
+//   - snap (snapshotState): Chandy–Lamport snapshots;
+//   - components (membership.Component): services beside the store, such as the lock service.
+//
+// The view a server installs, and the members that left it, stay here: every part reads them.
 type Server struct {
 	cfg  Config
 	self Member
@@ -106,7 +113,7 @@ type Server struct {
 	view         *View
 	departed     map[Member]bool // members that left a view this server installed
 	toldDeparted map[Member]bool // departed members this server sent its view to (admit)
-	gms          groupMembership // this server's part in the membership (membership.go)
+	gms          GroupMembership // this server's part in the membership (group.go)
 	// newestInc is, per server, the newest incarnation this server has had a message from (admit):
 	// a restarted server that asks to join talks to members whose view still lists its previous
 	// incarnation, and a broken connection is with the newest one (connections.go).
@@ -183,7 +190,7 @@ func newServer(cfg Config, self Member) *Server {
 		contentApplied:  map[Member]uint64{},
 		writes:          map[uint64]*write{},
 	}
-	s.gms = groupMembership{srv: s, coordHint: noMember}
+	s.gms = GroupMembership{srv: s, coordHint: noMember}
 	s.placement.srv = s
 	s.gms.det = membership.NewDetector((*detectorHost)(s), cfg.FailureDetectionTimeout)
 	s.snap.srv = s
@@ -530,29 +537,6 @@ func (s *Server) setTimer(after protocol.Duration, kind int32, arg int64, backgr
 func (s *Server) emit(name string, attrs ...protocol.Attr) {
 	s.attrBuf = append(s.attrBuf[:0], attrs...)
 	s.env.Emit(name, s.attrBuf...)
-}
-
-// coordinator is the member this server sends coordinator work to.
-func (g *groupMembership) coordinator() Member {
-	if g.hintActive() {
-		return g.coordHint
-	}
-	return g.srv.view.coordinator()
-}
-
-func (g *groupMembership) isCoordinator() bool {
-	return g.srv.joined && !g.srv.stopped && g.takeover == nil && g.srv.view.coordinator() == g.srv.self && !g.hintActive()
-}
-
-// hintActive reports whether the member taking over that this server answered still stands in for
-// the coordinator: no view of its term has arrived, and the takeover may still complete (twice the
-// detection timeout, as for promisedNewerTerm). A takeover given up (its suspect was heard again)
-// publishes no view of its term: without the lapse, coordinator work (a copy's Initialized report,
-// say) would go to a member that is not the coordinator for the rest of the run. (Found by a
-// helper on seeds 350 and 462 of the default scenario.)
-func (g *groupMembership) hintActive() bool {
-	return g.coordHint.Valid() && g.coordHintTerm > g.srv.view.Version.Term &&
-		g.srv.env.Now()-g.coordHintAt <= protocol.Time(2*g.srv.cfg.FailureDetectionTimeout)
 }
 
 // Self is this incarnation's member identity.
