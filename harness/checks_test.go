@@ -98,7 +98,7 @@ func TestMechanismMutantsCaughtByTheirChecks(t *testing.T) {
 func liveWorld(t *testing.T) (*kvWorld, *onlineChecker) {
 	t.Helper()
 	scn := mustScenario(t, "small")
-	factory, err := kv.NewFactory(scn.KV)
+	factory, err := kv.NewFactory(scn.KV, scn.Workload)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -582,8 +582,8 @@ func TestScriptedPartitionShutsTheMinorityDown(t *testing.T) {
 		s.KV.Servers, s.KV.Redundancy = 5, 3
 		s.SafetyPhase = 1500 * protocol.Millisecond
 		// Operations all through the partition, on both sides.
-		s.KV.Workload.OpsPerClient = 80
-		s.KV.Workload.ThinkTimeMin, s.KV.Workload.ThinkTimeMax = 2*protocol.Millisecond, 3*protocol.Millisecond
+		s.Workload.OpsPerClient = 80
+		s.Workload.ThinkTimeMin, s.Workload.ThinkTimeMax = 2*protocol.Millisecond, 3*protocol.Millisecond
 		minority, majority := []protocol.NodeID{0, 1}, []protocol.NodeID{2, 3, 4}
 		s.Script = []Action{
 			{At: protocol.Time(50 * protocol.Millisecond), Kind: ActionPartition, Group: minority, Peers: majority},
@@ -656,7 +656,7 @@ func TestSourceKillMinGap(t *testing.T) {
 // writes in flight differ for no fault of the store's.
 func TestUnquiescedRunFailsByLivenessOnly(t *testing.T) {
 	scn := mustScenario(t, DefaultScenario)
-	scn.KV.Workload.OpsPerClient = 500
+	scn.Workload.OpsPerClient = 500
 	scn.SafetyPhase, scn.QuiesceBudget = 300*protocol.Millisecond, 100*protocol.Millisecond
 	o, err := Run(scn, 1, Options{})
 	if err != nil {

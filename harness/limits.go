@@ -66,10 +66,10 @@ func (l SizeLimits) check(s Scenario) error {
 		return over("Clients", int64(s.KV.Clients), int64(l.Clients))
 	case s.KV.Buckets > l.Buckets:
 		return over("Buckets", int64(s.KV.Buckets), int64(l.Buckets))
-	case s.KV.Workload.Keys > l.Keys:
-		return over("Keys", int64(s.KV.Workload.Keys), int64(l.Keys))
-	case int64(s.KV.Clients)*int64(s.KV.Workload.OpsPerClient) > int64(l.ClientOps):
-		return over("client operations (Clients × OpsPerClient)", int64(s.KV.Clients)*int64(s.KV.Workload.OpsPerClient), int64(l.ClientOps))
+	case s.Workload.Keys > l.Keys:
+		return over("Keys", int64(s.Workload.Keys), int64(l.Keys))
+	case int64(s.KV.Clients)*int64(s.Workload.OpsPerClient) > int64(l.ClientOps):
+		return over("client operations (Clients × OpsPerClient)", int64(s.KV.Clients)*int64(s.Workload.OpsPerClient), int64(l.ClientOps))
 	case s.SafetyPhase > l.PhaseLimit:
 		return over("SafetyPhase (µs)", int64(s.SafetyPhase), int64(l.PhaseLimit))
 	case s.QuiesceBudget > l.PhaseLimit:

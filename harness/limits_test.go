@@ -17,8 +17,8 @@ func TestSizesBeyondTheLimitsAreRefusedNamingTheLimit(t *testing.T) {
 		{func(s *Scenario) { s.KV.Servers = l.Servers + 1 }, "Servers=257 exceeds the limit of 256"},
 		{func(s *Scenario) { s.KV.Clients = l.Clients + 1 }, "Clients=1001 exceeds the limit of 1000"},
 		{func(s *Scenario) { s.KV.Buckets = l.Buckets + 1 }, "Buckets=10001 exceeds the limit of 10000"},
-		{func(s *Scenario) { s.KV.Workload.Keys = l.Keys + 1 }, "Keys=100001 exceeds the limit of 100000"},
-		{func(s *Scenario) { s.KV.Clients, s.KV.Workload.OpsPerClient = 1000, 1001 }, "client operations (Clients × OpsPerClient)=1001000"},
+		{func(s *Scenario) { s.Workload.Keys = l.Keys + 1 }, "Keys=100001 exceeds the limit of 100000"},
+		{func(s *Scenario) { s.KV.Clients, s.Workload.OpsPerClient = 1000, 1001 }, "client operations (Clients × OpsPerClient)=1001000"},
 		{func(s *Scenario) { s.SafetyPhase = l.PhaseLimit + 1 }, "SafetyPhase (µs)=600000001"},
 		{func(s *Scenario) { s.QuiesceBudget = l.PhaseLimit + protocol.Second }, "QuiesceBudget (µs)"},
 	}

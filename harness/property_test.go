@@ -24,8 +24,8 @@ func drawScenario(t *rapid.T) Scenario {
 	k.Redundancy = rapid.IntRange(2, min(3, k.Servers)).Draw(t, "redundancy")
 	k.Buckets = rapid.IntRange(1, 3).Draw(t, "buckets")
 	k.Clients = rapid.IntRange(1, 3).Draw(t, "clients")
-	k.Workload.OpsPerClient = rapid.IntRange(1, 25).Draw(t, "ops per client")
-	k.Workload.Keys = rapid.IntRange(1, 10).Draw(t, "keys")
+	s.Workload.OpsPerClient = rapid.IntRange(1, 25).Draw(t, "ops per client")
+	s.Workload.Keys = rapid.IntRange(1, 10).Draw(t, "keys")
 	k.SourceChoice = kv.SourceChoice(rapid.IntRange(0, 1).Draw(t, "source choice"))
 	k.ChunkEntries = rapid.IntRange(1, 8).Draw(t, "chunk entries")
 	s.SafetyPhase = protocol.Duration(rapid.IntRange(50, 400).Draw(t, "safety phase ms")) * protocol.Millisecond

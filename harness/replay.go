@@ -50,8 +50,12 @@ func readRunTrace(path string) (traceHeader, []trace.Record, error) {
 	if err != nil {
 		return traceHeader{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	description, err := upgradeRunDescription(header.Description)
+	if err != nil {
+		return traceHeader{}, nil, fmt.Errorf("%s: %w: %v", path, ErrNotARunTrace, err)
+	}
 	var th traceHeader
-	dec := json.NewDecoder(bytes.NewReader(header.Description))
+	dec := json.NewDecoder(bytes.NewReader(description))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&th)
 	spec := th.RunSpec
@@ -68,6 +72,50 @@ func readRunTrace(path string) (traceHeader, []trace.Record, error) {
 		return traceHeader{}, nil, fmt.Errorf("%s: recorded scenario is invalid: %w", path, err)
 	}
 	return th, records, nil
+}
+
+// runFormatV1 is the run description of traces recorded before the store's client workload moved
+// out of kv.Config into the scenario (Scenario.Workload): the workload sits at scenario.kv.Workload
+// in its JSON. Nothing else differs, and the run is the same.
+const runFormatV1 = "stateflush-run/1"
+
+// upgradeRunDescription returns a trace header's run description in the current format: a
+// stateflush-run/1 description gets its workload moved from the scenario's kv to the scenario;
+// any other is returned as it is (the decoder then judges it).
+func upgradeRunDescription(desc json.RawMessage) (json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(desc, &top) != nil {
+		return desc, nil
+	}
+	var format string
+	if json.Unmarshal(top["format"], &format) != nil || format != runFormatV1 {
+		return desc, nil
+	}
+	var scn map[string]json.RawMessage
+	if err := json.Unmarshal(top["scenario"], &scn); err != nil {
+		return nil, fmt.Errorf("%s description: scenario: %v", runFormatV1, err)
+	}
+	var cluster map[string]json.RawMessage
+	if err := json.Unmarshal(scn["kv"], &cluster); err != nil {
+		return nil, fmt.Errorf("%s description: scenario.kv: %v", runFormatV1, err)
+	}
+	work, ok := cluster["Workload"]
+	if !ok {
+		return nil, fmt.Errorf("%s description: scenario.kv has no Workload", runFormatV1)
+	}
+	delete(cluster, "Workload")
+	var err error
+	if scn["kv"], err = json.Marshal(cluster); err != nil {
+		return nil, err
+	}
+	scn["workload"] = work
+	if top["scenario"], err = json.Marshal(scn); err != nil {
+		return nil, err
+	}
+	if top["format"], err = json.Marshal(RunFormat); err != nil {
+		return nil, err
+	}
+	return json.Marshal(top)
 }
 
 // Replay re-runs the run a trace file records and checks that it reproduces the recorded trace

@@ -44,7 +44,7 @@ const (
 	HistoryCheck   = "history"    // the trace's client events do not form a history
 	CrashCheck     = "crash"      // the run panicked
 	FinalReadCheck = "final-read" // after quiescence a copy answers a read otherwise than the primary
-	RunFormat      = "stateflush-run/1"
+	RunFormat      = "stateflush-run/2"
 	defaultSteps   = 200_000_000
 	defaultBudget  = 10 * time.Second
 	sourcePRNG     = "prng"
@@ -163,7 +163,7 @@ func Run(scn Scenario, seed uint64, opt Options) (*Outcome, error) {
 	if scn.Swarm {
 		drawn.Nemeses = DrawSwarm(scn.Nemeses, source("swarm"))
 	}
-	factory, err := kv.NewFactory(drawn.KV)
+	factory, err := kv.NewFactory(drawn.KV, drawn.Workload)
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +560,7 @@ func (o *Outcome) check(s *sim.Sim, world *kvWorld, online *onlineChecker, opt O
 	// Liveness: the heal-and-quiesce phase must end quiescent with no copy still being created.
 	if !quiescent {
 		unfinished := ""
-		if planned := cfg.Clients * cfg.Workload.OpsPerClient; len(history) < planned {
+		if planned := o.Drawn.ClientOps(); len(history) < planned {
 			unfinished = fmt.Sprintf(" with %d of the clients' %d operations not yet invoked (the phases may be too short for the workload: --safety-ms)",
 				planned-len(history), planned)
 		}
@@ -762,7 +762,7 @@ func (s Scenario) MutantNames() string {
 func (s Scenario) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, source %s, %d ops over %d keys\n",
-		s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy, s.KV.SourceChoice, s.ClientOps(), s.KV.Workload.Keys)
+		s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy, s.KV.SourceChoice, s.ClientOps(), s.Workload.Keys)
 	fmt.Fprintf(&b, "  phases: safety %v, quiesce budget %v; latency %s min %dµs mean %dµs max %dµs, link spread %d\n",
 		protocol.Readable(s.SafetyPhase), protocol.Readable(s.QuiesceBudget), s.Latency.Kind, s.Latency.Min, s.Latency.Mean, s.Latency.Max, max(1, s.LinkSpread))
 	swarm := ""

@@ -12,7 +12,7 @@ func BenchmarkScaledSeed(b *testing.B) {
 		b.Fatal(err)
 	}
 	scn.KV.Servers, scn.KV.Buckets, scn.KV.Clients = 100, 1000, 100
-	scn.KV.Workload.OpsPerClient = 100
+	scn.Workload.OpsPerClient = 100
 	for _, c := range []struct {
 		name string
 		opts Options

@@ -78,9 +78,11 @@ type Nemeses struct {
 type Scenario struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
-	// KV is the store's configuration: cluster size, strategy, mutants, workload, timeouts, and
-	// the lock service its servers host (KV.Locks).
+	// KV is the store's configuration: cluster size, strategy, mutants, timeouts, and the lock
+	// service its servers host (KV.Locks).
 	KV kv.Config `json:"kv"`
+	// Workload is what the store's clients (KV.Clients of them) do.
+	Workload kv.Workload `json:"workload"`
 	// LockWorkload is what the lock service's clients do (with KV.Locks enabled).
 	LockWorkload dlock.Workload `json:"lock_workload,omitzero"`
 	// Latency is the default one-way delay of every link.
@@ -165,6 +167,9 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("scenario %s: Hops %+v: need at least 1 hop between servers and between clients and servers, and PerHop > 0", s.Name, *h)
 	}
 	if err := s.KV.Validate(); err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	if err := s.Workload.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	if s.KV.Locks.Enabled() {
@@ -252,7 +257,7 @@ func (s Scenario) Validate() error {
 }
 
 // ClientOps is the number of client operations the scenario's workload invokes.
-func (s Scenario) ClientOps() int { return s.KV.Clients * s.KV.Workload.OpsPerClient }
+func (s Scenario) ClientOps() int { return s.KV.Clients * s.Workload.OpsPerClient }
 
 // ErrUnknownScenario is returned by LookupScenario for a name that is not registered.
 var ErrUnknownScenario = errors.New("unknown scenario")
@@ -301,11 +306,13 @@ func base() Scenario {
 	cfg.Redundancy = 3
 	cfg.SourceChoice = kv.PreferNonPrimary
 	cfg.Clients = 20
-	cfg.Workload.OpsPerClient = 50
-	cfg.Workload.Keys = 200
-	cfg.Workload.ThinkTimeMin = 0
-	cfg.Workload.ThinkTimeMax = 500 * protocol.Microsecond
-	cfg.Workload.Mix = kv.OpMix{Get: 30, Put: 10, Delete: 5, Append: 55}
+	work := kv.Workload{
+		OpsPerClient: 50,
+		Keys:         200,
+		ThinkTimeMin: 0,
+		ThinkTimeMax: 500 * protocol.Microsecond,
+		Mix:          kv.OpMix{Get: 30, Put: 10, Delete: 5, Append: 55},
+	}
 	cfg.DistributionDelay = 8 * protocol.Millisecond
 	cfg.ApplyDelay = 1 * protocol.Millisecond
 	cfg.ChunkEntries = 4
@@ -313,6 +320,7 @@ func base() Scenario {
 	cfg.ChunkApplyDelay = 3 * protocol.Millisecond
 	return Scenario{
 		KV:            cfg,
+		Workload:      work,
 		Latency:       sim.Latency{Kind: sim.Exponential, Min: 100 * protocol.Microsecond, Mean: 500 * protocol.Microsecond, Max: 5 * protocol.Millisecond},
 		LinkSpread:    8,
 		SafetyPhase:   1500 * protocol.Millisecond,
@@ -460,8 +468,8 @@ func small() Scenario {
 	s.Name = "small"
 	s.Description = "4 servers, 2 clients, 2 buckets, 60 ops over 12 keys, monkey on: fast enough for property tests"
 	s.KV.Servers, s.KV.Clients, s.KV.Buckets = 4, 2, 2
-	s.KV.Workload.OpsPerClient = 30
-	s.KV.Workload.Keys = 12
+	s.Workload.OpsPerClient = 30
+	s.Workload.Keys = 12
 	s.SafetyPhase = 400 * protocol.Millisecond
 	s.Nemeses = Nemeses{Monkey: dataCenterFaults(defaultMonkey(), s.KV.FailureDetectionTimeout), ClientLossProb: 0.02, ClientDupProb: 0.02}
 	s.Swarm = true
@@ -490,7 +498,7 @@ func lockGrantorFailover() Scenario {
 	s.Name = "lock-grantor-failover"
 	s.Description = "the lock service alone: 6 lock clients contend for 2 names (240 locks) under the age-weighted monkey (pauses, process and host crashes, crashes inside a step), with swarm-drawn client-link loss and duplication"
 	s.KV.Clients = 0
-	s.KV.Workload.OpsPerClient = 0
+	s.Workload.OpsPerClient = 0
 	s.KV.Buckets = 5
 	// Leases of 50–300 ms outlast most pauses, so a grant a paused grantor sends when it wakes
 	// can land inside its lease (only the participants' refusal of older epochs stops it).

@@ -65,8 +65,8 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 		try(func(s *Scenario) bool { s.LockWorkload.OnlyNames = names; return true })
 	}
 	// A run without store operations (a lock scenario) has no keys to drop.
-	if current.ClientOps() > 0 && (len(named) == 0 || !try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = named; return true })) {
-		kept := allKeys(current.KV.Workload.Keys)
+	if current.ClientOps() > 0 && (len(named) == 0 || !try(func(s *Scenario) bool { s.Workload.OnlyKeys = named; return true })) {
+		kept := allKeys(current.Workload.Keys)
 		for chunks := 2; tries < maxTries; {
 			others := slices.DeleteFunc(slices.Clone(kept), func(k string) bool { return slices.Contains(named, k) })
 			if len(others) == 0 {
@@ -77,7 +77,7 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 			for start := 0; start < len(others) && tries < maxTries; start += size {
 				chunk := others[start:min(start+size, len(others))]
 				candidate := slices.DeleteFunc(slices.Clone(kept), func(k string) bool { return slices.Contains(chunk, k) })
-				if try(func(s *Scenario) bool { s.KV.Workload.OnlyKeys = candidate; return true }) {
+				if try(func(s *Scenario) bool { s.Workload.OnlyKeys = candidate; return true }) {
 					kept, removed = candidate, true
 					break
 				}
@@ -97,10 +97,10 @@ func Shrink(failing *Outcome, maxTries int) Shrunk {
 			progress = true
 		}
 		// Fewer operations per client: halve while it fails, then step down one at a time.
-		for current.KV.Workload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Workload.OpsPerClient /= 2; return true }) {
+		for current.Workload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.Workload.OpsPerClient /= 2; return true }) {
 			progress = true
 		}
-		for current.KV.Workload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.KV.Workload.OpsPerClient--; return true }) {
+		for current.Workload.OpsPerClient > 1 && try(func(s *Scenario) bool { s.Workload.OpsPerClient--; return true }) {
 			progress = true
 		}
 		// The same for the lock service's clients and their locks.
@@ -235,14 +235,14 @@ func SearchSmall(failing *Outcome, maxOps, seeds int) *Outcome {
 	fullRate.Swarm = false
 	drawn := failing.Drawn
 	drawn.Swarm = false
-	drawn.KV.Workload.OnlyKeys = nil
+	drawn.Workload.OnlyKeys = nil
 	for _, base := range []Scenario{fullRate, drawn} {
 		for _, w := range smallWorkloads {
 			if w[0]*w[1] > maxOps {
 				continue
 			}
 			scn := base
-			scn.KV.Clients, scn.KV.Workload.OpsPerClient = w[0], w[1]
+			scn.KV.Clients, scn.Workload.OpsPerClient = w[0], w[1]
 			if scn.Validate() != nil {
 				continue
 			}

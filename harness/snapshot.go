@@ -216,9 +216,9 @@ func snapshotsScenario() Scenario {
 	s.Description = "3 servers, 3 clients, 2 buckets, 60 ops over 4 keys, a flush snapshot every 10ms on average from a random server; no faults"
 	s.KV.Servers, s.KV.Clients, s.KV.Buckets, s.KV.Redundancy = 3, 3, 2, 2
 	s.KV.SourceChoice = kv.PreferPrimary
-	s.KV.Workload.OpsPerClient = 20
-	s.KV.Workload.Keys = 4
-	s.KV.Workload.Mix = kv.OpMix{Get: 20, Put: 40, Delete: 5, Append: 35}
+	s.Workload.OpsPerClient = 20
+	s.Workload.Keys = 4
+	s.Workload.Mix = kv.OpMix{Get: 20, Put: 40, Delete: 5, Append: 35}
 	s.KV.DistributionDelay = 100 * protocol.Microsecond
 	s.KV.ApplyDelay = 50 * protocol.Microsecond
 	s.SafetyPhase = 150 * protocol.Millisecond

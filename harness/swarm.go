@@ -150,13 +150,13 @@ func overrideFlags(builtin, s Scenario) (string, bool) {
 		fmt.Fprintf(&b, " --source %s", k.SourceChoice)
 		candidate.KV.SourceChoice = k.SourceChoice
 	}
-	if k.Workload.OpsPerClient != bk.Workload.OpsPerClient {
-		fmt.Fprintf(&b, " --ops-per-client %d", k.Workload.OpsPerClient)
-		candidate.KV.Workload.OpsPerClient = k.Workload.OpsPerClient
+	if w, bw := s.Workload, builtin.Workload; w.OpsPerClient != bw.OpsPerClient {
+		fmt.Fprintf(&b, " --ops-per-client %d", w.OpsPerClient)
+		candidate.Workload.OpsPerClient = w.OpsPerClient
 	}
-	if k.Workload.Keys != bk.Workload.Keys {
-		fmt.Fprintf(&b, " --keys %d", k.Workload.Keys)
-		candidate.KV.Workload.Keys = k.Workload.Keys
+	if w, bw := s.Workload, builtin.Workload; w.Keys != bw.Keys {
+		fmt.Fprintf(&b, " --keys %d", w.Keys)
+		candidate.Workload.Keys = w.Keys
 	}
 	if l, bl := k.Locks, bk.Locks; l.Enabled() && bl.Enabled() {
 		if l.Clients != bl.Clients {

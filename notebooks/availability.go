@@ -34,7 +34,7 @@ const chaosBin = 50 * protocol.Millisecond
 // when nothing is killed.
 func chaosScenario(meanGap protocol.Duration) harness.Scenario {
 	scn := notebookCluster("chaos-rate", "")
-	scn.KV.Workload.OpsPerClient = opsFor(scn.SafetyPhase)
+	scn.Workload.OpsPerClient = opsFor(scn.SafetyPhase)
 	if meanGap > 0 {
 		scn.Nemeses.Monkey = &chaos.Config{
 			MeanTimeBetweenKills: meanGap,

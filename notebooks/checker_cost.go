@@ -35,10 +35,10 @@ const (
 // with concurrency), a fault-free history of about `operations` operations over `keys` keys.
 func recordedHistory(operations, keys int) (linearizability.History, error) {
 	scn := notebookCluster("checker-cost", fmt.Sprintf("fault-free workload of %d operations over %d keys", operations, keys))
-	scn.KV.Workload.OpsPerClient = operations / scn.KV.Clients
-	scn.KV.Workload.Keys = keys
+	scn.Workload.OpsPerClient = operations / scn.KV.Clients
+	scn.Workload.Keys = keys
 	// Twice the expected time, so that the workload surely ends inside the safety phase.
-	scn.SafetyPhase = max(scn.SafetyPhase, 2*timeFor(scn.KV.Workload.OpsPerClient))
+	scn.SafetyPhase = max(scn.SafetyPhase, 2*timeFor(scn.Workload.OpsPerClient))
 	o, err := harness.Run(scn, checkerSeed, harness.Options{CheckBudget: checkerBudget})
 	if err != nil {
 		return nil, err

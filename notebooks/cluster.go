@@ -34,12 +34,14 @@ func notebookCluster(name, description string) harness.Scenario {
 	cfg.Redundancy = 3
 	cfg.SourceChoice = kv.PreferNonPrimary
 	cfg.Clients = notebookClients
-	cfg.Workload.Keys = 400
-	cfg.Workload.Mix = notebookMix
+	work := kv.DefaultWorkload()
+	work.Keys = 400
+	work.Mix = notebookMix
 	return harness.Scenario{
 		Name:          name,
 		Description:   description,
 		KV:            cfg,
+		Workload:      work,
 		Latency:       sim.Latency{Kind: sim.Exponential, Min: 100 * protocol.Microsecond, Mean: 500 * protocol.Microsecond, Max: 5 * protocol.Millisecond},
 		SafetyPhase:   1500 * protocol.Millisecond,
 		QuiesceBudget: 3 * protocol.Second,

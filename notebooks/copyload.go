@@ -44,7 +44,7 @@ func (cp copyPlan) scenario() (harness.Scenario, error) {
 	}
 	scn.KV.Strategy = cp.Strategy
 	scn.Hops = cp.Hops
-	scn.KV.Workload.Keys = cp.KeysPerBucket * scn.KV.Buckets
+	scn.Workload.Keys = cp.KeysPerBucket * scn.KV.Buckets
 	// Small chunks produced at 1 ms each make the copy last about KeysPerBucket/4 ms, long enough
 	// to overlap many writes.
 	scn.KV.ChunkEntries = 4
@@ -65,7 +65,7 @@ func (cp copyPlan) scenario() (harness.Scenario, error) {
 		})
 	}
 	workloadEnd := first + protocol.Time(cp.Copies+1)*protocol.Time(cp.CopySpacing)
-	scn.KV.Workload.OpsPerClient = opsFor(protocol.Duration(workloadEnd))
+	scn.Workload.OpsPerClient = opsFor(protocol.Duration(workloadEnd))
 	scn.SafetyPhase = protocol.Duration(workloadEnd)
 	return scn, nil
 }

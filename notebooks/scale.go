@@ -58,8 +58,8 @@ func scaleByServers(servers int) (harness.Scenario, error) {
 		return scn, err
 	}
 	scn.KV.Servers, scn.KV.Buckets, scn.KV.Clients = servers, 10*servers, servers
-	scn.KV.Workload.Keys = 40 * servers
-	scn.KV.Workload.OpsPerClient = scaleOpsPerClient
+	scn.Workload.Keys = 40 * servers
+	scn.Workload.OpsPerClient = scaleOpsPerClient
 	return scn, nil
 }
 
@@ -68,8 +68,8 @@ func scaleByOps(ops int) (harness.Scenario, error) {
 	if err != nil {
 		return scn, err
 	}
-	scn.KV.Workload.OpsPerClient = max(1, ops/scn.KV.Clients)
-	need := protocol.Duration(float64(scn.KV.Workload.OpsPerClient) / scaleOpsPerSecond * float64(protocol.Second))
+	scn.Workload.OpsPerClient = max(1, ops/scn.KV.Clients)
+	need := protocol.Duration(float64(scn.Workload.OpsPerClient) / scaleOpsPerSecond * float64(protocol.Second))
 	scn.SafetyPhase = max(scn.SafetyPhase, need)
 	return scn, nil
 }
@@ -94,11 +94,11 @@ func runScalePoint(scn harness.Scenario) (scalePoint, error) {
 	sample(harness.RunProgress{})
 	if o.Final != harness.VerdictPass {
 		return scalePoint{}, fmt.Errorf("scale: %d servers, %d operations, seed %d: %s, not pass (replay: stateflush run --seed %d --servers %d --buckets %d --clients %d --ops-per-client %d --safety-ms %d)",
-			scn.KV.Servers, scn.KV.Clients*scn.KV.Workload.OpsPerClient, scaleSeed, o.Final, scaleSeed, scn.KV.Servers, scn.KV.Buckets, scn.KV.Clients,
-			scn.KV.Workload.OpsPerClient, scn.SafetyPhase/protocol.Millisecond)
+			scn.KV.Servers, scn.KV.Clients*scn.Workload.OpsPerClient, scaleSeed, o.Final, scaleSeed, scn.KV.Servers, scn.KV.Buckets, scn.KV.Clients,
+			scn.Workload.OpsPerClient, scn.SafetyPhase/protocol.Millisecond)
 	}
 	return scalePoint{
-		servers: scn.KV.Servers, buckets: scn.KV.Buckets, clients: scn.KV.Clients, ops: scn.KV.Clients * scn.KV.Workload.OpsPerClient,
+		servers: scn.KV.Servers, buckets: scn.KV.Buckets, clients: scn.KV.Clients, ops: scn.KV.Clients * scn.Workload.OpsPerClient,
 		steps: o.Result.Steps, seconds: seconds, peakHeapMB: float64(peak-min(base, peak)) / (1 << 20), virtualMS: usToMS(int64(o.Result.Now)),
 	}, nil
 }

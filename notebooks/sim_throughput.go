@@ -33,7 +33,7 @@ const (
 func throughputScenario(servers int) harness.Scenario {
 	scn := notebookCluster(fmt.Sprintf("throughput-%d", servers), fmt.Sprintf("%d servers, %d clients, %d buckets, no faults", servers, servers, servers))
 	scn.KV.Servers, scn.KV.Clients, scn.KV.Buckets = servers, servers, servers
-	scn.KV.Workload.OpsPerClient = throughputOpsPerClient
+	scn.Workload.OpsPerClient = throughputOpsPerClient
 	scn.SafetyPhase = timeFor(throughputOpsPerClient)
 	return scn
 }

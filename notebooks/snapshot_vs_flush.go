@@ -66,9 +66,9 @@ var mechanisms = []mechanism{
 func (m mechanism) scenario() harness.Scenario {
 	scn := notebookCluster("snapshot-vs-flush", m.name)
 	scn.LinkSpread = 8
-	scn.KV.Workload.Keys = snapshotKeys
+	scn.Workload.Keys = snapshotKeys
 	scn.SafetyPhase = snapshotSafety
-	scn.KV.Workload.OpsPerClient = opsFor(snapshotSafety)
+	scn.Workload.OpsPerClient = opsFor(snapshotSafety)
 	scn.Snapshots = m.snapshots
 	if m.copies {
 		for b := 0; b < scn.KV.Buckets; b++ {

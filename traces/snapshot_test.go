@@ -56,8 +56,8 @@ var snapshotEntries = []snapshotEntry{
 			// smallest run that shows it.
 			s.Snapshots.Variant = kv.SnapshotPlain
 			s.Snapshots.MeanGap = 5 * protocol.Millisecond
-			s.KV.Clients, s.KV.Workload.OpsPerClient, s.KV.Workload.Keys = 1, 4, 2
-			s.KV.Workload.Mix = kv.OpMix{Put: 1}
+			s.KV.Clients, s.Workload.OpsPerClient, s.Workload.Keys = 1, 4, 2
+			s.Workload.Mix = kv.OpMix{Put: 1}
 			s.SafetyPhase = 40 * protocol.Millisecond
 		},
 		fixed:  func(s *harness.Scenario) { s.Snapshots.Variant = kv.SnapshotFlush },

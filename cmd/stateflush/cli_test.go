@@ -274,7 +274,7 @@ func TestScenariosJSONParsesAndTextListsEveryParameter(t *testing.T) {
 
 	text := cli(t, "scenarios", "small")
 	wantCode(t, text, exitPass, "scenarios", "small")
-	for _, want := range []string{"small: ", "kv.Servers", "kv.Workload.OpsPerClient", "kv.Strategy", "state-flush",
+	for _, want := range []string{"small: ", "kv.Servers", "workload.OpsPerClient", "kv.Strategy", "state-flush",
 		"nemeses.monkey.MeanTimeBetweenKills", "safety_phase_us", "400000", "latency.Kind", "swarm"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("scenarios small: output lacks %q:\n%s", want, text.stdout)

@@ -213,7 +213,7 @@ func describeScenario(w io.Writer, scn harness.Scenario) {
 	k := scn.KV
 	fmt.Fprintf(w, "scenario %s: %s\n", scn.Name, scn.Description)
 	fmt.Fprintf(w, "  cluster: %d servers, %d clients, %d buckets, redundancy %d, strategy %s, source %s, %d ops over %d keys\n",
-		k.Servers, k.Clients, k.Buckets, k.Redundancy, k.Strategy, k.SourceChoice, scn.ClientOps(), k.Workload.Keys)
+		k.Servers, k.Clients, k.Buckets, k.Redundancy, k.Strategy, k.SourceChoice, scn.ClientOps(), scn.Workload.Keys)
 	fmt.Fprintf(w, "  phases: safety %v then quiesce within %v; link latency %s min %dµs mean %dµs max %dµs\n",
 		protocol.Readable(scn.SafetyPhase), protocol.Readable(scn.QuiesceBudget), scn.Latency.Kind, scn.Latency.Min, scn.Latency.Mean, scn.Latency.Max)
 	swarm := ""

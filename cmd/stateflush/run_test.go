@@ -181,8 +181,8 @@ func TestRunPassingSeedWritesNoReportUnlessAsked(t *testing.T) {
 func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 	overrides := func(s *harness.Scenario) {
 		s.KV.Clients = 1
-		s.KV.Workload.OpsPerClient = 6
-		s.KV.Workload.Keys = 5
+		s.Workload.OpsPerClient = 6
+		s.Workload.Keys = 5
 		s.KV.Mutants = kv.NewMutants(kv.NoMitt, kv.LateAnnounce)
 		s.KV.Strategy = kv.Blocking
 		s.KV.SourceChoice = kv.PreferPrimary
@@ -228,7 +228,7 @@ func TestPrintedReplayCommandsRerunTheirSeed(t *testing.T) {
 	scn.Swarm = false
 	scn.Nemeses.ClientDupProb = 0.001
 	scn.SafetyPhase = 187_500
-	scn.KV.Workload.OpsPerClient = 5
+	scn.Workload.OpsPerClient = 5
 	o, err := harness.Run(scn, 3, harness.Options{})
 	if err != nil {
 		t.Fatal(err)

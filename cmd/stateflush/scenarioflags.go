@@ -112,8 +112,8 @@ func (f *scenarioFlags) scenario() (harness.Scenario, error) {
 		{"clients", f.clients, &k.Clients},
 		{"buckets", f.buckets, &k.Buckets},
 		{"redundancy", f.redundancy, &k.Redundancy},
-		{"ops-per-client", f.opsPerClient, &k.Workload.OpsPerClient},
-		{"keys", f.keys, &k.Workload.Keys},
+		{"ops-per-client", f.opsPerClient, &scn.Workload.OpsPerClient},
+		{"keys", f.keys, &scn.Workload.Keys},
 	}
 	lockCounts := []struct {
 		flag   string

@@ -34,15 +34,6 @@ func TestValidateNamesTheParameter(t *testing.T) {
 		{"negative delay", func(c *Config) { c.ApplyDelay = -1 }, "ApplyDelay=-1", ErrInvalidConfig},
 		{"zero op timeout", func(c *Config) { c.ClientOpTimeout = 0 }, "ClientOpTimeout=0", ErrInvalidConfig},
 		{"zero attempts", func(c *Config) { c.ClientMaxAttempts = 0 }, "ClientMaxAttempts=0", ErrInvalidConfig},
-		{"zero keys", func(c *Config) { c.Workload.Keys = 0 }, "Workload.Keys=0", ErrInvalidConfig},
-		{"think times reversed", func(c *Config) { c.Workload.ThinkTimeMax = 1 }, "Workload.ThinkTimeMax=1", ErrInvalidConfig},
-		{"empty mix", func(c *Config) { c.Workload.Mix = OpMix{} }, "Workload.Mix", ErrInvalidConfig},
-		{"negative weight", func(c *Config) { c.Workload.Mix.Put = -2 }, "negative weight", ErrInvalidConfig},
-		{"only key beyond the key space", func(c *Config) { c.Workload.OnlyKeys = []string{"k3", "k40"} }, `Workload.OnlyKeys[1]="k40"`, ErrInvalidConfig},
-		{"only key not a key", func(c *Config) { c.Workload.OnlyKeys = []string{"x1"} }, `Workload.OnlyKeys[0]="x1"`, ErrInvalidConfig},
-		{"only key with a leading zero", func(c *Config) { c.Workload.OnlyKeys = []string{"k07"} }, `Workload.OnlyKeys[0]="k07"`, ErrInvalidConfig},
-		{"only key without a number", func(c *Config) { c.Workload.OnlyKeys = []string{"k"} }, `Workload.OnlyKeys[0]="k"`, ErrInvalidConfig},
-		{"only key negative", func(c *Config) { c.Workload.OnlyKeys = []string{"k-1"} }, `Workload.OnlyKeys[0]="k-1"`, ErrInvalidConfig},
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("DefaultConfig is invalid: %v", err)
@@ -59,8 +50,46 @@ func TestValidateNamesTheParameter(t *testing.T) {
 		case !strings.Contains(err.Error(), tc.want):
 			t.Errorf("%s: %q does not name %q", tc.name, err, tc.want)
 		}
-		if _, ferr := NewFactory(cfg); ferr == nil {
+		if _, ferr := NewFactory(cfg, DefaultWorkload()); ferr == nil {
 			t.Errorf("%s: NewFactory accepted the config", tc.name)
+		}
+	}
+}
+
+func TestWorkloadValidateNamesTheParameter(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*Workload)
+		want   string // the parameter and value the error must name
+		is     error
+	}{
+		{"zero keys", func(c *Workload) { c.Keys = 0 }, "Workload.Keys=0", ErrInvalidConfig},
+		{"think times reversed", func(c *Workload) { c.ThinkTimeMax = 1 }, "Workload.ThinkTimeMax=1", ErrInvalidConfig},
+		{"empty mix", func(c *Workload) { c.Mix = OpMix{} }, "Workload.Mix", ErrInvalidConfig},
+		{"negative weight", func(c *Workload) { c.Mix.Put = -2 }, "negative weight", ErrInvalidConfig},
+		{"only key beyond the key space", func(c *Workload) { c.OnlyKeys = []string{"k3", "k40"} }, `Workload.OnlyKeys[1]="k40"`, ErrInvalidConfig},
+		{"only key not a key", func(c *Workload) { c.OnlyKeys = []string{"x1"} }, `Workload.OnlyKeys[0]="x1"`, ErrInvalidConfig},
+		{"only key with a leading zero", func(c *Workload) { c.OnlyKeys = []string{"k07"} }, `Workload.OnlyKeys[0]="k07"`, ErrInvalidConfig},
+		{"only key without a number", func(c *Workload) { c.OnlyKeys = []string{"k"} }, `Workload.OnlyKeys[0]="k"`, ErrInvalidConfig},
+		{"only key negative", func(c *Workload) { c.OnlyKeys = []string{"k-1"} }, `Workload.OnlyKeys[0]="k-1"`, ErrInvalidConfig},
+	}
+	if err := DefaultWorkload().Validate(); err != nil {
+		t.Fatalf("DefaultWorkload is invalid: %v", err)
+	}
+	for _, tc := range cases {
+		w := DefaultWorkload()
+		tc.change(&w)
+		err := w.Validate()
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", tc.name)
+		case !errors.Is(err, tc.is):
+			t.Errorf("%s: %v does not wrap %v", tc.name, err, tc.is)
+		case !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: %q does not name %q", tc.name, err, tc.want)
+		}
+		if _, ferr := NewFactory(DefaultConfig(), w); ferr == nil {
+			t.Errorf("%s: NewFactory accepted the workload", tc.name)
 		}
 	}
 }
@@ -191,5 +220,5 @@ func TestLockClientIDsAreNotStoreClients(t *testing.T) {
 			t.Fatalf("NewNode of a lock client id: %v, want a panic naming dlock.NewClient", p)
 		}
 	}()
-	NewNode(cfg, id, 0)
+	NewNode(cfg, DefaultWorkload(), id, 0)
 }

@@ -28,10 +28,10 @@ func BenchmarkCopyLargeBucket(b *testing.B) {
 	const keys = 20000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		cfg := kv.DefaultConfig()
+		cfg := defaultCluster()
 		cfg.Servers, cfg.Clients, cfg.Buckets, cfg.Redundancy = 3, 1, 1, 2
 		cfg.ChunkEntries = 64
-		cfg.Workload = kv.WorkloadConfig{OpsPerClient: 3 * keys, Keys: keys, Mix: kv.OpMix{Put: 1}}
+		cfg.Workload = kv.Workload{OpsPerClient: 3 * keys, Keys: keys, Mix: kv.OpMix{Put: 1}}
 		c := newCluster(b, 1, cfg, sim.Network{Default: sim.Link{Latency: sim.Latency{Kind: sim.Constant, Mean: 100}}}, sim.TraceHashOnly)
 		c.sim.Run()
 		start := c.sim.Now()

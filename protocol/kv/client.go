@@ -15,6 +15,7 @@ type Client struct {
 	// requests carves the client's requests (slab.go).
 	requests slab[ClientRequest]
 	cfg      Config
+	work     Workload // what this client runs (NewFactory)
 	id       protocol.NodeID
 	index    int
 	env      protocol.Env
@@ -64,11 +65,11 @@ type clientOp struct {
 	backoff        protocol.TimerID
 }
 
-func newClient(cfg Config, id protocol.NodeID, v *View) *Client {
-	c := &Client{cfg: cfg, id: id, index: int(id) - cfg.Servers}
-	if len(cfg.Workload.OnlyKeys) > 0 {
+func newClient(cfg Config, w Workload, id protocol.NodeID, v *View) *Client {
+	c := &Client{cfg: cfg, work: w, id: id, index: int(id) - cfg.Servers}
+	if len(w.OnlyKeys) > 0 {
 		c.only = map[string]bool{}
-		for _, k := range cfg.Workload.OnlyKeys {
+		for _, k := range w.OnlyKeys {
 			c.only[k] = true
 		}
 	}
@@ -95,10 +96,10 @@ func (c *Client) Start(env protocol.Env) {
 }
 
 func (c *Client) think() {
-	if c.completed >= c.cfg.Workload.OpsPerClient {
+	if c.completed >= c.work.OpsPerClient {
 		return
 	}
-	w := c.cfg.Workload
+	w := c.work
 	pause := w.ThinkTimeMin
 	if span := w.ThinkTimeMax - w.ThinkTimeMin; span > 0 {
 		pause += protocol.Duration(c.env.Rand().Intn(int(span) + 1))
@@ -128,7 +129,7 @@ func (c *Client) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 
 func (c *Client) invoke() {
 	r := c.env.Rand()
-	w := c.cfg.Workload
+	w := c.work
 	c.seq++
 	c.opBuf = clientOp{seq: c.seq, key: c.keyName(r.Intn(w.Keys))}
 	op := &c.opBuf

@@ -19,7 +19,7 @@ var (
 	ErrUnknownNode         = errors.New("kv: node id outside the cluster")
 )
 
-const newNodeInvalidConfig = "kv: NewNode called with an invalid config (call Config.Validate or use NewFactory): "
+const newNodeInvalidConfig = "kv: NewNode called with an invalid config or workload (call Config.Validate and Workload.Validate, or use NewFactory): "
 
 // Strategy is how a new bucket copy is created.
 type Strategy int
@@ -93,8 +93,10 @@ type OpMix struct {
 	Get, Put, Delete, Append int
 }
 
-// WorkloadConfig is what each client does. Every client draws from its own random stream.
-type WorkloadConfig struct {
+// Workload is what each of the store's clients does. It is not part of Config: the cluster is the
+// same whatever its clients run, and whoever builds the cluster (NewFactory) passes the workload
+// its scenario chose. Every client draws from its own random stream.
+type Workload struct {
 	// OpsPerClient is how many operations each client runs, one at a time.
 	OpsPerClient int
 	// ThinkTimeMin and ThinkTimeMax bound the uniform pause before each operation.
@@ -170,16 +172,14 @@ type Config struct {
 	// Partition is the network partition rule and the members' weights (partition.go).
 	Partition PartitionConfig
 
-	Workload WorkloadConfig
-
 	// Locks is the lock service the servers also host (protocol/dlock); its clients' node ids
 	// follow the store's clients (FirstLockClient), and whoever builds the cluster builds them
 	// (dlock.NewClient) with their workload. The zero value is none.
 	Locks dlock.Config `json:",omitzero"`
 }
 
-// DefaultConfig is 5 servers, 4 clients, 4 buckets with 2 copies each, the state flush strategy,
-// no mutants and a small mixed workload.
+// DefaultConfig is 5 servers, 4 clients, 4 buckets with 2 copies each, the state flush strategy
+// and no mutants.
 func DefaultConfig() Config {
 	return Config{
 		Servers:                 5,
@@ -202,13 +202,17 @@ func DefaultConfig() Config {
 		ClientMaxRedirects:      20,
 		ClientRetryBackoff:      2 * protocol.Millisecond,
 		Partition:               DefaultPartitionConfig(),
-		Workload: WorkloadConfig{
-			OpsPerClient: 50,
-			ThinkTimeMin: 200 * protocol.Microsecond,
-			ThinkTimeMax: 2 * protocol.Millisecond,
-			Keys:         40,
-			Mix:          OpMix{Get: 40, Put: 30, Delete: 10, Append: 20},
-		},
+	}
+}
+
+// DefaultWorkload is a small mixed workload: 50 operations per client over 40 keys.
+func DefaultWorkload() Workload {
+	return Workload{
+		OpsPerClient: 50,
+		ThinkTimeMin: 200 * protocol.Microsecond,
+		ThinkTimeMax: 2 * protocol.Millisecond,
+		Keys:         40,
+		Mix:          OpMix{Get: 40, Put: 30, Delete: 10, Append: 20},
 	}
 }
 
@@ -268,16 +272,15 @@ func (c Config) Validate() error {
 	if err := c.Partition.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if err := c.Workload.validate(); err != nil {
-		return err
-	}
 	if err := c.Locks.Validate(); err != nil {
 		return fmt.Errorf("%w: Locks: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }
 
-func (w WorkloadConfig) validate() error {
+// Validate reports the first parameter of the workload its clients cannot run, naming it and its
+// value.
+func (w Workload) Validate() error {
 	m := w.Mix
 	switch {
 	case w.OpsPerClient < 0:
@@ -302,7 +305,7 @@ func (w WorkloadConfig) validate() error {
 }
 
 // isKey reports whether key is one the workload draws: "k<n>" written as fmt does, n below Keys.
-func (w WorkloadConfig) isKey(key string) bool {
+func (w Workload) isKey(key string) bool {
 	digits, ok := strings.CutPrefix(key, "k")
 	if !ok {
 		return false
@@ -311,16 +314,20 @@ func (w WorkloadConfig) isKey(key string) bool {
 	return err == nil && n >= 0 && n < w.Keys && strconv.Itoa(n) == digits
 }
 
-// NewFactory validates cfg once and returns a node factory (the shape package sim wants).
-func NewFactory(cfg Config) (func(id protocol.NodeID, incarnation uint32) protocol.Node, error) {
+// NewFactory validates cfg and the clients' workload once and returns a node factory (the shape
+// package sim wants).
+func NewFactory(cfg Config, w Workload) (func(id protocol.NodeID, incarnation uint32) protocol.Node, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := w.Validate(); err != nil {
 		return nil, err
 	}
 	// Every node of one cluster starts from the same initial view: built once and shared (views
 	// are immutable once published), not once per node, which cost every node all the buckets.
 	initial := &initialViews{cfg: cfg}
 	return func(id protocol.NodeID, incarnation uint32) protocol.Node {
-		return newNode(cfg, id, incarnation, initial)
+		return newNode(cfg, w, id, incarnation, initial)
 	}, nil
 }
 
@@ -342,12 +349,15 @@ func (iv *initialViews) get() *View {
 // passed Validate and id must be inside the cluster; both are
 // programming errors here and panic with a message naming them (NewFactory returns the error
 // instead).
-func NewNode(cfg Config, id protocol.NodeID, incarnation uint32) protocol.Node {
-	return newNode(cfg, id, incarnation, &initialViews{cfg: cfg})
+func NewNode(cfg Config, w Workload, id protocol.NodeID, incarnation uint32) protocol.Node {
+	return newNode(cfg, w, id, incarnation, &initialViews{cfg: cfg})
 }
 
-func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initialViews) protocol.Node {
+func newNode(cfg Config, w Workload, id protocol.NodeID, incarnation uint32, initial *initialViews) protocol.Node {
 	if err := cfg.Validate(); err != nil {
+		panic(newNodeInvalidConfig + err.Error())
+	}
+	if err := w.Validate(); err != nil {
 		panic(newNodeInvalidConfig + err.Error())
 	}
 	switch {
@@ -356,7 +366,7 @@ func newNode(cfg Config, id protocol.NodeID, incarnation uint32, initial *initia
 		s.initial = initial
 		return s
 	case IsStoreClient(cfg, id):
-		return newClient(cfg, id, initial.get())
+		return newClient(cfg, w, id, initial.get())
 	case IsLockClient(cfg, id):
 		panic(fmt.Sprintf("%v: id=%d is a lock client, which dlock.NewClient builds with its workload", ErrUnknownNode, id))
 	}

@@ -11,13 +11,14 @@
 //	cfg := kv.DefaultConfig()
 //	cfg.SourceChoice = kv.PreferNonPrimary
 //	cfg.Mutants = kv.NewMutants(kv.SkipFlush) // or kv.ParseMutants("skip-flush")
-//	factory, err := kv.NewFactory(cfg)         // validates: redundancy above servers, zero buckets, ...
+//	work := kv.DefaultWorkload()               // what the clients run
+//	factory, err := kv.NewFactory(cfg, work)   // validates: redundancy above servers, zero buckets, ...
 //	for id := 0; id < cfg.Servers+cfg.Clients; id++ {
 //		nodes = append(nodes, sim.NodeSpec{Name: kv.NodeName(cfg, protocol.NodeID(id)),
 //			Client: kv.IsClient(cfg, protocol.NodeID(id)), New: factory})
 //	}
 //
-// Clients start their workload (Config.Workload) on their own: one operation at a time, drawn from
+// Clients start their workload (the Workload given to NewFactory) on their own: one operation at a time, drawn from
 // their own random stream (env.Rand()). Workload.OnlyKeys performs only the operations on the
 // listed keys, skipping the others silently with every draw unchanged, so that a counterexample
 // shrinks to the operations on its failing keys while every other random choice stays put.

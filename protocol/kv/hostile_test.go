@@ -13,7 +13,7 @@ import (
 // hostileConfig loads the cluster hard so that many writes land inside copies: eight clients with
 // almost no think time, writes in progress and unapplied for longer, slower image streaming, and
 // sources chosen prefer-non-primary (so the primary's writes to the source matter).
-func hostileConfig() kv.Config {
+func hostileConfig() testCluster {
 	cfg := randomConfig()
 	cfg.Clients = 8
 	cfg.Workload.OpsPerClient = 60
@@ -48,14 +48,14 @@ func hostileSeeds() int {
 
 // storeScenario is a harness scenario of the given store configuration and nemeses (drawn per seed
 // by swarm testing), on the default scenario's network and phases.
-func storeScenario(t *testing.T, name string, cfg kv.Config, nemeses harness.Nemeses) harness.Scenario {
+func storeScenario(t *testing.T, name string, cfg testCluster, nemeses harness.Nemeses) harness.Scenario {
 	t.Helper()
 	scn, err := harness.LookupScenario("steady-monkey")
 	if err != nil {
 		t.Fatal(err)
 	}
 	scn.Name, scn.Description = name, "a protocol/kv test scenario"
-	scn.KV, scn.Nemeses = cfg, nemeses
+	scn.KV, scn.Workload, scn.Nemeses = cfg.Config, cfg.Workload, nemeses
 	scn.SafetyPhase = 400 * protocol.Millisecond
 	if err := scn.Validate(); err != nil {
 		t.Fatal(err)

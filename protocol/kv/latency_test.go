@@ -16,12 +16,12 @@ import (
 // while the copy was under way, and the copy's size.
 func copyLatency(t *testing.T, strategy kv.Strategy, keys int) (latenciesUS []int64, entries int, blocked int) {
 	t.Helper()
-	cfg := kv.DefaultConfig()
+	cfg := defaultCluster()
 	cfg.Servers, cfg.Clients, cfg.Buckets, cfg.Redundancy = 3, 2, 1, 2
 	cfg.Strategy = strategy
 	cfg.ChunkEntries = 8
 	cfg.ImageChunkDelay = 200 * protocol.Microsecond
-	cfg.Workload = kv.WorkloadConfig{
+	cfg.Workload = kv.Workload{
 		OpsPerClient: 6 * keys,
 		ThinkTimeMin: 50 * protocol.Microsecond,
 		ThinkTimeMax: 150 * protocol.Microsecond,

@@ -32,11 +32,11 @@ type faultMix struct {
 
 var defaultFaults = faultMix{MaxCrashes: 3, Rebalances: 1}
 
-func randomRun(t testing.TB, seed uint64, cfg kv.Config, mode sim.TraceMode) (*cluster, sim.Result, string) {
+func randomRun(t testing.TB, seed uint64, cfg testCluster, mode sim.TraceMode) (*cluster, sim.Result, string) {
 	return randomRunWith(t, seed, cfg, defaultFaults, mode)
 }
 
-func randomRunWith(t testing.TB, seed uint64, cfg kv.Config, mix faultMix, mode sim.TraceMode) (*cluster, sim.Result, string) {
+func randomRunWith(t testing.TB, seed uint64, cfg testCluster, mix faultMix, mode sim.TraceMode) (*cluster, sim.Result, string) {
 	setup := newSeedStream(seed)
 	lat := []sim.Latency{
 		{Kind: sim.Uniform, Min: 50, Max: 800},
@@ -130,8 +130,8 @@ func (r *seedStream) Intn(n int) int {
 	return int(r.state % uint64(n))
 }
 
-func randomConfig() kv.Config {
-	cfg := kv.DefaultConfig()
+func randomConfig() testCluster {
+	cfg := defaultCluster()
 	cfg.Clients = 3
 	cfg.ChunkEntries = 2
 	cfg.Workload.OpsPerClient = 40

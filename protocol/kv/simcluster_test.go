@@ -58,9 +58,22 @@ func (n tapNode) Fire(env protocol.Env, id protocol.TimerID, tag protocol.TimerT
 	n.inner.Fire(tapEnv{env, n.c}, id, tag)
 }
 
-func newCluster(t testing.TB, seed uint64, cfg kv.Config, network sim.Network, mode sim.TraceMode) *cluster {
+// testCluster is a cluster's configuration and what its clients run, which the tests of this
+// package vary together.
+type testCluster struct {
+	kv.Config
+	Workload kv.Workload
+}
+
+// defaultCluster is kv's default configuration running kv's default workload.
+func defaultCluster() testCluster {
+	return testCluster{Config: kv.DefaultConfig(), Workload: kv.DefaultWorkload()}
+}
+
+func newCluster(t testing.TB, seed uint64, tc testCluster, network sim.Network, mode sim.TraceMode) *cluster {
 	t.Helper()
-	factory, err := kv.NewFactory(cfg)
+	cfg := tc.Config
+	factory, err := kv.NewFactory(cfg, tc.Workload)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

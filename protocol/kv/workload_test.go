@@ -24,7 +24,7 @@ func invokes(c *cluster) []string {
 // run of the same seed invokes on those keys (same clients, sequence numbers, kinds and values),
 // sends clients' requests for no other key, and every client still gets through its whole workload.
 func TestOnlyKeysKeepsTheDrawsAndPerformsOnlyTheListedKeys(t *testing.T) {
-	cfg := kv.DefaultConfig()
+	cfg := defaultCluster()
 	for _, seed := range []uint64{3, 11} {
 		full, _, _ := randomRun(t, seed, cfg, sim.TraceEvents)
 		all := invokes(full)
@@ -61,7 +61,7 @@ func TestOnlyKeysKeepsTheDrawsAndPerformsOnlyTheListedKeys(t *testing.T) {
 			t.Errorf("seed %d: %d op-returns for %d op-invokes", seed, returns, len(got))
 		}
 		for _, r := range shrunk.sim.Trace() {
-			if r.Kind != trace.KindSend || !kv.IsClient(only, protocol.NodeID(r.Node)) {
+			if r.Kind != trace.KindSend || !kv.IsClient(only.Config, protocol.NodeID(r.Node)) {
 				continue
 			}
 			if key, _ := r.Get("key"); !keys[key] {
