@@ -38,14 +38,15 @@ func CheckAtMostOnce(h History) (violations []Violation, undecided []string, err
 		}
 	}
 	undecidedSet := map[string]bool{}
-	indexes := map[string]*tokenIndex{}
+	arena := newTokenArena(writes)
+	indexes := make(map[string]*tokenIndex, len(writes))
 	judge := func(read *Operation, key, value string) {
 		if reported[key] || undecidedSet[key] {
 			return
 		}
 		ix := indexes[key]
 		if ix == nil {
-			ix = newTokenIndex(writes[key])
+			ix = arena.index(writes[key])
 			indexes[key] = ix
 		}
 		tokens, result := ix.decompose(value)
@@ -100,24 +101,49 @@ const (
 	undecidable              // the search ran out of steps
 )
 
-// decompose splits value into the writes' tokens: the first may be a put's, the rest are appends'.
-// It first looks for a decomposition that uses each write at most once and, failing that, for one
-// that repeats writes (a duplicated append), which judgeTokens then reports.
-func decompose(value string, writes []*Operation) ([]*Operation, parse) {
-	return newTokenIndex(writes).decompose(value)
+// tokenArena carves the token indexes of every key of one check from arrays sized once for all
+// of them, and holds the scratch every decomposition shares (the used set and the path: each read
+// is decomposed and judged at once, before the next). A check costs a handful of allocations
+// however many keys it reads, where an index of its own per key cost half a dozen each.
+type tokenArena struct {
+	indexes []tokenIndex
+	sorted  []*Operation
+	groups  []tokenGroup
+	lengths []int
+	used    []bool       // decompose's scratch set, by position in the key's sorted writes
+	path    []*Operation // decompose's scratch path
+}
+
+// lengthsPerKey is the room carved for one key's distinct token lengths: the workload's tokens
+// "c<client>-<seq>;" come in a few lengths; a key with more grows its own slice.
+const lengthsPerKey = 8
+
+func newTokenArena(writes map[string][]*Operation) *tokenArena {
+	total, most := 0, 0
+	for _, ws := range writes {
+		total += len(ws)
+		most = max(most, len(ws))
+	}
+	return &tokenArena{
+		indexes: make([]tokenIndex, 0, len(writes)),
+		sorted:  make([]*Operation, 0, total),
+		groups:  make([]tokenGroup, 0, total),
+		lengths: make([]int, 0, lengthsPerKey*len(writes)),
+		used:    make([]bool, most),
+		path:    make([]*Operation, 0, most+1),
+	}
 }
 
 // tokenIndex indexes a key's writes by value, with their distinct lengths: at each position of a
 // value only the substrings of those lengths can be tokens.
 type tokenIndex struct {
 	// sorted holds the writes with a value, sorted by value (stably: equal values keep the
-	// writes' order); groups are its runs of equal value, found by binary search. One array and
-	// no map: a key's index costs two allocations however many writes it has.
+	// writes' order); groups are its runs of equal value, found by binary search. Arrays, no
+	// map, carved from the arena.
 	sorted  []*Operation
 	groups  []tokenGroup
 	lengths []int
-	used    []bool       // decompose's scratch set, by position in sorted
-	path    []*Operation // decompose's scratch path
+	arena   *tokenArena // the scratch decompose uses
 }
 
 // tokenGroup is a run sorted[start:end] of writes of one value.
@@ -126,29 +152,42 @@ type tokenGroup struct {
 	start, end int
 }
 
-func newTokenIndex(writes []*Operation) *tokenIndex {
-	sorted := make([]*Operation, 0, len(writes))
+// index builds a key's token index from the arena, which was sized for each key once.
+func (a *tokenArena) index(writes []*Operation) *tokenIndex {
+	start := len(a.sorted)
 	for _, w := range writes {
 		if w.Value != "" {
-			sorted = append(sorted, w)
+			a.sorted = append(a.sorted, w)
 		}
 	}
+	sorted := a.sorted[start:len(a.sorted):len(a.sorted)]
 	slices.SortStableFunc(sorted, func(a, b *Operation) int { return strings.Compare(a.Value, b.Value) })
-	// Sized once: a run per distinct value at most, and values of a handful of lengths.
-	ix := &tokenIndex{sorted: sorted, groups: make([]tokenGroup, 0, len(sorted)), lengths: make([]int, 0, 4)}
+	if len(a.groups)+len(sorted) > cap(a.groups) || len(a.lengths)+lengthsPerKey > cap(a.lengths) {
+		// More writes than the arena was sized for (a key indexed twice): this key's arrays are
+		// its own.
+		a.groups, a.lengths = make([]tokenGroup, 0, len(sorted)), make([]int, 0, lengthsPerKey)
+	}
+	n, l := len(a.groups), len(a.lengths)
+	groups := a.groups[n : n : n+len(sorted)]
+	lengths := a.lengths[l : l : l+lengthsPerKey]
 	for i := 0; i < len(sorted); {
 		j := i + 1
 		for j < len(sorted) && sorted[j].Value == sorted[i].Value {
 			j++
 		}
-		ix.groups = append(ix.groups, tokenGroup{value: sorted[i].Value, start: i, end: j})
-		if !slices.Contains(ix.lengths, len(sorted[i].Value)) {
-			ix.lengths = append(ix.lengths, len(sorted[i].Value))
+		groups = append(groups, tokenGroup{value: sorted[i].Value, start: i, end: j})
+		if !slices.Contains(lengths, len(sorted[i].Value)) {
+			lengths = append(lengths, len(sorted[i].Value))
 		}
 		i = j
 	}
-	slices.Sort(ix.lengths)
-	return ix
+	slices.Sort(lengths)
+	a.groups = a.groups[:n+len(groups)]
+	if cap(lengths) <= lengthsPerKey { // still in the arena's block, not grown out of it
+		a.lengths = a.lengths[:l+len(lengths)]
+	}
+	a.indexes = append(a.indexes, tokenIndex{sorted: sorted, groups: groups, lengths: lengths, arena: a})
+	return &a.indexes[len(a.indexes)-1]
 }
 
 // group is the run of writes whose value is token (an empty run when there is none).
@@ -160,19 +199,17 @@ func (ix *tokenIndex) group(token string) tokenGroup {
 	return ix.groups[i]
 }
 
-// decompose returns the tokens of value. The slice is the index's scratch path, valid until the
-// next call: every read of a key is decomposed in turn and judged at once, so one path, grown to
-// the longest value, serves them all instead of one grown per read.
+// decompose returns the tokens of value. The slice is the arena's scratch path, valid until the
+// next call: every read is decomposed in turn and judged at once, so one path, grown to the
+// longest value, serves them all instead of one grown per read.
 func (ix *tokenIndex) decompose(value string) ([]*Operation, parse) {
-	p := tokenParse{ix: ix, value: value}
-	if ix.used == nil {
-		ix.used = make([]bool, len(ix.sorted))
-	}
+	a := ix.arena
+	p := tokenParse{ix: ix, value: value, used: a.used[:len(ix.sorted)]}
 	for _, allowRepeat := range []bool{false, true} {
-		p.allowRepeat, p.exhausted, p.path = allowRepeat, false, ix.path[:0]
-		clear(ix.used)
+		p.allowRepeat, p.exhausted, p.path = allowRepeat, false, a.path[:0]
+		clear(p.used)
 		found := p.search(0)
-		ix.path = p.path[:0] // keep what the path grew to
+		a.path = p.path[:0] // keep what the path grew to
 		if found {
 			return p.path, parsed
 		}
@@ -184,10 +221,11 @@ func (ix *tokenIndex) decompose(value string) ([]*Operation, parse) {
 }
 
 // tokenParse is one decomposition's depth-first search; steps count across both passes (without
-// and with repeats) against maxParseSteps. The used set is the index's, cleared for each pass, so
-// that checking every read of a key allocates it once.
+// and with repeats) against maxParseSteps. The used set is the arena's, cleared for each pass, so
+// that checking every read allocates nothing.
 type tokenParse struct {
 	ix          *tokenIndex
+	used        []bool // by position in ix.sorted
 	value       string
 	allowRepeat bool
 	steps       int
@@ -199,7 +237,7 @@ func (p *tokenParse) search(pos int) bool {
 	if pos == len(p.value) {
 		return true
 	}
-	used, sorted := p.ix.used, p.ix.sorted
+	used, sorted := p.used, p.ix.sorted
 	for _, n := range p.ix.lengths {
 		if pos+n > len(p.value) {
 			break

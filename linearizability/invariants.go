@@ -319,6 +319,7 @@ func CheckAcknowledgedWrites(h History, holdings []Holding, bucketOf func(key st
 	}
 	index := newTraceIndex(records)
 	writesByKey := h.operationsByKey(func(op *Operation) bool { return op.Kind.IsWrite() && op.Status != StatusFail })
+	tokens := newTokenArena(writesByKey)
 	var violations []Violation
 	lostBuckets := map[int][]string{}
 	for _, key := range h.Keys() {
@@ -339,7 +340,7 @@ func CheckAcknowledgedWrites(h History, holdings []Holding, bucketOf func(key st
 		}
 		final, present := b.entries[primary][key]
 		present = present && !final.Tombstone
-		problem, culprits := explainFinalValue(writes, present, final.Value)
+		problem, culprits := explainFinalValue(tokens, writes, present, final.Value)
 		if problem == "" {
 			continue
 		}
@@ -376,13 +377,13 @@ func hasAcknowledged(writes []*Operation) bool {
 
 // explainFinalValue applies CheckAcknowledgedWrites' rules to one key. It returns "" when the final
 // value is consistent with the writes, else what is wrong and the writes that show it.
-func explainFinalValue(writes []*Operation, present bool, value string) (string, []*Operation) {
+func explainFinalValue(tokens *tokenArena, writes []*Operation, present bool, value string) (string, []*Operation) {
 	hasAppend := false
 	for _, w := range writes {
 		hasAppend = hasAppend || w.Kind == OpAppend
 	}
 	if hasAppend {
-		return checkAppends(writes, present, value)
+		return checkAppends(tokens, writes, present, value)
 	}
 	if !hasAcknowledged(writes) && !present {
 		return "", nil // no write took effect for sure; the key may never have been written
@@ -436,7 +437,7 @@ func acknowledgedWriteAfter(writes []*Operation, w *Operation) bool {
 // into the writes' tokens (CheckAtMostOnce reports a value that does not); its first token is the
 // last put (or, if an append, comes after the last delete), so every acknowledged append invoked
 // after some token's operation returned took effect after that put or delete and must be there.
-func checkAppends(writes []*Operation, present bool, value string) (string, []*Operation) {
+func checkAppends(arena *tokenArena, writes []*Operation, present bool, value string) (string, []*Operation) {
 	if !present {
 		for _, a := range writes {
 			if a.Kind != OpAppend || !a.Acknowledged() {
@@ -455,7 +456,7 @@ func checkAppends(writes []*Operation, present bool, value string) (string, []*O
 		}
 		return "", nil
 	}
-	tokens, result := decompose(value, writes)
+	tokens, result := arena.index(writes).decompose(value)
 	if result != parsed {
 		return "", nil
 	}

@@ -3,6 +3,7 @@ package linearizability
 import (
 	"cmp"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,14 +111,28 @@ const (
 	byReturn
 )
 
+// timedEntry is a call or a return of one operation, as newSearch orders them.
+type timedEntry struct {
+	time   int64
+	isCall bool
+	id     int
+}
+
+// searchScratch is newSearch's temporary room: the entries it sorts and each operation's return
+// node. Checks build thousands of small searches, on several goroutines; pooled, the scratch
+// costs nothing after the first few.
+type searchScratch struct {
+	entries []timedEntry
+	returns []*searchNode
+}
+
+var searchScratchPool = sync.Pool{New: func() any { return new(searchScratch) }}
+
 // newSearch prepares a search of one partition. model must have Init, Step and Equal set.
 func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrder, lookahead *readLookahead, budget *cacheBudget) *search {
-	type timedEntry struct {
-		time   int64
-		isCall bool
-		id     int
-	}
-	entries := make([]timedEntry, 0, 2*len(ops))
+	scratch := searchScratchPool.Get().(*searchScratch)
+	defer searchScratchPool.Put(scratch)
+	entries := scratch.entries[:0]
 	for id, op := range ops {
 		entries = append(entries, timedEntry{op.Call, true, id}, timedEntry{op.Return, false, id})
 	}
@@ -137,7 +152,7 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrd
 	nodes := make([]searchNode, 2*len(ops)+1)
 	head := &nodes[0]
 	head.id = -1
-	returns := make([]*searchNode, len(ops))
+	returns := slices.Grow(scratch.returns[:0], len(ops))[:len(ops)]
 	prev := head
 	for i, e := range entries {
 		n := &nodes[i+1]
@@ -155,6 +170,8 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrd
 			n.match, n.value = returns[e.id], ops[e.id].Input
 		}
 	}
+	clear(returns) // the pool must not keep this search's nodes alive
+	scratch.entries, scratch.returns = entries[:0], returns[:0]
 	linearized := newBitset(len(ops))
 	return &search{
 		model:      model,
@@ -163,7 +180,10 @@ func newSearch(model porcupine.Model, ops []porcupine.Operation, order searchOrd
 		lookahead:  lookahead,
 		linearized: linearized,
 		state:      model.Init(),
-		cache:      make(map[uint64][]cacheEntry),
+		// The linearization's depth never exceeds the operations, and a search that decides
+		// remembers about one configuration per operation it linearizes: sized once.
+		calls:      make([]searchFrame, 0, len(ops)),
+		cache:      make(map[uint64][]cacheEntry, len(ops)),
 		budget:     budget,
 		entryBytes: int64(8*len(linearized)) + 24 + 16 + 48,
 		done:       len(ops) == 0,
