@@ -765,3 +765,13 @@ func memberList(ms []Member) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// endStreams ends, in stream order, the image streams of bucket this server sends for which end
+// reports true (end may first tell the requester).
+func (fl *stateFlush) endStreams(bucket int, end func(st *imageStream) bool) {
+	for _, id := range fl.streamIDs() {
+		if st := fl.streams[id]; st.bucket == bucket && end(st) {
+			delete(fl.streams, id)
+		}
+	}
+}

@@ -436,11 +436,7 @@ func (s *Server) resolveDepartures(b *bucketState) {
 		}
 	}
 	b.recordWaits = keepRecords
-	for _, id := range s.flush.streamIDs() {
-		if st := s.flush.streams[id]; st.bucket == b.index && s.departed[st.requester] {
-			delete(s.flush.streams, id)
-		}
-	}
+	s.flush.endStreams(b.index, func(st *imageStream) bool { return s.departed[st.requester] })
 	if sy := b.sync; sy != nil && !sy.pushing {
 		sy.awaiting.removeIf(func(m Member) bool { return s.departed[m] })
 		s.checkCollectDone(b)
@@ -509,12 +505,10 @@ func (s *Server) dropBucket(b *bucketState, reason string) {
 	for _, w := range b.recordWaits {
 		s.send(w.requester, &SourceUnavailable{Hdr: s.hdr(w.requester), Bucket: b.index, Attempt: w.attempt})
 	}
-	for _, id := range s.flush.streamIDs() {
-		if st := s.flush.streams[id]; st.bucket == b.index {
-			s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: b.index, Attempt: st.attempt})
-			delete(s.flush.streams, id)
-		}
-	}
+	s.flush.endStreams(b.index, func(st *imageStream) bool {
+		s.send(st.requester, &SourceUnavailable{Hdr: s.hdr(st.requester), Bucket: b.index, Attempt: st.attempt})
+		return true
+	})
 	if c := b.creation; c != nil {
 		s.env.CancelTimer(c.warnTimer)
 		s.emit(protocol.EventImageDiscarded, a("bucket", b.index), a("replica", s.self), a("source", c.source), a("reason", reason))
